@@ -1,0 +1,128 @@
+"""The words of the domain: statuses, outcomes, diagnoses and the records that carry them.
+
+Nothing here does I/O or imports other modules of ours, so every layer can share these types.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+
+class Status(enum.StrEnum):
+    """Whether reminder e-mails are getting through, as the staff sees it."""
+
+    UP = "UP"
+    DEGRADED = "DEGRADED"
+    DOWN = "DOWN"
+    UNKNOWN = "UNKNOWN"
+    PAUSED = "PAUSED"
+
+
+class Outcome(enum.StrEnum):
+    """What became of one canary."""
+
+    PENDING = "pending"  # sent, not yet found, deadline not yet passed
+    DELIVERED = "delivered"  # found in the inbox before the deadline
+    JUNK = "junk"  # found in the junk folder before the deadline
+    LATE = "late"  # found, but only after the deadline
+    LOST = "lost"  # not found by the deadline (may still turn LATE)
+    SEND_FAILED = "send_failed"  # the outgoing server refused or could not be reached
+    SEED_UNREACHABLE = "seed_unreachable"  # the seed mailbox could not be opened
+    OFFLINE = "offline"  # neither server reachable: this PC's network, not the provider
+
+    @property
+    def is_final(self) -> bool:
+        """True once nothing more can change this outcome except a late arrival."""
+        return self is not Outcome.PENDING
+
+
+class Diagnosis(enum.StrEnum):
+    """Why delivery looks the way it does, in a fixed vocabulary shared with guidance and history."""
+
+    OK = "ok"
+    DELAYED = "delayed"
+    VERIFICATION_REQUIRED = "verification_required"
+    APP_PASSWORD_REQUIRED = "app_password_required"
+    AUTH_REJECTED = "auth_rejected"
+    BASIC_AUTH_DISABLED = "basic_auth_disabled"
+    SENDING_LIMIT = "sending_limit"
+    SENDER_BLOCKED = "sender_blocked"
+    RATE_LIMITED = "rate_limited"
+    MESSAGE_REJECTED = "message_rejected"
+    SILENT_DROP = "silent_drop"
+    JUNK_PLACEMENT = "junk_placement"
+    SEED_UNREACHABLE = "seed_unreachable"
+    OFFLINE = "offline"
+    TLS_ERROR = "tls_error"
+    SERVER_UNREACHABLE = "server_unreachable"
+    UNKNOWN = "unknown"
+
+
+class Security(enum.StrEnum):
+    """How a connection to a mail server is protected."""
+
+    SSL = "ssl"  # implicit TLS from the first byte (ports 465, 993)
+    STARTTLS = "starttls"  # plain connect, then upgrade (ports 587, 143)
+    NONE = "none"  # only for a loopback or LAN relay
+
+
+@dataclass(frozen=True)
+class SmtpReply:
+    """A reply from the outgoing server, kept whole so support can read what was really said."""
+
+    code: int
+    text: str
+    enhanced: str | None = None  # RFC 3463 status such as "5.7.9", when the server gave one
+
+    def __str__(self) -> str:
+        return f"{self.code} {self.text}"
+
+
+@dataclass(frozen=True)
+class Canary:
+    """One test message on its way to the seed mailbox."""
+
+    token: str
+    message_id: str
+    sent_at: float  # Unix time, seconds
+    deadline_at: float
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """Everything one check established; one history row per canary."""
+
+    token: str
+    sent_at: float
+    deadline_at: float
+    outcome: Outcome
+    diagnosis: Diagnosis
+    found_at: float | None = None
+    latency_s: float | None = None
+    folder: str | None = None
+    smtp_reply: SmtpReply | None = None
+    detail: str = ""  # plain-words explanation, safe to show (no secrets)
+
+
+@dataclass(frozen=True)
+class StatusSnapshot:
+    """The status now, since when, and the evidence the next decision needs."""
+
+    status: Status
+    since: float | None
+    reason: str = ""
+    diagnosis: Diagnosis | None = None
+    consecutive_lost: int = 0
+    consecutive_refused: int = 0
+
+
+@dataclass(frozen=True)
+class Flip:
+    """A change of status: the moment to tell people."""
+
+    from_status: Status
+    to_status: Status
+    at: float
+    reason: str
+    diagnosis: Diagnosis | None = None
