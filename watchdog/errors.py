@@ -1,8 +1,8 @@
-"""Error classes. Modules raise these (always ``raise ... from e``); the CLI maps them to exit codes."""
+"""Error classes. Raised with ``raise ... from e``; the CLI maps them to exit codes."""
 
 from __future__ import annotations
 
-from .models import Diagnosis, SmtpReply
+from .models import SmtpReply
 
 
 class WatchdogError(Exception):
@@ -12,7 +12,7 @@ class WatchdogError(Exception):
 class ConfigError(WatchdogError):
     """The configuration is missing, unreadable or has a bad value.
 
-    The message always names the file and, where there is one, the key, the value and what is allowed.
+    The message names the file and, where there is one, the key, the value and what is allowed.
     """
 
     def __init__(
@@ -24,12 +24,13 @@ class ConfigError(WatchdogError):
     ) -> None:
         self.path = path
         self.key = key
-        where = ""
-        if path and key:
-            where = f"{path}: [{key}] "
-        elif path:
-            where = f"{path}: "
-        super().__init__(f"{where}{message}")
+        # key is shown as the user would find it in the file, e.g. "[sender] smtp_port".
+        text = message
+        if key:
+            text = f"{key} {text}"
+        if path:
+            text = f"{path}: {text}"
+        super().__init__(text)
 
 
 class SecretError(WatchdogError):
@@ -44,24 +45,21 @@ class SendError(WatchdogError):
         message: str,
         *,
         reply: SmtpReply | None = None,
-        diagnosis: Diagnosis = Diagnosis.UNKNOWN,
         network: bool = False,
+        stage: str = "",
     ) -> None:
         super().__init__(message)
         self.reply = reply
-        self.diagnosis = diagnosis
-        self.network = network  # True when the server could not be reached at all
+        self.network = network  # True when the server could not be reached or hung up
+        self.stage = stage  # connect, login, send: where it went wrong
 
 
 class MailboxError(WatchdogError):
     """The seed mailbox could not be opened or searched."""
 
-    def __init__(
-        self, message: str, *, diagnosis: Diagnosis = Diagnosis.SEED_UNREACHABLE, network: bool = False
-    ) -> None:
+    def __init__(self, message: str, *, network: bool = False) -> None:
         super().__init__(message)
-        self.diagnosis = diagnosis
-        self.network = network
+        self.network = network  # True when the server could not be reached or hung up
 
 
 class StorageError(WatchdogError):

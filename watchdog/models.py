@@ -38,7 +38,7 @@ class Outcome(enum.StrEnum):
 
 
 class Diagnosis(enum.StrEnum):
-    """Why delivery looks the way it does, in a fixed vocabulary shared with guidance and history."""
+    """Why delivery looks the way it does: one vocabulary for guidance and history."""
 
     OK = "ok"
     DELAYED = "delayed"
@@ -115,6 +115,15 @@ class StatusSnapshot:
     diagnosis: Diagnosis | None = None
     consecutive_lost: int = 0
     consecutive_refused: int = 0
+    streak_since: float | None = None  # when the current run of losses or refusals began
+
+
+@dataclass(frozen=True)
+class Policy:
+    """When the status turns DOWN (``[policy]`` in the config)."""
+
+    down_after_lost: int = 2
+    down_after_refusals: int = 1
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,118 @@
+"""Status rules, table-tested: from a sequence of outcomes to the status and its flips."""
+
+from __future__ import annotations
+
+import pytest
+
+from watchdog.models import CheckResult, Diagnosis, Outcome, Policy, Status
+from watchdog.state import INITIAL, evaluate
+
+Out = Outcome
+
+DIAGNOSIS_OF = {
+    Out.DELIVERED: Diagnosis.OK,
+    Out.JUNK: Diagnosis.JUNK_PLACEMENT,
+    Out.LATE: Diagnosis.DELAYED,
+    Out.LOST: Diagnosis.SILENT_DROP,
+    Out.SEND_FAILED: Diagnosis.SENDING_LIMIT,
+    Out.SEED_UNREACHABLE: Diagnosis.SEED_UNREACHABLE,
+    Out.OFFLINE: Diagnosis.OFFLINE,
+    Out.PENDING: Diagnosis.UNKNOWN,
+}
+
+
+def result(outcome: Outcome, sent_at: float) -> CheckResult:
+    return CheckResult(
+        token=f"t{sent_at}",
+        sent_at=sent_at,
+        deadline_at=sent_at + 600,
+        outcome=outcome,
+        diagnosis=DIAGNOSIS_OF[outcome],
+        latency_s=1.5 if outcome is Out.DELIVERED else None,
+    )
+
+
+def replay(outcomes: list[Outcome], policy: Policy | None = None) -> tuple[list[Status], list[str]]:
+    policy = policy or Policy()
+    snapshot = INITIAL
+    statuses, flips = [], []
+    for i, outcome in enumerate(outcomes):
+        snapshot, flip = evaluate(snapshot, result(outcome, 1000.0 * i), policy, 1000.0 * i + 5)
+        statuses.append(snapshot.status)
+        if flip:
+            flips.append(f"{flip.from_status}->{flip.to_status}")
+    return statuses, flips
+
+
+S = Status
+
+
+@pytest.mark.parametrize(
+    ("outcomes", "expected_statuses", "expected_flips"),
+    [
+        ([Out.DELIVERED], [S.UP], ["UNKNOWN->UP"]),
+        ([Out.DELIVERED, Out.LOST], [S.UP, S.UP], ["UNKNOWN->UP"]),
+        ([Out.DELIVERED, Out.LOST, Out.LOST], [S.UP, S.UP, S.DOWN], ["UNKNOWN->UP", "UP->DOWN"]),
+        (
+            [Out.DELIVERED, Out.LOST, Out.LOST, Out.LOST, Out.DELIVERED],
+            [S.UP, S.UP, S.DOWN, S.DOWN, S.UP],
+            ["UNKNOWN->UP", "UP->DOWN", "DOWN->UP"],
+        ),
+        ([Out.DELIVERED, Out.LOST, Out.DELIVERED, Out.LOST], [S.UP] * 4, ["UNKNOWN->UP"]),
+        ([Out.DELIVERED, Out.SEND_FAILED], [S.UP, S.DOWN], ["UNKNOWN->UP", "UP->DOWN"]),
+        ([Out.DELIVERED, Out.JUNK], [S.UP, S.DEGRADED], ["UNKNOWN->UP", "UP->DEGRADED"]),
+        (
+            [Out.DELIVERED, Out.LATE, Out.DELIVERED],
+            [S.UP, S.DEGRADED, S.UP],
+            ["UNKNOWN->UP", "UP->DEGRADED", "DEGRADED->UP"],
+        ),
+        ([Out.DELIVERED, Out.OFFLINE], [S.UP, S.UNKNOWN], ["UNKNOWN->UP", "UP->UNKNOWN"]),
+        ([Out.DELIVERED, Out.SEED_UNREACHABLE], [S.UP, S.UNKNOWN], ["UNKNOWN->UP", "UP->UNKNOWN"]),
+        ([Out.DELIVERED, Out.PENDING], [S.UP, S.UP], ["UNKNOWN->UP"]),
+        # An offline spell between two losses neither resets nor counts: the streak goes on.
+        (
+            [Out.DELIVERED, Out.LOST, Out.OFFLINE, Out.LOST],
+            [S.UP, S.UP, S.UNKNOWN, S.DOWN],
+            ["UNKNOWN->UP", "UP->UNKNOWN", "UNKNOWN->DOWN"],
+        ),
+    ],
+)
+def test_a_sequence_of_outcomes_gives_the_expected_statuses_and_flips(
+    outcomes: list[Outcome], expected_statuses: list[Status], expected_flips: list[str]
+) -> None:
+    statuses, flips = replay(outcomes)
+    assert statuses == expected_statuses
+    assert flips == expected_flips
+
+
+def test_thresholds_come_from_the_policy() -> None:
+    statuses, _ = replay([Out.DELIVERED, Out.LOST, Out.LOST, Out.LOST], Policy(down_after_lost=3))
+    assert statuses == [S.UP, S.UP, S.UP, S.DOWN]
+    statuses, _ = replay(
+        [Out.DELIVERED, Out.SEND_FAILED, Out.SEND_FAILED], Policy(down_after_refusals=2)
+    )
+    assert statuses == [S.UP, S.UP, S.DOWN]
+
+
+def test_silent_drop_says_how_many_canaries_in_a_row_and_since_when() -> None:
+    snapshot = INITIAL
+    for i, outcome in enumerate([Out.DELIVERED, Out.LOST, Out.LOST, Out.LOST]):
+        snapshot, _ = evaluate(snapshot, result(outcome, 1000.0 * i), Policy(), 1000.0 * i)
+    assert snapshot.diagnosis is Diagnosis.SILENT_DROP
+    assert snapshot.consecutive_lost == 3
+    assert snapshot.streak_since == 1000.0
+    assert snapshot.reason.startswith("3 canaries in a row")
+
+
+def test_since_stays_at_the_first_moment_of_the_status() -> None:
+    snapshot = INITIAL
+    snapshot, _ = evaluate(snapshot, result(Out.DELIVERED, 0), Policy(), 10)
+    snapshot, _ = evaluate(snapshot, result(Out.DELIVERED, 100), Policy(), 110)
+    assert snapshot.since == 10
+
+
+def test_a_send_refusal_keeps_its_diagnosis_in_the_status() -> None:
+    snapshot, flip = evaluate(INITIAL, result(Out.SEND_FAILED, 0), Policy(), 1)
+    assert snapshot.status is S.DOWN
+    assert snapshot.diagnosis is Diagnosis.SENDING_LIMIT
+    assert flip is not None and flip.diagnosis is Diagnosis.SENDING_LIMIT

@@ -1,0 +1,357 @@
+"""Command line: thin subcommands over the app. ``main()`` is the one place that maps errors to
+exit codes and plain messages.
+
+Exit codes: 0 delivered / OK, 1 degraded (late or junk), 2 failed, 3 configuration or setup problem,
+130 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import signal
+import sys
+import threading
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from . import __version__
+from .config import Config, load_config
+from .errors import ConfigError, SecretError, StorageError, WatchdogError
+from .models import CheckResult, Flip, Outcome, StatusSnapshot
+
+EXIT_OK = 0
+EXIT_DEGRADED = 1
+EXIT_FAILED = 2
+EXIT_CONFIG = 3
+EXIT_INTERRUPTED = 130
+
+_EXIT_BY_OUTCOME = {
+    Outcome.DELIVERED: EXIT_OK,
+    Outcome.JUNK: EXIT_DEGRADED,
+    Outcome.LATE: EXIT_DEGRADED,
+    Outcome.PENDING: EXIT_DEGRADED,
+}
+
+log = logging.getLogger("watchdog")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--config",
+        type=Path,
+        metavar="PATH",
+        help="config file (default: $WATCHDOG_CONFIG, else the platform's config folder)",
+    )
+    common.add_argument("-v", "--verbose", action="count", default=0, help="more detail")
+
+    parser = argparse.ArgumentParser(
+        prog="watchdog",
+        description="Delivery Watchdog: proves that the practice's reminder e-mails arrive.",
+        parents=[common],
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    p = sub.add_parser(
+        "check", parents=[common], help="send one canary now and wait until it arrives"
+    )
+    p.add_argument("--json", action="store_true", help="print the result as JSON")
+    p.set_defaults(func=cmd_check)
+
+    p = sub.add_parser("run", parents=[common], help="check on a schedule until stopped")
+    p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("status", parents=[common], help="the current status and pending canaries")
+    p.add_argument("--json", action="store_true", help="print as JSON")
+    p.set_defaults(func=cmd_status)
+
+    p = sub.add_parser("history", parents=[common], help="the most recent checks")
+    p.add_argument("-n", "--limit", type=int, default=20, help="how many checks (default 20)")
+    p.add_argument("--json", action="store_true", help="print as JSON")
+    p.set_defaults(func=cmd_history)
+
+    p = sub.add_parser(
+        "demo", parents=[common], help="see the watchdog catch a silent block on local test servers"
+    )
+    p.add_argument(
+        "--interval",
+        type=float,
+        default=2.0,
+        help="seconds between checks in the demo (default 2)",
+    )
+    p.set_defaults(func=cmd_demo)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run a command; every error ends here as a plain message and an exit code."""
+    args = build_parser().parse_args(argv)
+    _setup_logging(args.verbose)
+    func: Callable[[argparse.Namespace], int] = args.func
+    try:
+        return func(args)
+    except (ConfigError, SecretError) as e:
+        print(f"Configuration problem: {e}", file=sys.stderr)
+        return EXIT_CONFIG
+    except StorageError as e:
+        print(f"History problem: {e}", file=sys.stderr)
+        return EXIT_CONFIG
+    except WatchdogError as e:
+        print(f"Error: {e}", file=sys.stderr)
+        return EXIT_FAILED
+    except KeyboardInterrupt:
+        print("Interrupted.", file=sys.stderr)
+        return EXIT_INTERRUPTED
+
+
+def _setup_logging(verbose: int) -> None:
+    level = logging.WARNING if verbose == 0 else logging.INFO if verbose == 1 else logging.DEBUG
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+def _config(args: argparse.Namespace) -> Config:
+    return load_config(args.config)
+
+
+# -- check ----------------------------------------------------------------------------------
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    from .app import open_app
+
+    config = _config(args)
+    with open_app(config) as app:
+        report = app.runner.check()
+    result = report.result
+    code = _EXIT_BY_OUTCOME.get(result.outcome, EXIT_FAILED)
+    if args.json:
+        payload = result_json(result)
+        payload["status"] = status_json(report.status)
+        payload["exit_code"] = code
+        print(json.dumps(payload, indent=2))
+    else:
+        print(describe_check(config, app.provider, result))
+        print(f"Status: {describe_status_line(report.status)}")
+    return code
+
+
+def describe_check(config: Config, provider: str, result: CheckResult) -> str:
+    """A plain-words account of one round trip."""
+    from .classifier import describe
+
+    lines = [
+        f"Delivery check: {config.sender.address} -> {config.seed.address} (provider: {provider})",
+    ]
+    sent = _clock(result.sent_at)
+    reply = result.smtp_reply
+    outcome = result.outcome
+    if outcome is Outcome.SEND_FAILED or outcome is Outcome.OFFLINE:
+        lines.append(f"  Not sent at {sent}: {result.detail}")
+    else:
+        accepted = f" (server said: {reply})" if reply else ""
+        lines.append(
+            f"  Sent at {sent} through {config.sender.smtp_host}:{config.sender.smtp_port}"
+            f"{accepted}"
+        )
+        if outcome in (Outcome.DELIVERED, Outcome.JUNK, Outcome.LATE):
+            lines.append(
+                f"  {outcome.value.capitalize()}: found in {result.folder} after "
+                f"{result.latency_s or 0:.1f} s."
+            )
+        elif outcome is Outcome.LOST:
+            lines.append(f"  Not found: {result.detail}")
+        elif outcome is Outcome.PENDING:
+            lines.append("  Stopped before the deadline; the canary will be looked for later.")
+        else:
+            lines.append(f"  {result.detail}")
+    if result.diagnosis.value not in ("ok",):
+        lines.append(f"  Diagnosis: {result.diagnosis.value} - {describe(result.diagnosis)}")
+    return "\n".join(lines)
+
+
+# -- run ------------------------------------------------------------------------------------
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from .app import open_app
+
+    config = _config(args)
+    stop = threading.Event()
+
+    def on_signal(signum: int, _frame: object) -> None:
+        log.warning("Stopping (signal %d); pending canaries are kept for the next start.", signum)
+        stop.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+
+    def show(result: CheckResult, snapshot: StatusSnapshot, flip: Flip | None) -> None:
+        print(f"{_clock(result.sent_at)}  {result.outcome.value:<16} {_short(result)}", flush=True)
+        if flip is not None:
+            print(f"    status {flip.from_status} -> {flip.to_status}: {flip.reason}", flush=True)
+
+    with open_app(config, listeners=[show]) as app:
+        print(
+            f"Checking {config.sender.address} -> {config.seed.address} every "
+            f"{config.schedule.every_minutes:g} min (deadline {config.schedule.deadline_minutes:g}"
+            " min). Ctrl-C stops.",
+            flush=True,
+        )
+        app.runner.run_forever(stop)
+    print("Stopped.", flush=True)
+    return EXIT_OK
+
+
+# -- status and history ---------------------------------------------------------------------
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    from .app import history_path
+    from .history import History
+
+    config = _config(args)
+    with History(history_path(config)) as history:
+        snapshot = history.status()
+        last = history.recent(1)
+        pending = history.pending()
+    if args.json:
+        print(
+            json.dumps(
+                {
+                    "status": status_json(snapshot),
+                    "last_check": result_json(last[0]) if last else None,
+                    "pending": [result_json(p) for p in pending],
+                },
+                indent=2,
+            )
+        )
+        return EXIT_OK
+    print(f"Status: {describe_status_line(snapshot)}")
+    if snapshot.reason:
+        print(f"Why: {snapshot.reason}")
+    if last:
+        print(f"Last check: {_clock(last[0].sent_at)} - {last[0].outcome.value}: {_short(last[0])}")
+    else:
+        print("Last check: none yet (run `watchdog check`).")
+    if pending:
+        print(f"Pending canaries: {len(pending)}")
+        for p in pending:
+            print(f"  sent {_clock(p.sent_at)}, deadline {_clock(p.deadline_at)}")
+    else:
+        print("Pending canaries: none")
+    return EXIT_OK
+
+
+def cmd_history(args: argparse.Namespace) -> int:
+    from .app import history_path
+    from .history import History
+
+    config = _config(args)
+    if args.limit < 1:
+        raise ConfigError(f"--limit {args.limit}: give a number of checks, 1 or more")
+    with History(history_path(config)) as history:
+        rows = history.recent(args.limit)
+    if args.json:
+        print(json.dumps([result_json(r) for r in rows], indent=2))
+        return EXIT_OK
+    if not rows:
+        print("No checks yet.")
+        return EXIT_OK
+    header = ("Sent", "Outcome", "Latency", "Folder", "Diagnosis", "Server reply")
+    table = [
+        (
+            _clock(r.sent_at, date=True),
+            r.outcome.value,
+            f"{r.latency_s:.1f} s" if r.latency_s is not None else "-",
+            r.folder or "-",
+            r.diagnosis.value,
+            _one_line(str(r.smtp_reply), 60) if r.smtp_reply else "-",
+        )
+        for r in rows
+    ]
+    widths = [max(len(h), *(len(row[i]) for row in table)) for i, h in enumerate(header)]
+    print("  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)).rstrip())
+    for row in table:
+        print("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
+    return EXIT_OK
+
+
+# -- demo -----------------------------------------------------------------------------------
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from .demo import run_demo
+
+    return run_demo(interval_s=args.interval)
+
+
+# -- formatting -----------------------------------------------------------------------------
+
+
+def result_json(r: CheckResult) -> dict[str, Any]:
+    reply = r.smtp_reply
+    return {
+        "token": r.token,
+        "outcome": r.outcome.value,
+        "diagnosis": r.diagnosis.value,
+        "sent_at": _iso(r.sent_at),
+        "deadline_at": _iso(r.deadline_at),
+        "found_at": _iso(r.found_at),
+        "latency_s": None if r.latency_s is None else round(r.latency_s, 3),
+        "folder": r.folder,
+        "smtp_reply": (
+            None
+            if reply is None
+            else {"code": reply.code, "enhanced": reply.enhanced, "text": reply.text}
+        ),
+        "detail": r.detail,
+    }
+
+
+def status_json(s: StatusSnapshot) -> dict[str, Any]:
+    return {
+        "status": s.status.value,
+        "since": _iso(s.since),
+        "reason": s.reason,
+        "diagnosis": s.diagnosis.value if s.diagnosis else None,
+        "consecutive_lost": s.consecutive_lost,
+        "consecutive_refused": s.consecutive_refused,
+    }
+
+
+def describe_status_line(s: StatusSnapshot) -> str:
+    if s.since is None:
+        return f"{s.status.value} (no checks yet)"
+    return f"{s.status.value} since {_clock(s.since, date=True)}"
+
+
+def _iso(ts: float | None) -> str | None:
+    if ts is None:
+        return None
+    from datetime import UTC, datetime
+
+    return datetime.fromtimestamp(ts, UTC).isoformat(timespec="milliseconds")
+
+
+def _clock(ts: float, *, date: bool = False) -> str:
+    return time.strftime("%Y-%m-%d %H:%M:%S" if date else "%H:%M:%S", time.localtime(ts))
+
+
+def _short(r: CheckResult) -> str:
+    if r.outcome in (Outcome.DELIVERED, Outcome.JUNK, Outcome.LATE) and r.latency_s is not None:
+        return f"{r.folder} after {r.latency_s:.1f} s"
+    return _one_line(r.detail, 100)
+
+
+def _one_line(text: str, width: int) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= width else flat[: width - 1] + "\u2026"
+
+
+if __name__ == "__main__":
+    sys.exit(main())

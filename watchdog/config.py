@@ -1,0 +1,394 @@
+"""Read and validate the TOML configuration.
+
+Every error names the file, the key, the bad value and what is allowed, because the person
+reading it is a support technician at an office PC, not the author of this code. Passwords
+never live here: a password key is refused with a message that says where passwords go.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .errors import ConfigError
+from .models import Policy, Security
+
+CONFIG_ENV = "WATCHDOG_CONFIG"
+APP_NAME = "delivery-watchdog"
+
+#: Keys that look like secrets; refused anywhere in the file.
+_SECRET_KEYS = frozenset({"password", "pass", "passwd", "secret", "token", "app_password"})
+
+
+@dataclass(frozen=True)
+class SenderConfig:
+    """The practice's outgoing account: the one the reminders go through."""
+
+    address: str
+    smtp_host: str
+    smtp_port: int
+    security: Security
+    username: str  # empty: the server needs no AUTH
+    ca_file: Path | None = None
+    auth: str = "password"
+
+
+@dataclass(frozen=True)
+class SeedConfig:
+    """The mailbox the canaries go to."""
+
+    address: str
+    imap_host: str
+    imap_port: int
+    security: Security
+    username: str
+    ca_file: Path | None = None
+    auth: str = "password"
+    delete_found: bool = True
+    junk_folders: tuple[str, ...] = ()  # extra names to try besides SPECIAL-USE and the usual ones
+
+
+@dataclass(frozen=True)
+class ScheduleConfig:
+    """How often to check and how long a canary may take."""
+
+    every_minutes: float = 30.0
+    deadline_minutes: float = 10.0
+
+    @property
+    def every_seconds(self) -> float:
+        return self.every_minutes * 60.0
+
+    @property
+    def deadline_seconds(self) -> float:
+        return self.deadline_minutes * 60.0
+
+
+@dataclass(frozen=True)
+class Config:
+    """The whole validated configuration."""
+
+    path: Path
+    sender: SenderConfig
+    seed: SeedConfig
+    schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
+    policy: Policy = field(default_factory=Policy)
+    office: str = ""
+    data_dir: Path | None = None  # overrides the platform's data folder (the demo uses this)
+
+
+def default_config_path() -> Path:
+    """``WATCHDOG_CONFIG``, else the platform's config folder (``--config`` beats both)."""
+    from_env = os.environ.get(CONFIG_ENV)
+    if from_env:
+        return Path(from_env).expanduser()
+    import platformdirs
+
+    return Path(platformdirs.user_config_dir(APP_NAME, appauthor=False)) / "config.toml"
+
+
+def load_config(path: Path | None = None) -> Config:
+    """Read and validate the config file at ``path`` (or the default place)."""
+    path = path or default_config_path()
+    if not path.exists():
+        raise ConfigError(
+            "no configuration file here. Create it (see docs/configuration.md) or point "
+            f"--config / {CONFIG_ENV} at one.",
+            path=str(path),
+        )
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(f"is not valid TOML: {e}", path=str(path)) from e
+    except (OSError, UnicodeDecodeError) as e:
+        raise ConfigError(f"cannot be read: {e}", path=str(path)) from e
+    return parse_config(raw, path)
+
+
+def parse_config(raw: dict[str, Any], path: Path) -> Config:
+    """Validate an already-parsed TOML document."""
+    reader = _Reader(path)
+    reader.refuse_secrets(raw, "")
+    known = {"sender", "seed", "schedule", "policy", "office", "data_dir"}
+    reader.refuse_unknown(raw, known, "")
+    sender_raw = reader.table(raw, "sender", required=True)
+    seed_raw = reader.table(raw, "seed", required=True)
+    schedule_raw = reader.table(raw, "schedule", required=False)
+    policy_raw = reader.table(raw, "policy", required=False)
+
+    reader.refuse_unknown(
+        sender_raw,
+        {"address", "smtp_host", "smtp_port", "security", "username", "ca_file", "auth"},
+        "sender",
+    )
+    sender_security = reader.security(sender_raw, "sender")
+    sender_host = reader.host(sender_raw, "sender", "smtp_host")
+    sender = SenderConfig(
+        address=reader.address(sender_raw, "sender"),
+        smtp_host=sender_host,
+        smtp_port=reader.port(sender_raw, "sender", "smtp_port"),
+        security=sender_security,
+        username=reader.text(sender_raw, "sender", "username", default=""),
+        ca_file=reader.ca_file(sender_raw, "sender"),
+        auth=reader.auth(sender_raw, "sender"),
+    )
+    reader.plain_only_on_local(sender_host, sender_security, "sender")
+
+    reader.refuse_unknown(
+        seed_raw,
+        {
+            "address",
+            "imap_host",
+            "imap_port",
+            "security",
+            "username",
+            "ca_file",
+            "auth",
+            "delete_found",
+            "junk_folders",
+        },
+        "seed",
+    )
+    seed_security = reader.security(seed_raw, "seed")
+    seed_host = reader.host(seed_raw, "seed", "imap_host")
+    seed = SeedConfig(
+        address=reader.address(seed_raw, "seed"),
+        imap_host=seed_host,
+        imap_port=reader.port(seed_raw, "seed", "imap_port"),
+        security=seed_security,
+        username=reader.text(seed_raw, "seed", "username", required=True),
+        ca_file=reader.ca_file(seed_raw, "seed"),
+        auth=reader.auth(seed_raw, "seed"),
+        delete_found=reader.boolean(seed_raw, "seed", "delete_found", default=True),
+        junk_folders=reader.names(seed_raw, "seed", "junk_folders"),
+    )
+    reader.plain_only_on_local(seed_host, seed_security, "seed")
+
+    reader.refuse_unknown(schedule_raw, {"every_minutes", "deadline_minutes"}, "schedule")
+    every = reader.minutes(schedule_raw, "schedule", "every_minutes", default=30.0)
+    deadline = reader.minutes(schedule_raw, "schedule", "deadline_minutes", default=10.0)
+    reader.refuse_unknown(policy_raw, {"down_after_lost", "down_after_refusals"}, "policy")
+    policy = Policy(
+        down_after_lost=reader.count(policy_raw, "policy", "down_after_lost", default=2),
+        down_after_refusals=reader.count(policy_raw, "policy", "down_after_refusals", default=1),
+    )
+    office = raw.get("office", "")
+    if not isinstance(office, str):
+        raise ConfigError(f"office = {office!r} must be text", path=str(path))
+    data_dir_raw = raw.get("data_dir")
+    data_dir = None
+    if data_dir_raw is not None:
+        if not isinstance(data_dir_raw, str) or not data_dir_raw.strip():
+            raise ConfigError(f"data_dir = {data_dir_raw!r} must be a folder path", path=str(path))
+        data_dir = reader.relative(Path(data_dir_raw).expanduser())
+    return Config(
+        path=path,
+        sender=sender,
+        seed=seed,
+        schedule=ScheduleConfig(every_minutes=every, deadline_minutes=deadline),
+        policy=policy,
+        office=_single_line(office, path, "office"),
+        data_dir=data_dir,
+    )
+
+
+def _single_line(value: str, path: Path, key: str) -> str:
+    if "\r" in value or "\n" in value:
+        raise ConfigError(f"{key} must be a single line", path=str(path))
+    return value.strip()
+
+
+class _Reader:
+    """Typed access to TOML tables with errors that name the file and the key."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def fail(self, section: str, key: str, message: str) -> ConfigError:
+        return ConfigError(
+            message, path=str(self.path), key=f"[{section}] {key}" if section else key
+        )
+
+    def relative(self, p: Path) -> Path:
+        """Relative paths are read from the config file's folder, so a config can travel."""
+        return p if p.is_absolute() else (self.path.parent / p)
+
+    def refuse_secrets(self, table: dict[str, Any], where: str) -> None:
+        for key, value in table.items():
+            if isinstance(value, dict):
+                self.refuse_secrets(value, key)
+            elif key.lower() in _SECRET_KEYS:
+                raise ConfigError(
+                    f"{key} = ... is not allowed in the config file: passwords are kept in the "
+                    "operating system's keyring (run `watchdog setup`, or store it with "
+                    f"`keyring set delivery-watchdog {where or 'sender'}:<username>`), or for "
+                    "headless use in WATCHDOG_SENDER_PASSWORD / WATCHDOG_SEED_PASSWORD. "
+                    "Remove the line.",
+                    path=str(self.path),
+                    key=f"[{where}] {key}" if where else key,
+                )
+
+    def refuse_unknown(self, table: dict[str, Any], allowed: set[str], section: str) -> None:
+        for key in table:
+            if key not in allowed:
+                raise self.fail(
+                    section,
+                    key,
+                    f"is not a known setting. Allowed here: {', '.join(sorted(allowed))}",
+                )
+
+    def table(self, raw: dict[str, Any], name: str, *, required: bool) -> dict[str, Any]:
+        value = raw.get(name)
+        if value is None:
+            if required:
+                raise ConfigError(
+                    f"the section [{name}] is missing; it is required", path=str(self.path)
+                )
+            return {}
+        if not isinstance(value, dict):
+            raise ConfigError(f"{name} must be a section [{name}]", path=str(self.path))
+        return value
+
+    def text(
+        self,
+        table: dict[str, Any],
+        section: str,
+        key: str,
+        *,
+        default: str | None = None,
+        required: bool = False,
+    ) -> str:
+        value = table.get(key, default)
+        if value is None or (required and value == ""):
+            raise self.fail(section, key, "is missing; it is required")
+        if not isinstance(value, str):
+            raise self.fail(section, key, f"= {value!r} must be text in quotes")
+        if "\r" in value or "\n" in value or "\x00" in value:
+            # A line break here could inject mail headers or protocol commands.
+            raise self.fail(section, key, f"= {value!r} must be a single line")
+        return value.strip()
+
+    def address(self, table: dict[str, Any], section: str) -> str:
+        value = self.text(table, section, "address", required=True)
+        local, at, domain = value.rpartition("@")
+        if not at or not local or ("." not in domain and domain != "localhost") or " " in value:
+            raise self.fail(
+                section, "address", f"= {value!r} is not an e-mail address like name@example.com"
+            )
+        if any(c in value for c in "<>,;\"'()"):
+            raise self.fail(
+                section, "address", f"= {value!r}: give the bare address, like name@example.com"
+            )
+        return value
+
+    def host(self, table: dict[str, Any], section: str, key: str) -> str:
+        value = self.text(table, section, key, required=True)
+        if " " in value or "/" in value or (":" in value and not _is_ip(value)):
+            raise self.fail(
+                section, key, f"= {value!r} must be a server name like smtp.example.com"
+            )
+        return value
+
+    def port(self, table: dict[str, Any], section: str, key: str) -> int:
+        value = table.get(key)
+        if value is None:
+            raise self.fail(section, key, "is missing; give the server's port, e.g. 465 or 993")
+        if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 65535:
+            raise self.fail(section, key, f"= {value!r} must be a whole number from 1 to 65535")
+        return value
+
+    def security(self, table: dict[str, Any], section: str) -> Security:
+        value = table.get("security", "ssl")
+        allowed = ", ".join(f'"{s.value}"' for s in Security)
+        if not isinstance(value, str) or value.lower() not in {s.value for s in Security}:
+            raise self.fail(
+                section, "security", f"= {value!r} is not allowed; use one of {allowed}"
+            )
+        return Security(value.lower())
+
+    def auth(self, table: dict[str, Any], section: str) -> str:
+        value = table.get("auth", "password")
+        if value != "password":
+            raise self.fail(
+                section,
+                "auth",
+                f'= {value!r} is not supported yet; use "password" (OAuth2 comes in a later '
+                "version)",
+            )
+        return "password"
+
+    def ca_file(self, table: dict[str, Any], section: str) -> Path | None:
+        value = table.get("ca_file")
+        if value is None or value == "":
+            return None
+        if not isinstance(value, str):
+            raise self.fail(section, "ca_file", f"= {value!r} must be a file path in quotes")
+        p = self.relative(Path(value).expanduser())
+        if not p.is_file():
+            raise self.fail(
+                section, "ca_file", f"= {value!r}: no such file (a PEM file of the private CA)"
+            )
+        return p
+
+    def boolean(self, table: dict[str, Any], section: str, key: str, *, default: bool) -> bool:
+        value = table.get(key, default)
+        if not isinstance(value, bool):
+            raise self.fail(section, key, f"= {value!r} must be true or false")
+        return value
+
+    def names(self, table: dict[str, Any], section: str, key: str) -> tuple[str, ...]:
+        value = table.get(key, [])
+        if not isinstance(value, list) or not all(
+            isinstance(v, str) and v and "\r" not in v and "\n" not in v for v in value
+        ):
+            raise self.fail(section, key, f"= {value!r} must be a list of folder names")
+        return tuple(value)
+
+    def minutes(self, table: dict[str, Any], section: str, key: str, *, default: float) -> float:
+        value = table.get(key, default)
+        if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
+            raise self.fail(
+                section,
+                key,
+                f"= {value!r} must be a number of minutes above 0 (fractions allowed, e.g. 0.5)",
+            )
+        return float(value)
+
+    def count(self, table: dict[str, Any], section: str, key: str, *, default: int) -> int:
+        value = table.get(key, default)
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise self.fail(section, key, f"= {value!r} must be a whole number, 1 or more")
+        return value
+
+    def plain_only_on_local(self, host: str, security: Security, section: str) -> None:
+        """Refuse unencrypted connections to the internet: a password would cross it in clear."""
+        if security is Security.NONE and not _is_local(host):
+            raise self.fail(
+                section,
+                "security",
+                f'= "none" is only allowed for a server on this PC or the office network; '
+                f'{host!r} is neither. Use "ssl" or "starttls".',
+            )
+
+
+def _is_ip(value: str) -> bool:
+    try:
+        ipaddress.ip_address(value)
+    except ValueError:
+        return False
+    return True
+
+
+def _is_local(host: str) -> bool:
+    """Loopback, a private-range address, or a bare/.local/.lan name inside the office."""
+    if host == "localhost" or host.endswith((".local", ".lan", ".internal", ".home.arpa")):
+        return True
+    try:
+        ip = ipaddress.ip_address(host)
+    except ValueError:
+        return "." not in host
+    return ip.is_loopback or ip.is_private or ip.is_link_local

@@ -1,0 +1,303 @@
+"""The history database: every canary, every status change. The only module that imports sqlite3.
+
+Times are Unix seconds (REAL): cheap to compare and index over years of checks. The schema version
+lives in ``PRAGMA user_version``; an older file is migrated, a newer one refused, never damaged.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict
+from pathlib import Path
+
+from .errors import StorageError
+from .models import (
+    Canary,
+    CheckResult,
+    Diagnosis,
+    Flip,
+    Outcome,
+    SmtpReply,
+    Status,
+    StatusSnapshot,
+)
+
+SCHEMA_VERSION = 1
+
+_SCHEMA_V1 = """
+CREATE TABLE canaries (
+    token          TEXT PRIMARY KEY,
+    message_id     TEXT NOT NULL,
+    sent_at        REAL NOT NULL,
+    deadline_at    REAL NOT NULL,
+    outcome        TEXT NOT NULL,
+    diagnosis      TEXT NOT NULL,
+    found_at       REAL,
+    latency_s      REAL,
+    folder         TEXT,
+    smtp_code      INTEGER,
+    smtp_enhanced  TEXT,
+    smtp_text      TEXT,
+    detail         TEXT NOT NULL DEFAULT '',
+    updated_at     REAL NOT NULL
+);
+CREATE INDEX canaries_by_sent_at ON canaries (sent_at);
+CREATE INDEX canaries_unresolved ON canaries (outcome, sent_at)
+    WHERE outcome IN ('pending', 'lost', 'seed_unreachable');
+CREATE TABLE status_changes (
+    id           INTEGER PRIMARY KEY,
+    at           REAL NOT NULL,
+    from_status  TEXT NOT NULL,
+    to_status    TEXT NOT NULL,
+    reason       TEXT NOT NULL,
+    diagnosis    TEXT
+);
+-- The status now, with the streak counters the next decision needs: one row.
+CREATE TABLE current_status (
+    id                   INTEGER PRIMARY KEY CHECK (id = 1),
+    status               TEXT NOT NULL,
+    since                REAL,
+    reason               TEXT NOT NULL,
+    diagnosis            TEXT,
+    consecutive_lost     INTEGER NOT NULL,
+    consecutive_refused  INTEGER NOT NULL,
+    streak_since         REAL
+);
+"""
+
+#: Outcomes a later search may still change (a late arrival, or a mailbox we could not read).
+_AWAITING = (Outcome.PENDING.value, Outcome.LOST.value, Outcome.SEED_UNREACHABLE.value)
+
+
+class History:
+    """The SQLite history file. One connection, used from one thread at a time."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            created = not path.exists()
+            if created:
+                # Create it readable by this user only: it names the practice's addresses.
+                os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
+            self._db = sqlite3.connect(path, timeout=10.0, isolation_level=None)
+        except (OSError, sqlite3.Error) as e:
+            raise StorageError(f"Cannot open the history database {path}: {e}") from e
+        self._db.row_factory = sqlite3.Row
+        try:
+            self._refuse_newer()
+            # WAL: the tray, `watchdog check` and `watchdog status` may read while the loop writes.
+            self._db.execute("PRAGMA journal_mode = WAL")
+            self._db.execute("PRAGMA synchronous = NORMAL")
+            self._migrate()
+        except sqlite3.DatabaseError as e:
+            self._db.close()
+            raise StorageError(f"The history database {path} cannot be used: {e}") from e
+
+    def close(self) -> None:
+        self._db.close()
+
+    def __enter__(self) -> History:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        """All-or-nothing writes: nothing half-written if the disk fills up or we are killed."""
+        try:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._db
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+        except sqlite3.Error as e:
+            raise StorageError(f"Could not write to the history database {self.path}: {e}") from e
+
+    def _version(self) -> int:
+        return int(self._db.execute("PRAGMA user_version").fetchone()[0])
+
+    def _refuse_newer(self) -> None:
+        """Before anything writes (even the journal mode), so a newer file stays untouched."""
+        version = self._version()
+        if version > SCHEMA_VERSION:
+            raise StorageError(
+                f"The history database {self.path} was written by a newer version of Delivery "
+                f"Watchdog (schema {version}; this version knows up to {SCHEMA_VERSION}). "
+                "Install the newer version again, or move the file aside to start a new history."
+            )
+
+    def _migrate(self) -> None:
+        version = self._version()
+        if version == SCHEMA_VERSION:
+            return
+        with self._transaction() as db:
+            if version == 0:
+                # One statement at a time: executescript() would commit our transaction early.
+                for statement in _SCHEMA_V1.split(";\n"):
+                    if statement.strip():
+                        db.execute(statement)
+            db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+
+    # -- canaries ---------------------------------------------------------------------------
+
+    def record_pending(self, canary: Canary, now: float) -> None:
+        """Remember a canary before it is sent, so a fast or late arrival can always be matched."""
+        with self._transaction() as db:
+            db.execute(
+                "INSERT INTO canaries (token, message_id, sent_at, deadline_at, outcome, "
+                "diagnosis, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (
+                    canary.token,
+                    canary.message_id,
+                    canary.sent_at,
+                    canary.deadline_at,
+                    Outcome.PENDING.value,
+                    Diagnosis.UNKNOWN.value,
+                    now,
+                ),
+            )
+
+    def resolve(
+        self, result: CheckResult, now: float, *, only_from: tuple[str, ...] = _AWAITING
+    ) -> bool:
+        """Store a canary's outcome. Returns False if it was already resolved another way.
+
+        The ``WHERE outcome IN`` guard makes this idempotent: a canary found twice, or found by
+        two processes, is counted once; a late arrival may only replace lost or unreadable.
+        """
+        reply = result.smtp_reply
+        with self._transaction() as db:
+            cursor = db.execute(
+                "UPDATE canaries SET outcome = ?, diagnosis = ?, found_at = ?, latency_s = ?, "
+                "folder = ?, smtp_code = ?, smtp_enhanced = ?, smtp_text = ?, detail = ?, "
+                f"updated_at = ? WHERE token = ? AND outcome IN ({_marks(only_from)})",
+                (
+                    result.outcome.value,
+                    result.diagnosis.value,
+                    result.found_at,
+                    result.latency_s,
+                    result.folder,
+                    reply.code if reply else None,
+                    reply.enhanced if reply else None,
+                    reply.text if reply else None,
+                    result.detail,
+                    now,
+                    result.token,
+                    *only_from,
+                ),
+            )
+            return cursor.rowcount == 1
+
+    def awaiting(self, since: float) -> list[CheckResult]:
+        """Canaries sent after ``since`` that a search may still settle, oldest first."""
+        rows = self._db.execute(
+            f"SELECT * FROM canaries WHERE outcome IN ({_marks(_AWAITING)}) AND sent_at >= ? "
+            "ORDER BY sent_at",
+            (*_AWAITING, since),
+        ).fetchall()
+        return [_result(r) for r in rows]
+
+    def pending(self) -> list[CheckResult]:
+        """Canaries still within their deadline or not yet looked at, oldest first."""
+        rows = self._db.execute(
+            "SELECT * FROM canaries WHERE outcome = ? ORDER BY sent_at", (Outcome.PENDING.value,)
+        ).fetchall()
+        return [_result(r) for r in rows]
+
+    def get(self, token: str) -> CheckResult | None:
+        row = self._db.execute("SELECT * FROM canaries WHERE token = ?", (token,)).fetchone()
+        return _result(row) if row else None
+
+    def recent(self, limit: int = 20) -> list[CheckResult]:
+        """The newest ``limit`` checks, newest first."""
+        rows = self._db.execute(
+            "SELECT * FROM canaries ORDER BY sent_at DESC LIMIT ?", (limit,)
+        ).fetchall()
+        return [_result(r) for r in rows]
+
+    # -- status -----------------------------------------------------------------------------
+
+    def status(self) -> StatusSnapshot:
+        """The status now (UNKNOWN with no history)."""
+        row = self._db.execute("SELECT * FROM current_status WHERE id = 1").fetchone()
+        if row is None:
+            return StatusSnapshot(status=Status.UNKNOWN, since=None, reason="No check has run yet.")
+        return StatusSnapshot(
+            status=Status(row["status"]),
+            since=row["since"],
+            reason=row["reason"],
+            diagnosis=Diagnosis(row["diagnosis"]) if row["diagnosis"] else None,
+            consecutive_lost=row["consecutive_lost"],
+            consecutive_refused=row["consecutive_refused"],
+            streak_since=row["streak_since"],
+        )
+
+    def save_status(self, snapshot: StatusSnapshot, flip: Flip | None) -> None:
+        """Store the new status and, in the same transaction, the flip that led to it."""
+        values = asdict(snapshot)
+        values["status"] = snapshot.status.value
+        values["diagnosis"] = snapshot.diagnosis.value if snapshot.diagnosis else None
+        with self._transaction() as db:
+            db.execute(
+                "INSERT OR REPLACE INTO current_status (id, status, since, reason, diagnosis, "
+                "consecutive_lost, consecutive_refused, streak_since) VALUES (1, :status, :since, "
+                ":reason, :diagnosis, :consecutive_lost, :consecutive_refused, :streak_since)",
+                values,
+            )
+            if flip is not None:
+                db.execute(
+                    "INSERT INTO status_changes (at, from_status, to_status, reason, diagnosis) "
+                    "VALUES (?, ?, ?, ?, ?)",
+                    (
+                        flip.at,
+                        flip.from_status.value,
+                        flip.to_status.value,
+                        flip.reason,
+                        flip.diagnosis.value if flip.diagnosis else None,
+                    ),
+                )
+
+    def flips(self, limit: int = 50) -> list[Flip]:
+        """The newest status changes, newest first."""
+        rows = self._db.execute(
+            "SELECT * FROM status_changes ORDER BY at DESC, id DESC LIMIT ?", (limit,)
+        ).fetchall()
+        return [
+            Flip(
+                Status(r["from_status"]),
+                Status(r["to_status"]),
+                r["at"],
+                r["reason"],
+                Diagnosis(r["diagnosis"]) if r["diagnosis"] else None,
+            )
+            for r in rows
+        ]
+
+
+def _marks(values: tuple[str, ...]) -> str:
+    return ", ".join("?" for _ in values)
+
+
+def _result(row: sqlite3.Row) -> CheckResult:
+    reply = None
+    if row["smtp_code"] is not None:
+        reply = SmtpReply(row["smtp_code"], row["smtp_text"] or "", row["smtp_enhanced"])
+    return CheckResult(
+        token=row["token"],
+        sent_at=row["sent_at"],
+        deadline_at=row["deadline_at"],
+        outcome=Outcome(row["outcome"]),
+        diagnosis=Diagnosis(row["diagnosis"]),
+        found_at=row["found_at"],
+        latency_s=row["latency_s"],
+        folder=row["folder"],
+        smtp_reply=reply,
+        detail=row["detail"],
+    )

@@ -1,0 +1,373 @@
+"""One check cycle, and the loop that repeats it.
+
+A cycle: settle older canaries (late arrivals, restarts), send a new canary, wait for it until its
+deadline, record the outcome, evaluate the status. Every error becomes a recorded result or a log
+line; nothing here may end the loop except a stop request.
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+
+from . import classifier, state
+from .clock import Clock
+from .config import Config
+from .errors import MailboxError, SecretError, SendError, StorageError, WatchdogError
+from .history import History
+from .mailbox import Found, SeedMailbox
+from .models import Canary, CheckResult, Diagnosis, Flip, Outcome, SmtpReply, StatusSnapshot
+from .probe import SmtpProbe, build_canary
+from .tokens import make_token, verify_token
+
+log = logging.getLogger(__name__)
+
+#: How long a lost canary is still looked for, to be recorded as late instead.
+LATE_WINDOW_S = 24 * 3600.0
+
+#: Network failure kinds that may mean this PC has no network at all.
+_MAYBE_OFFLINE = {
+    classifier.NetworkFailure.DNS,
+    classifier.NetworkFailure.NO_ROUTE,
+    classifier.NetworkFailure.TIMEOUT,
+}
+
+
+@dataclass(frozen=True)
+class CycleReport:
+    """What one cycle produced: the new canary's result and any status change on the way."""
+
+    result: CheckResult
+    status: StatusSnapshot
+    flips: tuple[Flip, ...]
+    settled: tuple[CheckResult, ...]  # older canaries resolved during this cycle
+
+
+Listener = Callable[[CheckResult, StatusSnapshot, Flip | None], None]
+
+
+def has_default_route() -> bool:
+    """True when this PC has a route to the internet.
+
+    A UDP ``connect()`` only asks the kernel for a route: no packet is sent. With no route at all
+    the PC is offline, whatever the mail servers are doing.
+    """
+    try:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            s.connect(("192.0.2.1", 53))  # TEST-NET-1: routable-looking, never contacted
+    except OSError:
+        return False
+    return True
+
+
+class Runner:
+    """Runs checks for one configured pair of accounts."""
+
+    def __init__(
+        self,
+        *,
+        config: Config,
+        history: History,
+        probe: SmtpProbe,
+        open_mailbox: Callable[[], SeedMailbox],
+        key: bytes,
+        clock: Clock,
+        provider: str = "other",
+        has_route: Callable[[], bool] = has_default_route,
+        listeners: list[Listener] | None = None,
+    ) -> None:
+        self.config = config
+        self.history = history
+        self.probe = probe
+        self.open_mailbox = open_mailbox
+        self.key = key
+        self.clock = clock
+        self.provider = provider
+        self.has_route = has_route
+        self.listeners = list(listeners or [])
+
+    # -- one cycle --------------------------------------------------------------------------
+
+    def check(self, *, should_stop: Callable[[], bool] = lambda: False) -> CycleReport:
+        """Settle older canaries, then send one canary and wait for it until its deadline."""
+        flips: list[Flip] = []
+        settled = self.settle(flips)
+        canary = self._new_canary()
+        message = build_canary(
+            self.config.sender.address, self.config.seed.address, canary.token, canary.sent_at
+        )
+        canary = replace(canary, message_id=str(message["Message-ID"]))
+        deadline_mono = self.clock.monotonic() + self.config.schedule.deadline_seconds
+        self.history.record_pending(canary, self.clock.now())
+        log.info("Sending canary %s to %s", canary.token, self.config.seed.address)
+        try:
+            reply = self.probe.send(message)
+        except SecretError as e:
+            self._finish(canary, Outcome.SEND_FAILED, Diagnosis.UNKNOWN, detail=str(e))
+            raise
+        except SendError as e:
+            result = self._send_failure(canary, e)
+        else:
+            result = self._await(canary, reply, deadline_mono, should_stop)
+        snapshot = self._conclude(result, flips)
+        return CycleReport(result, snapshot, tuple(flips), tuple(settled))
+
+    def _new_canary(self) -> Canary:
+        sent_at = self.clock.now()
+        token = make_token(self.key, sent_at)
+        deadline = sent_at + self.config.schedule.deadline_seconds
+        return Canary(token=token, message_id="", sent_at=sent_at, deadline_at=deadline)
+
+    def _await(
+        self,
+        canary: Canary,
+        reply: SmtpReply,
+        deadline_mono: float,
+        should_stop: Callable[[], bool],
+    ) -> CheckResult:
+        try:
+            with self.open_mailbox() as mailbox:
+                found = mailbox.wait_for(canary.token, deadline_mono, should_stop=should_stop)
+                if found is not None and self.config.seed.delete_found:
+                    mailbox.delete([found])
+        except MailboxError as e:
+            log.warning("Seed mailbox: %s", e)
+            return self._result(
+                canary,
+                Outcome.SEED_UNREACHABLE,
+                self._mailbox_diagnosis(e),
+                reply=reply,
+                detail=f"The canary was sent, but the seed mailbox could not be checked: {e}",
+            )
+        if found is not None:
+            return self._arrival(canary, found, live=True, reply=reply)
+        if should_stop():
+            # Stopped before the deadline: the canary stays pending and is settled next start.
+            return self._result(canary, Outcome.PENDING, Diagnosis.UNKNOWN, reply=reply)
+        return self._result(
+            canary,
+            Outcome.LOST,
+            Diagnosis.SILENT_DROP,
+            reply=reply,
+            detail=(
+                f"The server accepted the canary ({reply.code}) but it did not arrive within "
+                f"{self.config.schedule.deadline_minutes:g} minutes."
+            ),
+        )
+
+    def _arrival(
+        self, canary: Canary | CheckResult, found: Found, *, live: bool, reply: SmtpReply | None
+    ) -> CheckResult:
+        """Classify a canary seen in the seed mailbox: on time or late, inbox or junk."""
+        # Watching live, our own clock is the precise arrival time; later, the server's date is.
+        arrived = found.seen_at if live or found.arrived_at is None else found.arrived_at
+        latency = max(0.0, arrived - canary.sent_at)
+        if arrived > canary.deadline_at:
+            outcome, diagnosis = Outcome.LATE, Diagnosis.DELAYED
+            detail = f"The canary arrived after {latency:.0f} s, later than the deadline."
+        elif found.is_junk:
+            outcome, diagnosis = Outcome.JUNK, Diagnosis.JUNK_PLACEMENT
+            detail = f"The canary arrived after {latency:.1f} s, but in the junk folder."
+        else:
+            outcome, diagnosis = Outcome.DELIVERED, Diagnosis.OK
+            detail = f"The canary arrived in {found.folder} after {latency:.1f} s."
+        return self._result(
+            canary,
+            outcome,
+            diagnosis,
+            reply=reply,
+            found_at=arrived,
+            latency_s=latency,
+            folder=found.folder,
+            detail=detail,
+        )
+
+    def _send_failure(self, canary: Canary, error: SendError) -> CheckResult:
+        """Diagnose a failed send; call it offline only with evidence that it is this PC."""
+        failure = classifier.network_failure_of(error)
+        if error.reply is not None:
+            diagnosis = classifier.diagnose_reply(error.reply, self.provider)
+            detail = f"The outgoing server refused the canary: {error.reply}"
+        elif failure is not None:
+            diagnosis = classifier.diagnose_network(failure)
+            detail = str(error)
+            if failure in _MAYBE_OFFLINE:
+                seed_failure = self._seed_network_failure()
+                both_dns = (
+                    failure is classifier.NetworkFailure.DNS
+                    and seed_failure is classifier.NetworkFailure.DNS
+                )
+                verdict = classifier.diagnose_both_unreachable(
+                    failure,
+                    seed_failure,
+                    internet_probe_failed=both_dns or not self.has_route(),
+                )
+                if verdict is Diagnosis.OFFLINE:
+                    return self._result(
+                        canary,
+                        Outcome.OFFLINE,
+                        Diagnosis.OFFLINE,
+                        detail=(
+                            "This PC cannot reach the internet: neither mail server answered. "
+                            "This is not a problem of the mail provider."
+                        ),
+                    )
+        else:
+            diagnosis = Diagnosis.UNKNOWN
+            detail = str(error)
+        return self._result(
+            canary, Outcome.SEND_FAILED, diagnosis, reply=error.reply, detail=detail
+        )
+
+    def _seed_network_failure(self) -> classifier.NetworkFailure | None:
+        """How the seed mailbox fails to connect, if it does (None: it answered)."""
+        try:
+            with self.open_mailbox():
+                return None
+        except MailboxError as e:
+            return classifier.network_failure_of(e)
+        except SecretError:
+            return None
+
+    def _mailbox_diagnosis(self, error: MailboxError) -> Diagnosis:
+        failure = classifier.network_failure_of(error)
+        if failure is not None and classifier.diagnose_network(failure) is Diagnosis.TLS_ERROR:
+            return Diagnosis.TLS_ERROR
+        return Diagnosis.SEED_UNREACHABLE
+
+    def _result(
+        self,
+        canary: Canary | CheckResult,
+        outcome: Outcome,
+        diagnosis: Diagnosis,
+        *,
+        reply: SmtpReply | None = None,
+        found_at: float | None = None,
+        latency_s: float | None = None,
+        folder: str | None = None,
+        detail: str = "",
+    ) -> CheckResult:
+        return CheckResult(
+            token=canary.token,
+            sent_at=canary.sent_at,
+            deadline_at=canary.deadline_at,
+            outcome=outcome,
+            diagnosis=diagnosis,
+            found_at=found_at,
+            latency_s=latency_s,
+            folder=folder,
+            smtp_reply=reply,
+            detail=detail,
+        )
+
+    def _finish(self, canary: Canary, outcome: Outcome, diagnosis: Diagnosis, detail: str) -> None:
+        self.history.resolve(
+            self._result(canary, outcome, diagnosis, detail=detail), self.clock.now()
+        )
+
+    def _conclude(self, result: CheckResult, flips: list[Flip]) -> StatusSnapshot:
+        """Record the result and move the status; PENDING changes nothing yet."""
+        now = self.clock.now()
+        if result.outcome is Outcome.PENDING:
+            return self.history.status()
+        if not self.history.resolve(result, now):
+            return self.history.status()  # already settled elsewhere: never count twice
+        snapshot, flip = state.evaluate(self.history.status(), result, self.config.policy, now)
+        self.history.save_status(snapshot, flip)
+        if flip is not None:
+            log.warning("Status %s -> %s: %s", flip.from_status, flip.to_status, flip.reason)
+            flips.append(flip)
+        for listener in self.listeners:
+            try:
+                listener(result, snapshot, flip)
+            except Exception:
+                log.exception("A listener failed; the check goes on")
+        return snapshot
+
+    # -- settling older canaries ------------------------------------------------------------
+
+    def settle(self, flips: list[Flip] | None = None) -> list[CheckResult]:
+        """Resolve canaries from earlier cycles: arrived (on time or late), or lost.
+
+        Runs before each new canary and at start-up, so a canary in flight across a restart is
+        matched, and a lost one that turns up later is recorded as late, never counted twice.
+        """
+        flips = flips if flips is not None else []
+        now = self.clock.now()
+        waiting = self.history.awaiting(since=now - LATE_WINDOW_S)
+        if not waiting:
+            return []
+        tokens = [r.token for r in waiting if verify_token(self.key, r.token)]
+        try:
+            with self.open_mailbox() as mailbox:
+                found = mailbox.search(tokens)
+                if found and self.config.seed.delete_found:
+                    mailbox.delete(found.values())
+        except MailboxError as e:
+            log.warning("Could not look for earlier canaries: %s", e)
+            return []
+        settled = []
+        for old in waiting:
+            hit = found.get(old.token)
+            result: CheckResult | None = None
+            if hit is not None:
+                result = self._arrival(old, hit, live=False, reply=old.smtp_reply)
+            elif old.outcome is not Outcome.LOST and now > old.deadline_at:
+                result = self._result(
+                    old,
+                    Outcome.LOST,
+                    Diagnosis.SILENT_DROP,
+                    reply=old.smtp_reply,
+                    detail="The canary did not arrive by its deadline.",
+                )
+            if result is not None:
+                self._conclude(result, flips)
+                settled.append(result)
+        return settled
+
+    # -- the loop ---------------------------------------------------------------------------
+
+    def run_forever(self, stop: threading.Event) -> None:
+        """Check every ``every_minutes`` until ``stop`` is set; survives every error in a check.
+
+        ``schedule`` computes the next run after a job ends, so a check that waited for its
+        deadline would push every later check back; the next run is re-anchored to the start.
+        """
+        import datetime
+
+        import schedule
+
+        interval = self.config.schedule.every_seconds
+        scheduler = schedule.Scheduler()
+        started: list[datetime.datetime] = []
+
+        def job() -> None:
+            started.append(datetime.datetime.now())
+            self.safe_check(stop)
+
+        scheduled = scheduler.every(interval).seconds.do(job)
+        job()
+        while not stop.is_set():
+            if started:
+                scheduled.next_run = max(
+                    datetime.datetime.now(),
+                    started[-1] + datetime.timedelta(seconds=interval),
+                )
+                started.clear()
+            idle = scheduler.idle_seconds
+            stop.wait(min(max(idle or 0.0, 0.0), 60.0))
+            if not stop.is_set():
+                scheduler.run_pending()
+
+    def safe_check(self, stop: threading.Event) -> CycleReport | None:
+        """One check; any error is logged and the loop goes on."""
+        try:
+            return self.check(should_stop=stop.is_set)
+        except (StorageError, SecretError, WatchdogError) as e:
+            log.error("Check failed: %s", e)
+        except Exception:
+            log.exception("Unexpected error during a check; the loop goes on")
+        return None

@@ -1,0 +1,57 @@
+"""Canary tokens: unique, and signed with a local key so a forged or replayed message can't count.
+
+A token looks like ``v1.1764300000.6f1c2a9e0b7d4c35.5a0d...``: version, send time (whole seconds),
+a random nonce and an HMAC-SHA256 over the rest. Only this PC's key can make a valid one; a replayed
+old canary is valid but already resolved in the history, so it is never counted twice.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+import secrets
+from pathlib import Path
+
+_VERSION = "v1"
+_MAC_HEX = 32  # 128 bits of the HMAC: plenty against forgery, short enough for a header
+
+
+def make_token(key: bytes, sent_at: float, nonce: bytes | None = None) -> str:
+    """A new signed token for a canary sent at ``sent_at``."""
+    nonce_hex = (nonce or secrets.token_bytes(8)).hex()
+    body = f"{_VERSION}.{int(sent_at)}.{nonce_hex}"
+    return f"{body}.{_mac(key, body)}"
+
+
+def verify_token(key: bytes, token: str) -> bool:
+    """True when ``token`` was made with ``key`` (constant-time comparison)."""
+    body, _, mac = token.strip().rpartition(".")
+    if not body.startswith(f"{_VERSION}.") or len(mac) != _MAC_HEX:
+        return False
+    return hmac.compare_digest(mac, _mac(key, body))
+
+
+def _mac(key: bytes, body: str) -> str:
+    return hmac.new(key, body.encode("ascii", "replace"), hashlib.sha256).hexdigest()[:_MAC_HEX]
+
+
+def load_or_create_key(path: Path) -> bytes:
+    """The local signing key, created on first use, readable by this user only."""
+    try:
+        key = path.read_bytes()
+        if len(key) >= 32:
+            return key
+        path.unlink()  # truncated by a crash or a full disk: canaries in flight can't verify anyway
+    except FileNotFoundError:
+        pass
+    path.parent.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_bytes(32)
+    # O_EXCL + 0600: never readable by other users, and two processes can't both create it.
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return path.read_bytes()
+    with os.fdopen(fd, "wb") as f:
+        f.write(key)
+    return key
