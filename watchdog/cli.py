@@ -39,21 +39,37 @@ _EXIT_BY_OUTCOME = {
 log = logging.getLogger("watchdog")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    common = argparse.ArgumentParser(add_help=False)
-    common.add_argument(
+def _add_common(parser: argparse.ArgumentParser, *, defaults: bool) -> None:
+    """``--config`` and ``-v`` work before or after the command name.
+
+    On subcommands the defaults are suppressed: argparse would otherwise let the subcommand's
+    default overwrite a ``--config`` given before the command name.
+    """
+    parser.add_argument(
         "--config",
         type=Path,
         metavar="PATH",
+        default=None if defaults else argparse.SUPPRESS,
         help="config file (default: $WATCHDOG_CONFIG, else the platform's config folder)",
     )
-    common.add_argument("-v", "--verbose", action="count", default=0, help="more detail")
+    parser.add_argument(
+        "-v",
+        "--verbose",
+        action="count",
+        default=0 if defaults else argparse.SUPPRESS,
+        help="more detail (-vv: debug)",
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    _add_common(common, defaults=False)
 
     parser = argparse.ArgumentParser(
         prog="watchdog",
         description="Delivery Watchdog: proves that the practice's reminder e-mails arrive.",
-        parents=[common],
     )
+    _add_common(parser, defaults=True)
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 

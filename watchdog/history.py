@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict
@@ -83,10 +84,14 @@ class History:
             if created:
                 # Create it readable by this user only: it names the practice's addresses.
                 os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
-            self._db = sqlite3.connect(path, timeout=10.0, isolation_level=None)
+            # Shared by the loop's worker thread and the tray / demo thread: one lock guards it.
+            self._db = sqlite3.connect(
+                path, timeout=10.0, isolation_level=None, check_same_thread=False
+            )
         except (OSError, sqlite3.Error) as e:
             raise StorageError(f"Cannot open the history database {path}: {e}") from e
         self._db.row_factory = sqlite3.Row
+        self._lock = threading.RLock()
         try:
             self._refuse_newer()
             # WAL: the tray, `watchdog check` and `watchdog status` may read while the loop writes.
@@ -110,6 +115,7 @@ class History:
     def _transaction(self) -> Iterator[sqlite3.Connection]:
         """All-or-nothing writes: nothing half-written if the disk fills up or we are killed."""
         try:
+            self._lock.acquire()
             self._db.execute("BEGIN IMMEDIATE")
             try:
                 yield self._db
@@ -119,6 +125,16 @@ class History:
             self._db.execute("COMMIT")
         except sqlite3.Error as e:
             raise StorageError(f"Could not write to the history database {self.path}: {e}") from e
+        finally:
+            self._lock.release()
+
+    def _rows(self, sql: str, params: tuple[object, ...] = ()) -> list[sqlite3.Row]:
+        """A read, under the lock; errors become ``StorageError``."""
+        try:
+            with self._lock:
+                return self._db.execute(sql, params).fetchall()
+        except sqlite3.Error as e:
+            raise StorageError(f"Could not read the history database {self.path}: {e}") from e
 
     def _version(self) -> int:
         return int(self._db.execute("PRAGMA user_version").fetchone()[0])
@@ -197,36 +213,35 @@ class History:
 
     def awaiting(self, since: float) -> list[CheckResult]:
         """Canaries sent after ``since`` that a search may still settle, oldest first."""
-        rows = self._db.execute(
+        rows = self._rows(
             f"SELECT * FROM canaries WHERE outcome IN ({_marks(_AWAITING)}) AND sent_at >= ? "
             "ORDER BY sent_at",
             (*_AWAITING, since),
-        ).fetchall()
+        )
         return [_result(r) for r in rows]
 
     def pending(self) -> list[CheckResult]:
         """Canaries still within their deadline or not yet looked at, oldest first."""
-        rows = self._db.execute(
+        rows = self._rows(
             "SELECT * FROM canaries WHERE outcome = ? ORDER BY sent_at", (Outcome.PENDING.value,)
-        ).fetchall()
+        )
         return [_result(r) for r in rows]
 
     def get(self, token: str) -> CheckResult | None:
-        row = self._db.execute("SELECT * FROM canaries WHERE token = ?", (token,)).fetchone()
-        return _result(row) if row else None
+        rows = self._rows("SELECT * FROM canaries WHERE token = ?", (token,))
+        return _result(rows[0]) if rows else None
 
     def recent(self, limit: int = 20) -> list[CheckResult]:
         """The newest ``limit`` checks, newest first."""
-        rows = self._db.execute(
-            "SELECT * FROM canaries ORDER BY sent_at DESC LIMIT ?", (limit,)
-        ).fetchall()
+        rows = self._rows("SELECT * FROM canaries ORDER BY sent_at DESC LIMIT ?", (limit,))
         return [_result(r) for r in rows]
 
     # -- status -----------------------------------------------------------------------------
 
     def status(self) -> StatusSnapshot:
         """The status now (UNKNOWN with no history)."""
-        row = self._db.execute("SELECT * FROM current_status WHERE id = 1").fetchone()
+        rows = self._rows("SELECT * FROM current_status WHERE id = 1")
+        row = rows[0] if rows else None
         if row is None:
             return StatusSnapshot(status=Status.UNKNOWN, since=None, reason="No check has run yet.")
         return StatusSnapshot(
@@ -266,9 +281,9 @@ class History:
 
     def flips(self, limit: int = 50) -> list[Flip]:
         """The newest status changes, newest first."""
-        rows = self._db.execute(
+        rows = self._rows(
             "SELECT * FROM status_changes ORDER BY at DESC, id DESC LIMIT ?", (limit,)
-        ).fetchall()
+        )
         return [
             Flip(
                 Status(r["from_status"]),

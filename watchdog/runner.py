@@ -278,7 +278,7 @@ class Runner:
         snapshot, flip = state.evaluate(self.history.status(), result, self.config.policy, now)
         self.history.save_status(snapshot, flip)
         if flip is not None:
-            log.warning("Status %s -> %s: %s", flip.from_status, flip.to_status, flip.reason)
+            log.info("Status %s -> %s: %s", flip.from_status, flip.to_status, flip.reason)
             flips.append(flip)
         for listener in self.listeners:
             try:
@@ -348,7 +348,9 @@ class Runner:
             started.append(datetime.datetime.now())
             self.safe_check(stop)
 
-        scheduled = scheduler.every(interval).seconds.do(job)
+        # schedule types the interval as int, but it only feeds it to timedelta(seconds=...), and
+        # fractional intervals are part of the config contract (demos and tests).
+        scheduled = scheduler.every(interval).seconds.do(job)  # type: ignore[arg-type]
         job()
         while not stop.is_set():
             if started:

@@ -1,0 +1,482 @@
+"""The practice's submission server, played by aiosmtpd, with switchable misbehaviour.
+
+Three listeners share one handler: STARTTLS (like port 587), implicit TLS (like 465) and plain
+(for ``security = "none"``). Accepted mail goes into Dovecot over LMTP, so the product's
+mailbox side sees exactly what a real relay would have delivered. The *mode* decides what
+happens to the next message; see :meth:`SubmissionServer.set_mode`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import smtplib
+import threading
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Literal, get_args
+
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
+
+from .dovecot import JUNK, free_ports
+from .tls import TestCertificates
+
+log = logging.getLogger(__name__)
+
+Mode = Literal["deliver", "blackhole", "junk", "delay", "reject", "tempfail", "drop"]
+Stage = Literal["auth", "mail", "rcpt", "data"]
+Listener = Literal["starttls", "ssl", "plain"]
+
+MODES: tuple[str, ...] = get_args(Mode)
+STAGES: tuple[str, ...] = get_args(Stage)
+
+#: What Microsoft 365 says when it throttles a sender; the default for ``tempfail``.
+TEMPFAIL_REPLY = "451 4.7.500 Access denied, please try again later"
+
+
+def format_reply(reply: str) -> str:
+    """Turn ``"550 5.4.5 line one\\nline two"`` into a well-formed (multi-line) SMTP reply.
+
+    Real providers answer in several lines (Gmail's sending-limit reply has three); aiosmtpd
+    sends whatever string it is given, so the continuation lines (``550-...``) are built here.
+    smtplib joins them back with ``\\n``, which is how ``tests/fixtures/replies.tsv`` writes them.
+    """
+    code, _, text = reply.partition(" ")
+    if len(code) != 3 or not code.isdigit() or code[0] not in "2345":
+        raise ValueError(f"a reply starts with a three-digit code and a space: {reply!r}")
+    lines = text.split("\n")
+    last = len(lines) - 1
+    return "\r\n".join(f"{code}{' ' if i == last else '-'}{line}" for i, line in enumerate(lines))
+
+
+@dataclass(frozen=True)
+class Behaviour:
+    """What the server does with the next message (set with :meth:`SubmissionServer.set_mode`)."""
+
+    mode: Mode = "deliver"
+    reply: str | None = None  # reject / tempfail: the full reply, e.g. "554 5.2.0 ..."
+    stage: Stage = "data"  # reject / tempfail: the command that gets the reply
+    seconds: float = 0.0  # delay: how long after the 250 the message arrives
+    times: int = 0  # tempfail: how many attempts are refused before mail is delivered
+
+
+@dataclass(frozen=True)
+class ReceivedMessage:
+    """One message whose DATA reached the server, whatever was done with it."""
+
+    listener: Listener
+    login: str | None  # the AUTH user name, None without AUTH
+    mail_from: str
+    rcpt_tos: tuple[str, ...]
+    content: bytes  # as the client sent it (dot-unstuffed)
+    mode: Mode  # the mode in force when it arrived
+    reply: str | None  # what the client was told; None when the connection was dropped
+
+
+class SubmissionServer:
+    """aiosmtpd controllers with AUTH PLAIN/LOGIN against ``users``, delivering into Dovecot.
+
+    ``users`` maps SMTP login names to passwords. Delivery needs no mailbox passwords: it uses
+    LMTP, where the recipient's local part names the Dovecot user.
+    """
+
+    def __init__(
+        self,
+        users: Mapping[str, str],
+        certificates: TestCertificates,
+        lmtp_port: int,
+        *,
+        hostname: str = "127.0.0.1",
+    ) -> None:
+        self.users: dict[str, str] = dict(users)
+        self.certificates = certificates
+        self.lmtp_port = lmtp_port
+        self.hostname = hostname
+        self._lock = threading.Lock()
+        self._behaviour = Behaviour()
+        self._tempfails_left = 0
+        self._received: list[ReceivedMessage] = []
+        self._errors: list[str] = []
+        self._timers: list[threading.Timer] = []
+        self._controllers: dict[Listener, Controller] = {}
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Start the three listeners on free ports."""
+        try:
+            for listener in get_args(Listener):
+                self._controllers[listener] = self._start_listener(listener)
+        except BaseException:
+            self.stop()
+            raise
+
+    def stop(self) -> None:
+        """Cancel pending delayed deliveries and stop every listener."""
+        self._cancel_timers()
+        controllers, self._controllers = self._controllers, {}
+        for controller in controllers.values():
+            with contextlib.suppress(Exception):
+                controller.stop()
+
+    def reset(self) -> None:
+        """Back to ``deliver``; forget received messages and errors; drop pending delays.
+
+        Pending delayed deliveries are cancelled so that one test's late message cannot land
+        in the next test's freshly cleared mailbox.
+        """
+        self._cancel_timers()
+        with self._lock:
+            self._behaviour = Behaviour()
+            self._tempfails_left = 0
+            self._received.clear()
+            self._errors.clear()
+
+    def __enter__(self) -> SubmissionServer:
+        self.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    @property
+    def starttls_port(self) -> int:
+        """Plain connect, STARTTLS required before anything else (like 587)."""
+        return self._port("starttls")
+
+    @property
+    def ssl_port(self) -> int:
+        """Implicit TLS from the first byte (like 465)."""
+        return self._port("ssl")
+
+    @property
+    def plain_port(self) -> int:
+        """No TLS at all; AUTH offered but not required (a LAN relay, ``security = "none"``)."""
+        return self._port("plain")
+
+    # -- behaviour ---------------------------------------------------------------------------
+
+    def set_mode(
+        self,
+        mode: Mode,
+        *,
+        reply: str | None = None,
+        stage: Stage = "data",
+        seconds: float = 0.0,
+        times: int = 1,
+    ) -> None:
+        """Choose what happens to the next messages. Safe to call from any thread.
+
+        - ``deliver``: 250, into the recipient's INBOX.
+        - ``blackhole``: 250, delivered nowhere (the silent block this product exists for).
+        - ``junk``: 250, into the recipient's Junk folder.
+        - ``delay``: 250 at once, into INBOX ``seconds`` later.
+        - ``reject``: answer ``reply`` at ``stage`` (auth, mail, rcpt or data), every time.
+        - ``tempfail``: answer ``reply`` (default :data:`TEMPFAIL_REPLY`) at ``stage`` the
+          next ``times`` times, then deliver. At ``auth`` note that smtplib's ``login()``
+          tries each mechanism in turn, so one login uses up to two refusals (PLAIN, LOGIN).
+        - ``drop``: close the connection after the message data, without any reply.
+
+        ``reply`` is a full reply, code first; ``\\n`` in it makes a multi-line reply.
+        """
+        if mode not in MODES:
+            raise ValueError(f"unknown mode {mode!r}; one of {MODES}")
+        if stage not in STAGES:
+            raise ValueError(f"unknown stage {stage!r}; one of {STAGES}")
+        if mode == "reject" and reply is None:
+            raise ValueError("reject needs reply=, e.g. '550 5.4.5 Daily user sending limit'")
+        if mode == "tempfail":
+            reply = TEMPFAIL_REPLY if reply is None else reply
+            if times < 1:
+                raise ValueError("tempfail needs times >= 1")
+        if mode == "delay" and seconds <= 0:
+            raise ValueError("delay needs seconds > 0")
+        if reply is not None:
+            code = int(format_reply(reply)[:3])  # validates the shape too
+            if mode in ("reject", "tempfail") and code < 400:
+                raise ValueError(f"a refusal needs a 4xx or 5xx code: {reply!r}")
+        with self._lock:
+            self._behaviour = Behaviour(mode, reply, stage, seconds, times)
+            self._tempfails_left = times if mode == "tempfail" else 0
+
+    @property
+    def behaviour(self) -> Behaviour:
+        """The behaviour in force now."""
+        with self._lock:
+            return self._behaviour
+
+    @property
+    def mode(self) -> Mode:
+        """The mode in force now."""
+        return self.behaviour.mode
+
+    @property
+    def received(self) -> list[ReceivedMessage]:
+        """A copy of every message whose DATA arrived since the last :meth:`reset`."""
+        with self._lock:
+            return list(self._received)
+
+    @property
+    def errors(self) -> list[str]:
+        """Deliveries into Dovecot that failed (a broken test setup, never a test scenario)."""
+        with self._lock:
+            return list(self._errors)
+
+    @property
+    def pending_deliveries(self) -> int:
+        """Delayed messages not yet delivered."""
+        with self._lock:
+            return sum(1 for t in self._timers if t.is_alive())
+
+    def wait_for_received(self, count: int, timeout: float = 5.0) -> list[ReceivedMessage]:
+        """Wait until at least ``count`` messages were received; return them all."""
+        deadline = time.monotonic() + timeout
+        while len(found := self.received) < count and time.monotonic() < deadline:
+            time.sleep(0.01)
+        return found
+
+    # -- aiosmtpd hooks (run on the controllers' event-loop threads, via _Handler) -----------
+
+    def authenticate(
+        self,
+        server: SMTP,
+        session: Session,
+        envelope: Envelope,
+        mechanism: str,
+        auth_data: Any,
+    ) -> AuthResult:
+        """aiosmtpd authenticator: check PLAIN/LOGIN credentials against ``users``.
+
+        ``handled=False`` matters: with aiosmtpd's default (``handled=True``) a failed login
+        gets no reply at all and the client hangs until its timeout instead of seeing 535.
+        """
+        refusal = self._refusal("auth")
+        if refusal is not None:
+            return AuthResult(success=False, handled=False, message=refusal)
+        if not isinstance(auth_data, LoginPassword):
+            return AuthResult(success=False, handled=False)
+        login = auth_data.login.decode("utf-8", "replace")
+        password = auth_data.password.decode("utf-8", "replace")
+        ok = login in self.users and self.users[login] == password
+        return AuthResult(success=ok, handled=False, auth_data=login if ok else None)
+
+    async def _handle_mail(
+        self,
+        server: SMTP,
+        session: Session,
+        envelope: Envelope,
+        address: str,
+        mail_options: list[str],
+    ) -> str:
+        """MAIL FROM: refuse if the mode says so, else accept (what aiosmtpd does by default)."""
+        refusal = self._refusal("mail")
+        if refusal is not None:
+            return refusal
+        envelope.mail_from = address
+        envelope.mail_options.extend(mail_options)
+        return "250 OK"
+
+    async def _handle_rcpt(
+        self,
+        server: SMTP,
+        session: Session,
+        envelope: Envelope,
+        address: str,
+        rcpt_options: list[str],
+    ) -> str:
+        """RCPT TO: refuse if the mode says so, else accept."""
+        refusal = self._refusal("rcpt")
+        if refusal is not None:
+            return refusal
+        envelope.rcpt_tos.append(address)
+        envelope.rcpt_options.extend(rcpt_options)
+        return "250 OK"
+
+    async def _handle_data(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        """End of DATA: record the message, then do what the mode says."""
+        refusal = self._refusal("data")
+        behaviour = self.behaviour
+        mode = behaviour.mode
+        mail_from = envelope.mail_from or ""
+        rcpt_tos = tuple(envelope.rcpt_tos)
+        content = envelope.original_content or b""
+
+        reply: str | None = refusal or "250 2.0.0 OK queued"
+        if refusal is None and mode in ("deliver", "junk", "tempfail"):
+            folder = JUNK if mode == "junk" else None
+            loop = asyncio.get_running_loop()
+            # smtplib blocks; keep the event loop (and the other connections) responsive.
+            error = await loop.run_in_executor(
+                None, self._deliver, mail_from, rcpt_tos, content, folder
+            )
+            if error is not None:
+                reply = f"451 4.3.0 Test server could not deliver into Dovecot: {error}"
+        elif refusal is None and mode == "delay":
+            self._deliver_later(behaviour.seconds, mail_from, rcpt_tos, content)
+        elif refusal is None and mode == "drop":
+            reply = None
+
+        self._record(
+            ReceivedMessage(
+                listener=self._listener_of(server),
+                login=session.auth_data if isinstance(session.auth_data, str) else None,
+                mail_from=mail_from,
+                rcpt_tos=rcpt_tos,
+                content=content,
+                mode=mode,
+                reply=reply,
+            )
+        )
+        if reply is None:
+            # abort() shuts the socket at once (no TLS close_notify); aiosmtpd's
+            # connection_lost() then cancels this coroutine, so the sleep never ends normally
+            # and no reply is ever written. The client sees SMTPServerDisconnected.
+            assert server.transport is not None
+            server.transport.abort()
+            await asyncio.sleep(30)
+            return "421 4.4.2 connection was dropped"  # not reached
+        return reply
+
+    # -- internals ---------------------------------------------------------------------------
+
+    def _refusal(self, stage: Stage) -> str | None:
+        """The reply to refuse with at ``stage`` now, counting down tempfails."""
+        with self._lock:
+            b = self._behaviour
+            if b.stage != stage or b.reply is None:
+                return None
+            if b.mode == "reject":
+                return format_reply(b.reply)
+            if b.mode == "tempfail" and self._tempfails_left > 0:
+                self._tempfails_left -= 1
+                return format_reply(b.reply)
+            return None
+
+    def _deliver(
+        self, mail_from: str, rcpt_tos: tuple[str, ...], content: bytes, folder: str | None
+    ) -> str | None:
+        """Deliver over LMTP to each recipient's local part (``+Junk`` for the Junk folder).
+
+        Returns an error text instead of raising, and records it in :attr:`errors`.
+        """
+        detail = f"+{folder}" if folder else ""
+        recipients = [rcpt.partition("@")[0] + detail for rcpt in rcpt_tos]
+        try:
+            with smtplib.LMTP("127.0.0.1", self.lmtp_port, timeout=10) as lmtp:
+                refused = lmtp.sendmail(mail_from, recipients, content)
+            if refused:
+                raise smtplib.SMTPRecipientsRefused(refused)
+        except (OSError, smtplib.SMTPException) as e:
+            text = f"LMTP delivery to {recipients} failed: {e!r}"
+            log.error(text)
+            with self._lock:
+                self._errors.append(text)
+            return text
+        return None
+
+    def _deliver_later(
+        self, seconds: float, mail_from: str, rcpt_tos: tuple[str, ...], content: bytes
+    ) -> None:
+        timer = threading.Timer(seconds, self._deliver, (mail_from, rcpt_tos, content, None))
+        timer.daemon = True
+        with self._lock:
+            self._timers = [t for t in self._timers if t.is_alive()]
+            self._timers.append(timer)
+        timer.start()
+
+    def _cancel_timers(self) -> None:
+        with self._lock:
+            timers, self._timers = self._timers, []
+        for timer in timers:
+            timer.cancel()
+
+    def _record(self, message: ReceivedMessage) -> None:
+        with self._lock:
+            self._received.append(message)
+
+    def _listener_of(self, server: SMTP) -> Listener:
+        assert server.transport is not None
+        port = server.transport.get_extra_info("sockname")[1]
+        for listener, controller in self._controllers.items():
+            if controller.port == port:
+                return listener
+        raise RuntimeError(f"no listener on port {port}")
+
+    def _port(self, listener: Listener) -> int:
+        controller = self._controllers.get(listener)
+        if controller is None:
+            raise RuntimeError("the submission server is not started")
+        return int(controller.port)
+
+    def _start_listener(self, listener: Listener) -> Controller:
+        """Start one controller, retrying when its free-picked port was taken meanwhile."""
+        common: dict[str, Any] = {
+            "hostname": self.hostname,
+            "server_hostname": "localhost",
+            "authenticator": self.authenticate,
+        }
+        if listener == "starttls":
+            tls: dict[str, Any] = {
+                "tls_context": self.certificates.server_context(),
+                "require_starttls": True,
+                "auth_required": True,
+            }
+        elif listener == "ssl":
+            # aiosmtpd does not count implicit TLS as TLS (its issues #274 and #281): with the
+            # default auth_require_tls=True it would never offer AUTH on this listener.
+            tls = {
+                "ssl_context": self.certificates.server_context(),
+                "auth_required": True,
+                "auth_require_tls": False,
+            }
+        else:
+            tls = {"auth_required": False, "auth_require_tls": False}
+        for attempt in range(3):
+            (port,) = free_ports(1)
+            controller = Controller(_Handler(self), port=port, **common, **tls)
+            try:
+                controller.start()
+                return controller
+            except OSError:
+                with contextlib.suppress(Exception):
+                    controller.stop()
+                if attempt == 2:
+                    raise
+        raise AssertionError("not reached")
+
+
+class _Handler:
+    """The aiosmtpd handler: forwards the hooks to the :class:`SubmissionServer`.
+
+    A separate object because aiosmtpd scans its handler with ``inspect.getmembers()``, which
+    evaluates every property (the server's ports raise before start).
+    """
+
+    def __init__(self, owner: SubmissionServer) -> None:
+        self.owner = owner
+
+    async def handle_MAIL(
+        self,
+        server: SMTP,
+        session: Session,
+        envelope: Envelope,
+        address: str,
+        mail_options: list[str],
+    ) -> str:
+        return await self.owner._handle_mail(server, session, envelope, address, mail_options)
+
+    async def handle_RCPT(
+        self,
+        server: SMTP,
+        session: Session,
+        envelope: Envelope,
+        address: str,
+        rcpt_options: list[str],
+    ) -> str:
+        return await self.owner._handle_rcpt(server, session, envelope, address, rcpt_options)
+
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        return await self.owner._handle_data(server, session, envelope)
