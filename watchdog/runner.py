@@ -105,11 +105,13 @@ class Runner:
         log.info("Sending canary %s to %s", canary.token, self.config.seed.address)
         try:
             reply = self.probe.send(message)
-        except SecretError as e:
-            self._finish(canary, Outcome.SEND_FAILED, Diagnosis.UNKNOWN, detail=str(e))
-            raise
         except SendError as e:
             result = self._send_failure(canary, e)
+        except Exception as e:
+            # Our problem (a missing password, a bug), not the provider's: the canary was not
+            # sent, so close its row without moving the status, and let the caller report it.
+            self._finish(canary, Outcome.SEND_FAILED, Diagnosis.UNKNOWN, detail=str(e))
+            raise
         else:
             result = self._await(canary, reply, deadline_mono, should_stop)
         snapshot = self._conclude(result, flips)

@@ -145,7 +145,7 @@ def test_blackhole_mode_accepts_and_delivers_nothing(servers: MailServers) -> No
     _token, raw = canary(servers)
     send(servers, raw)  # asserts that the server accepted it
 
-    time.sleep(0.2)
+    time.sleep(0.1)  # nothing is pending in this mode; deliver would have stored it by now
     assert servers.dovecot.count(servers.seed_user, INBOX) == 0
     assert servers.dovecot.count(servers.seed_user, JUNK) == 0
     (received,) = servers.smtp.received
@@ -169,25 +169,25 @@ def test_junk_mode_files_the_message_in_the_special_use_junk_folder(
 
 
 def test_delay_mode_accepts_at_once_and_delivers_after_the_delay(servers: MailServers) -> None:
-    servers.smtp.set_mode("delay", seconds=1.0)
+    servers.smtp.set_mode("delay", seconds=0.6)
     token, raw = canary(servers)
     started = time.monotonic()
     send(servers, raw)
 
-    assert time.monotonic() - started < 0.5
+    assert time.monotonic() - started < 0.3
     assert servers.dovecot.count(servers.seed_user) == 0
     assert servers.dovecot.wait_for_count(servers.seed_user, INBOX, 1, timeout=5) == 1
-    assert time.monotonic() - started >= 1.0
+    assert time.monotonic() - started >= 0.6
     assert subjects(servers) == [f"canary {token}"]
 
 
 def test_reset_cancels_a_pending_delayed_delivery(servers: MailServers) -> None:
-    servers.smtp.set_mode("delay", seconds=0.3)
+    servers.smtp.set_mode("delay", seconds=0.2)
     send(servers, canary(servers)[1])
     assert servers.smtp.pending_deliveries == 1
 
     servers.reset()
-    time.sleep(0.5)
+    time.sleep(0.4)
     assert servers.smtp.mode == "deliver"
     assert servers.smtp.received == []
     assert servers.dovecot.count(servers.seed_user) == 0
@@ -322,7 +322,7 @@ def test_wrong_imap_password_fails_fast_and_does_not_slow_the_next_login(
     servers: MailServers,
 ) -> None:
     started = time.monotonic()
-    for _ in range(3):
+    for _ in range(2):
         with (
             IMAPClient(servers.imap_host, servers.imap_port, ssl=False) as client,
             pytest.raises(LoginError),
@@ -330,7 +330,7 @@ def test_wrong_imap_password_fails_fast_and_does_not_slow_the_next_login(
             client.login(servers.seed_user, "wrong")
     after_failures = time.monotonic()
     assert servers.dovecot.count(servers.seed_user) == 0  # a valid login
-    assert after_failures - started < 3
+    assert after_failures - started < 2
     assert time.monotonic() - after_failures < 1
 
 
