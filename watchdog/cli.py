@@ -21,6 +21,7 @@ from typing import Any
 from . import __version__
 from .config import Config, load_config
 from .errors import ConfigError, SecretError, StorageError, WatchdogError
+from .humanize import format_duration
 from .models import CheckResult, Flip, Outcome, StatusSnapshot
 
 EXIT_OK = 0
@@ -167,7 +168,8 @@ def describe_check(config: Config, provider: str, result: CheckResult) -> str:
     reply = result.smtp_reply
     outcome = result.outcome
     if outcome is Outcome.SEND_FAILED or outcome is Outcome.OFFLINE:
-        lines.append(f"  Not sent at {sent}: {result.detail}")
+        detail = result.detail.replace("\n", "\n      ")  # multi-line server replies
+        lines.append(f"  Not sent at {sent}: {detail}")
     else:
         accepted = f" (server said: {reply})" if reply else ""
         lines.append(
@@ -177,7 +179,7 @@ def describe_check(config: Config, provider: str, result: CheckResult) -> str:
         if outcome in (Outcome.DELIVERED, Outcome.JUNK, Outcome.LATE):
             lines.append(
                 f"  {outcome.value.capitalize()}: found in {result.folder} after "
-                f"{result.latency_s or 0:.1f} s."
+                f"{format_duration(result.latency_s or 0)}."
             )
         elif outcome is Outcome.LOST:
             lines.append(f"  Not found: {result.detail}")
@@ -283,7 +285,7 @@ def cmd_history(args: argparse.Namespace) -> int:
         (
             _clock(r.sent_at, date=True),
             r.outcome.value,
-            f"{r.latency_s:.1f} s" if r.latency_s is not None else "-",
+            format_duration(r.latency_s) if r.latency_s is not None else "-",
             r.folder or "-",
             r.diagnosis.value,
             _one_line(str(r.smtp_reply), 60) if r.smtp_reply else "-",
@@ -360,7 +362,7 @@ def _clock(ts: float, *, date: bool = False) -> str:
 
 def _short(r: CheckResult) -> str:
     if r.outcome in (Outcome.DELIVERED, Outcome.JUNK, Outcome.LATE) and r.latency_s is not None:
-        return f"{r.folder} after {r.latency_s:.1f} s"
+        return f"{r.folder} after {format_duration(r.latency_s)}"
     return _one_line(r.detail, 100)
 
 

@@ -18,6 +18,7 @@ from .clock import Clock
 from .config import Config
 from .errors import MailboxError, SecretError, SendError, StorageError, WatchdogError
 from .history import History
+from .humanize import format_duration
 from .mailbox import Found, SeedMailbox
 from .models import Canary, CheckResult, Diagnosis, Flip, Outcome, SmtpReply, StatusSnapshot
 from .probe import SmtpProbe, build_canary
@@ -156,7 +157,7 @@ class Runner:
             reply=reply,
             detail=(
                 f"The server accepted the canary ({reply.code}) but it did not arrive within "
-                f"{self.config.schedule.deadline_minutes:g} minutes."
+                f"{format_duration(self.config.schedule.deadline_seconds)}."
             ),
         )
 
@@ -169,13 +170,15 @@ class Runner:
         latency = max(0.0, arrived - canary.sent_at)
         if arrived > canary.deadline_at:
             outcome, diagnosis = Outcome.LATE, Diagnosis.DELAYED
-            detail = f"The canary arrived after {latency:.0f} s, later than the deadline."
+            detail = (
+                f"The canary arrived after {format_duration(latency)}, later than the deadline."
+            )
         elif found.is_junk:
             outcome, diagnosis = Outcome.JUNK, Diagnosis.JUNK_PLACEMENT
-            detail = f"The canary arrived after {latency:.1f} s, but in the junk folder."
+            detail = f"The canary arrived after {format_duration(latency)}, but in the junk folder."
         else:
             outcome, diagnosis = Outcome.DELIVERED, Diagnosis.OK
-            detail = f"The canary arrived in {found.folder} after {latency:.1f} s."
+            detail = f"The canary arrived in {found.folder} after {format_duration(latency)}."
         return self._result(
             canary,
             outcome,

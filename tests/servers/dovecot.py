@@ -166,9 +166,7 @@ class Dovecot:
         if self._process is not None:
             raise RuntimeError("Dovecot is already running")
         if self.binary is None:
-            raise DovecotError(
-                "the dovecot binary is not installed (apt-get install dovecot-imapd)"
-            )
+            raise DovecotError("no dovecot binary (apt-get install dovecot-imapd dovecot-lmtpd)")
         # Every parent folder must be searchable by the users Dovecot switches to (its login
         # processes and the mail user "nobody"). pytest's tmp_path lives under a 0700 folder,
         # where LMTP delivery fails with "451 4.3.0 Temporary internal error"; mkdtemp() in

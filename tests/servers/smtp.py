@@ -334,7 +334,7 @@ class SubmissionServer:
             # abort() shuts the socket at once (no TLS close_notify); aiosmtpd's
             # connection_lost() then cancels this coroutine, so the sleep never ends normally
             # and no reply is ever written. The client sees SMTPServerDisconnected.
-            assert server.transport is not None
+            assert isinstance(server.transport, asyncio.Transport)
             server.transport.abort()
             await asyncio.sleep(30)
             return "421 4.4.2 connection was dropped"  # not reached
