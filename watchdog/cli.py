@@ -22,7 +22,7 @@ from . import __version__
 from .config import Config, load_config
 from .errors import ConfigError, SecretError, StorageError, WatchdogError
 from .humanize import format_duration
-from .models import CheckResult, Flip, Outcome, StatusSnapshot
+from .models import CheckResult, Diagnosis, Flip, Outcome, StatusSnapshot
 
 EXIT_OK = 0
 EXIT_DEGRADED = 1
@@ -93,6 +93,28 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_history)
 
     p = sub.add_parser(
+        "explain",
+        parents=[common],
+        help="explain an SMTP error pasted from the practice software",
+        description=(
+            "Explain a mail server's refusal in plain words, with the fix. Paste the code and "
+            "the text from the practice software's failed test e-mail."
+        ),
+    )
+    p.add_argument("--smtp-code", type=int, required=True, metavar="CODE", help="e.g. 550")
+    p.add_argument(
+        "--smtp-message", required=True, metavar="TEXT", help='e.g. "5.4.5 Daily user sending..."'
+    )
+    p.add_argument(
+        "--provider",
+        metavar="NAME",
+        help="gmail, outlook, microsoft365, yahoo, att, aol, comcast, icloud or other "
+        "(default: from the config if there is one, else other)",
+    )
+    p.add_argument("--json", action="store_true", help="print as JSON")
+    p.set_defaults(func=cmd_explain)
+
+    p = sub.add_parser(
         "demo", parents=[common], help="see the watchdog catch a silent block on local test servers"
     )
     p.add_argument(
@@ -160,6 +182,7 @@ def cmd_check(args: argparse.Namespace) -> int:
 def describe_check(config: Config, provider: str, result: CheckResult) -> str:
     """A plain-words account of one round trip."""
     from .classifier import describe
+    from .guidance import short_fix
 
     lines = [
         f"Delivery check: {config.sender.address} -> {config.seed.address} (provider: {provider})",
@@ -187,8 +210,9 @@ def describe_check(config: Config, provider: str, result: CheckResult) -> str:
             lines.append("  Stopped before the deadline; the canary will be looked for later.")
         else:
             lines.append(f"  {result.detail}")
-    if result.diagnosis.value not in ("ok",):
+    if result.diagnosis is not Diagnosis.OK:
         lines.append(f"  Diagnosis: {result.diagnosis.value} - {describe(result.diagnosis)}")
+        lines.append(f"  What to do: {short_fix(provider, result.diagnosis)}")
     return "\n".join(lines)
 
 
@@ -297,6 +321,72 @@ def cmd_history(args: argparse.Namespace) -> int:
     for row in table:
         print("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
     return EXIT_OK
+
+
+# -- explain --------------------------------------------------------------------------------
+
+
+def cmd_explain(args: argparse.Namespace) -> int:
+    from .classifier import describe, diagnose_reply, find_rule, parse_smtp_reply
+    from .guidance import short_fix
+    from .providers import detect_provider, get_provider
+
+    if not 200 <= args.smtp_code <= 599:
+        raise ConfigError(f"--smtp-code {args.smtp_code}: an SMTP code is a number from 200 to 599")
+    if args.provider:
+        try:
+            provider = get_provider(args.provider)
+        except ValueError as e:
+            raise ConfigError(f"--provider {args.provider!r}: {e}") from e
+    else:
+        provider = detect_provider("", "")
+        try:
+            config = _config(args)
+            provider = detect_provider(config.sender.smtp_host, config.sender.address)
+        except ConfigError:
+            pass  # no config is fine here: explain works on any pasted error
+    reply = parse_smtp_reply(args.smtp_code, _strip_code(args.smtp_code, args.smtp_message))
+    diagnosis = diagnose_reply(reply, provider.name)
+    rule = find_rule(reply, provider.name)
+    summary = describe(diagnosis)
+    fix = short_fix(provider.name, diagnosis)
+    if args.json:
+        print(
+            json.dumps(
+                {
+                    "diagnosis": diagnosis.value,
+                    "provider": provider.name,
+                    "provider_name": provider.display_name,
+                    "summary": summary,
+                    "fix": fix,
+                    "smtp_reply": {
+                        "code": reply.code,
+                        "enhanced": reply.enhanced,
+                        "text": reply.text,
+                    },
+                    "rule": rule.id if rule else None,
+                },
+                indent=2,
+            )
+        )
+        return EXIT_OK
+    print(f"Diagnosis: {diagnosis.value}")
+    print(f"What it means: {summary}")
+    print(f"What to do ({provider.display_name}): {fix}")
+    return EXIT_OK
+
+
+def _strip_code(code: int, text: str) -> str:
+    """Pasted errors often repeat the code on every line ("550-5.4.5 ..."): keep the rest."""
+    lines = text.replace("\\n", "\n").strip().splitlines()
+    prefix = str(code)
+    cleaned = []
+    for line in lines:
+        stripped = line.strip()
+        if stripped[:3] == prefix and stripped[3:4] in (" ", "-"):
+            stripped = stripped[4:]
+        cleaned.append(stripped)
+    return "\n".join(cleaned)
 
 
 # -- demo -----------------------------------------------------------------------------------
