@@ -73,6 +73,15 @@ def open_app(
     def open_mailbox() -> SeedMailbox:
         return SeedMailbox(config.seed, seed_signin, clock)
 
+    inbox = config.sender_inbox
+    open_sender_inbox = None
+    if inbox is not None:
+        inbox_signin = password_signin("sender", inbox.username, passwords)
+
+        def open_sender_inbox() -> SeedMailbox:
+            assert inbox is not None
+            return SeedMailbox(inbox, inbox_signin, clock)
+
     runner = Runner(
         config=config,
         history=history,
@@ -82,5 +91,6 @@ def open_app(
         clock=clock,
         provider=provider,
         listeners=listeners,
+        open_sender_inbox=open_sender_inbox,
     )
     return App(config=config, clock=clock, history=history, runner=runner, provider=provider)

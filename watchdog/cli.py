@@ -206,6 +206,8 @@ def describe_check(config: Config, provider: str, result: CheckResult) -> str:
             )
         elif outcome is Outcome.LOST:
             lines.append(f"  Not found: {result.detail}")
+        elif outcome is Outcome.BOUNCED:
+            lines.append(f"  Bounced: {result.detail}")
         elif outcome is Outcome.PENDING:
             lines.append("  Stopped before the deadline; the canary will be looked for later.")
         else:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import ipaddress
 import os
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +35,11 @@ class SenderConfig:
     username: str  # empty: the server needs no AUTH
     ca_file: Path | None = None
     auth: str = "password"
+    # The practice's own inbox, where bounces and provider notices arrive (optional).
+    imap_host: str | None = None
+    imap_port: int = 993
+    imap_security: Security = Security.SSL
+    imap_username: str = ""  # empty: the same as ``username``
 
 
 @dataclass(frozen=True)
@@ -80,6 +85,25 @@ class Config:
     office: str = ""
     data_dir: Path | None = None  # overrides the platform's data folder (the demo uses this)
 
+    @property
+    def sender_inbox(self) -> SeedConfig | None:
+        """The sending account's own inbox as an IMAP account, when ``[sender] imap_host`` is set.
+
+        Canaries are never deleted from it, and only bounces of our canaries are read there.
+        """
+        s = self.sender
+        if not s.imap_host:
+            return None
+        return SeedConfig(
+            address=s.address,
+            imap_host=s.imap_host,
+            imap_port=s.imap_port,
+            security=s.imap_security,
+            username=s.imap_username or s.username,
+            ca_file=s.ca_file,
+            delete_found=False,
+        )
+
 
 def default_config_path() -> Path:
     """``WATCHDOG_CONFIG``, else the platform's config folder (``--config`` beats both)."""
@@ -122,7 +146,19 @@ def parse_config(raw: dict[str, Any], path: Path) -> Config:
 
     reader.refuse_unknown(
         sender_raw,
-        {"address", "smtp_host", "smtp_port", "security", "username", "ca_file", "auth"},
+        {
+            "address",
+            "smtp_host",
+            "smtp_port",
+            "security",
+            "username",
+            "ca_file",
+            "auth",
+            "imap_host",
+            "imap_port",
+            "imap_security",
+            "imap_username",
+        },
         "sender",
     )
     sender_security = reader.security(sender_raw, "sender")
@@ -137,6 +173,17 @@ def parse_config(raw: dict[str, Any], path: Path) -> Config:
         auth=reader.auth(sender_raw, "sender"),
     )
     reader.plain_only_on_local(sender_host, sender_security, "sender")
+    if "imap_host" in sender_raw:
+        inbox_host = reader.host(sender_raw, "sender", "imap_host")
+        inbox_security = reader.security(sender_raw, "sender", key="imap_security")
+        reader.plain_only_on_local(inbox_host, inbox_security, "sender", key="imap_security")
+        sender = replace(
+            sender,
+            imap_host=inbox_host,
+            imap_port=reader.port(sender_raw, "sender", "imap_port", default=993),
+            imap_security=inbox_security,
+            imap_username=reader.text(sender_raw, "sender", "imap_username", default=""),
+        )
 
     reader.refuse_unknown(
         seed_raw,
@@ -293,21 +340,21 @@ class _Reader:
             )
         return value
 
-    def port(self, table: dict[str, Any], section: str, key: str) -> int:
-        value = table.get(key)
+    def port(
+        self, table: dict[str, Any], section: str, key: str, default: int | None = None
+    ) -> int:
+        value = table.get(key, default)
         if value is None:
             raise self.fail(section, key, "is missing; give the server's port, e.g. 465 or 993")
         if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 65535:
             raise self.fail(section, key, f"= {value!r} must be a whole number from 1 to 65535")
         return value
 
-    def security(self, table: dict[str, Any], section: str) -> Security:
-        value = table.get("security", "ssl")
+    def security(self, table: dict[str, Any], section: str, key: str = "security") -> Security:
+        value = table.get(key, "ssl")
         allowed = ", ".join(f'"{s.value}"' for s in Security)
         if not isinstance(value, str) or value.lower() not in {s.value for s in Security}:
-            raise self.fail(
-                section, "security", f"= {value!r} is not allowed; use one of {allowed}"
-            )
+            raise self.fail(section, key, f"= {value!r} is not allowed; use one of {allowed}")
         return Security(value.lower())
 
     def auth(self, table: dict[str, Any], section: str) -> str:
@@ -364,12 +411,14 @@ class _Reader:
             raise self.fail(section, key, f"= {value!r} must be a whole number, 1 or more")
         return value
 
-    def plain_only_on_local(self, host: str, security: Security, section: str) -> None:
+    def plain_only_on_local(
+        self, host: str, security: Security, section: str, key: str = "security"
+    ) -> None:
         """Refuse unencrypted connections to the internet: a password would cross it in clear."""
         if security is Security.NONE and not _is_local(host):
             raise self.fail(
                 section,
-                "security",
+                key,
                 f'= "none" is only allowed for a server on this PC or the office network; '
                 f'{host!r} is neither. Use "ssl" or "starttls".',
             )

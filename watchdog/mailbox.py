@@ -28,6 +28,8 @@ from .tls import client_context
 if TYPE_CHECKING:
     from imapclient import IMAPClient
 
+    from .bounces import Bounce
+
 log = logging.getLogger(__name__)
 
 #: Junk folder names tried when the server does not mark one with SPECIAL-USE ``\Junk``.
@@ -41,6 +43,7 @@ USUAL_JUNK_NAMES = (
     "[Gmail]/Spam",
 )
 
+_MAX_BOUNCE = 512 * 1024  # a bounce is small; a big message that quotes a token is not one
 _FIRST_POLL_S = 0.05
 _MAX_POLL_S = 15.0  # with IDLE most arrivals wake us earlier; this bounds junk-folder latency
 
@@ -226,6 +229,46 @@ class SeedMailbox:
             arrived = internal.timestamp() if isinstance(internal, datetime) else None
             results.append(Found(value, folder, uid, arrived, seen_at, is_junk))
         return results
+
+    def find_bounces(self, tokens: Iterable[str]) -> dict[str, Bounce]:
+        """Delivery status notifications about our canaries, by token (the sender's inbox).
+
+        Only messages whose text contains one of our tokens are fetched, so nothing else in the
+        practice's inbox is read; nothing is changed or deleted there.
+        """
+        wanted = set(tokens)
+        bounces: dict[str, Bounce] = {}
+        if not wanted:
+            return bounces
+        for folder in [self.inbox, *self.junk_folders]:
+            with self._errors(f"look for bounces in {folder}"):
+                for bounce in self._bounces_in(folder, wanted):
+                    if bounce.canary_token in wanted:
+                        bounces.setdefault(bounce.canary_token, bounce)
+        return bounces
+
+    def _bounces_in(self, folder: str, tokens: set[str]) -> list[Bounce]:
+        from .bounces import parse_bounce
+
+        client = self.client
+        client.select_folder(folder, readonly=True)
+        criteria: list[Any] = []
+        for i, token in enumerate(sorted(tokens)):
+            term = ["TEXT", token]
+            criteria = term if i == 0 else ["OR", *criteria, *term]
+        uids = client.search(criteria)
+        if not uids:
+            return []
+        sizes = client.fetch(uids, ["RFC822.SIZE"])
+        small = [uid for uid, data in sizes.items() if data.get(b"RFC822.SIZE", 0) <= _MAX_BOUNCE]
+        found = []
+        for data in client.fetch(small, ["BODY.PEEK[]"]).values():
+            raw = data.get(b"BODY[]")
+            if isinstance(raw, bytes):
+                bounce = parse_bounce(raw)
+                if bounce is not None:
+                    found.append(bounce)
+        return found
 
     def delete(self, items: Iterable[Found]) -> None:
         """Remove found canaries so the seed mailbox does not fill up."""

@@ -28,6 +28,7 @@ class Outcome(enum.StrEnum):
     LATE = "late"  # found, but only after the deadline
     LOST = "lost"  # not found by the deadline (may still turn LATE)
     SEND_FAILED = "send_failed"  # the outgoing server refused or could not be reached
+    BOUNCED = "bounced"  # accepted, then a bounce came back to the sender
     SEED_UNREACHABLE = "seed_unreachable"  # the seed mailbox could not be opened
     OFFLINE = "offline"  # neither server reachable: this PC's network, not the provider
 

@@ -12,6 +12,7 @@ import socket
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
 from . import classifier, state
 from .clock import Clock
@@ -20,6 +21,9 @@ from .errors import MailboxError, SecretError, SendError, StorageError, Watchdog
 from .history import History
 from .humanize import format_duration
 from .mailbox import Found, SeedMailbox
+
+if TYPE_CHECKING:
+    from .bounces import Bounce
 from .models import Canary, CheckResult, Diagnosis, Flip, Outcome, SmtpReply, StatusSnapshot
 from .probe import SmtpProbe, build_canary
 from .tokens import make_token, verify_token
@@ -79,6 +83,7 @@ class Runner:
         provider: str = "other",
         has_route: Callable[[], bool] = has_default_route,
         listeners: list[Listener] | None = None,
+        open_sender_inbox: Callable[[], SeedMailbox] | None = None,
     ) -> None:
         self.config = config
         self.history = history
@@ -89,6 +94,7 @@ class Runner:
         self.provider = provider
         self.has_route = has_route
         self.listeners = list(listeners or [])
+        self.open_sender_inbox = open_sender_inbox  # bounces arrive there, when configured
 
     # -- one cycle --------------------------------------------------------------------------
 
@@ -150,6 +156,9 @@ class Runner:
         if should_stop():
             # Stopped before the deadline: the canary stays pending and is settled next start.
             return self._result(canary, Outcome.PENDING, Diagnosis.UNKNOWN, reply=reply)
+        bounce = self._bounces([canary.token]).get(canary.token)
+        if bounce is not None:
+            return self._bounced(canary, bounce)
         return self._result(
             canary,
             Outcome.LOST,
@@ -188,6 +197,41 @@ class Runner:
             latency_s=latency,
             folder=found.folder,
             detail=detail,
+        )
+
+    def _bounces(self, tokens: list[str]) -> dict[str, Bounce]:
+        """Failure bounces of these canaries in the sender's inbox (none if not configured)."""
+        if self.open_sender_inbox is None or not tokens:
+            return {}
+        try:
+            with self.open_sender_inbox() as inbox:
+                found = inbox.find_bounces(tokens)
+        except (MailboxError, SecretError) as e:
+            log.warning("Could not look for bounces in the sender's inbox: %s", e)
+            return {}
+        # A "delayed" notice is not a refusal: the canary may still arrive.
+        return {t: b for t, b in found.items() if b.action in (None, "failed")}
+
+    def _bounced(self, canary: Canary | CheckResult, bounce: Bounce) -> CheckResult:
+        """A bounce beats "lost": it says why, in the provider's own words."""
+        from .bounces import diagnose_bounce
+
+        reply = None
+        words = bounce.diagnostic_code or ""
+        if words[:3].isdigit():
+            reply = classifier.parse_smtp_reply(int(words[:3]), words[3:].strip())
+        elif bounce.status:
+            reply = classifier.parse_smtp_reply(554 if bounce.status[0] == "5" else 451, words)
+        return self._result(
+            canary,
+            Outcome.BOUNCED,
+            diagnose_bounce(bounce, self.provider),
+            reply=reply,
+            detail=(
+                "The server accepted the canary, then a bounce came back to the sender"
+                + (f" from {bounce.remote_mta}" if bounce.remote_mta else "")
+                + f": {words or bounce.status or 'no reason given'}"
+            ),
         )
 
     def _send_failure(self, canary: Canary, error: SendError) -> CheckResult:
@@ -314,12 +358,16 @@ class Runner:
         except MailboxError as e:
             log.warning("Could not look for earlier canaries: %s", e)
             return []
+        overdue = [r.token for r in waiting if r.token not in found and now > r.deadline_at]
+        bounces = self._bounces(overdue)
         settled = []
         for old in waiting:
             hit = found.get(old.token)
             result: CheckResult | None = None
             if hit is not None:
                 result = self._arrival(old, hit, live=False, reply=old.smtp_reply)
+            elif old.token in bounces:
+                result = self._bounced(old, bounces[old.token])
             elif old.outcome is not Outcome.LOST and now > old.deadline_at:
                 result = self._result(
                     old,

@@ -6,7 +6,8 @@ that the caller records and announces. No I/O, no clock reads: ``now`` is passed
 - DELIVERED: UP (the first clean delivery ends any problem).
 - JUNK or LATE: DEGRADED (mail flows, but not as it should).
 - LOST: DOWN once ``down_after_lost`` canaries in a row are lost (one loss may be a hiccup).
-- SEND_FAILED: DOWN once ``down_after_refusals`` sends in a row were refused or failed.
+- SEND_FAILED or BOUNCED: DOWN once ``down_after_refusals`` sends in a row were refused, failed
+  or bounced (a bounce is a refusal that arrives by mail).
 - SEED_UNREACHABLE / OFFLINE: UNKNOWN. We cannot see whether mail flows, and must not blame the
   provider for a problem of the seed mailbox or of this PC's network. Streaks are kept as they are.
 """
@@ -49,7 +50,7 @@ def evaluate(
                 f"(since {_clock_time(since)})."
             )
             nxt = _to(nxt, Status.DOWN, reason, Diagnosis.SILENT_DROP, now)
-    elif outcome is Outcome.SEND_FAILED:
+    elif outcome in (Outcome.SEND_FAILED, Outcome.BOUNCED):
         count = prev.consecutive_refused + 1
         since = prev.streak_since if prev.consecutive_refused else result.sent_at
         nxt = replace(prev, consecutive_refused=count, consecutive_lost=0, streak_since=since)

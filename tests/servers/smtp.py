@@ -26,7 +26,7 @@ from .tls import TestCertificates
 
 log = logging.getLogger(__name__)
 
-Mode = Literal["deliver", "blackhole", "junk", "delay", "reject", "tempfail", "drop"]
+Mode = Literal["deliver", "blackhole", "junk", "delay", "reject", "tempfail", "drop", "bounce"]
 Stage = Literal["auth", "mail", "rcpt", "data"]
 Listener = Literal["starttls", "ssl", "plain"]
 
@@ -35,6 +35,14 @@ STAGES: tuple[str, ...] = get_args(Stage)
 
 #: What Microsoft 365 says when it throttles a sender; the default for ``tempfail``.
 TEMPFAIL_REPLY = "451 4.7.500 Access denied, please try again later"
+
+#: What Gmail writes into the bounce it mails back for a blocked message; the default for
+#: ``bounce``.
+BOUNCE_REPLY = (
+    "550 5.7.1 [203.0.113.7] Our system has detected that this message is likely suspicious "
+    "due to the very low reputation of the sending domain. https://support.google.com/mail/"
+    "answer/188131 - gsmtp"
+)
 
 
 def format_reply(reply: str) -> str:
@@ -179,6 +187,9 @@ class SubmissionServer:
           next ``times`` times, then deliver. At ``auth`` note that smtplib's ``login()``
           tries each mechanism in turn, so one login uses up to two refusals (PLAIN, LOGIN).
         - ``drop``: close the connection after the message data, without any reply.
+        - ``bounce``: 250, then a delivery status notification (RFC 3464) about the message,
+          with ``reply`` (default :data:`BOUNCE_REPLY`) as its diagnostic code, is delivered to
+          the sender's INBOX instead of the message: Gmail's "Message blocked".
 
         ``reply`` is a full reply, code first; ``\\n`` in it makes a multi-line reply.
         """
@@ -192,11 +203,14 @@ class SubmissionServer:
             reply = TEMPFAIL_REPLY if reply is None else reply
             if times < 1:
                 raise ValueError("tempfail needs times >= 1")
+        if mode == "bounce":
+            reply = BOUNCE_REPLY if reply is None else reply
+            stage = "data"
         if mode == "delay" and seconds <= 0:
             raise ValueError("delay needs seconds > 0")
         if reply is not None:
             code = int(format_reply(reply)[:3])  # validates the shape too
-            if mode in ("reject", "tempfail") and code < 400:
+            if mode in ("reject", "tempfail", "bounce") and code < 400:
                 raise ValueError(f"a refusal needs a 4xx or 5xx code: {reply!r}")
         with self._lock:
             self._behaviour = Behaviour(mode, reply, stage, seconds, times)
@@ -318,6 +332,14 @@ class SubmissionServer:
             self._deliver_later(behaviour.seconds, mail_from, rcpt_tos, content)
         elif refusal is None and mode == "drop":
             reply = None
+        elif refusal is None and mode == "bounce":
+            dsn = delivery_status_notification(
+                content, mail_from, rcpt_tos, behaviour.reply or BOUNCE_REPLY
+            )
+            loop = asyncio.get_running_loop()
+            error = await loop.run_in_executor(None, self._deliver, "", (mail_from,), dsn, None)
+            if error is not None:
+                reply = f"451 4.3.0 Test server could not deliver the bounce: {error}"
 
         self._record(
             ReceivedMessage(
@@ -346,7 +368,7 @@ class SubmissionServer:
         """The reply to refuse with at ``stage`` now, counting down tempfails."""
         with self._lock:
             b = self._behaviour
-            if b.stage != stage or b.reply is None:
+            if b.stage != stage or b.reply is None or b.mode == "bounce":
                 return None
             if b.mode == "reject":
                 return format_reply(b.reply)
@@ -480,3 +502,50 @@ class _Handler:
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
         return await self.owner._handle_data(server, session, envelope)
+
+
+def delivery_status_notification(
+    original: bytes, mail_from: str, rcpt_tos: tuple[str, ...], reply: str
+) -> bytes:
+    """An RFC 3464 bounce of ``original``, written out as a provider's mailer-daemon does.
+
+    Built as text rather than with ``email.message``: its generator cannot write a
+    ``message/delivery-status`` part it did not parse. The returned part holds the original
+    headers only (``text/rfc822-headers``), as Gmail's does.
+    """
+    from email.parser import BytesHeaderParser
+    from email.utils import formatdate, make_msgid
+
+    code, _, text = reply.partition(" ")
+    status = text.split(" ", 1)[0]
+    original_id = BytesHeaderParser().parsebytes(original)["Message-ID"] or ""
+    header_block = original.split(b"\r\n\r\n", 1)[0].decode("ascii", "replace")
+    boundary = "watchdog-test-dsn-boundary"
+    recipients = "".join(
+        f"Final-Recipient: rfc822; {rcpt}\r\nAction: failed\r\nStatus: {status}\r\n"
+        f"Remote-MTA: dns; mx.example.test\r\nDiagnostic-Code: smtp; {code} {text}\r\n\r\n"
+        for rcpt in rcpt_tos
+    )
+    dsn = (
+        "From: Mail Delivery Subsystem <mailer-daemon@example.test>\r\n"
+        f"To: {mail_from}\r\n"
+        "Subject: Delivery Status Notification (Failure)\r\n"
+        f"Date: {formatdate(localtime=True)}\r\n"
+        f"Message-ID: {make_msgid(domain='example.test')}\r\n"
+        f"In-Reply-To: {original_id}\r\n"
+        "MIME-Version: 1.0\r\n"
+        f'Content-Type: multipart/report; report-type=delivery-status; boundary="{boundary}"\r\n'
+        "\r\n"
+        f"--{boundary}\r\n"
+        "Content-Type: text/plain; charset=us-ascii\r\n\r\n"
+        "Your message wasn't delivered because the recipient's server refused it.\r\n\r\n"
+        f"--{boundary}\r\n"
+        "Content-Type: message/delivery-status\r\n\r\n"
+        "Reporting-MTA: dns; mx.example.test\r\n\r\n"
+        f"{recipients}"
+        f"--{boundary}\r\n"
+        "Content-Type: text/rfc822-headers\r\n\r\n"
+        f"{header_block}\r\n\r\n"
+        f"--{boundary}--\r\n"
+    )
+    return dsn.encode("ascii", "replace")
