@@ -41,6 +41,18 @@ _MAYBE_OFFLINE = {
 }
 
 
+#: Each network failure in plain words; the technical error follows in brackets for support.
+_NETWORK_WORDS = {
+    classifier.NetworkFailure.DNS: "the server name {host} could not be found (DNS)",
+    classifier.NetworkFailure.REFUSED: "{host} port {port} refused the connection",
+    classifier.NetworkFailure.TIMEOUT: "{host} port {port} did not answer in time",
+    classifier.NetworkFailure.NO_ROUTE: "there is no network route to {host}",
+    classifier.NetworkFailure.RESET: "{host} port {port} closed the connection unexpectedly",
+    classifier.NetworkFailure.TLS_CERTIFICATE: "the security certificate of {host} is not valid",
+    classifier.NetworkFailure.TLS: "a secure connection to {host} port {port} failed",
+}
+
+
 @dataclass(frozen=True)
 class CycleReport:
     """What one cycle produced: the new canary's result and any status change on the way."""
@@ -242,7 +254,9 @@ class Runner:
             detail = f"The outgoing server refused the canary: {error.reply}"
         elif failure is not None:
             diagnosis = classifier.diagnose_network(failure)
-            detail = str(error)
+            sender = self.config.sender
+            words = _NETWORK_WORDS[failure].format(host=sender.smtp_host, port=sender.smtp_port)
+            detail = f"The canary could not be sent: {words}. ({error})"
             if failure in _MAYBE_OFFLINE:
                 seed_failure = self._seed_network_failure()
                 both_dns = (
