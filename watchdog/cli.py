@@ -22,7 +22,7 @@ from . import __version__
 from .config import Config, load_config
 from .errors import ConfigError, SecretError, StorageError, WatchdogError
 from .humanize import format_duration
-from .models import CheckResult, Diagnosis, Flip, Outcome, StatusSnapshot
+from .models import CheckResult, Diagnosis, Flip, Outcome, Status, StatusSnapshot
 
 EXIT_OK = 0
 EXIT_DEGRADED = 1
@@ -176,6 +176,8 @@ def cmd_check(args: argparse.Namespace) -> int:
     else:
         print(describe_check(config, app.provider, result))
         print(f"Status: {describe_status_line(report.status)}")
+        if report.status.status is not Status.UP and report.status.reason:
+            print(f"Why: {report.status.reason}")
     return code
 
 
