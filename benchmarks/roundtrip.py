@@ -619,10 +619,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         shutil.rmtree(work, ignore_errors=True)
 
     block = report(tools, info, command, describe_imports(rows))
+    if args.write_docs:  # first: a closed stdout (``| head``) must not lose the figures
+        write_docs(block)
     print()
     print(block)
-    if args.write_docs:
-        write_docs(block)
     return 0
 
 
