@@ -148,9 +148,45 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_INTERRUPTED
 
 
+_LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
+
 def _setup_logging(verbose: int) -> None:
     level = logging.WARNING if verbose == 0 else logging.INFO if verbose == 1 else logging.DEBUG
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(level=level, format=_LOG_FORMAT)
+
+
+def _log_to_file(verbose: int) -> Path | None:
+    """The loop also logs to a rotating file in the platform's log folder, for support.
+
+    Returns the file, or None (with a warning) when the folder cannot be written: logging must
+    never stop the watchdog from running.
+    """
+    import logging.handlers
+
+    import platformdirs
+
+    from .config import APP_NAME
+
+    folder = Path(platformdirs.user_log_dir(APP_NAME, appauthor=False))
+    path = folder / "watchdog.log"
+    try:
+        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+        handler = logging.handlers.RotatingFileHandler(
+            path, maxBytes=1_000_000, backupCount=5, encoding="utf-8"
+        )
+    except OSError as e:
+        log.warning("Cannot write the log file %s: %s", path, e)
+        return None
+    handler.setLevel(logging.DEBUG if verbose > 1 else logging.INFO)
+    handler.setFormatter(logging.Formatter(_LOG_FORMAT))
+    root = logging.getLogger()
+    root.addHandler(handler)
+    root.setLevel(min(root.level, handler.level))
+    for stream_handler in root.handlers:
+        if stream_handler is not handler and verbose == 0:
+            stream_handler.setLevel(logging.WARNING)
+    return path
 
 
 def _config(args: argparse.Namespace) -> Config:
@@ -227,6 +263,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from .app import open_app
 
     config = _config(args)
+    log_file = _log_to_file(args.verbose)
     stop = threading.Event()
 
     def on_signal(signum: int, _frame: object) -> None:
@@ -248,6 +285,8 @@ def cmd_run(args: argparse.Namespace) -> int:
             " min). Ctrl-C stops.",
             flush=True,
         )
+        if log_file is not None:
+            print(f"Log: {log_file}", flush=True)
         app.runner.run_forever(stop)
     print("Stopped.", flush=True)
     return EXIT_OK

@@ -273,6 +273,12 @@ def test_run_checks_on_schedule_and_stops_cleanly_keeping_the_pending_canary(
     assert process.returncode == 0, err
     assert "Stopped." in out
     assert out.count("delivered") >= 2
+    # The loop also logs to the platform's log folder ($XDG_STATE_HOME on Linux), for support.
+    log_file = Path(watchdog_env["XDG_STATE_HOME"]) / "delivery-watchdog" / "log" / "watchdog.log"
+    log_text = log_file.read_text(encoding="utf-8")
+    assert "Sending canary" in log_text
+    assert "Stopping (signal 15)" in log_text
+    assert watchdog_env["WATCHDOG_SENDER_PASSWORD"] not in log_text
     _code, status = watchdog_json("status", env=watchdog_env, config=config)
     assert len(status["pending"]) == 1
     assert status["status"]["status"] == "UP"
