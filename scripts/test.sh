@@ -10,7 +10,11 @@ as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'; }
 
 # --- Debian packages: Dovecot for the real IMAP/LMTP test server -------------------------------
-packages=(dovecot-imapd dovecot-lmtpd)
+# Dovecot: the real IMAP/LMTP server. Xvfb + D-Bus + dunst: a notification daemon to capture real
+# desktop notifications headless. libdbus/glib/pkg-config: to build dbus-python. Chromium: to
+# render the HTML guides and reports in tests.
+packages=(dovecot-imapd dovecot-lmtpd xvfb dbus dbus-x11 dunst libnotify-bin
+  libdbus-1-dev libglib2.0-dev pkg-config chromium)
 command -v python3 >/dev/null || packages+=(python3)
 [ -d .venv ] || python3 -c 'import ensurepip' 2>/dev/null || packages+=(python3-venv)
 if command -v dpkg-query >/dev/null; then
