@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import ConfigError
-from .models import Policy, Security
+from .models import AlertPolicy, Policy, Security
 
 CONFIG_ENV = "WATCHDOG_CONFIG"
 APP_NAME = "delivery-watchdog"
@@ -74,6 +74,36 @@ class ScheduleConfig:
 
 
 @dataclass(frozen=True)
+class WebhookConfig:
+    """One ``[[alerts.webhook]]`` entry: where support hears about problems."""
+
+    kind: str  # json | slack | teams | ntfy
+    url: str
+    name: str = ""
+    timeout_s: float = 10.0
+    retries: int = 3
+
+    @property
+    def label(self) -> str:
+        return f"webhook:{self.name or self.kind}"
+
+
+WEBHOOK_KINDS = ("json", "slack", "teams", "ntfy")
+_DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+@dataclass(frozen=True)
+class AlertsConfig:
+    """``[alerts]``: who is told, when, and through which channels."""
+
+    policy: AlertPolicy = field(default_factory=AlertPolicy)
+    desktop: bool = True
+    support_contact: str = ""
+    webhooks: tuple[WebhookConfig, ...] = ()
+    heartbeat_url: str | None = None
+
+
+@dataclass(frozen=True)
 class Config:
     """The whole validated configuration."""
 
@@ -84,6 +114,7 @@ class Config:
     policy: Policy = field(default_factory=Policy)
     office: str = ""
     data_dir: Path | None = None  # overrides the platform's data folder (the demo uses this)
+    alerts: AlertsConfig = field(default_factory=AlertsConfig)
 
     @property
     def sender_inbox(self) -> SeedConfig | None:
@@ -137,7 +168,7 @@ def parse_config(raw: dict[str, Any], path: Path) -> Config:
     """Validate an already-parsed TOML document."""
     reader = _Reader(path)
     reader.refuse_secrets(raw, "")
-    known = {"sender", "seed", "schedule", "policy", "office", "data_dir"}
+    known = {"sender", "seed", "schedule", "policy", "office", "data_dir", "alerts"}
     reader.refuse_unknown(raw, known, "")
     sender_raw = reader.table(raw, "sender", required=True)
     seed_raw = reader.table(raw, "seed", required=True)
@@ -223,6 +254,7 @@ def parse_config(raw: dict[str, Any], path: Path) -> Config:
         down_after_lost=reader.count(policy_raw, "policy", "down_after_lost", default=2),
         down_after_refusals=reader.count(policy_raw, "policy", "down_after_refusals", default=1),
     )
+    alerts = _parse_alerts(reader, reader.table(raw, "alerts", required=False))
     office = raw.get("office", "")
     if not isinstance(office, str):
         raise ConfigError(f"office = {office!r} must be text", path=str(path))
@@ -240,6 +272,67 @@ def parse_config(raw: dict[str, Any], path: Path) -> Config:
         policy=policy,
         office=_single_line(office, path, "office"),
         data_dir=data_dir,
+        alerts=alerts,
+    )
+
+
+def _parse_alerts(reader: _Reader, raw: dict[str, Any]) -> AlertsConfig:
+    reader.refuse_unknown(
+        raw,
+        {
+            "desktop",
+            "on_degraded",
+            "remind_every_hours",
+            "office_hours",
+            "office_days",
+            "support_contact",
+            "webhook",
+            "heartbeat",
+        },
+        "alerts",
+    )
+    open_min, close_min = reader.office_hours(raw)
+    policy = AlertPolicy(
+        on_degraded=reader.boolean(raw, "alerts", "on_degraded", default=True),
+        remind_every_s=reader.minutes(
+            raw, "alerts", "remind_every_hours", default=2.0, unit="hours"
+        )
+        * 3600,
+        office_days=reader.office_days(raw),
+        office_open_min=open_min,
+        office_close_min=close_min,
+    )
+    hooks_raw = raw.get("webhook", [])
+    if not isinstance(hooks_raw, list) or not all(isinstance(h, dict) for h in hooks_raw):
+        raise reader.fail("alerts", "webhook", "must be written as [[alerts.webhook]] entries")
+    webhooks = []
+    for i, hook in enumerate(hooks_raw):
+        where = f"alerts.webhook #{i + 1}"
+        reader.refuse_unknown(hook, {"kind", "url", "name", "timeout_seconds", "retries"}, where)
+        kind = reader.text(hook, where, "kind", default="json")
+        if kind not in WEBHOOK_KINDS:
+            raise reader.fail(
+                where, "kind", f"= {kind!r} is not allowed; use one of {WEBHOOK_KINDS}"
+            )
+        timeout = reader.minutes(hook, where, "timeout_seconds", default=10.0, unit="seconds")
+        webhooks.append(
+            WebhookConfig(
+                kind=kind,
+                url=reader.url(hook, where, "url"),
+                name=reader.text(hook, where, "name", default=""),
+                timeout_s=timeout,
+                retries=reader.count(hook, where, "retries", default=3),
+            )
+        )
+    heartbeat_raw = reader.table(raw, "heartbeat", required=False)
+    reader.refuse_unknown(heartbeat_raw, {"url"}, "alerts.heartbeat")
+    heartbeat = reader.url(heartbeat_raw, "alerts.heartbeat", "url") if heartbeat_raw else None
+    return AlertsConfig(
+        policy=policy,
+        desktop=reader.boolean(raw, "alerts", "desktop", default=True),
+        support_contact=reader.text(raw, "alerts", "support_contact", default=""),
+        webhooks=tuple(webhooks),
+        heartbeat_url=heartbeat,
     )
 
 
@@ -395,13 +488,21 @@ class _Reader:
             raise self.fail(section, key, f"= {value!r} must be a list of folder names")
         return tuple(value)
 
-    def minutes(self, table: dict[str, Any], section: str, key: str, *, default: float) -> float:
+    def minutes(
+        self,
+        table: dict[str, Any],
+        section: str,
+        key: str,
+        *,
+        default: float,
+        unit: str = "minutes",
+    ) -> float:
         value = table.get(key, default)
         if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
             raise self.fail(
                 section,
                 key,
-                f"= {value!r} must be a number of minutes above 0 (fractions allowed, e.g. 0.5)",
+                f"= {value!r} must be a number of {unit} above 0 (fractions allowed, e.g. 0.5)",
             )
         return float(value)
 
@@ -410,6 +511,48 @@ class _Reader:
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise self.fail(section, key, f"= {value!r} must be a whole number, 1 or more")
         return value
+
+    def url(self, table: dict[str, Any], section: str, key: str) -> str:
+        """An https URL (http only to this PC or the office network): alerts carry office data."""
+        from urllib.parse import urlsplit
+
+        value = self.text(table, section, key, required=True)
+        parts = urlsplit(value)
+        host = parts.hostname or ""
+        if parts.scheme not in ("https", "http") or not host:
+            raise self.fail(section, key, "must be a web address starting with https://")
+        if parts.scheme == "http" and not _is_local(host):
+            raise self.fail(
+                section, key, "must start with https:// (http:// only for this PC or the office)"
+            )
+        return value
+
+    def office_hours(self, table: dict[str, Any]) -> tuple[int, int]:
+        value = self.text(table, "alerts", "office_hours", default="07:00-19:00")
+        try:
+            start, end = (part.strip() for part in value.split("-"))
+            open_min, close_min = (_minutes_of(start), _minutes_of(end))
+        except ValueError:
+            raise self.fail(
+                "alerts", "office_hours", f'= {value!r} must look like "07:00-19:00"'
+            ) from None
+        if not open_min < close_min:
+            raise self.fail(
+                "alerts", "office_hours", f"= {value!r}: the office must open before it closes"
+            )
+        return open_min, close_min
+
+    def office_days(self, table: dict[str, Any]) -> frozenset[int]:
+        value = table.get("office_days", ["mon", "tue", "wed", "thu", "fri"])
+        if (
+            not isinstance(value, list)
+            or not value
+            or not all(isinstance(d, str) and d.lower()[:3] in _DAYS for d in value)
+        ):
+            raise self.fail(
+                "alerts", "office_days", f'= {value!r} must be a list of days like ["mon", "tue"]'
+            )
+        return frozenset(_DAYS.index(d.lower()[:3]) for d in value)
 
     def plain_only_on_local(
         self, host: str, security: Security, section: str, key: str = "security"
@@ -422,6 +565,14 @@ class _Reader:
                 f'= "none" is only allowed for a server on this PC or the office network; '
                 f'{host!r} is neither. Use "ssl" or "starttls".',
             )
+
+
+def _minutes_of(hhmm: str) -> int:
+    hours, minutes = hhmm.split(":")
+    h, m = int(hours), int(minutes)
+    if not (0 <= h <= 24 and 0 <= m < 60 and h * 60 + m <= 24 * 60):
+        raise ValueError(hhmm)
+    return h * 60 + m
 
 
 def _is_ip(value: str) -> bool:

@@ -11,11 +11,12 @@ import sqlite3
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from .errors import StorageError
 from .models import (
+    AlertMemory,
     Canary,
     CheckResult,
     Diagnosis,
@@ -26,7 +27,7 @@ from .models import (
     StatusSnapshot,
 )
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 _SCHEMA_V1 = """
 CREATE TABLE canaries (
@@ -68,6 +69,32 @@ CREATE TABLE current_status (
     streak_since         REAL
 );
 """
+
+# v2: who was told what. One row per alert per channel attempt series; the memory row keeps a
+# restart from repeating an alert.
+_SCHEMA_V2 = """
+CREATE TABLE alert_attempts (
+    id           INTEGER PRIMARY KEY,
+    at           REAL NOT NULL,
+    kind         TEXT NOT NULL,
+    channel      TEXT NOT NULL,
+    ok           INTEGER NOT NULL,
+    permanent    INTEGER NOT NULL,
+    attempts     INTEGER NOT NULL,
+    detail       TEXT NOT NULL,
+    status       TEXT NOT NULL,
+    diagnosis    TEXT
+);
+CREATE INDEX alert_attempts_by_at ON alert_attempts (at);
+CREATE TABLE alert_memory (
+    id         INTEGER PRIMARY KEY CHECK (id = 1),
+    last_kind  TEXT,
+    last_at    REAL,
+    problem    TEXT
+);
+"""
+
+_MIGRATIONS = {1: _SCHEMA_V1, 2: _SCHEMA_V2}  # version reached -> statements that reach it
 
 #: Outcomes a later search may still change (a late arrival, or a mailbox we could not read).
 _AWAITING = (Outcome.PENDING.value, Outcome.LOST.value, Outcome.SEED_UNREACHABLE.value)
@@ -154,9 +181,9 @@ class History:
         if version == SCHEMA_VERSION:
             return
         with self._transaction() as db:
-            if version == 0:
+            for step in range(version + 1, SCHEMA_VERSION + 1):
                 # One statement at a time: executescript() would commit our transaction early.
-                for statement in _SCHEMA_V1.split(";\n"):
+                for statement in _MIGRATIONS[step].split(";\n"):
                     if statement.strip():
                         db.execute(statement)
             db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
@@ -279,6 +306,68 @@ class History:
                     ),
                 )
 
+    # -- alerts ---------------------------------------------------------------------------------
+
+    def alert_memory(self) -> AlertMemory:
+        rows = self._rows("SELECT * FROM alert_memory WHERE id = 1")
+        if not rows:
+            return AlertMemory()
+        r = rows[0]
+        return AlertMemory(
+            r["last_kind"], r["last_at"], Status(r["problem"]) if r["problem"] else None
+        )
+
+    def record_alert(self, memory: AlertMemory, attempts: list[AlertAttempt]) -> None:
+        """Store what was sent on every channel and what people now know, together."""
+        with self._transaction() as db:
+            db.execute(
+                "INSERT OR REPLACE INTO alert_memory (id, last_kind, last_at, problem) "
+                "VALUES (1, ?, ?, ?)",
+                (
+                    memory.last_kind,
+                    memory.last_at,
+                    memory.problem.value if memory.problem else None,
+                ),
+            )
+            db.executemany(
+                "INSERT INTO alert_attempts (at, kind, channel, ok, permanent, attempts, detail, "
+                "status, diagnosis) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    (
+                        a.at,
+                        a.kind,
+                        a.channel,
+                        int(a.ok),
+                        int(a.permanent),
+                        a.attempts,
+                        a.detail,
+                        a.status.value,
+                        a.diagnosis.value if a.diagnosis else None,
+                    )
+                    for a in attempts
+                ],
+            )
+
+    def alert_attempts(self, limit: int = 50) -> list[AlertAttempt]:
+        """The newest alert attempts, newest first."""
+        rows = self._rows(
+            "SELECT * FROM alert_attempts ORDER BY at DESC, id DESC LIMIT ?", (limit,)
+        )
+        return [
+            AlertAttempt(
+                r["at"],
+                r["kind"],
+                r["channel"],
+                bool(r["ok"]),
+                bool(r["permanent"]),
+                r["attempts"],
+                r["detail"],
+                Status(r["status"]),
+                Diagnosis(r["diagnosis"]) if r["diagnosis"] else None,
+            )
+            for r in rows
+        ]
+
     def flips(self, limit: int = 50) -> list[Flip]:
         """The newest status changes, newest first."""
         rows = self._rows(
@@ -294,6 +383,21 @@ class History:
             )
             for r in rows
         ]
+
+
+@dataclass(frozen=True)
+class AlertAttempt:
+    """One alert on one channel, as stored."""
+
+    at: float
+    kind: str
+    channel: str
+    ok: bool
+    permanent: bool
+    attempts: int
+    detail: str
+    status: Status
+    diagnosis: Diagnosis | None
 
 
 def _marks(values: tuple[str, ...]) -> str:

@@ -136,3 +136,27 @@ class Flip:
     at: float
     reason: str
     diagnosis: Diagnosis | None = None
+
+
+@dataclass(frozen=True)
+class AlertPolicy:
+    """When people are told (``[alerts]`` in the config).
+
+    ``office_days`` are weekday numbers (Monday 0); ``office_open``/``office_close`` are minutes
+    after local midnight. Outside office hours non-urgent reminders wait for the office to open.
+    """
+
+    on_degraded: bool = True
+    remind_every_s: float = 2 * 3600.0
+    office_days: frozenset[int] = frozenset({0, 1, 2, 3, 4})
+    office_open_min: int = 7 * 60
+    office_close_min: int = 19 * 60
+
+
+@dataclass(frozen=True)
+class AlertMemory:
+    """What people were last told, kept in the history so a restart never repeats an alert."""
+
+    last_kind: str | None = None  # an AlertKind value
+    last_at: float | None = None
+    problem: Status | None = None  # the problem status people were told about, until recovery

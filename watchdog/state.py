@@ -14,9 +14,21 @@ that the caller records and announces. No I/O, no clock reads: ``now`` is passed
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from dataclasses import replace
 
-from .models import CheckResult, Diagnosis, Flip, Outcome, Policy, Status, StatusSnapshot
+from .models import (
+    AlertMemory,
+    AlertPolicy,
+    CheckResult,
+    Diagnosis,
+    Flip,
+    Outcome,
+    Policy,
+    Status,
+    StatusSnapshot,
+)
 
 INITIAL = StatusSnapshot(status=Status.UNKNOWN, since=None, reason="No check has run yet.")
 
@@ -81,3 +93,68 @@ def _clock_time(ts: float | None) -> str:
     import time
 
     return time.strftime("%Y-%m-%d %H:%M", time.localtime(ts))
+
+
+# -- alert rules --------------------------------------------------------------------------------
+#
+# Notify on the change, not on every failed check; remind while still DOWN; hold reminders outside
+# office hours; announce recovery only for a problem people were told about. ``local`` turns a Unix
+# time into (weekday, minutes after midnight) in the office's time zone; injected for tests.
+
+Local = Callable[[float], tuple[int, int]]
+
+
+def local_time(ts: float) -> tuple[int, int]:
+    """The PC's local weekday (Monday 0) and minutes after midnight."""
+    t = time.localtime(ts)
+    return t.tm_wday, t.tm_hour * 60 + t.tm_min
+
+
+def in_office_hours(policy: AlertPolicy, ts: float, local: Local = local_time) -> bool:
+    weekday, minutes = local(ts)
+    return (
+        weekday in policy.office_days
+        and policy.office_open_min <= minutes < policy.office_close_min
+    )
+
+
+def decide_alert(
+    memory: AlertMemory,
+    snapshot: StatusSnapshot,
+    flip: Flip | None,
+    policy: AlertPolicy,
+    now: float,
+    local: Local = local_time,
+) -> tuple[str | None, AlertMemory]:
+    """The alert to send now (an AlertKind value, or None) and the memory after it."""
+    status = snapshot.status
+    told = memory.problem
+    kind: str | None = None
+    if flip is not None:
+        if status is Status.DOWN:
+            kind = None if told is Status.DOWN else "down"  # back from UNKNOWN: already told
+        elif status is Status.DEGRADED:
+            if told is Status.DOWN:
+                kind = "recovered"  # mail flows again, if slowly: the urgent problem is over
+            elif policy.on_degraded and told is not Status.DEGRADED:
+                kind = "degraded"
+        elif status is Status.UP:
+            kind = "recovered" if told is not None else None
+        elif status is Status.UNKNOWN and flip.from_status is not Status.PAUSED:
+            kind = "unknown"
+    if kind is None and status is Status.DOWN and told is Status.DOWN:
+        due = memory.last_at is None or now - memory.last_at >= policy.remind_every_s
+        if due and in_office_hours(policy, now, local):
+            kind = "reminder"  # non-urgent: held outside office hours until the office opens
+    if kind is None:
+        return None, memory
+    problem: Status | None
+    if kind in ("down", "reminder"):
+        problem = Status.DOWN
+    elif kind == "degraded":
+        problem = Status.DEGRADED
+    elif kind == "recovered":
+        problem = Status.DEGRADED if status is Status.DEGRADED and policy.on_degraded else None
+    else:  # unknown: keep what people were told about the mail itself
+        problem = memory.problem
+    return kind, AlertMemory(last_kind=kind, last_at=now, problem=problem)

@@ -168,3 +168,80 @@ def test_a_relative_ca_file_is_read_from_the_config_folder(tmp_path: Path) -> No
     (tmp_path / "ca.pem").write_text("x")
     text = GOOD.replace("[seed]", 'ca_file = "ca.pem"\n\n[seed]', 1)
     assert load_config(write(tmp_path, text)).sender.ca_file == tmp_path / "ca.pem"
+
+
+ALERTS = """
+[alerts]
+remind_every_hours = 1.5
+office_hours = "08:30-17:00"
+office_days = ["mon", "tue", "wed", "thu"]
+support_contact = "Acme IT, 555-0100"
+
+[[alerts.webhook]]
+kind = "slack"
+url = "https://hooks.slack.com/services/T000/B000/XXXX"
+name = "IT support"
+
+[[alerts.webhook]]
+kind = "ntfy"
+url = "http://127.0.0.1:8080/office-1"
+
+[alerts.heartbeat]
+url = "https://hc-ping.com/5c1f0e9e-0000-4000-8000-000000000000"
+"""
+
+
+def test_the_alerts_section_sets_policy_channels_and_heartbeat(tmp_path: Path) -> None:
+    config = load_config(write(tmp_path, GOOD + ALERTS))
+    alerts = config.alerts
+    assert alerts.policy.remind_every_s == 1.5 * 3600
+    assert (alerts.policy.office_open_min, alerts.policy.office_close_min) == (510, 1020)
+    assert alerts.policy.office_days == frozenset({0, 1, 2, 3})
+    assert alerts.support_contact == "Acme IT, 555-0100"
+    assert [(w.kind, w.label) for w in alerts.webhooks] == [
+        ("slack", "webhook:IT support"),
+        ("ntfy", "webhook:ntfy"),
+    ]
+    assert alerts.heartbeat_url is not None and alerts.heartbeat_url.startswith("https://hc-ping")
+
+
+def test_without_an_alerts_section_the_defaults_are_office_hours_and_desktop(
+    tmp_path: Path,
+) -> None:
+    alerts = load_config(write(tmp_path, GOOD)).alerts
+    assert alerts.desktop is True
+    assert alerts.policy.office_days == frozenset(range(5))
+    assert alerts.webhooks == ()
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "expected"),
+    [
+        (
+            'office_hours = "08:30-17:00"',
+            'office_hours = "8 to 5"',
+            "[alerts] office_hours = '8 to 5' must look like",
+        ),
+        (
+            'office_hours = "08:30-17:00"',
+            'office_hours = "17:00-08:30"',
+            "must open before it closes",
+        ),
+        ('["mon", "tue", "wed", "thu"]', '["monday", "funday"]', "[alerts] office_days"),
+        ('kind = "slack"', 'kind = "pager"', "[alerts.webhook #1] kind = 'pager' is not allowed"),
+        (
+            'url = "http://127.0.0.1:8080/office-1"',
+            'url = "http://example.com/x"',
+            "[alerts.webhook #2] url must start with https://",
+        ),
+        ("remind_every_hours = 1.5", "remind_every_hours = 0", "[alerts] remind_every_hours = 0"),
+    ],
+)
+def test_a_bad_alerts_value_names_the_entry_and_what_is_allowed(
+    tmp_path: Path, old: str, new: str, expected: str
+) -> None:
+    text = GOOD + ALERTS
+    assert old in text
+    with pytest.raises(ConfigError) as caught:
+        load_config(write(tmp_path, text.replace(old, new, 1)))
+    assert expected in str(caught.value)

@@ -118,3 +118,42 @@ def test_a_file_that_is_not_a_database_gives_a_clear_error(tmp_path: Path) -> No
     path.write_bytes(b"this is not sqlite" * 100)
     with pytest.raises(StorageError, match="cannot be used"):
         History(path)
+
+
+def test_a_version_1_database_is_migrated_and_keeps_its_checks(tmp_path: Path) -> None:
+    path = tmp_path / "h.sqlite3"
+    db = sqlite3.connect(path)
+    from watchdog.history import _SCHEMA_V1
+
+    for statement in _SCHEMA_V1.split(";\n"):
+        if statement.strip():
+            db.execute(statement)
+    db.execute(
+        "INSERT INTO canaries (token, message_id, sent_at, deadline_at, outcome, diagnosis, "
+        "updated_at) VALUES ('old', '<m>', 1, 61, 'delivered', 'ok', 2)"
+    )
+    db.execute("PRAGMA user_version = 1")
+    db.commit()
+    db.close()
+    with History(path) as h:
+        assert h.get("old") is not None
+        assert h.alert_memory().last_kind is None
+    assert sqlite3.connect(path).execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+
+
+def test_alert_attempts_and_memory_are_stored_together(history: History) -> None:
+    from watchdog.history import AlertAttempt
+    from watchdog.models import AlertMemory
+
+    memory = AlertMemory("down", 100.0, Status.DOWN)
+    attempts = [
+        AlertAttempt(
+            100.0, "down", "desktop", True, False, 1, "", Status.DOWN, Diagnosis.SILENT_DROP
+        ),
+        AlertAttempt(100.0, "down", "webhook:slack", False, True, 1, "HTTP 404", Status.DOWN, None),
+    ]
+    history.record_alert(memory, attempts)
+    assert history.alert_memory() == memory
+    assert {a.channel for a in history.alert_attempts()} == {"desktop", "webhook:slack"}
+    failed = [a for a in history.alert_attempts() if not a.ok]
+    assert failed[0].permanent and failed[0].detail == "HTTP 404"
