@@ -4,15 +4,21 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .clock import Clock, SystemClock
 from .config import APP_NAME, Config
 from .credentials import PasswordLookup, lookup_password, password_signin
 from .history import History
 from .mailbox import SeedMailbox
+from .notify import Channel
+from .notify.notifier import Notifier
 from .probe import SmtpProbe
 from .runner import Listener, Runner
 from .tokens import load_or_create_key
+
+if TYPE_CHECKING:
+    from .notify.heartbeat import Heartbeat
 
 
 def data_dir(config: Config | None = None) -> Path:
@@ -37,6 +43,7 @@ class App:
     history: History
     runner: Runner
     provider: str
+    notifier: Notifier
 
     def close(self) -> None:
         self.history.close()
@@ -54,10 +61,12 @@ def open_app(
     clock: Clock | None = None,
     listeners: list[Listener] | None = None,
     passwords: PasswordLookup = lookup_password,
+    channels: list[Channel] | None = None,
 ) -> App:
     """Open the history and wire the probe, the mailbox and the runner for ``config``.
 
     ``passwords`` is how secrets are found (keyring, then environment); the demo passes its own.
+    ``channels`` replaces the alert channels of the config (the demo narrates its alerts).
     """
     from .providers import detect_provider
 
@@ -68,7 +77,18 @@ def open_app(
     sender_signin = password_signin("sender", config.sender.username, passwords)
     seed_signin = password_signin("seed", config.seed.username, passwords)
     probe = SmtpProbe(config.sender, sender_signin)
-    provider = detect_provider(config.sender.smtp_host, config.sender.address).name
+    provider_info = detect_provider(config.sender.smtp_host, config.sender.address)
+    provider = provider_info.name
+    notifier = Notifier(
+        channels=channels if channels is not None else alert_channels(config, clock),
+        history=history,
+        policy=config.alerts.policy,
+        clock=clock,
+        provider=provider,
+        provider_display_name=provider_info.display_name,
+        office=config.office,
+        heartbeat=heartbeat(config),
+    )
 
     def open_mailbox() -> SeedMailbox:
         return SeedMailbox(config.seed, seed_signin, clock)
@@ -90,7 +110,48 @@ def open_app(
         key=key,
         clock=clock,
         provider=provider,
-        listeners=listeners,
+        listeners=[*(listeners or []), notifier.on_result],  # show a result before alerting
         open_sender_inbox=open_sender_inbox,
+        before_check=[notifier.before_check],
+        after_check=[notifier.after_check],
     )
-    return App(config=config, clock=clock, history=history, runner=runner, provider=provider)
+    return App(
+        config=config,
+        clock=clock,
+        history=history,
+        runner=runner,
+        provider=provider,
+        notifier=notifier,
+    )
+
+
+def alert_channels(config: Config, clock: Clock) -> list[Channel]:
+    """The desktop notification (unless switched off) and each configured webhook."""
+    channels: list[Channel] = []
+    if config.alerts.desktop:
+        from .notify.desktop import DesktopChannel
+
+        channels.append(DesktopChannel())
+    if config.alerts.webhooks:
+        from .notify.webhook import WebhookChannel
+
+        for hook in config.alerts.webhooks:
+            channels.append(
+                WebhookChannel(
+                    url=hook.url,
+                    kind=hook.kind,
+                    name=hook.name or None,
+                    timeout_s=hook.timeout_s,
+                    retries=hook.retries,
+                    clock=clock,
+                )
+            )
+    return channels
+
+
+def heartbeat(config: Config) -> Heartbeat | None:
+    if not config.alerts.heartbeat_url:
+        return None
+    from .notify.heartbeat import Heartbeat
+
+    return Heartbeat(config.alerts.heartbeat_url)

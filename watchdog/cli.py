@@ -115,6 +115,24 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_explain)
 
     p = sub.add_parser(
+        "test-alert",
+        parents=[common],
+        help="send a sample alert on every channel, so staff see what one looks like",
+    )
+    p.set_defaults(func=cmd_test_alert)
+
+    p = sub.add_parser(
+        "guide",
+        parents=[common],
+        help="open the step-by-step guide for the current problem (or any given one)",
+    )
+    p.add_argument("--provider", metavar="NAME", help="gmail, outlook, ..., other")
+    p.add_argument("--diagnosis", metavar="NAME", help="e.g. sending_limit (see docs/diagnoses.md)")
+    p.add_argument("--output", type=Path, metavar="FILE", help="where to write the HTML page")
+    p.add_argument("--no-open", action="store_true", help="only write the page")
+    p.set_defaults(func=cmd_guide)
+
+    p = sub.add_parser(
         "demo", parents=[common], help="see the watchdog catch a silent block on local test servers"
     )
     p.add_argument(
@@ -363,6 +381,82 @@ def cmd_history(args: argparse.Namespace) -> int:
     print("  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)).rstrip())
     for row in table:
         print("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
+    return EXIT_OK
+
+
+# -- test-alert and guide -------------------------------------------------------------------
+
+
+def cmd_test_alert(args: argparse.Namespace) -> int:
+    from .app import open_app
+
+    config = _config(args)
+    with open_app(config) as app:
+        if not app.notifier.channels:
+            print("No alert channels are configured ([alerts] desktop = false, no webhooks).")
+            return EXIT_CONFIG
+        results = app.notifier.send_test()
+    for r in results:
+        state = "sent" if r.ok else ("FAILED (check the settings)" if r.permanent else "FAILED")
+        detail = f": {r.detail}" if r.detail and not r.ok else ""
+        print(f"{r.channel:<24} {state}{detail}")
+    return EXIT_OK if all(r.ok for r in results) else EXIT_FAILED
+
+
+def cmd_guide(args: argparse.Namespace) -> int:
+    from .app import data_dir, history_path
+    from .guidance import guide_for
+    from .guide_page import open_in_browser, render_html, write_guide
+    from .history import History
+    from .providers import detect_provider, get_provider
+
+    config: Config | None = None
+    if args.provider is None or args.diagnosis is None:
+        config = _config(args)  # the current problem needs the config and the history
+    if args.provider:
+        try:
+            provider = get_provider(args.provider)
+        except ValueError as e:
+            raise ConfigError(f"--provider {args.provider!r}: {e}") from e
+    else:
+        assert config is not None
+        provider = detect_provider(config.sender.smtp_host, config.sender.address)
+    since: float | None = None
+    last_reply: str | None = None
+    if args.diagnosis:
+        try:
+            diagnosis = Diagnosis(args.diagnosis)
+        except ValueError:
+            allowed = ", ".join(d.value for d in Diagnosis)
+            raise ConfigError(f"--diagnosis {args.diagnosis!r}: use one of {allowed}") from None
+    else:
+        assert config is not None
+        with History(history_path(config)) as history:
+            snapshot = history.status()
+            recent = history.recent(1)
+        diagnosis = snapshot.diagnosis or Diagnosis.OK
+        since = snapshot.since
+        if (
+            recent
+            and recent[0].smtp_reply is not None
+            and recent[0].outcome is not Outcome.DELIVERED
+        ):
+            last_reply = str(recent[0].smtp_reply)
+    guide = guide_for(provider.name, diagnosis)
+    page = render_html(
+        guide,
+        since=since,
+        office=config.office if config else "",
+        support_contact=config.alerts.support_contact if config else "",
+        last_reply=last_reply,
+        generated_at=time.time(),
+    )
+    output = args.output or (data_dir(config) / "guide.html")
+    path = write_guide(output, page)
+    print(f"Guide: {guide.title}")
+    print(f"Written to {path}")
+    if not args.no_open and not open_in_browser(path):
+        print("No web browser could be opened; open the file above by hand.")
     return EXIT_OK
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import queue
 import sys
 import tempfile
+import textwrap
 import threading
 import time
 from collections.abc import Callable
@@ -19,6 +20,7 @@ from typing import TYPE_CHECKING, TextIO
 
 from .config import load_config
 from .models import CheckResult, Flip, Outcome, Status, StatusSnapshot
+from .notify import Alert, AttemptResult
 
 if TYPE_CHECKING:
     from .credentials import Role
@@ -26,7 +28,7 @@ if TYPE_CHECKING:
 
 _TIME_LIMIT_S = 50.0
 
-Event = tuple[CheckResult, StatusSnapshot, Flip | None]
+Event = tuple[CheckResult, StatusSnapshot, Flip | None] | str  # a result, or a line to show
 Say = Callable[..., None]
 
 
@@ -66,6 +68,7 @@ def run_demo(*, interval_s: float = 2.0, out: TextIO | None = None) -> int:
             config,
             listeners=[lambda r, s, f: events.put((r, s, f))],
             passwords=passwords,
+            channels=[_NarratedAlerts(events.put)],
         ) as app:
             loop = threading.Thread(target=app.runner.run_forever, args=(stop,), daemon=True)
             loop.start()
@@ -106,8 +109,12 @@ def _narrate(
                 event = events.get(timeout=0.5)
             except queue.Empty:
                 continue
+            if isinstance(event, str):
+                say(event)
+                continue
             _show(event, say)
             if done(event[0], event[1]):
+                _show_alerts_of(events, say)
                 return True
         return False
 
@@ -128,8 +135,10 @@ def _narrate(
     mail.set_blackhole(True)
     if not wait_for(lambda _r, s: s.status is Status.DOWN):
         return False
-    say(f"   -> The watchdog noticed after {time.monotonic() - blocked_at:.0f} s. On an office PC")
-    say("      it now alerts the front desk, with steps to fix it for their provider.")
+    say(
+        f"   -> The watchdog noticed after {time.monotonic() - blocked_at:.0f} s and told the front"
+    )
+    say("      desk (above), with a step-by-step guide for their provider.")
 
     say()
     say("3. Delivery is restored (as after the staff sign in and pass the provider's check).")
@@ -141,7 +150,20 @@ def _narrate(
     return True
 
 
-def _show(event: Event, say: Say) -> None:
+def _show_alerts_of(events: queue.Queue[Event], say: Say) -> None:
+    """Show the notification the last result caused: it is queued just after the result."""
+    while True:
+        try:
+            event = events.get(timeout=0.3)
+        except queue.Empty:
+            return
+        if isinstance(event, str):
+            say(event)
+        else:
+            _show(event, say)
+
+
+def _show(event: tuple[CheckResult, StatusSnapshot, Flip | None], say: Say) -> None:
     result, snapshot, flip = event
     stamp = time.strftime("%H:%M:%S", time.localtime(result.sent_at))
     if result.outcome is Outcome.DELIVERED:
@@ -153,6 +175,20 @@ def _show(event: Event, say: Say) -> None:
     say(f"   {stamp}  {what:<58} status {snapshot.status}")
     if flip is not None:
         say(f"            status changed {flip.from_status} -> {flip.to_status}: {flip.reason}")
+
+
+class _NarratedAlerts:
+    """An alert channel that prints what the front desk would see in the notification."""
+
+    name = "demo"
+
+    def __init__(self, show: Callable[[str], None]) -> None:
+        self.show = show
+
+    def send(self, alert: Alert) -> AttemptResult:
+        text = textwrap.fill(alert.message, 78, initial_indent=" " * 14, subsequent_indent=" " * 14)
+        self.show(f"            NOTIFICATION: {alert.title}\n{text}")
+        return AttemptResult(self.name, True)
 
 
 def _write_config(

@@ -88,9 +88,10 @@ CREATE TABLE alert_attempts (
 CREATE INDEX alert_attempts_by_at ON alert_attempts (at);
 CREATE TABLE alert_memory (
     id         INTEGER PRIMARY KEY CHECK (id = 1),
-    last_kind  TEXT,
-    last_at    REAL,
-    problem    TEXT
+    last_kind      TEXT,
+    last_at        REAL,
+    problem        TEXT,
+    problem_since  REAL
 );
 """
 
@@ -313,20 +314,20 @@ class History:
         if not rows:
             return AlertMemory()
         r = rows[0]
-        return AlertMemory(
-            r["last_kind"], r["last_at"], Status(r["problem"]) if r["problem"] else None
-        )
+        problem = Status(r["problem"]) if r["problem"] else None
+        return AlertMemory(r["last_kind"], r["last_at"], problem, r["problem_since"])
 
     def record_alert(self, memory: AlertMemory, attempts: list[AlertAttempt]) -> None:
         """Store what was sent on every channel and what people now know, together."""
         with self._transaction() as db:
             db.execute(
-                "INSERT OR REPLACE INTO alert_memory (id, last_kind, last_at, problem) "
-                "VALUES (1, ?, ?, ?)",
+                "INSERT OR REPLACE INTO alert_memory (id, last_kind, last_at, problem, "
+                "problem_since) VALUES (1, ?, ?, ?, ?)",
                 (
                     memory.last_kind,
                     memory.last_at,
                     memory.problem.value if memory.problem else None,
+                    memory.problem_since,
                 ),
             )
             db.executemany(

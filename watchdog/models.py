@@ -160,3 +160,4 @@ class AlertMemory:
     last_kind: str | None = None  # an AlertKind value
     last_at: float | None = None
     problem: Status | None = None  # the problem status people were told about, until recovery
+    problem_since: float | None = None  # when that problem began (the first lost canary)

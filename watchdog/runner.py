@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import socket
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
@@ -80,6 +80,15 @@ def has_default_route() -> bool:
     return True
 
 
+def _call_all(hooks: Sequence[Callable[..., None]], *args: object) -> None:
+    """Call every hook; one that fails is logged and never ends the check or the loop."""
+    for hook in hooks:
+        try:
+            hook(*args)
+        except Exception:
+            log.exception("A hook failed; the check goes on")
+
+
 class Runner:
     """Runs checks for one configured pair of accounts."""
 
@@ -96,6 +105,8 @@ class Runner:
         has_route: Callable[[], bool] = has_default_route,
         listeners: list[Listener] | None = None,
         open_sender_inbox: Callable[[], SeedMailbox] | None = None,
+        before_check: list[Callable[[], None]] | None = None,
+        after_check: list[Callable[[CheckResult], None]] | None = None,
     ) -> None:
         self.config = config
         self.history = history
@@ -107,11 +118,19 @@ class Runner:
         self.has_route = has_route
         self.listeners = list(listeners or [])
         self.open_sender_inbox = open_sender_inbox  # bounces arrive there, when configured
+        self.before_check = list(before_check or [])  # e.g. the heartbeat's /start ping
+        self.after_check = list(after_check or [])  # e.g. the heartbeat's success / fail ping
 
     # -- one cycle --------------------------------------------------------------------------
 
     def check(self, *, should_stop: Callable[[], bool] = lambda: False) -> CycleReport:
         """Settle older canaries, then send one canary and wait for it until its deadline."""
+        _call_all(self.before_check)
+        report = self._cycle(should_stop)
+        _call_all(self.after_check, report.result)
+        return report
+
+    def _cycle(self, should_stop: Callable[[], bool]) -> CycleReport:
         flips: list[Flip] = []
         settled = self.settle(flips)
         canary = self._new_canary()
@@ -343,11 +362,7 @@ class Runner:
         if flip is not None:
             log.info("Status %s -> %s: %s", flip.from_status, flip.to_status, flip.reason)
             flips.append(flip)
-        for listener in self.listeners:
-            try:
-                listener(result, snapshot, flip)
-            except Exception:
-                log.exception("A listener failed; the check goes on")
+        _call_all(self.listeners, result, snapshot, flip)
         return snapshot
 
     # -- settling older canaries ------------------------------------------------------------

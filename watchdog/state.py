@@ -157,4 +157,9 @@ def decide_alert(
         problem = Status.DEGRADED if status is Status.DEGRADED and policy.on_degraded else None
     else:  # unknown: keep what people were told about the mail itself
         problem = memory.problem
-    return kind, AlertMemory(last_kind=kind, last_at=now, problem=problem)
+    began = memory.problem_since if memory.problem is not None else None
+    if problem is None:
+        began = None
+    elif began is None:
+        began = snapshot.streak_since or snapshot.since or now
+    return kind, AlertMemory(last_kind=kind, last_at=now, problem=problem, problem_since=began)

@@ -1,0 +1,171 @@
+"""The notifier: alert texts, every channel tried, every attempt recorded, no repeats."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from watchdog.history import History
+from watchdog.models import (
+    AlertPolicy,
+    CheckResult,
+    Diagnosis,
+    Flip,
+    Outcome,
+    Status,
+    StatusSnapshot,
+)
+from watchdog.notify import Alert, AlertKind, AttemptResult
+from watchdog.notify.messages import build_alert
+from watchdog.notify.notifier import Notifier
+from watchdog.providers import all_providers
+
+ALWAYS_OPEN = AlertPolicy(office_days=frozenset(range(7)), office_open_min=0, office_close_min=1440)
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.t = 1_800_000_000.0
+
+    def now(self) -> float:
+        return self.t
+
+    def monotonic(self) -> float:
+        return self.t
+
+    def sleep(self, seconds: float) -> None:
+        self.t += seconds
+
+
+class Recorder:
+    def __init__(self, name: str, ok: bool = True, explode: bool = False) -> None:
+        self.name = name
+        self.ok = ok
+        self.explode = explode
+        self.alerts: list[Alert] = []
+
+    def send(self, alert: Alert) -> AttemptResult:
+        self.alerts.append(alert)
+        if self.explode:
+            raise RuntimeError("channel bug")
+        return AttemptResult(self.name, self.ok, "" if self.ok else "HTTP 404", not self.ok)
+
+
+class Beat:
+    def __init__(self) -> None:
+        self.calls: list[str] = []
+
+    def start(self) -> AttemptResult:
+        self.calls.append("start")
+        return AttemptResult("heartbeat", True)
+
+    def success(self, note: str = "") -> AttemptResult:
+        self.calls.append("success")
+        return AttemptResult("heartbeat", True)
+
+    def fail(self, text: str) -> AttemptResult:
+        self.calls.append(f"fail:{text}")
+        return AttemptResult("heartbeat", True)
+
+
+def result(outcome: Outcome, diagnosis: Diagnosis, at: float) -> CheckResult:
+    return CheckResult("t", at, at + 600, outcome, diagnosis)
+
+
+@pytest.fixture
+def setup(tmp_path: Path) -> tuple[Notifier, Clock, list[Recorder], Beat]:
+    clock = Clock()
+    channels = [
+        Recorder("desktop"),
+        Recorder("webhook:slack", ok=False),
+        Recorder("boom", explode=True),
+    ]
+    beat = Beat()
+    notifier = Notifier(
+        channels=channels,
+        history=History(tmp_path / "h.sqlite3"),
+        policy=ALWAYS_OPEN,
+        clock=clock,
+        provider="att",
+        provider_display_name="AT&T",
+        office="Smile Dental",
+        heartbeat=beat,  # type: ignore[arg-type]
+    )
+    return notifier, clock, channels, beat
+
+
+def test_a_change_to_down_reaches_every_channel_and_every_attempt_is_recorded(
+    setup: tuple[Notifier, Clock, list[Recorder], Beat],
+) -> None:
+    notifier, clock, channels, _ = setup
+    down = StatusSnapshot(
+        Status.DOWN, clock.t, "2 lost", Diagnosis.SILENT_DROP, 2, 0, clock.t - 1800
+    )
+    flip = Flip(Status.UP, Status.DOWN, clock.t, "2 lost", Diagnosis.SILENT_DROP)
+    notifier.on_result(result(Outcome.LOST, Diagnosis.SILENT_DROP, clock.t), down, flip)
+    assert [len(c.alerts) for c in channels] == [1, 1, 1]
+    alert = channels[0].alerts[0]
+    assert alert.title == "Reminder e-mails are not going out (AT&T)"
+    assert "tray icon" in alert.message and alert.office == "Smile Dental"
+    attempts = {a.channel: a for a in notifier.history.alert_attempts()}
+    assert attempts["desktop"].ok
+    assert not attempts["webhook:slack"].ok and attempts["webhook:slack"].permanent
+    assert not attempts["boom"].ok and "channel bug" in attempts["boom"].detail
+
+    # The next failed check changes nothing: no second alert.
+    clock.t += 1800
+    notifier.on_result(result(Outcome.LOST, Diagnosis.SILENT_DROP, clock.t), down, None)
+    assert len(channels[0].alerts) == 1
+
+    # Two hours on, still DOWN: a reminder. Then recovery, which names when it began.
+    clock.t += 2 * 3600
+    notifier.on_result(result(Outcome.LOST, Diagnosis.SILENT_DROP, clock.t), down, None)
+    up = StatusSnapshot(Status.UP, clock.t, "ok", Diagnosis.OK)
+    notifier.on_result(
+        result(Outcome.DELIVERED, Diagnosis.OK, clock.t),
+        up,
+        Flip(Status.DOWN, Status.UP, clock.t, "ok", Diagnosis.OK),
+    )
+    kinds = [a.kind for a in channels[0].alerts]
+    assert kinds == [AlertKind.DOWN, AlertKind.REMINDER, AlertKind.RECOVERED]
+    assert "may not have arrived" in channels[0].alerts[-1].message
+
+
+def test_the_heartbeat_is_told_of_each_check_and_its_result(
+    setup: tuple[Notifier, Clock, list[Recorder], Beat],
+) -> None:
+    notifier, clock, _, beat = setup
+    notifier.before_check()
+    notifier.after_check(result(Outcome.DELIVERED, Diagnosis.OK, clock.t))
+    notifier.before_check()
+    notifier.after_check(result(Outcome.SEND_FAILED, Diagnosis.SENDING_LIMIT, clock.t))
+    assert beat.calls == ["start", "success", "start", "fail:send_failed: sending_limit"]
+
+
+def test_a_test_alert_goes_to_every_channel_and_changes_no_memory(
+    setup: tuple[Notifier, Clock, list[Recorder], Beat],
+) -> None:
+    notifier, _, channels, _ = setup
+    before = notifier.history.alert_memory()
+    results = notifier.send_test()
+    assert [r.channel for r in results] == ["desktop", "webhook:slack", "boom"]
+    assert channels[0].alerts[0].kind is AlertKind.TEST
+    assert notifier.history.alert_memory() == before
+
+
+@pytest.mark.parametrize("kind", list(AlertKind))
+def test_titles_fit_windows_limits_for_every_provider(kind: AlertKind) -> None:
+    for provider in all_providers():
+        for diagnosis in (Diagnosis.SILENT_DROP, Diagnosis.JUNK_PLACEMENT, Diagnosis.OFFLINE):
+            snapshot = StatusSnapshot(Status.DOWN, 1_800_000_000.0, "", diagnosis)
+            alert = build_alert(
+                kind,
+                snapshot,
+                provider=provider.name,
+                provider_display_name=provider.display_name,
+                office="",
+                now=1_800_000_100.0,
+            )
+            assert len(alert.title) <= 63, alert.title
+            assert len(alert.message) <= 300, alert.message

@@ -1,0 +1,97 @@
+"""The words of each alert: short titles, and messages that say what happened and what to do first.
+
+Pure. Titles stay within 63 characters and messages aim at 255 (Windows' notification limits);
+the desktop channel cuts anything longer. Server text never goes into titles or messages.
+"""
+
+from __future__ import annotations
+
+import time
+
+from ..classifier import describe
+from ..models import Diagnosis, Status, StatusSnapshot
+from . import Alert, AlertKind
+
+GUIDE_HINT = "Open the Watchdog guide: tray icon \u2192 Show guidance (or run: watchdog guide)."
+
+
+def short_provider_name(display_name: str) -> str:
+    """``Outlook.com / Hotmail / Live`` -> ``Outlook.com``; keeps titles short."""
+    return display_name.split(" / ")[0].split(" (")[0].strip() or "mail"
+
+
+def _title(kind: AlertKind, diagnosis: Diagnosis | None, provider: str) -> str:
+    if kind in (AlertKind.DOWN, AlertKind.REMINDER):
+        prefix = "Still: r" if kind is AlertKind.REMINDER else "R"
+        return f"{prefix}eminder e-mails are not going out ({provider})"
+    if kind is AlertKind.DEGRADED:
+        if diagnosis is Diagnosis.JUNK_PLACEMENT:
+            return f"Reminder e-mails are landing in junk ({provider})"
+        return f"Reminder e-mails are arriving late ({provider})"
+    if kind is AlertKind.RECOVERED:
+        return f"Reminder e-mails are going out again ({provider})"
+    if kind is AlertKind.UNKNOWN:
+        if diagnosis is Diagnosis.OFFLINE:
+            return "This PC is offline: reminders cannot be checked"
+        return "Watchdog cannot check reminder e-mails right now"
+    return "Test alert from Delivery Watchdog"
+
+
+def build_alert(
+    kind: AlertKind,
+    snapshot: StatusSnapshot,
+    *,
+    provider: str,
+    provider_display_name: str,
+    office: str,
+    now: float,
+    previous_since: float | None = None,
+    last_reply: str | None = None,
+) -> Alert:
+    """The alert for ``kind`` given the status now. ``previous_since``: when the problem began."""
+    name = short_provider_name(provider_display_name)
+    diagnosis = snapshot.diagnosis
+    summary = describe(diagnosis) if diagnosis else ""
+    # For a loss streak, the problem began with the first lost canary, before the status changed.
+    since = snapshot.streak_since or snapshot.since
+    if kind is AlertKind.RECOVERED:
+        message = f"Mail is flowing again since {_hhmm(now)}."
+        if previous_since is not None:
+            # What the front desk can act on: which patients may have missed a reminder.
+            message += (
+                f" Reminders sent from {_when(previous_since, now)} until now may not have "
+                "arrived; consider calling those patients."
+            )
+    elif kind is AlertKind.TEST:
+        message = "This is what an alert looks like. Nothing is wrong. " + GUIDE_HINT
+    elif kind is AlertKind.UNKNOWN and diagnosis is Diagnosis.OFFLINE:
+        message = f"Since {_hhmm(since)}. {summary} This is not a problem of the mail provider."
+    else:
+        lead = f"Since {_hhmm(since)}: {summary}" if since else summary
+        message = f"{lead} {GUIDE_HINT}"
+    return Alert(
+        kind=kind,
+        status=snapshot.status if kind is not AlertKind.TEST else Status.UP,
+        title=_title(kind, diagnosis, name),
+        message=message,
+        office=office,
+        provider=provider,
+        provider_name=provider_display_name,
+        diagnosis=diagnosis,
+        summary=summary,
+        since=since,
+        at=now,
+        last_reply=last_reply,
+    )
+
+
+def _when(ts: float, now: float) -> str:
+    """``14:05``, or ``Mon 14:05`` when it was not today."""
+    same_day = time.localtime(ts)[:3] == time.localtime(now)[:3]
+    return time.strftime("%H:%M" if same_day else "%a %H:%M", time.localtime(ts))
+
+
+def _hhmm(ts: float | None) -> str:
+    if ts is None:
+        return "now"
+    return time.strftime("%H:%M", time.localtime(ts))

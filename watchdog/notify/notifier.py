@@ -1,0 +1,140 @@
+"""Decides whether people are told, tells them on every channel, and remembers it.
+
+Wired as a runner listener. Every attempt on every channel lands in the history; a channel that
+fails never stops the others or the loop.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from ..clock import Clock
+from ..history import AlertAttempt, History
+from ..models import AlertPolicy, CheckResult, Flip, Outcome, StatusSnapshot
+from ..state import decide_alert
+from . import Alert, AlertKind, AttemptResult, Channel
+from .messages import build_alert
+
+if TYPE_CHECKING:
+    from .heartbeat import Heartbeat
+
+log = logging.getLogger(__name__)
+
+_GOOD = (Outcome.DELIVERED,)
+
+
+class Notifier:
+    """Turns status changes into alerts on the configured channels."""
+
+    def __init__(
+        self,
+        *,
+        channels: Sequence[Channel],
+        history: History,
+        policy: AlertPolicy,
+        clock: Clock,
+        provider: str,
+        provider_display_name: str,
+        office: str = "",
+        heartbeat: Heartbeat | None = None,
+    ) -> None:
+        self.channels = list(channels)
+        self.history = history
+        self.policy = policy
+        self.clock = clock
+        self.provider = provider
+        self.provider_display_name = provider_display_name
+        self.office = office
+        self.heartbeat = heartbeat
+
+    # -- runner hooks -----------------------------------------------------------------------
+
+    def before_check(self) -> None:
+        """Tell the heartbeat a check starts (Healthchecks measures its duration)."""
+        if self.heartbeat is not None:
+            _log_failure(self.heartbeat.start())
+
+    def after_check(self, result: CheckResult) -> None:
+        """Ping the heartbeat: success after a clean delivery, fail with the diagnosis otherwise."""
+        if self.heartbeat is None or result.outcome is Outcome.PENDING:
+            return
+        if result.outcome in _GOOD:
+            _log_failure(self.heartbeat.success(f"delivered in {result.latency_s or 0:.1f} s"))
+        else:
+            _log_failure(self.heartbeat.fail(f"{result.outcome.value}: {result.diagnosis.value}"))
+
+    def on_result(self, result: CheckResult, snapshot: StatusSnapshot, flip: Flip | None) -> None:
+        """A runner listener: decide, send, record."""
+        memory = self.history.alert_memory()
+        now = self.clock.now()
+        kind, new_memory = decide_alert(memory, snapshot, flip, self.policy, now)
+        if kind is None:
+            return
+        previous_since = memory.problem_since if kind == AlertKind.RECOVERED else None
+        reply = str(result.smtp_reply) if result.smtp_reply is not None else None
+        alert = build_alert(
+            AlertKind(kind),
+            snapshot,
+            provider=self.provider,
+            provider_display_name=self.provider_display_name,
+            office=self.office,
+            now=now,
+            previous_since=previous_since,
+            last_reply=reply,
+        )
+        attempts = self.send(alert)
+        self.history.record_alert(new_memory, [self._row(alert, a) for a in attempts])
+
+    # -- sending ----------------------------------------------------------------------------
+
+    def send(self, alert: Alert) -> list[AttemptResult]:
+        """Send on every channel; a failing channel is logged and the rest still get it."""
+        results = []
+        for channel in self.channels:
+            try:
+                result = channel.send(alert)
+            except Exception as e:  # a channel must not raise; if one does, it is a bug there
+                log.exception("Channel %s raised", getattr(channel, "name", channel))
+                result = AttemptResult(str(getattr(channel, "name", "?")), False, repr(e))
+            _log_failure(result)
+            results.append(result)
+        return results
+
+    def send_test(self) -> list[AttemptResult]:
+        """``watchdog test-alert``: a sample alert on every channel, recorded in the history."""
+        now = self.clock.now()
+        snapshot = self.history.status()
+        alert = build_alert(
+            AlertKind.TEST,
+            snapshot,
+            provider=self.provider,
+            provider_display_name=self.provider_display_name,
+            office=self.office,
+            now=now,
+        )
+        results = self.send(alert)
+        self.history.record_alert(
+            self.history.alert_memory(), [self._row(alert, r) for r in results]
+        )
+        return results
+
+    def _row(self, alert: Alert, result: AttemptResult) -> AlertAttempt:
+        return AlertAttempt(
+            at=alert.at,
+            kind=alert.kind.value,
+            channel=result.channel,
+            ok=result.ok,
+            permanent=result.permanent,
+            attempts=result.attempts,
+            detail=result.detail,
+            status=alert.status,
+            diagnosis=alert.diagnosis,
+        )
+
+
+def _log_failure(result: AttemptResult) -> None:
+    if not result.ok:
+        level = logging.ERROR if result.permanent else logging.WARNING
+        log.log(level, "Alert on %s failed: %s", result.channel, result.detail)
