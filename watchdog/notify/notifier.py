@@ -22,7 +22,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-_GOOD = (Outcome.DELIVERED,)
+#: Outcomes where mail flows (possibly late or into junk): the heartbeat hears "success".
+_FLOWING = (Outcome.DELIVERED, Outcome.LATE, Outcome.JUNK)
 
 
 class Notifier:
@@ -57,13 +58,17 @@ class Notifier:
             _log_failure(self.heartbeat.start())
 
     def after_check(self, result: CheckResult) -> None:
-        """Ping the heartbeat: success after a clean delivery, fail with the diagnosis otherwise."""
+        """Ping the heartbeat: success when mail flows, fail with the diagnosis otherwise."""
         if self.heartbeat is None or result.outcome is Outcome.PENDING:
             return
-        if result.outcome in _GOOD:
-            _log_failure(self.heartbeat.success(f"delivered in {result.latency_s or 0:.1f} s"))
+        if result.outcome in _FLOWING:
+            note = f"{result.outcome.value} in {result.latency_s or 0:.1f} s"
+            _log_failure(self.heartbeat.success(note))
         else:
-            _log_failure(self.heartbeat.fail(f"{result.outcome.value}: {result.diagnosis.value}"))
+            text = f"{result.outcome.value}: {result.diagnosis.value}"
+            if result.smtp_reply is not None and result.outcome is not Outcome.LOST:
+                text += f" ({result.smtp_reply})"
+            _log_failure(self.heartbeat.fail(text))
 
     def on_result(self, result: CheckResult, snapshot: StatusSnapshot, flip: Flip | None) -> None:
         """A runner listener: decide, send, record."""
