@@ -21,6 +21,7 @@ from typing import Any
 from . import __version__
 from .config import Config, load_config
 from .errors import ConfigError, SecretError, StorageError, WatchdogError
+from .history import AlertAttempt
 from .humanize import format_duration
 from .models import CheckResult, Diagnosis, Flip, Outcome, Status, StatusSnapshot
 
@@ -322,6 +323,7 @@ def cmd_status(args: argparse.Namespace) -> int:
         snapshot = history.status()
         last = history.recent(1)
         pending = history.pending()
+        failing = failing_channels(history.alert_attempts(limit=200))
     if args.json:
         print(
             json.dumps(
@@ -329,6 +331,15 @@ def cmd_status(args: argparse.Namespace) -> int:
                     "status": status_json(snapshot),
                     "last_check": result_json(last[0]) if last else None,
                     "pending": [result_json(p) for p in pending],
+                    "failing_channels": [
+                        {
+                            "channel": a.channel,
+                            "since": _iso(a.at),
+                            "detail": a.detail,
+                            "permanent": a.permanent,
+                        }
+                        for a in failing
+                    ],
                 },
                 indent=2,
             )
@@ -347,7 +358,18 @@ def cmd_status(args: argparse.Namespace) -> int:
             print(f"  sent {_clock(p.sent_at)}, deadline {_clock(p.deadline_at)}")
     else:
         print("Pending canaries: none")
+    for a in failing:
+        fix = " (fix the settings)" if a.permanent else ""
+        print(f"Alert channel {a.channel} failed at {_clock(a.at, date=True)}{fix}: {a.detail}")
     return EXIT_OK
+
+
+def failing_channels(attempts: Sequence[AlertAttempt]) -> list[AlertAttempt]:
+    """Channels whose newest attempt failed: support must know an alert path is broken."""
+    newest: dict[str, AlertAttempt] = {}
+    for attempt in attempts:  # newest first
+        newest.setdefault(attempt.channel, attempt)
+    return [a for a in newest.values() if not a.ok]
 
 
 def cmd_history(args: argparse.Namespace) -> int:

@@ -83,8 +83,13 @@ name = "old ntfy"
         )
         done = watchdog("test-alert", env=watchdog_env, config=config)
         slack = sink.requests_to("/slack")
+        status = watchdog("status", env=watchdog_env, config=config)
     assert done.returncode == 2, done.stdout + done.stderr
     assert "webhook:slack" in done.stdout and "sent" in done.stdout
     assert "webhook:old ntfy" in done.stdout and "FAILED (check the settings)" in done.stdout
     assert "Test alert from Delivery Watchdog" in slack[0].text()
     assert "/gone" not in done.stdout  # the webhook's path (its secret) is never shown
+    # Support sees the broken channel in the status until it works again.
+    assert "Alert channel webhook:old ntfy failed" in status.stdout
+    assert "(fix the settings)" in status.stdout
+    assert "webhook:slack" not in status.stdout
