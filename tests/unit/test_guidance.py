@@ -379,12 +379,14 @@ def test_the_page_forbids_scripts_and_remote_loads_even_if_something_slipped_in(
     assert "Content-Security-Policy" in page and "default-src 'none'" in page
 
 
-def test_the_page_uses_relative_font_sizes_and_a_readable_width() -> None:
+def test_the_page_uses_relative_sizes_a_readable_width_and_wraps_long_addresses() -> None:
     page = _page()
     sizes = re.findall(r"font-size:\s*([^;}]+)", page)
     assert sizes and all(re.fullmatch(r"[\d.]+(rem|em|%|pt)", s.strip()) for s in sizes), sizes
     assert "max-width: 44rem" in page
     assert 'name="viewport"' in page
+    assert "overflow-wrap: anywhere" in page  # long addresses wrap instead of widening the page
+    assert not re.search(r"\b(width|max-width|min-width):\s*\d+px", page)
 
 
 def test_the_page_turns_light_markup_into_html() -> None:
