@@ -10,6 +10,7 @@ from .clock import Clock, SystemClock
 from .config import APP_NAME, Config
 from .credentials import PasswordLookup, lookup_password, password_signin
 from .history import History
+from .loop import Loop
 from .mailbox import SeedMailbox
 from .notify import Channel
 from .notify.notifier import Notifier
@@ -44,6 +45,7 @@ class App:
     runner: Runner
     provider: str
     notifier: Notifier
+    loop: Loop
 
     def close(self) -> None:
         self.history.close()
@@ -122,6 +124,7 @@ def open_app(
         runner=runner,
         provider=provider,
         notifier=notifier,
+        loop=Loop(runner, clock),
     )
 
 

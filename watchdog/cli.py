@@ -12,7 +12,6 @@ import json
 import logging
 import signal
 import sys
-import threading
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -283,11 +282,12 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     config = _config(args)
     log_file = _log_to_file(args.verbose)
-    stop = threading.Event()
+    stopping: list[Callable[[], None]] = []
 
     def on_signal(signum: int, _frame: object) -> None:
         log.warning("Stopping (signal %d); pending canaries are kept for the next start.", signum)
-        stop.set()
+        for stop in stopping:
+            stop()
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
@@ -306,7 +306,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         )
         if log_file is not None:
             print(f"Log: {log_file}", flush=True)
-        app.runner.run_forever(stop)
+        stopping.append(app.loop.stop)
+        app.loop.run()
     print("Stopped.", flush=True)
     return EXIT_OK
 

@@ -63,19 +63,18 @@ def run_demo(*, interval_s: float = 2.0, out: TextIO | None = None) -> int:
         def passwords(role: Role, username: str) -> str:
             return mail.seed_password
 
-        stop = threading.Event()
         with open_app(
             config,
             listeners=[lambda r, s, f: events.put((r, s, f))],
             passwords=passwords,
             channels=[_NarratedAlerts(events.put)],
         ) as app:
-            loop = threading.Thread(target=app.runner.run_forever, args=(stop,), daemon=True)
+            loop = threading.Thread(target=app.loop.run, daemon=True)
             loop.start()
             try:
                 ok = _narrate(events, mail, say, started)
             finally:
-                stop.set()
+                app.loop.stop()
                 loop.join(timeout=deadline_s + 5)
             say()
             say("The history of this demo (`watchdog history` shows the same for real checks):")

@@ -239,6 +239,16 @@ class History:
             )
             return cursor.rowcount == 1
 
+    def extend_deadlines(self, *, after: float, by: float) -> int:
+        """Push back the deadline of pending canaries still running at ``after`` (a PC sleep)."""
+        with self._transaction() as db:
+            cursor = db.execute(
+                "UPDATE canaries SET deadline_at = deadline_at + ? "
+                "WHERE outcome = ? AND deadline_at >= ?",
+                (by, Outcome.PENDING.value, after),
+            )
+            return cursor.rowcount
+
     def awaiting(self, since: float) -> list[CheckResult]:
         """Canaries sent after ``since`` that a search may still settle, oldest first."""
         rows = self._rows(

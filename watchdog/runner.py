@@ -183,7 +183,10 @@ class Runner:
                 detail=f"The canary was sent, but the seed mailbox could not be checked: {e}",
             )
         if found is not None:
-            return self._arrival(canary, found, live=True, reply=reply)
+            waited = self.clock.monotonic() - (
+                deadline_mono - self.config.schedule.deadline_seconds
+            )
+            return self._arrival(canary, found, reply=reply, waited_s=waited)
         if should_stop():
             # Stopped before the deadline: the canary stays pending and is settled next start.
             return self._result(canary, Outcome.PENDING, Diagnosis.UNKNOWN, reply=reply)
@@ -202,13 +205,27 @@ class Runner:
         )
 
     def _arrival(
-        self, canary: Canary | CheckResult, found: Found, *, live: bool, reply: SmtpReply | None
+        self,
+        canary: Canary | CheckResult,
+        found: Found,
+        *,
+        reply: SmtpReply | None,
+        waited_s: float | None = None,
     ) -> CheckResult:
-        """Classify a canary seen in the seed mailbox: on time or late, inbox or junk."""
-        # Watching live, our own clock is the precise arrival time; later, the server's date is.
-        arrived = found.seen_at if live or found.arrived_at is None else found.arrived_at
-        latency = max(0.0, arrived - canary.sent_at)
-        if arrived > canary.deadline_at:
+        """Classify a canary seen in the seed mailbox: on time or late, inbox or junk.
+
+        Watching live (``waited_s``), the monotonic time waited is the latency: precise, and it
+        does not count time the PC slept. Found later, the server's INTERNALDATE says when it came.
+        """
+        if waited_s is not None:
+            latency = max(0.0, waited_s)
+            arrived = canary.sent_at + latency
+            late = latency > self.config.schedule.deadline_seconds
+        else:
+            arrived = found.arrived_at if found.arrived_at is not None else found.seen_at
+            latency = max(0.0, arrived - canary.sent_at)
+            late = arrived > canary.deadline_at
+        if late:
             outcome, diagnosis = Outcome.LATE, Diagnosis.DELAYED
             detail = (
                 f"The canary arrived after {format_duration(latency)}, later than the deadline."
@@ -350,6 +367,15 @@ class Runner:
             self._result(canary, outcome, diagnosis, detail=detail), self.clock.now()
         )
 
+    def after_sleep(self, slept_s: float, asleep_from: float) -> int:
+        """The PC slept: give canaries in flight the time back, so none is lost for the nap.
+
+        Returns how many deadlines moved. They are looked for again by the next check.
+        """
+        moved = self.history.extend_deadlines(after=asleep_from, by=slept_s)
+        log.info("The PC slept %.0f s; %d pending canaries get that time back", slept_s, moved)
+        return moved
+
     def _conclude(self, result: CheckResult, flips: list[Flip]) -> StatusSnapshot:
         """Record the result and move the status; PENDING changes nothing yet."""
         now = self.clock.now()
@@ -394,7 +420,7 @@ class Runner:
             hit = found.get(old.token)
             result: CheckResult | None = None
             if hit is not None:
-                result = self._arrival(old, hit, live=False, reply=old.smtp_reply)
+                result = self._arrival(old, hit, reply=old.smtp_reply)
             elif old.token in bounces:
                 result = self._bounced(old, bounces[old.token])
             elif old.outcome is not Outcome.LOST and now > old.deadline_at:
@@ -409,42 +435,6 @@ class Runner:
                 self._conclude(result, flips)
                 settled.append(result)
         return settled
-
-    # -- the loop ---------------------------------------------------------------------------
-
-    def run_forever(self, stop: threading.Event) -> None:
-        """Check every ``every_minutes`` until ``stop`` is set; survives every error in a check.
-
-        ``schedule`` computes the next run after a job ends, so a check that waited for its
-        deadline would push every later check back; the next run is re-anchored to the start.
-        """
-        import datetime
-
-        import schedule
-
-        interval = self.config.schedule.every_seconds
-        scheduler = schedule.Scheduler()
-        started: list[datetime.datetime] = []
-
-        def job() -> None:
-            started.append(datetime.datetime.now())
-            self.safe_check(stop)
-
-        # schedule types the interval as int, but it only feeds it to timedelta(seconds=...), and
-        # fractional intervals are part of the config contract (demos and tests).
-        scheduled = scheduler.every(interval).seconds.do(job)  # type: ignore[arg-type]
-        job()
-        while not stop.is_set():
-            if started:
-                scheduled.next_run = max(
-                    datetime.datetime.now(),
-                    started[-1] + datetime.timedelta(seconds=interval),
-                )
-                started.clear()
-            idle = scheduler.idle_seconds
-            stop.wait(min(max(idle or 0.0, 0.0), 60.0))
-            if not stop.is_set():
-                scheduler.run_pending()
 
     def safe_check(self, stop: threading.Event) -> CycleReport | None:
         """One check; any error is logged and the loop goes on."""

@@ -1,0 +1,115 @@
+"""The loop's own rules: PC sleep noticed, deadlines given back, Check now, pause and resume."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.unit.test_runner import KEY, FakeClock, FakeMailbox, FakeProbe, make_runner
+from watchdog.history import History
+from watchdog.loop import Loop, SleepDetector
+from watchdog.models import Canary, Outcome
+from watchdog.tokens import make_token
+
+
+@pytest.mark.parametrize(
+    ("steps", "expected"),
+    [
+        # (wall, monotonic) observations -> seconds slept reported at each
+        ([(0, 0), (60, 60), (120, 120)], [0.0, 0.0, 0.0]),
+        ([(0, 0), (7260, 60)], [0.0, 7200.0]),  # 2 h of wall time, 1 min awake
+        ([(0, 0), (100, 60)], [0.0, 0.0]),  # 40 s of drift: below the 30-min interval
+    ],
+)
+def test_the_sleep_detector_counts_wall_time_that_passed_while_monotonic_time_stood_still(
+    steps: list[tuple[float, float]], expected: list[float]
+) -> None:
+    detector = SleepDetector(threshold_s=1800)
+    assert [detector.observe(w, m) for w, m in steps] == expected
+
+
+def test_after_a_sleep_canaries_in_flight_get_the_time_back_and_are_not_lost(
+    tmp_path: Path,
+) -> None:
+    clock = FakeClock()
+    mailbox = FakeMailbox(clock)
+    runner = make_runner(tmp_path, FakeProbe(), mailbox, clock, route=True)
+    history: History = runner.history
+    t0 = clock.now()
+    overdue = Canary(make_token(KEY, t0 - 3600), "<a>", t0 - 3600, t0 - 3000)  # late before
+    in_flight = Canary(make_token(KEY, t0), "<b>", t0, t0 + 30)
+    history.record_pending(overdue, t0)
+    history.record_pending(in_flight, t0)
+
+    clock.t += 2 * 3600  # the PC slept two hours
+    assert runner.after_sleep(2 * 3600, asleep_from=t0) == 1
+    assert history.get(in_flight.token).deadline_at == t0 + 30 + 7200  # type: ignore[union-attr]
+    assert history.get(overdue.token).deadline_at == t0 - 3000  # type: ignore[union-attr]
+
+    # On wake the canary that came in during the nap is found, judged by its arrival time.
+    mailbox.arrived[in_flight.token] = t0 + 4
+    settled = {r.token: r.outcome for r in runner.settle()}
+    assert settled[in_flight.token] is Outcome.DELIVERED
+
+
+class CountingRunner:
+    """Stands in for the Runner: counts checks, never touches the network."""
+
+    def __init__(self, interval_s: float) -> None:
+        self.checks = 0
+        self.config = type("C", (), {"schedule": type("S", (), {"every_seconds": interval_s})})()
+
+    def safe_check(self, stop: threading.Event) -> Any:
+        self.checks += 1
+        return None
+
+    def after_sleep(self, slept: float, asleep_from: float) -> int:
+        return 0
+
+
+def wait_until(condition: Any, timeout: float = 5.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.01)
+    return False
+
+
+def test_check_now_pause_and_resume_drive_the_loop(tmp_path: Path) -> None:
+    runner = CountingRunner(interval_s=3600)
+    loop = Loop(runner, FakeClockReal())  # type: ignore[arg-type]
+    thread = threading.Thread(target=loop.run, daemon=True)
+    thread.start()
+    try:
+        assert wait_until(lambda: runner.checks == 1)  # the first check runs at once
+        loop.request_check()
+        assert wait_until(lambda: runner.checks == 2)  # Check now
+        loop.pause(3600)
+        assert loop.paused_until is not None
+        time.sleep(0.2)
+        assert runner.checks == 2  # nothing during a pause
+        loop.resume()
+        assert wait_until(lambda: runner.checks == 3)  # a pause ends with a check
+        assert loop.paused_until is None
+    finally:
+        loop.stop()
+        thread.join(timeout=5)
+    assert not thread.is_alive()
+
+
+class FakeClockReal:
+    """Real time: the loop's controls are tested with real threads."""
+
+    def now(self) -> float:
+        return time.time()
+
+    def monotonic(self) -> float:
+        return time.monotonic()
+
+    def sleep(self, seconds: float) -> None:
+        time.sleep(seconds)
