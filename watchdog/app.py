@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -19,7 +20,10 @@ from .runner import Listener, Runner
 from .tokens import load_or_create_key
 
 if TYPE_CHECKING:
+    from .controls import TrayState
     from .notify.heartbeat import Heartbeat
+
+log = logging.getLogger(__name__)
 
 
 def data_dir(config: Config | None = None) -> Path:
@@ -158,3 +162,122 @@ def heartbeat(config: Config) -> Heartbeat | None:
     from .notify.heartbeat import Heartbeat
 
     return Heartbeat(config.alerts.heartbeat_url)
+
+
+def current_guide_html(config: Config, history: History, clock: Clock) -> tuple[str, str]:
+    """The guide for the problem now (title, page): provider from config, diagnosis from status."""
+    from .guidance import guide_for
+    from .guide_page import render_html
+    from .models import Diagnosis, Outcome
+    from .providers import detect_provider
+
+    provider = detect_provider(config.sender.smtp_host, config.sender.address)
+    snapshot = history.status()
+    recent = history.recent(1)
+    last_reply = None
+    if recent and recent[0].smtp_reply is not None and recent[0].outcome is not Outcome.DELIVERED:
+        last_reply = str(recent[0].smtp_reply)
+    guide = guide_for(provider.name, snapshot.diagnosis or Diagnosis.OK)
+    page = render_html(
+        guide,
+        since=snapshot.since,
+        office=config.office,
+        support_contact=config.alerts.support_contact,
+        last_reply=last_reply,
+        generated_at=clock.now(),
+    )
+    return guide.title, page
+
+
+class AppControls:
+    """The tray's actions (``controls.Controls``) on a running app. Never raises."""
+
+    def __init__(self, app: App) -> None:
+        self.app = app
+
+    def state(self) -> TrayState:
+        from .controls import TrayState
+        from .models import Status
+        from .providers import detect_provider
+
+        app = self.app
+        try:
+            snapshot = app.history.status()
+        except Exception:
+            log.exception("Could not read the status")
+            return TrayState(Status.UNKNOWN, None, app.loop.last_check_at, "History unreadable")
+        paused = app.loop.paused_until
+        sender = app.config.sender
+        return TrayState(
+            status=Status.PAUSED if paused is not None else snapshot.status,
+            since=snapshot.since,
+            last_check_at=app.loop.last_check_at,
+            reason=snapshot.reason,
+            diagnosis=snapshot.diagnosis,
+            paused_until=paused,
+            provider_name=detect_provider(sender.smtp_host, sender.address).display_name,
+        )
+
+    def check_now(self) -> None:
+        self.app.notifier.announce_next_result()
+        self.app.loop.request_check()
+
+    def show_guidance(self) -> None:
+        from .guide_page import open_in_browser, write_guide
+
+        try:
+            _title, page = current_guide_html(self.app.config, self.app.history, self.app.clock)
+            path = write_guide(data_dir(self.app.config) / "guide.html", page)
+            if not open_in_browser(path):
+                log.warning("No web browser could be opened for %s", path)
+        except Exception:
+            log.exception("Could not show the guide")
+
+    def open_history_report(self) -> None:
+        from .guide_page import open_in_browser, write_guide
+        from .report import render_history_html
+
+        try:
+            app = self.app
+            page = render_history_html(
+                app.history.recent(200),
+                app.history.status(),
+                office=app.config.office,
+                generated_at=app.clock.now(),
+            )
+            path = write_guide(data_dir(app.config) / "history.html", page)
+            if not open_in_browser(path):
+                log.warning("No web browser could be opened for %s", path)
+        except Exception:
+            log.exception("Could not open the history report")
+
+    def pause(self, seconds: float) -> None:
+        self.app.loop.pause(seconds)
+
+    def resume(self) -> None:
+        self.app.loop.resume()
+
+    def open_settings(self) -> None:
+        open_in_editor(self.app.config.path)
+
+    def quit(self) -> None:
+        self.app.loop.stop()
+
+
+def open_in_editor(path: Path) -> bool:
+    """Open a text file in the system's editor without waiting for it."""
+    import os
+    import subprocess
+    import sys
+
+    try:
+        if sys.platform == "win32":
+            os.startfile(path, "edit")  # type: ignore[attr-defined]
+        elif sys.platform == "darwin":
+            subprocess.Popen(["open", "-t", str(path)])
+        else:
+            subprocess.Popen(["xdg-open", str(path)])
+    except OSError as e:
+        log.warning("Could not open %s in an editor: %s", path, e)
+        return False
+    return True

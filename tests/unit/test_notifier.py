@@ -169,3 +169,16 @@ def test_titles_fit_windows_limits_for_every_provider(kind: AlertKind) -> None:
             )
             assert len(alert.title) <= 63, alert.title
             assert len(alert.message) <= 300, alert.message
+
+
+def test_check_now_is_answered_once_with_the_result_whatever_it_is(
+    setup: tuple[Notifier, Clock, list[Recorder], Beat],
+) -> None:
+    notifier, clock, channels, _ = setup
+    notifier.after_check(result(Outcome.DELIVERED, Diagnosis.OK, clock.t))
+    assert channels[0].alerts == []  # no one asked
+    notifier.announce_next_result()
+    notifier.after_check(result(Outcome.DELIVERED, Diagnosis.OK, clock.t))
+    notifier.after_check(result(Outcome.DELIVERED, Diagnosis.OK, clock.t))
+    assert [a.kind for a in channels[0].alerts] == [AlertKind.RESULT]
+    assert channels[0].alerts[0].title.startswith("Check done")

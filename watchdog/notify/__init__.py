@@ -24,6 +24,7 @@ class AlertKind(enum.StrEnum):
     RECOVERED = "recovered"  # mail flows again
     UNKNOWN = "unknown"  # we cannot check (seed mailbox, this PC offline)
     TEST = "test"  # `watchdog test-alert`
+    RESULT = "result"  # the answer to "Check now", whatever it is
 
 
 @dataclass(frozen=True)

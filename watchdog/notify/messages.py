@@ -20,7 +20,7 @@ def short_provider_name(display_name: str) -> str:
     return display_name.split(" / ")[0].split(" (")[0].strip() or "mail"
 
 
-def _title(kind: AlertKind, diagnosis: Diagnosis | None, provider: str) -> str:
+def _title(kind: AlertKind, diagnosis: Diagnosis | None, provider: str, status: Status) -> str:
     if kind in (AlertKind.DOWN, AlertKind.REMINDER):
         prefix = "Still: r" if kind is AlertKind.REMINDER else "R"
         return f"{prefix}eminder e-mails are not going out ({provider})"
@@ -30,6 +30,12 @@ def _title(kind: AlertKind, diagnosis: Diagnosis | None, provider: str) -> str:
         return f"Reminder e-mails are arriving late ({provider})"
     if kind is AlertKind.RECOVERED:
         return f"Reminder e-mails are going out again ({provider})"
+    if kind is AlertKind.RESULT:
+        return {
+            Status.UP: f"Check done: reminder e-mails are going out ({provider})",
+            Status.DEGRADED: f"Check done: e-mails arrive, but not well ({provider})",
+            Status.DOWN: f"Check done: still not going out ({provider})",
+        }.get(status, "Check done: reminders could not be checked")
     if kind is AlertKind.UNKNOWN:
         if diagnosis is Diagnosis.OFFLINE:
             return "This PC is offline: reminders cannot be checked"
@@ -62,6 +68,8 @@ def build_alert(
                 f" Reminders sent from {_when(previous_since, now)} until now may not have "
                 "arrived; consider calling those patients."
             )
+    elif kind is AlertKind.RESULT and snapshot.status is Status.UP:
+        message = "The test message arrived. Mail is flowing; nothing more to do."
     elif kind is AlertKind.TEST:
         message = "This is what an alert looks like. Nothing is wrong. " + GUIDE_HINT
     elif kind is AlertKind.UNKNOWN and diagnosis is Diagnosis.OFFLINE:
@@ -72,7 +80,7 @@ def build_alert(
     return Alert(
         kind=kind,
         status=snapshot.status if kind is not AlertKind.TEST else Status.UP,
-        title=_title(kind, diagnosis, name),
+        title=_title(kind, diagnosis, name, snapshot.status),
         message=message,
         office=office,
         provider=provider,

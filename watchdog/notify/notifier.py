@@ -7,6 +7,7 @@ fails never stops the others or the loop.
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
@@ -49,6 +50,7 @@ class Notifier:
         self.provider_display_name = provider_display_name
         self.office = office
         self.heartbeat = heartbeat
+        self._announce_next = threading.Event()
 
     # -- runner hooks -----------------------------------------------------------------------
 
@@ -57,8 +59,26 @@ class Notifier:
         if self.heartbeat is not None:
             _log_failure(self.heartbeat.start())
 
+    def announce_next_result(self) -> None:
+        """After "Check now": tell the person the result of the next check, whatever it is."""
+        self._announce_next.set()
+
     def after_check(self, result: CheckResult) -> None:
-        """Ping the heartbeat: success when mail flows, fail with the diagnosis otherwise."""
+        """Announce a requested result; ping the heartbeat (success when mail flows, else fail)."""
+        if self._announce_next.is_set() and result.outcome is not Outcome.PENDING:
+            self._announce_next.clear()
+            alert = build_alert(
+                AlertKind.RESULT,
+                self.history.status(),
+                provider=self.provider,
+                provider_display_name=self.provider_display_name,
+                office=self.office,
+                now=self.clock.now(),
+            )
+            results = self.send(alert)
+            self.history.record_alert(
+                self.history.alert_memory(), [self._row(alert, r) for r in results]
+            )
         if self.heartbeat is None or result.outcome is Outcome.PENDING:
             return
         if result.outcome in _FLOWING:
