@@ -8,10 +8,12 @@ Exit codes: 0 delivered / OK, 1 degraded (late or junk), 2 failed, 3 configurati
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import signal
 import sys
+import threading
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -19,7 +21,7 @@ from typing import Any
 
 from . import __version__
 from .config import Config, load_config
-from .errors import ConfigError, SecretError, StorageError, WatchdogError
+from .errors import AlreadyRunningError, ConfigError, SecretError, StorageError, WatchdogError
 from .history import AlertAttempt
 from .humanize import format_duration
 from .models import CheckResult, Diagnosis, Flip, Outcome, Status, StatusSnapshot
@@ -82,6 +84,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("run", parents=[common], help="check on a schedule until stopped")
     p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser(
+        "tray", parents=[common], help="check in the background with an icon in the system tray"
+    )
+    p.set_defaults(func=cmd_tray)
 
     p = sub.add_parser("status", parents=[common], help="the current status and pending canaries")
     p.add_argument("--json", action="store_true", help="print as JSON")
@@ -158,6 +165,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except StorageError as e:
         print(f"History problem: {e}", file=sys.stderr)
         return EXIT_CONFIG
+    except AlreadyRunningError as e:
+        print(str(e), file=sys.stderr)
+        return EXIT_FAILED
     except WatchdogError as e:
         print(f"Error: {e}", file=sys.stderr)
         return EXIT_FAILED
@@ -282,22 +292,14 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     config = _config(args)
     log_file = _log_to_file(args.verbose)
-    stopping: list[Callable[[], None]] = []
-
-    def on_signal(signum: int, _frame: object) -> None:
-        log.warning("Stopping (signal %d); pending canaries are kept for the next start.", signum)
-        for stop in stopping:
-            stop()
-
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)
 
     def show(result: CheckResult, snapshot: StatusSnapshot, flip: Flip | None) -> None:
         print(f"{_clock(result.sent_at)}  {result.outcome.value:<16} {_short(result)}", flush=True)
         if flip is not None:
             print(f"    status {flip.from_status} -> {flip.to_status}: {flip.reason}", flush=True)
 
-    with open_app(config, listeners=[show]) as app:
+    with _single_instance(config), open_app(config, listeners=[show]) as app:
+        _stop_on_signals(app.loop.stop)
         print(
             f"Checking {config.sender.address} -> {config.seed.address} every "
             f"{config.schedule.every_minutes:g} min (deadline {config.schedule.deadline_minutes:g}"
@@ -306,10 +308,51 @@ def cmd_run(args: argparse.Namespace) -> int:
         )
         if log_file is not None:
             print(f"Log: {log_file}", flush=True)
-        stopping.append(app.loop.stop)
         app.loop.run()
     print("Stopped.", flush=True)
     return EXIT_OK
+
+
+def cmd_tray(args: argparse.Namespace) -> int:
+    """The loop in a worker thread, the tray icon on the main thread (macOS requires it)."""
+    from .app import AppControls, open_app
+    from .tray import run_tray
+
+    config = _config(args)
+    _log_to_file(args.verbose)
+    with _single_instance(config), open_app(config) as app:
+        _stop_on_signals(app.loop.stop)
+        worker = threading.Thread(target=app.loop.run, name="watchdog-loop", daemon=True)
+        worker.start()
+        if not run_tray(AppControls(app)):
+            # No tray on this desktop: keep checking in the background until stopped.
+            while worker.is_alive():
+                worker.join(timeout=1.0)
+        app.loop.stop()
+        worker.join(timeout=config.schedule.deadline_seconds + 30)
+    return EXIT_OK
+
+
+def _stop_on_signals(stop: Callable[[], None]) -> None:
+    """Ctrl-C and SIGTERM end the loop cleanly: the check in progress keeps its canary pending."""
+
+    def on_signal(signum: int, _frame: object) -> None:
+        log.warning("Stopping (signal %d); pending canaries are kept for the next start.", signum)
+        stop()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+
+
+def _single_instance(config: Config) -> contextlib.AbstractContextManager[object]:
+    """One loop per user: a second `run` or `tray` stops with a clear message."""
+    from .app import data_dir
+    from .instance_lock import InstanceLock
+
+    lock: contextlib.AbstractContextManager[object] = InstanceLock(
+        data_dir(config) / "watchdog.lock"
+    )
+    return lock
 
 
 # -- status and history ---------------------------------------------------------------------
