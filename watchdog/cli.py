@@ -99,6 +99,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print as JSON")
     p.set_defaults(func=cmd_history)
 
+    p = sub.add_parser("export", parents=[common], help="every check as CSV or JSON")
+    p.add_argument("--format", choices=("csv", "json"), default="csv", help="default: csv")
+    p.add_argument("--since", metavar="DATE", help="only checks from this date (YYYY-MM-DD)")
+    p.add_argument("--output", type=Path, metavar="FILE", help="default: standard output")
+    p.set_defaults(func=cmd_export)
+
     p = sub.add_parser(
         "explain",
         parents=[common],
@@ -448,6 +454,42 @@ def cmd_history(args: argparse.Namespace) -> int:
     for row in table:
         print("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
     return EXIT_OK
+
+
+# -- export ---------------------------------------------------------------------------------
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from .app import history_path
+    from .export import write_csv, write_json
+    from .history import History
+
+    config = _config(args)
+    since = parse_since(args.since)
+    write = write_csv if args.format == "csv" else write_json
+    with History(history_path(config)) as history:
+        if args.output is None:
+            count = write(history.iter_checks(since), sys.stdout)
+        else:
+            # Write beside the target, then rename: a failed export never leaves half a file.
+            partial = args.output.with_name(args.output.name + ".partial")
+            with open(partial, "w", encoding="utf-8", newline="") as out:
+                count = write(history.iter_checks(since), out)
+            partial.replace(args.output)
+            print(f"{count} checks written to {args.output}", file=sys.stderr)
+    return EXIT_OK
+
+
+def parse_since(text: str | None) -> float | None:
+    """``--since 2026-11-01`` (local midnight) or an ISO date-time; a clear error otherwise."""
+    if text is None:
+        return None
+    from datetime import datetime
+
+    try:
+        return datetime.fromisoformat(text).timestamp()
+    except ValueError:
+        raise ConfigError(f"--since {text!r}: give a date like 2026-11-01") from None
 
 
 # -- test-alert and guide -------------------------------------------------------------------

@@ -258,6 +258,20 @@ class History:
         )
         return [_result(r) for r in rows]
 
+    def iter_checks(self, since: float | None = None) -> Iterator[CheckResult]:
+        """Every check, oldest first, streamed (years of history need not fit in memory)."""
+        with self._lock:
+            cursor = self._db.execute(
+                "SELECT * FROM canaries WHERE sent_at >= ? ORDER BY sent_at",
+                (since if since is not None else float("-inf"),),
+            )
+            rows = cursor.fetchmany(1000)
+        while rows:
+            for row in rows:
+                yield _result(row)
+            with self._lock:
+                rows = cursor.fetchmany(1000)
+
     def pending(self) -> list[CheckResult]:
         """Canaries still within their deadline or not yet looked at, oldest first."""
         rows = self._rows(
