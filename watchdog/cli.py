@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from . import __version__
+from .autostart import add_autostart_arguments
 from .config import Config, load_config
 from .errors import AlreadyRunningError, ConfigError, SecretError, StorageError, WatchdogError
 from .history import AlertAttempt
@@ -98,6 +99,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-n", "--limit", type=int, default=20, help="how many checks (default 20)")
     p.add_argument("--json", action="store_true", help="print as JSON")
     p.set_defaults(func=cmd_history)
+
+    p = sub.add_parser(
+        "autostart",
+        parents=[common],
+        help="start the tray icon at login (enable, disable, status)",
+    )
+    add_autostart_arguments(p)
+    p.set_defaults(func=cmd_autostart)
+
+    p = sub.add_parser("incidents", parents=[common], help="periods when reminders did not go out")
+    p.add_argument("--since", metavar="DATE", help="only incidents from this date (YYYY-MM-DD)")
+    p.add_argument("--json", action="store_true", help="print as JSON")
+    p.set_defaults(func=cmd_incidents)
 
     p = sub.add_parser("export", parents=[common], help="every check as CSV or JSON")
     p.add_argument("--format", choices=("csv", "json"), default="csv", help="default: csv")
@@ -453,6 +467,73 @@ def cmd_history(args: argparse.Namespace) -> int:
     print("  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)).rstrip())
     for row in table:
         print("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
+    return EXIT_OK
+
+
+# -- autostart and incidents ----------------------------------------------------------------
+
+
+def cmd_autostart(args: argparse.Namespace) -> int:
+    from .autostart import run_autostart
+
+    return run_autostart(args)
+
+
+def cmd_incidents(args: argparse.Namespace) -> int:
+    from .app import history_path
+    from .history import History
+    from .incidents import group_incidents
+
+    config = _config(args)
+    since = parse_since(args.since)
+    with History(history_path(config)) as history:
+        flips = list(reversed(history.flips(limit=100_000)))
+        first = flips[0].at if flips else None
+        checks = list(history.iter_checks(first))
+        alerts = history.alert_attempts(limit=100_000)
+    incidents = [
+        i for i in group_incidents(flips, checks, alerts) if since is None or i.start >= since
+    ]
+    now = time.time()
+    if args.json:
+        print(
+            json.dumps(
+                [
+                    {
+                        "status": i.status.value,
+                        "start": _iso(i.start),
+                        "end": _iso(i.end),
+                        "ongoing": i.ongoing,
+                        "duration_s": round(i.duration(now), 1),
+                        "diagnoses": [d.value for d in i.diagnoses],
+                        "canaries_failed": i.canaries_failed,
+                        "alerts": [
+                            {"at": _iso(a.at), "kind": a.kind, "channel": a.channel, "ok": a.ok}
+                            for a in i.alerts
+                        ],
+                        "person_acted_at": [_iso(t) for t in i.person_acted_at],
+                    }
+                    for i in incidents
+                ],
+                indent=2,
+            )
+        )
+        return EXIT_OK
+    if not incidents:
+        print("No incidents: reminders went out every time they were checked.")
+        return EXIT_OK
+    for i in incidents:
+        end = "ongoing" if i.ongoing else _clock(i.end or 0, date=True)
+        told = sorted({a.channel for a in i.alerts if a.ok})
+        print(
+            f"{i.status.value:<8} {_clock(i.start, date=True)} -> {end} "
+            f"({format_duration(i.duration(now))})"
+        )
+        print(f"         why: {', '.join(d.value for d in i.diagnoses) or 'unknown'}")
+        print(f"         canaries failed: {i.canaries_failed}; told: {', '.join(told) or 'nobody'}")
+        if i.person_acted_at:
+            acted = ", ".join(_clock(t) for t in i.person_acted_at)
+            print(f"         Check now pressed at: {acted}")
     return EXIT_OK
 
 
