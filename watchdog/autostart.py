@@ -867,7 +867,7 @@ def _warn_missing_config(config_path: Path | None, result: AutostartResult) -> N
     path = config_path.expanduser() if config_path is not None else default_config_path()
     if not path.exists():
         print(
-            f"Note: there is no configuration file at {path} yet; create it (see "
-            "docs/configuration.md) before the next login.",
+            f"\nNote: there is no configuration file at {path} yet; create it with "
+            "`watchdog setup` (see docs/setup.md) before the next login.",
             file=sys.stderr,
         )

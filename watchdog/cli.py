@@ -22,10 +22,12 @@ from typing import Any
 from . import __version__
 from .autostart import add_autostart_arguments
 from .config import Config, load_config
+from .doctor import add_doctor_arguments, run_doctor
 from .errors import AlreadyRunningError, ConfigError, SecretError, StorageError, WatchdogError
 from .history import AlertAttempt
 from .humanize import format_duration
 from .models import CheckResult, Diagnosis, Flip, Outcome, Status, StatusSnapshot
+from .setup_wizard import add_setup_arguments, run_setup
 
 EXIT_OK = 0
 EXIT_DEGRADED = 1
@@ -90,6 +92,18 @@ def build_parser() -> argparse.ArgumentParser:
         "tray", parents=[common], help="check in the background with an icon in the system tray"
     )
     p.set_defaults(func=cmd_tray)
+
+    p = sub.add_parser(
+        "setup", parents=[common], help="set up this PC step by step (or scripted with options)"
+    )
+    add_setup_arguments(p)
+    p.set_defaults(func=run_setup)
+
+    p = sub.add_parser(
+        "doctor", parents=[common], help="check settings, passwords, servers and the desktop"
+    )
+    add_doctor_arguments(p)
+    p.set_defaults(func=run_doctor)
 
     p = sub.add_parser("status", parents=[common], help="the current status and pending canaries")
     p.add_argument("--json", action="store_true", help="print as JSON")
@@ -336,15 +350,32 @@ def cmd_run(args: argparse.Namespace) -> int:
 def cmd_tray(args: argparse.Namespace) -> int:
     """The loop in a worker thread, the tray icon on the main thread (macOS requires it)."""
     from .app import AppControls, open_app
-    from .tray import run_tray
+    from .tray import create_tray
 
     config = _config(args)
     _log_to_file(args.verbose)
     with _single_instance(config), open_app(config) as app:
-        _stop_on_signals(app.loop.stop)
-        worker = threading.Thread(target=app.loop.run, name="watchdog-loop", daemon=True)
+        tray = create_tray(AppControls(app))
+
+        def stop_everything() -> None:
+            app.loop.stop()
+            if tray is not None:
+                tray.stop()
+
+        _stop_on_signals(stop_everything)
+
+        def run_loop() -> None:
+            # Why: if the loop ever ends (stopped or crashed), the icon must not keep
+            # showing a status nobody updates any more.
+            try:
+                app.loop.run()
+            finally:
+                if tray is not None:
+                    tray.stop()
+
+        worker = threading.Thread(target=run_loop, name="watchdog-loop", daemon=True)
         worker.start()
-        if not run_tray(AppControls(app)):
+        if tray is None or not tray.run():
             # No tray on this desktop: keep checking in the background until stopped.
             while worker.is_alive():
                 worker.join(timeout=1.0)

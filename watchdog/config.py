@@ -521,7 +521,7 @@ class _Reader:
         host = parts.hostname or ""
         if parts.scheme not in ("https", "http") or not host:
             raise self.fail(section, key, "must be a web address starting with https://")
-        if parts.scheme == "http" and not _is_local(host):
+        if parts.scheme == "http" and not is_local_host(host):
             raise self.fail(
                 section, key, "must start with https:// (http:// only for this PC or the office)"
             )
@@ -558,7 +558,7 @@ class _Reader:
         self, host: str, security: Security, section: str, key: str = "security"
     ) -> None:
         """Refuse unencrypted connections to the internet: a password would cross it in clear."""
-        if security is Security.NONE and not _is_local(host):
+        if security is Security.NONE and not is_local_host(host):
             raise self.fail(
                 section,
                 key,
@@ -583,7 +583,7 @@ def _is_ip(value: str) -> bool:
     return True
 
 
-def _is_local(host: str) -> bool:
+def is_local_host(host: str) -> bool:
     """Loopback, a private-range address, or a bare/.local/.lan name inside the office."""
     if host == "localhost" or host.endswith((".local", ".lan", ".internal", ".home.arpa")):
         return True

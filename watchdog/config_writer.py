@@ -1,0 +1,244 @@
+"""Write the configuration file that ``watchdog setup`` produced.
+
+:func:`render_config` turns the answers into TOML text with the documented keys and comments (the
+same layout as docs/configuration.md), so the support person who opens the file later reads what
+each line is for. :func:`write_config_file` checks the text with the same parser the watchdog
+uses, then writes it atomically and readable only by its owner.
+
+There is deliberately no password field anywhere here: passwords live in the OS keyring or the
+environment, never in a file this module writes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import os
+import tempfile
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+
+from .config import Config, load_config, parse_config
+from .errors import ConfigError
+from .models import Security
+
+#: Where comments start (0-based column), as in docs/configuration.md.
+_COMMENT_COLUMN = 33
+
+
+@dataclass(frozen=True)
+class SenderValues:
+    """The practice's outgoing account, as ``[sender]`` will hold it."""
+
+    address: str
+    smtp_host: str
+    smtp_port: int
+    security: Security
+    username: str  # empty: the server needs no AUTH
+    ca_file: Path | None = None
+
+
+@dataclass(frozen=True)
+class SeedValues:
+    """The mailbox the canaries go to, as ``[seed]`` will hold it."""
+
+    address: str
+    imap_host: str
+    imap_port: int
+    security: Security
+    username: str
+    ca_file: Path | None = None
+
+
+@dataclass(frozen=True)
+class ConfigValues:
+    """Everything ``watchdog setup`` asks for; no password, by design."""
+
+    sender: SenderValues
+    seed: SeedValues
+    every_minutes: float = 30.0
+    deadline_minutes: float = 10.0
+    office: str = ""
+    support_contact: str = ""
+
+
+def toml_string(value: str, *, key: str = "value") -> str:
+    """``value`` as a TOML basic string; ValueError (naming ``key``) for a line break.
+
+    Quotes and backslashes are escaped, a tab becomes ``\\t``. A line break or another control
+    character is refused rather than escaped: in a host or an address it could smuggle mail
+    headers or protocol commands, and the config parser refuses it anyway.
+    """
+    if any((ord(c) < 0x20 and c != "\t") or ord(c) == 0x7F for c in value):
+        raise ValueError(f"{key} must be a single line without control characters: {value!r}")
+    escaped = value.replace("\\", "\\\\").replace('"', '\\"').replace("\t", "\\t")
+    return f'"{escaped}"'
+
+
+def toml_number(value: float, *, key: str = "value") -> str:
+    """``30`` or ``0.5``: whole numbers without a needless ``.0``, as a person would write them."""
+    if isinstance(value, bool) or not math.isfinite(value) or value <= 0:
+        raise ValueError(f"{key} must be a number above 0, not {value!r}")
+    if float(value).is_integer():
+        return str(int(value))
+    return repr(float(value))
+
+
+def render_config(values: ConfigValues) -> str:
+    """The config file for ``values``: the documented keys, commented, optional ones shown off.
+
+    Raises ValueError naming the key for a value TOML could not hold safely (a line break) or a
+    port or number out of range; everything else is left to :func:`validate_config_text`.
+    """
+    s, d = values.sender, values.seed
+    lines = [
+        "# Delivery Watchdog configuration, written by `watchdog setup`.",
+        "# Every key is explained in docs/configuration.md. Passwords are never in this file:",
+        '# they are in the system keyring (service "delivery-watchdog") or, on a PC without one,',
+        "# in the environment variables WATCHDOG_SENDER_PASSWORD and WATCHDOG_SEED_PASSWORD.",
+        "",
+        _line("office", toml_string(values.office, key="office"), "optional, shown in messages"),
+        "",
+        _line("[sender]", "", "the practice's outgoing account: the one the reminders go through"),
+        _line("address", toml_string(s.address, key="[sender] address")),
+        _line("smtp_host", toml_string(s.smtp_host, key="[sender] smtp_host")),
+        _line("smtp_port", _port(s.smtp_port, "[sender] smtp_port")),
+        _line(
+            "security",
+            toml_string(s.security.value),
+            'ssl | starttls | none ("none" only on the LAN)',
+        ),
+        _line(
+            "username",
+            toml_string(s.username, key="[sender] username"),
+            "empty: the server needs no AUTH",
+        ),
+        _ca_line(s.ca_file, "[sender] ca_file"),
+        "# The practice's own inbox, searched for bounces of canaries (optional; read only):",
+        '# imap_host = "imap.example.com"',
+        "# imap_port = 993",
+        '# imap_security = "ssl"',
+        '# imap_username = ""             # empty: the same as username (and the same password)',
+        "",
+        _line("[seed]", "", "the mailbox the canaries go to"),
+        _line("address", toml_string(d.address, key="[seed] address")),
+        _line("imap_host", toml_string(d.imap_host, key="[seed] imap_host")),
+        _line("imap_port", _port(d.imap_port, "[seed] imap_port")),
+        _line("security", toml_string(d.security.value), "ssl | starttls | none"),
+        _line("username", toml_string(d.username, key="[seed] username")),
+        _ca_line(d.ca_file, "[seed] ca_file"),
+        "# delete_found = true            # delete canaries once found (default true)",
+        '# junk_folders = ["Quarantine"]  # extra junk folder names, besides \\Junk and the usual',
+        "",
+        "[schedule]",
+        _line(
+            "every_minutes",
+            toml_number(values.every_minutes, key="[schedule] every_minutes"),
+            "fractions allowed (0.5 = 30 s)",
+        ),
+        _line(
+            "deadline_minutes",
+            toml_number(values.deadline_minutes, key="[schedule] deadline_minutes"),
+            'a canary not found by then is "lost"; found later it is "late"',
+        ),
+        "",
+        "# [policy]                       # optional",
+        "# down_after_lost = 2            # lost canaries in a row before DOWN",
+        "# down_after_refusals = 1        # refused sends in a row before DOWN",
+        "",
+    ]
+    if values.support_contact:
+        contact = toml_string(values.support_contact, key="[alerts] support_contact")
+        lines += [
+            _line("[alerts]", "", "who is told, and how (docs/escalation.md)"),
+            _line("support_contact", contact, "shown in alerts and guides"),
+            "",
+        ]
+    else:
+        lines += [
+            "# [alerts]                       # who is told, and how (docs/escalation.md)",
+            '# support_contact = "Acme IT, 555-0100"  # shown in alerts and guides',
+            "",
+        ]
+    return "\n".join(lines)
+
+
+def _line(key: str, value: str, comment: str = "") -> str:
+    """``key = value`` (or a ``[table]`` header) with the comment at the documented column."""
+    text = key if key.startswith("[") else f"{key} = {value}"
+    if not comment:
+        return text
+    if len(text) < _COMMENT_COLUMN - 1:
+        return f"{text.ljust(_COMMENT_COLUMN)}# {comment}"
+    return f"{text}  # {comment}"
+
+
+def _port(value: int, key: str) -> str:
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 65535:
+        raise ValueError(f"{key} must be a whole number from 1 to 65535, not {value!r}")
+    return str(value)
+
+
+def _ca_line(ca_file: Path | None, key: str) -> str:
+    """The CA as an absolute path, so the file stays valid wherever it was typed from."""
+    if ca_file is None:
+        return '# ca_file = "office-ca.pem"      # a private CA (PEM); relative to this file'
+    return _line(
+        "ca_file", toml_string(str(ca_file.expanduser().resolve()), key=key), "a private CA (PEM)"
+    )
+
+
+def validate_config_text(text: str, path: Path) -> Config:
+    """Parse ``text`` as if it were the file at ``path``; ConfigError (file + key) if it is bad.
+
+    The same checks the watchdog runs at start, so setup can never write a file it would refuse.
+    """
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:  # a bug here: render_config must always produce TOML
+        raise ConfigError(f"is not valid TOML: {e}", path=str(path)) from e
+    return parse_config(raw, path)
+
+
+def write_config_file(path: Path, text: str, *, overwrite: bool = False) -> Config:
+    """Check ``text``, write it to ``path`` atomically with mode 0600, and load it back.
+
+    Raises FileExistsError when ``path`` exists and ``overwrite`` is false, and ConfigError when
+    the text would not load; in both cases nothing is written. The file is first written under a
+    temporary name in the same folder and then renamed over ``path``, so a crash or a full disk
+    never leaves half a config behind. 0600 because the file names the accounts and their servers.
+    """
+    path = path.expanduser()
+    if path.exists() and not overwrite:
+        raise FileExistsError(f"{path} already exists")
+    validate_config_text(text, path)
+    folder = path.parent
+    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    fd, temp_name = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.", suffix=".tmp")
+    temp = Path(temp_name)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(temp, 0o600)  # mkstemp already makes it 0600; say so in case that ever changes
+        os.replace(temp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            temp.unlink()
+        raise
+    _sync_folder(folder)
+    return load_config(path)
+
+
+def _sync_folder(folder: Path) -> None:
+    """Make the rename itself durable (POSIX); best effort, Windows has no directory handles."""
+    if os.name != "posix":
+        return
+    with contextlib.suppress(OSError):
+        fd = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)

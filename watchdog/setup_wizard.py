@@ -1,0 +1,1114 @@
+"""``watchdog setup``: set up this PC, step by step or from options for scripted installs.
+
+The person at the keyboard is a support technician, often on the phone with the front desk. So
+every question says what it wants in plain words with the default in brackets, a provider is
+recognised from the address and its servers are filled in, and the wizard says which password the
+provider wants (app password, secure mail key, a setting to switch on) and where to make it. It
+stops plainly when an account cannot work with a password at all (Outlook.com).
+
+Nothing is saved until everything has been proven live: both sign-ins, then a real canary round
+trip. Only then are the passwords stored in the OS keyring and the config written (atomically,
+0600). A failed live test writes nothing, unless ``--no-test`` skipped the tests. Passwords never
+go into the config or any other file we write, and are never printed.
+
+Exit codes: 0 done, 2 a live test failed (nothing written), 3 bad input or an account that cannot
+work (nothing written), 130 stopped with Ctrl-C or end of input (nothing written).
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import importlib
+import inspect
+import math
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal, TypeVar
+
+from .config import SeedConfig, SenderConfig, default_config_path, is_local_host
+from .config_writer import (
+    ConfigValues,
+    SeedValues,
+    SenderValues,
+    render_config,
+    validate_config_text,
+    write_config_file,
+)
+from .credentials import KEYRING_SERVICE, PasswordSignIn, Role, env_var, keyring_entry
+from .doctor import (
+    DEFAULT_TIMEOUT_S,
+    Problem,
+    account_provider,
+    check_imap_login,
+    check_smtp_login,
+)
+from .errors import ConfigError, WatchdogError
+from .models import Security
+from .providers import OTHER, Provider, ServerPreset, SignIn, all_providers, get_provider
+
+EXIT_DONE = 0
+EXIT_TEST_FAILED = 2
+EXIT_BAD_INPUT = 3
+EXIT_STOPPED = 130
+
+_T = TypeVar("_T")
+
+
+class SetupStopped(Exception):
+    """Setup ends here, with ``code``, after the message was shown; nothing has been written."""
+
+    def __init__(self, message: str, code: int) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+class BadInput(SetupStopped):
+    """A value given on the command line (or missing from it) is not usable."""
+
+    def __init__(self, option: str, message: str) -> None:
+        super().__init__(f"{option}: {message}", EXIT_BAD_INPUT)
+        self.option = option
+
+
+# --- the arguments ------------------------------------------------------------------------------
+
+
+def add_setup_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of ``watchdog setup`` (``--config`` comes from the common options).
+
+    Every value is read as text and checked by setup itself, so a bad value exits with 3 and a
+    message naming the option (argparse's own errors would exit with 2, the code of a failed
+    live test).
+    """
+    if parser.description is None:
+        parser.description = (
+            "Set up Delivery Watchdog on this PC: the practice's sending account, the seed "
+            "mailbox, the passwords (kept in the system keyring) and the schedule. Both "
+            "sign-ins and a first test message are tried live before anything is saved. Given "
+            "values become the defaults of the questions; with --non-interactive nothing is "
+            "asked. Exit 0: done; 2: a live test failed; 3: bad input; nothing is written "
+            "unless the exit code is 0."
+        )
+    parser.add_argument(
+        "--non-interactive",
+        action="store_true",
+        help="ask nothing: take every value from the options and the passwords from "
+        "WATCHDOG_SENDER_PASSWORD / WATCHDOG_SEED_PASSWORD (or the keyring)",
+    )
+    values = [
+        ("--sender-address", "ADDRESS", "the practice's sending e-mail address"),
+        ("--smtp-host", "HOST", "outgoing server (default: the provider's)"),
+        ("--smtp-port", "PORT", "outgoing server port (default: the provider's)"),
+        ("--smtp-security", "MODE", "ssl, starttls or none (default: the provider's)"),
+        ("--sender-username", "NAME", 'sign-in name (default: the address; "" for no AUTH)'),
+        ("--seed-address", "ADDRESS", "the seed mailbox's e-mail address"),
+        ("--imap-host", "HOST", "seed mailbox IMAP server (default: the provider's)"),
+        ("--imap-port", "PORT", "seed mailbox IMAP port (default: the provider's)"),
+        ("--imap-security", "MODE", "ssl, starttls or none (default: the provider's)"),
+        ("--seed-username", "NAME", "seed mailbox sign-in name (default: per provider)"),
+        ("--ca-file", "PEM", "a private CA for both servers (not needed for the big providers)"),
+        ("--every-minutes", "MINUTES", "how often to check (default 30)"),
+        ("--deadline-minutes", "MINUTES", "when a canary counts as lost (default 10)"),
+        ("--office", "NAME", "the practice's name, shown in messages"),
+        ("--support-contact", "TEXT", "who the staff should call, shown in alerts"),
+    ]
+    for option, metavar, text in values:
+        parser.add_argument(option, metavar=metavar, default=None, help=text)
+    parser.add_argument(
+        "--no-test",
+        action="store_true",
+        help="skip the live sign-in tests and the first test message (save without proof)",
+    )
+    parser.add_argument(
+        "--force", action="store_true", help="replace an existing configuration without asking"
+    )
+    parser.add_argument(
+        "--autostart",
+        action="store_true",
+        help="with --non-interactive: also start the watchdog with the PC",
+    )
+
+
+# --- checking what was typed --------------------------------------------------------------------
+
+
+def parse_address(value: str) -> str:
+    """A bare e-mail address, by the same rule as the config."""
+    value = _one_line(value)
+    local, at, domain = value.rpartition("@")
+    if not at or not local or ("." not in domain and domain != "localhost") or " " in value:
+        raise ValueError(f"{value!r} is not an e-mail address like name@example.com")
+    if any(c in value for c in "<>,;\"'()"):
+        raise ValueError(f"{value!r}: give the bare address, like name@example.com")
+    return value
+
+
+def parse_host(value: str) -> str:
+    """A server name or IP address, by the same rule as the config."""
+    value = _one_line(value)
+    if not value or " " in value or "/" in value or (":" in value and not _is_ipv6(value)):
+        raise ValueError(f"{value!r} must be a server name like smtp.example.com")
+    return value
+
+
+def parse_port(value: str) -> int:
+    """A TCP port, 1 to 65535."""
+    try:
+        port = int(value.strip())
+    except ValueError:
+        port = 0
+    if not 1 <= port <= 65535:
+        raise ValueError(f"{value!r} must be a whole number from 1 to 65535")
+    return port
+
+
+def parse_security(value: str) -> Security:
+    """ssl, starttls or none."""
+    try:
+        return Security(value.strip().lower())
+    except ValueError:
+        raise ValueError(f"{value!r} is not allowed; use ssl, starttls or none") from None
+
+
+def parse_minutes(value: str) -> float:
+    """A number of minutes above 0; fractions allowed."""
+    try:
+        minutes = float(value.strip().replace(",", "."))
+    except ValueError:
+        minutes = math.nan
+    if not math.isfinite(minutes) or minutes <= 0:
+        raise ValueError(f"{value!r} must be a number of minutes above 0 (e.g. 30 or 0.5)")
+    return minutes
+
+
+def parse_ca_file(value: str) -> Path | None:
+    """An existing PEM file (made absolute), or None for an empty answer."""
+    value = _one_line(value)
+    if not value:
+        return None
+    path = Path(value).expanduser()
+    if not path.is_file():
+        raise ValueError(f"{value!r}: no such file (the PEM file of the private CA)")
+    return path.resolve()
+
+
+def _one_line(value: str) -> str:
+    if any(ord(c) < 0x20 and c != "\t" for c in value):
+        raise ValueError(f"{value!r} must be a single line")
+    return value.strip()
+
+
+def _is_ipv6(value: str) -> bool:
+    import ipaddress
+
+    try:
+        ipaddress.IPv6Address(value)
+    except ValueError:
+        return False
+    return True
+
+
+def _check_plain(host: str, security: Security) -> None:
+    """The config refuses an unencrypted connection to the internet; say so at once."""
+    if security is Security.NONE and not is_local_host(host):
+        raise ValueError(
+            f'"none" (no encryption) is only allowed for a server on this PC or the office '
+            f"network; {host} is neither. Use ssl or starttls."
+        )
+
+
+# --- accounts -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Words:
+    """How the wizard speaks of one of the two accounts, and which options fill it."""
+
+    title: str
+    address_question: str
+    server: str
+    address_option: str
+    host_option: str
+    port_option: str
+    security_option: str
+    username_option: str
+
+
+_WORDS: dict[Role, _Words] = {
+    "sender": _Words(
+        title="The practice's sending account (the one the reminders go through)",
+        address_question="The practice's sending e-mail address",
+        server="Outgoing mail server (SMTP)",
+        address_option="--sender-address",
+        host_option="--smtp-host",
+        port_option="--smtp-port",
+        security_option="--smtp-security",
+        username_option="--sender-username",
+    ),
+    "seed": _Words(
+        title="The seed mailbox (where the test messages go; a separate mailbox you control)",
+        address_question="The seed mailbox's e-mail address",
+        server="Incoming mail server (IMAP) of the seed mailbox",
+        address_option="--seed-address",
+        host_option="--imap-host",
+        port_option="--imap-port",
+        security_option="--imap-security",
+        username_option="--seed-username",
+    ),
+}
+
+#: The usual port for each security, per account kind.
+_PORTS: dict[Role, dict[Security, int]] = {
+    "sender": {Security.SSL: 465, Security.STARTTLS: 587, Security.NONE: 25},
+    "seed": {Security.SSL: 993, Security.STARTTLS: 143, Security.NONE: 143},
+}
+_SECURITY_OF_PORT = {
+    465: Security.SSL,
+    993: Security.SSL,
+    587: Security.STARTTLS,
+    143: Security.STARTTLS,
+    25: Security.STARTTLS,
+}
+
+
+@dataclass(frozen=True)
+class Account:
+    """One account as setup collected it (no password: that is kept apart)."""
+
+    role: Role
+    address: str
+    host: str
+    port: int
+    security: Security
+    username: str
+    ca_file: Path | None
+    provider: Provider
+
+    def sender_config(self) -> SenderConfig:
+        return SenderConfig(
+            address=self.address,
+            smtp_host=self.host,
+            smtp_port=self.port,
+            security=self.security,
+            username=self.username,
+            ca_file=self.ca_file,
+        )
+
+    def seed_config(self) -> SeedConfig:
+        return SeedConfig(
+            address=self.address,
+            imap_host=self.host,
+            imap_port=self.port,
+            security=self.security,
+            username=self.username,
+            ca_file=self.ca_file,
+        )
+
+    def describe(self) -> str:
+        who = self.username or "no sign-in"
+        return (
+            f"{self.address} via {self.host}:{self.port} ({self.security.value}, user {who}; "
+            f"provider: {self.provider.display_name})"
+        )
+
+
+def preset_of(role: Role, provider: Provider) -> ServerPreset | None:
+    """The provider's server for this kind of account."""
+    return provider.smtp if role == "sender" else provider.imap
+
+
+def default_port(preset: ServerPreset | None) -> int | None:
+    """The provider's port (its other servers use the same ones); None: no preset, ask."""
+    return preset.port if preset is not None else None
+
+
+def default_security(preset: ServerPreset | None, port: int) -> Security | None:
+    """The preset's security for the preset's port, else what the port usually means."""
+    if preset is not None and port == preset.port:
+        return preset.security
+    return _SECURITY_OF_PORT.get(port)
+
+
+def default_username(role: Role, provider: Provider, address: str) -> str:
+    """The whole address, except where the provider's IMAP rule says otherwise (iCloud)."""
+    return address if role == "sender" else provider.imap_user(address)
+
+
+def sign_in_words(provider: Provider) -> list[str]:
+    """What password this provider wants from a program like this one, and where to get it."""
+    name = provider.display_name
+    headline = {
+        SignIn.APP_PASSWORD: f"{name} needs an app password here, not the normal password.",
+        SignIn.SECURE_MAIL_KEY: f"{name} needs a secure mail key here, not the normal password.",
+        SignIn.THIRD_PARTY_ACCESS: (
+            f"{name} takes the normal password here, but only after a setting is switched on."
+        ),
+        SignIn.OAUTH2_ONLY: (
+            f"{name} accounts cannot be used with a password at all, not even an app password."
+        ),
+        SignIn.PASSWORD: f"{name} takes the account's password here.",
+    }[provider.sign_in]
+    lines = [headline, provider.sign_in_note]
+    if provider.name == OTHER:
+        lines = [provider.sign_in_note]
+    if provider.sign_in_url:
+        label = {
+            SignIn.APP_PASSWORD: "Create it here",
+            SignIn.SECURE_MAIL_KEY: "Create it here",
+            SignIn.THIRD_PARTY_ACCESS: "Switch it on here",
+        }.get(provider.sign_in, "More")
+        lines.append(f"{label}: {provider.sign_in_url}")
+    return lines
+
+
+def oauth_stop(provider: Provider, role: Role) -> SetupStopped:
+    """The plain stop for an account that no password can open."""
+    if role == "sender":
+        until = "Until then Delivery Watchdog cannot check this sending account."
+    else:
+        until = (
+            "Until then, use a seed mailbox of another provider (e.g. Gmail, with an app password)."
+        )
+    return SetupStopped(
+        "\n".join(
+            [
+                sign_in_words(provider)[0],
+                provider.sign_in_note,
+                "Delivery Watchdog signs in with a password today; signing in through a "
+                "Microsoft window (OAuth2) is coming in a later version.",
+                until,
+                f"More: {provider.sign_in_url}",
+                "Nothing was saved.",
+            ]
+        ),
+        EXIT_BAD_INPUT,
+    )
+
+
+def password_word(provider: Provider) -> str:
+    """What to call the secret in the question, so nobody types the normal password by habit."""
+    return {
+        SignIn.APP_PASSWORD: "App password",
+        SignIn.SECURE_MAIL_KEY: "Secure mail key",
+    }.get(provider.sign_in, "Password")
+
+
+# --- talking to the person ----------------------------------------------------------------------
+
+
+class Console:
+    """Questions and answers with ``input()`` and ``getpass``; tests drive it through a pty."""
+
+    def say(self, text: str = "") -> None:
+        print(text, flush=True)
+
+    def ask(self, question: str, default: str | None = None, *, optional: bool = False) -> str:
+        """One answer; Enter takes the default. Required unless ``optional``."""
+        prompt = f"{question} [{default}]: " if default not in (None, "") else f"{question}: "
+        while True:
+            answer = input(prompt).strip()
+            if not answer and default:
+                return default
+            if answer or optional:
+                return answer
+            self.say("  Please type an answer (Ctrl-C stops setup without saving anything).")
+
+    def ask_as(
+        self,
+        question: str,
+        parse: Callable[[str], _T],
+        default: str | None = None,
+        *,
+        optional: bool = False,
+    ) -> _T:
+        """Ask until ``parse`` accepts the answer; its ValueError is shown as the reason."""
+        while True:
+            answer = self.ask(question, default, optional=optional)
+            try:
+                return parse(answer)
+            except ValueError as e:
+                self.say(f"  {e}")
+
+    def yes(self, question: str, *, default: bool) -> bool:
+        hint = "Y/n" if default else "y/N"
+        while True:
+            answer = input(f"{question} [{hint}]: ").strip().lower()
+            if not answer:
+                return default
+            if answer in ("y", "yes"):
+                return True
+            if answer in ("n", "no"):
+                return False
+            self.say("  Please answer y or n.")
+
+    def choose(self, question: str, options: dict[str, str], default: str) -> str:
+        """One letter out of ``options`` (letter -> meaning)."""
+        listed = ", ".join(f"{meaning} ({letter})" for letter, meaning in options.items())
+        while True:
+            answer = input(f"{question}: {listed} [{default}]: ").strip().lower() or default
+            if answer in options:
+                return answer
+            self.say(f"  Please type one of {', '.join(options)}.")
+
+    def secret(self, prompt: str) -> str:
+        """A password, not shown while typed; asked again when empty."""
+        while True:
+            value = getpass.getpass(prompt)
+            if value:
+                return value
+            self.say("  A password is needed here.")
+
+
+# --- the interactive wizard ---------------------------------------------------------------------
+
+
+class Wizard:
+    """The questions, in the order a support person thinks about an office."""
+
+    def __init__(self, args: argparse.Namespace, console: Console) -> None:
+        self.args = args
+        self.ui = console
+        self.ca_flag: Path | None = parse_ca_file(args.ca_file) if args.ca_file else None
+        self.ca_default = self.ca_flag  # becomes the sender's CA, offered again for the seed
+
+    def account(self, role: Role) -> tuple[Account, str]:
+        """Ask for one account and its password, and prove the sign-in unless ``--no-test``."""
+        words = _WORDS[role]
+        ui = self.ui
+        ui.say()
+        ui.say(f"-- {words.title} --")
+        address = ui.ask_as(words.address_question, parse_address, self._flag(words.address_option))
+        provider = self.provider(role, address)
+        host_default = self._flag(words.host_option)
+        port_default = self._flag(words.port_option)
+        security_default = self._flag(words.security_option)
+        username_default = self._flag(words.username_option)
+        ca_default = self.ca_default
+        while True:
+            preset = preset_of(role, provider)
+            if preset is not None:
+                ui.say(
+                    f"{provider.display_name} settings: {preset.host}, port {preset.port}, "
+                    f"{preset.security.value}. Press Enter to keep each one."
+                )
+            host = ui.ask_as(
+                words.server, parse_host, host_default or (preset.host if preset else None)
+            )
+            found = account_provider(role, host, address)
+            if found.name != provider.name and found.name != OTHER:
+                ui.say(f"{host} belongs to {found.display_name}.")
+                self.explain(found, role)
+                provider, preset = found, preset_of(role, found)
+            guess = default_port(preset)
+            port = ui.ask_as(
+                "Port", parse_port, port_default or (str(guess) if guess is not None else None)
+            )
+            usual = default_security(preset, port)
+            while True:
+                security = ui.ask_as(
+                    "Security: ssl, starttls or none",
+                    parse_security,
+                    security_default or (usual.value if usual else None),
+                )
+                try:
+                    _check_plain(host, security)
+                    break
+                except ValueError as e:
+                    ui.say(f"  {e}")
+                    security_default = None
+            username = self.username(role, provider, address, username_default)
+            # A private CA belongs to a private server ("other"); a big provider gets one only
+            # when --ca-file asked for it, never the sender's by accident.
+            ca_file = ca_default if provider.name == OTHER else self.ca_flag
+            if provider.name == OTHER or ca_file is not None:
+                ca_file = ui.ask_as(
+                    "Private certificate authority (PEM file) of this server, if it has one "
+                    "(Enter for none; type - to clear)",
+                    lambda v: None if v.strip() == "-" else parse_ca_file(v),
+                    str(ca_file) if ca_file else None,
+                    optional=True,
+                )
+            account = Account(role, address, host, port, security, username, ca_file, provider)
+            password = self.password(account)
+            if password is not None:
+                if role == "sender" and ca_file is not None:
+                    self.ca_default = ca_file  # the seed is often on the same private server
+                return account, password
+            # The person wants to change the server settings: the answers become the defaults.
+            host_default, port_default, security_default = host, str(port), security.value
+            username_default, ca_default = username, ca_file
+
+    def provider(self, role: Role, address: str) -> Provider:
+        """Recognise the provider from the address, let the person correct it, explain it."""
+        detected = account_provider(role, "", address)
+        names = [p.name for p in all_providers()]
+        if detected.name != OTHER:
+            self.ui.say(f"Recognised: {detected.display_name}.")
+
+        def known(value: str) -> Provider:
+            try:
+                return get_provider(value)
+            except ValueError:
+                raise ValueError(f"{value!r} is not one of: {', '.join(names)}") from None
+
+        provider = self.ui.ask_as(f"Mail provider ({', '.join(names)})", known, detected.name)
+        self.explain(provider, role)
+        return provider
+
+    def explain(self, provider: Provider, role: Role) -> None:
+        """Say which password the provider wants; stop at once when none can work."""
+        if provider.sign_in is SignIn.OAUTH2_ONLY:
+            raise oauth_stop(provider, role)
+        for line in sign_in_words(provider):
+            self.ui.say(f"  {line}")
+
+    def username(self, role: Role, provider: Provider, address: str, default: str | None) -> str:
+        question = "User name for signing in"
+        if role == "sender":
+            question += " (type - if the server needs no sign-in)"
+        fallback = default_username(role, provider, address)
+        answer = self.ui.ask_as(question, _one_line, default if default is not None else fallback)
+        if answer == "-" and role == "sender":
+            return ""
+        return answer
+
+    def password(self, account: Account) -> str | None:
+        """Ask for the password until the sign-in works; None: change the server settings."""
+        ui = self.ui
+        if account.role == "sender" and not account.username:
+            ui.say("No sign-in: no password needed.")
+            if not self.args.no_test:
+                self.prove(account, "")
+            return ""
+        if os.environ.get(env_var(account.role)):
+            ui.say(
+                f"Note: {env_var(account.role)} is set here; when the watchdog runs with it, "
+                "it wins over the password saved now."
+            )
+        while True:
+            word = password_word(account.provider)
+            password = ui.secret(f"{word} for {account.username} (not shown as you type): ")
+            if self.args.no_test:
+                return password
+            problem = self.prove(account, password)
+            if problem is None:
+                return password
+            default = "p" if problem.stage == "login" else "s"
+            choice = ui.choose(
+                "What now",
+                {"p": "type the password again", "s": "change the server settings", "q": "stop"},
+                default,
+            )
+            if choice == "s":
+                return None
+            if choice == "q":
+                raise SetupStopped("Setup stopped; nothing was saved.", EXIT_TEST_FAILED)
+
+    def prove(self, account: Account, password: str) -> Problem | None:
+        """Try the sign-in live and say what happened."""
+        self.ui.say(f"Testing the sign-in to {account.host}:{account.port} ...")
+        problem = live_login(account, password)
+        if problem is None:
+            self.ui.say("  OK: signed in.")
+            return None
+        self.ui.say("  The sign-in did not work.")
+        for line in problem.explain(account.provider.name, account.role):
+            self.ui.say(f"  {line}")
+        return problem
+
+    def schedule(self) -> tuple[float, float]:
+        ui = self.ui
+        ui.say()
+        ui.say("-- Schedule --")
+        every = ui.ask_as(
+            "Check every how many minutes", parse_minutes, self._flag("--every-minutes") or "30"
+        )
+        deadline = ui.ask_as(
+            "Minutes after which a test message that has not arrived counts as lost",
+            parse_minutes,
+            self._flag("--deadline-minutes") or "10",
+        )
+        return every, deadline
+
+    def office(self) -> tuple[str, str]:
+        ui = self.ui
+        ui.say()
+        ui.say("-- The office --")
+        office = ui.ask_as(
+            "Name of the practice, shown in messages (Enter to leave out)",
+            _one_line,
+            self._flag("--office"),
+            optional=True,
+        )
+        contact = ui.ask_as(
+            "Who should the staff call about e-mail problems, e.g. name and phone (Enter to "
+            "leave out)",
+            _one_line,
+            self._flag("--support-contact"),
+            optional=True,
+        )
+        return office, contact
+
+    def _flag(self, option: str) -> str | None:
+        value: str | None = getattr(self.args, option.lstrip("-").replace("-", "_"), None)
+        return value
+
+
+def live_login(account: Account, password: str) -> Problem | None:
+    """The sign-in the watchdog will make, with the password just typed (never stored here)."""
+    signin = PasswordSignIn(account.username, lambda: password)
+    timeout = DEFAULT_TIMEOUT_S
+    if account.role == "sender":
+        return check_smtp_login(
+            account.sender_config(), signin, account.provider.name, timeout=timeout
+        )
+    result = check_imap_login(account.seed_config(), signin, timeout=timeout)
+    return result if isinstance(result, Problem) else None
+
+
+# --- non-interactive ----------------------------------------------------------------------------
+
+
+def account_from_options(role: Role, args: argparse.Namespace) -> Account:
+    """One account from the options alone; BadInput names the option that is wrong or missing."""
+    words = _WORDS[role]
+
+    def flag(option: str) -> str | None:
+        value: str | None = getattr(args, option.lstrip("-").replace("-", "_"), None)
+        return value
+
+    def parsed(option: str, parse: Callable[[str], _T], value: str) -> _T:
+        try:
+            return parse(value)
+        except ValueError as e:
+            raise BadInput(option, str(e)) from None
+
+    raw_address = flag(words.address_option)
+    if not raw_address:
+        raise BadInput(words.address_option, "is required (" + words.address_question + ")")
+    address = parsed(words.address_option, parse_address, raw_address)
+    raw_host = flag(words.host_option)
+    host_typed = parsed(words.host_option, parse_host, raw_host) if raw_host else ""
+    provider = account_provider(role, host_typed, address)
+    if provider.sign_in is SignIn.OAUTH2_ONLY:
+        raise oauth_stop(provider, role)
+    preset = preset_of(role, provider)
+    if not host_typed and preset is None:
+        raise BadInput(
+            words.host_option,
+            f"is required: the provider of {address} is not known, so there is no preset server",
+        )
+    host = host_typed or (preset.host if preset else "")
+    raw_port = flag(words.port_option)
+    guess = default_port(preset)
+    if raw_port:
+        port = parsed(words.port_option, parse_port, raw_port)
+    elif guess is not None:
+        port = guess
+    else:
+        raise BadInput(words.port_option, f"is required for {host} (e.g. 465 or 587, 993)")
+    raw_security = flag(words.security_option)
+    usual = default_security(preset, port)
+    if raw_security:
+        security = parsed(words.security_option, parse_security, raw_security)
+    elif usual is not None:
+        security = usual
+    else:
+        raise BadInput(words.security_option, f"is required for port {port} (ssl or starttls)")
+    try:
+        _check_plain(host, security)
+    except ValueError as e:
+        raise BadInput(words.security_option, str(e)) from None
+    raw_username = flag(words.username_option)
+    if raw_username is None:
+        username = default_username(role, provider, address)
+    else:
+        username = parsed(words.username_option, _one_line, raw_username)
+    if role == "seed" and not username:
+        raise BadInput(words.username_option, "must not be empty: the seed mailbox needs a sign-in")
+    ca_file = parsed("--ca-file", parse_ca_file, args.ca_file) if args.ca_file else None
+    return Account(role, address, host, port, security, username, ca_file, provider)
+
+
+def password_from_environment(role: Role, username: str) -> tuple[str, Literal["env", "keyring"]]:
+    """The password for a scripted install: the environment, else one already in the keyring."""
+    variable = env_var(role)
+    value = os.environ.get(variable)
+    if value:
+        return value, "env"
+    stored = _keyring_get(role, username)
+    if stored:
+        return stored, "keyring"
+    raise BadInput(
+        variable,
+        f"is not set, and no password is stored in the keyring for {keyring_entry(role, username)}"
+        ": set it in the environment of this command",
+    )
+
+
+# --- the keyring --------------------------------------------------------------------------------
+
+
+def store_password(role: Role, username: str, password: str) -> str | None:
+    """Store in the OS keyring and read it back; None when kept, else why not (no secret in it).
+
+    A backend that accepts and forgets (the null keyring) or that writes a plain file
+    (``keyrings.alt``) counts as unavailable: the password must never end up in a file.
+    """
+    import keyring
+    import keyring.errors
+
+    entry = keyring_entry(role, username)
+    try:
+        backend = keyring.get_keyring()
+        name = str(getattr(backend, "name", type(backend).__name__))
+        if type(backend).__module__.startswith("keyrings.alt"):
+            return f"the keyring here ({name}) would keep it in a plain file"
+        keyring.set_password(KEYRING_SERVICE, entry, password)
+        kept = keyring.get_password(KEYRING_SERVICE, entry)
+    except keyring.errors.KeyringError as e:
+        return f"the system keyring is not available ({type(e).__name__}: {e})"
+    except Exception as e:  # a backend's own D-Bus or OS error, e.g. a locked collection
+        return f"the system keyring failed ({type(e).__name__}: {e})"
+    if kept != password:
+        return f"the system keyring ({name}) did not keep it"
+    return None
+
+
+def _keyring_get(role: Role, username: str) -> str | None:
+    import keyring
+
+    try:
+        value: str | None = keyring.get_password(KEYRING_SERVICE, keyring_entry(role, username))
+    except Exception:  # no keyring at all: the caller asks for the environment variable
+        return None
+    return value
+
+
+# --- the steps both modes share -----------------------------------------------------------------
+
+
+@dataclass
+class _Plan:
+    """What setup is about to save, and the passwords kept apart (never printed)."""
+
+    sender: Account
+    seed: Account
+    every: float
+    deadline: float
+    office: str
+    contact: str
+    passwords: dict[Role, str]
+    sources: dict[Role, str]  # "typed", "env" or "keyring"
+
+    def values(self) -> ConfigValues:
+        s, d = self.sender, self.seed
+        return ConfigValues(
+            sender=SenderValues(s.address, s.host, s.port, s.security, s.username, s.ca_file),
+            seed=SeedValues(d.address, d.host, d.port, d.security, d.username, d.ca_file),
+            every_minutes=self.every,
+            deadline_minutes=self.deadline,
+            office=self.office,
+            support_contact=self.contact,
+        )
+
+
+_OPTION_OF_KEY = {
+    "office": "--office",
+    "[sender] address": "--sender-address",
+    "[sender] smtp_host": "--smtp-host",
+    "[sender] smtp_port": "--smtp-port",
+    "[sender] security": "--smtp-security",
+    "[sender] username": "--sender-username",
+    "[sender] ca_file": "--ca-file",
+    "[seed] address": "--seed-address",
+    "[seed] imap_host": "--imap-host",
+    "[seed] imap_port": "--imap-port",
+    "[seed] security": "--imap-security",
+    "[seed] username": "--seed-username",
+    "[seed] ca_file": "--ca-file",
+    "[schedule] every_minutes": "--every-minutes",
+    "[schedule] deadline_minutes": "--deadline-minutes",
+    "[alerts] support_contact": "--support-contact",
+}
+
+
+def _render(plan: _Plan, path: Path) -> str:
+    """The config text, checked by the watchdog's own parser; BadInput names the option."""
+    try:
+        text = render_config(plan.values())
+    except ValueError as e:
+        key = str(e).split(" must ", 1)[0]
+        raise BadInput(_OPTION_OF_KEY.get(key, key), str(e)) from None
+    try:
+        validate_config_text(text, path)
+    except ConfigError as e:
+        option = _OPTION_OF_KEY.get(e.key or "", e.key or "the configuration")
+        raise BadInput(option, str(e)) from None
+    return text
+
+
+def first_canary(ui: Console, plan: _Plan, text: str, path: Path) -> bool:
+    """A real round trip with the new settings, as ``watchdog check`` makes it; True if it works.
+
+    Junk and late count as working (the settings are right; the watchdog will report those), with
+    a plain warning. No alert channel is used: nobody should be paged during setup.
+    """
+    from .app import open_app
+    from .classifier import describe
+    from .guidance import short_fix
+    from .humanize import format_duration
+    from .models import Outcome
+
+    config = validate_config_text(text, path)
+    passwords = plan.passwords
+    ui.say()
+    ui.say(
+        f"Sending a first test message from {plan.sender.address} to {plan.seed.address} and "
+        f"waiting for it (at most {format_duration(config.schedule.deadline_seconds)}; usually "
+        "a few seconds) ..."
+    )
+    try:
+        with open_app(config, passwords=lambda role, _user: passwords[role], channels=[]) as app:
+            result = app.runner.check().result
+            provider = app.provider
+    except WatchdogError as e:
+        ui.say(f"  The test message could not be tried: {e}")
+        return False
+    took = format_duration(result.latency_s or 0.0)
+    if result.outcome is Outcome.DELIVERED:
+        ui.say(f"  Delivered: the test message arrived in {result.folder} after {took}.")
+        return True
+    if result.outcome in (Outcome.JUNK, Outcome.LATE):
+        where = "in the junk folder" if result.outcome is Outcome.JUNK else "late"
+        ui.say(f"  The test message arrived, but {where} (after {took}).")
+        ui.say(f"  {describe(result.diagnosis)}")
+        ui.say(f"  What to do: {short_fix(provider, result.diagnosis)}")
+        ui.say("  The settings work; the watchdog will keep reporting this until it is fixed.")
+        return True
+    ui.say("  The test message did not get through.")
+    ui.say(f"  {describe(result.diagnosis)}")
+    if result.detail:
+        ui.say(f"  What happened: {result.detail}")
+    ui.say(f"  What to do: {short_fix(provider, result.diagnosis)}")
+    return False
+
+
+def save(ui: Console, plan: _Plan, text: str, path: Path, *, overwrite: bool) -> None:
+    """Store the passwords in the keyring, then write the config; say where each went."""
+    ui.say()
+    not_kept: list[Role] = []
+    for role in ("sender", "seed"):
+        account = plan.sender if role == "sender" else plan.seed
+        if role == "sender" and not account.username:
+            continue
+        if plan.sources[role] == "keyring":
+            ui.say(f"Password for {account.username}: already in the system keyring.")
+            continue
+        problem = store_password(role, account.username, plan.passwords[role])
+        if problem is None:
+            entry = keyring_entry(role, account.username)
+            ui.say(
+                f"Password for {account.username}: saved in the system keyring "
+                f"({KEYRING_SERVICE} / {entry})."
+            )
+        else:
+            ui.say(f"Password for {account.username}: NOT saved: {problem}.")
+            not_kept.append(role)
+    if not_kept:
+        names = " and ".join(env_var(r) for r in not_kept)
+        ui.say(
+            "Nothing was written to disk instead: a password never goes into a file. Give the "
+            f"watchdog {names} in its environment (for example in the autostart entry or the "
+            "service that runs `watchdog run`); the environment wins over the keyring."
+        )
+    try:
+        write_config_file(path, text, overwrite=overwrite)
+    except FileExistsError:
+        raise SetupStopped(
+            f"{path} appeared while setup ran; nothing was replaced. Run setup again with --force "
+            "to replace it.",
+            EXIT_BAD_INPUT,
+        ) from None
+    except OSError as e:
+        raise SetupStopped(f"The configuration could not be written: {e}", EXIT_BAD_INPUT) from e
+    ui.say(f"Configuration written to {path} (readable only by you).")
+
+
+def offer_autostart(ui: Console, path: Path, *, ask: bool, wanted: bool) -> None:
+    """Start the watchdog with the PC through ``watchdog.autostart`` where this version has it."""
+    command = "watchdog autostart enable"
+    try:
+        module = importlib.import_module("watchdog.autostart")
+        enable = module.enable
+    except (ImportError, AttributeError):
+        ui.say(f"To start the watchdog with the PC, run: {command}")
+        return
+    if ask:
+        wanted = ui.yes("Start Delivery Watchdog automatically when this PC starts?", default=True)
+    if not wanted:
+        ui.say(f"Not started with the PC; to do it later, run: {command}")
+        return
+    try:
+        parameters = inspect.signature(enable).parameters
+        if "config_path" in parameters:
+            done = enable(config_path=path)
+        elif "config" in parameters:
+            done = enable(config=path)
+        elif all(p.default is not p.empty for p in parameters.values()):
+            done = enable()
+        else:
+            ui.say(f"To start the watchdog with the PC, run: {command}")
+            return
+    except Exception as e:  # whatever the platform's service manager said
+        ui.say(f"Could not set up the start with the PC ({e}); run `{command}` later.")
+        return
+    describe = getattr(done, "describe", None)
+    ui.say(str(describe()) if callable(describe) else "The watchdog will start with the PC.")
+
+
+# --- the command --------------------------------------------------------------------------------
+
+
+def run_setup(args: argparse.Namespace) -> int:
+    """``watchdog setup``: 0 done, 2 a live test failed, 3 bad input, 130 stopped."""
+    ui = Console()
+    path: Path = (getattr(args, "config", None) or default_config_path()).expanduser()
+    try:
+        if args.non_interactive:
+            return _scripted(ui, args, path)
+        return _interactive(ui, args, path)
+    except SetupStopped as e:
+        ui.say(str(e))
+        return e.code
+    except (KeyboardInterrupt, EOFError):
+        ui.say("\nSetup stopped; nothing was saved.")
+        return EXIT_STOPPED
+
+
+def _interactive(ui: Console, args: argparse.Namespace, path: Path) -> int:
+    ui.say("Delivery Watchdog setup")
+    ui.say(
+        "Answer each question and press Enter; Enter alone keeps the value in [brackets]. "
+        "Ctrl-C stops at any time without saving anything."
+    )
+    overwrite = bool(args.force)
+    if path.exists() and not overwrite:
+        ui.say(f"A configuration already exists: {path}")
+        if not ui.yes("Replace it once setup has succeeded?", default=False):
+            raise SetupStopped("Nothing was changed.", EXIT_BAD_INPUT)
+        overwrite = True
+    try:
+        wizard = Wizard(args, ui)
+    except ValueError as e:
+        raise BadInput("--ca-file", str(e)) from None
+    sender, sender_password = wizard.account("sender")
+    seed, seed_password = wizard.account("seed")
+    every, deadline = wizard.schedule()
+    office, contact = wizard.office()
+    plan = _Plan(
+        sender,
+        seed,
+        every,
+        deadline,
+        office,
+        contact,
+        passwords={"sender": sender_password, "seed": seed_password},
+        sources={"sender": "typed", "seed": "typed"},
+    )
+    text = _render(plan, path)
+    if args.no_test:
+        ui.say("Live tests skipped (--no-test): the settings are saved without proof.")
+    else:
+        while not first_canary(ui, plan, text, path):
+            if not ui.yes("Send another test message?", default=True):
+                raise SetupStopped(
+                    "Nothing was saved: settings that cannot deliver a test message would only "
+                    "raise false alarms. Run `watchdog setup` again once the problem is fixed.",
+                    EXIT_TEST_FAILED,
+                )
+    save(ui, plan, text, path, overwrite=overwrite)
+    ui.say()
+    offer_autostart(ui, path, ask=True, wanted=False)
+    _closing(ui, plan)
+    return EXIT_DONE
+
+
+def _scripted(ui: Console, args: argparse.Namespace, path: Path) -> int:
+    overwrite = bool(args.force)
+    if path.exists() and not overwrite:
+        raise BadInput(
+            "--force", f"a configuration already exists at {path}; add --force to replace it"
+        )
+    sender = account_from_options("sender", args)
+    seed = account_from_options("seed", args)
+    every = _minutes_option(args, "--every-minutes", 30.0)
+    deadline = _minutes_option(args, "--deadline-minutes", 10.0)
+    passwords: dict[Role, str] = {"sender": "", "seed": ""}
+    sources: dict[Role, str] = {"sender": "none", "seed": "none"}
+    for account in (sender, seed):
+        if account.role == "sender" and not account.username:
+            continue
+        passwords[account.role], sources[account.role] = password_from_environment(
+            account.role, account.username
+        )
+    plan = _Plan(
+        sender,
+        seed,
+        every,
+        deadline,
+        _text_option(args, "--office"),
+        _text_option(args, "--support-contact"),
+        passwords=passwords,
+        sources=sources,
+    )
+    text = _render(plan, path)
+    ui.say(f"Sending account: {sender.describe()}")
+    ui.say(f"Seed mailbox:    {seed.describe()}")
+    if args.no_test:
+        ui.say("Live tests skipped (--no-test): the settings are saved without proof.")
+    else:
+        for account in (sender, seed):
+            label = "outgoing server" if account.role == "sender" else "seed mailbox"
+            problem = live_login(account, passwords[account.role])
+            if problem is not None:
+                ui.say(f"FAIL Sign-in to the {label} {account.host}:{account.port}:")
+                for line in problem.explain(account.provider.name, account.role):
+                    ui.say(f"  {line}")
+                raise SetupStopped("Nothing was saved.", EXIT_TEST_FAILED)
+            ui.say(f"OK   Sign-in to the {label} {account.host}:{account.port}")
+        if not first_canary(ui, plan, text, path):
+            raise SetupStopped("Nothing was saved.", EXIT_TEST_FAILED)
+    save(ui, plan, text, path, overwrite=overwrite)
+    offer_autostart(ui, path, ask=False, wanted=bool(args.autostart))
+    _closing(ui, plan)
+    return EXIT_DONE
+
+
+def _minutes_option(args: argparse.Namespace, option: str, default: float) -> float:
+    raw: str | None = getattr(args, option.lstrip("-").replace("-", "_"), None)
+    if raw is None:
+        return default
+    try:
+        return parse_minutes(raw)
+    except ValueError as e:
+        raise BadInput(option, str(e)) from None
+
+
+def _text_option(args: argparse.Namespace, option: str) -> str:
+    raw: str | None = getattr(args, option.lstrip("-").replace("-", "_"), None)
+    try:
+        return _one_line(raw or "")
+    except ValueError as e:
+        raise BadInput(option, str(e)) from None
+
+
+def _closing(ui: Console, plan: _Plan) -> None:
+    ui.say()
+    ui.say(
+        f"Done. The watchdog checks every {plan.every:g} min once it runs (`watchdog run`). "
+        "`watchdog doctor` checks every setting again at any time."
+    )

@@ -1,0 +1,761 @@
+"""The tray icon: the status at a glance, and the few things the front desk can do about it.
+
+A thin shell over :class:`watchdog.controls.Controls`: it never checks anything itself, it shows
+what ``controls.state()`` says and calls one Controls method per menu item.
+
+Entry points:
+
+- :func:`run_tray` shows the icon and blocks the calling (main) thread until Quit; it returns
+  False at once when this desktop has no tray, so the caller can keep checking headless.
+- :func:`create_tray` + :meth:`Tray.run` do the same in two steps, for a caller that needs
+  :meth:`Tray.stop` (a signal handler, or the loop ending on its own).
+- :func:`tray_backend_problem` says why no tray is possible, for ``watchdog doctor``.
+
+Threads (pystray's rules, see ``/work/shared/TESTING.md``): ``Icon.run()`` owns the main thread
+(macOS requires it). A daemon thread polls ``controls.state()`` every ``poll_s`` seconds and
+changes the picture, the tooltip and the menu only when they changed. Where that change runs
+depends on the backend (:meth:`Tray._on_ui_thread`):
+
+- Windows and GTK/AppIndicator: from the polling thread, which pystray supports there.
+- macOS: AppKit objects may be touched on the main thread only; every change (and the stop)
+  is handed to the main run loop with PyObjC's ``AppHelper.callAfter``.
+- X11 (pystray's xorg backend): on pystray's loop thread too, see below.
+
+pystray 0.19's xorg backend (Linux without PyGObject) needed the most care; all of this was
+seen with Xvfb + trayer in ``tests/integration/test_tray.py``:
+
+- ``import pystray`` raises (Xlib's ``DisplayNameError``, not ImportError) without a display,
+  so it is imported lazily and any exception means "no tray".
+- With no system tray running, ``run()`` blocks forever behind an invisible icon. We look for
+  the tray's selection owner first, waiting :data:`TRAY_WAIT_S` for a panel that starts late.
+- It shares one X connection between threads in python-xlib's threaded mode, which loses
+  wake-ups: a request stays unsent, or a thread waits for a lock no thread will release. Seen:
+  ``stop()`` not ending ``run()`` (one run in ten), ``visible = True`` and the loop itself
+  blocking forever, new pictures never reaching the screen. So pystray's connection is used
+  by its loop thread only: every change is queued and run there, and the loop is woken by an
+  X message sent over a connection of our own (:class:`_XorgCalls`).
+- It asks to be docked on every new picture, and trayer re-embedded the icon each time (once
+  leaving it one pixel wide); it never asks again when a panel restarts, and trayer ignored
+  the first request one time in ten. We let it ask only while the icon is in no tray, and the
+  poller looks every 0.5 s whether the icon's window is still a child of the root window and
+  then asks the tray again.
+- It never asks X for button presses, so a real left click never reached the default action
+  (pystray issue #151); we add ``ButtonPressMask`` to its window.
+- It closes its X connection only in ``Icon.__del__``, which raises once the X server is gone;
+  :meth:`Tray.run` closes it when the loop is over.
+
+Everywhere: ``Icon.stop()`` before the loop is ready is silently ignored, so :meth:`Tray.stop`
+sends exactly one stop, as soon as the loop is ready.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime
+import importlib
+import logging
+import os
+import queue
+import sys
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from types import ModuleType
+from typing import Any
+
+from .controls import Controls, TrayState
+from .models import Status
+from .tray_icon import draw_icon
+
+__all__ = [
+    "DEFAULT_TITLE",
+    "PAUSE_SECONDS",
+    "TOOLTIP_MAX_CHARS",
+    "Tray",
+    "create_tray",
+    "run_tray",
+    "shown_status",
+    "tooltip_text",
+    "tray_backend_problem",
+]
+
+log = logging.getLogger(__name__)
+
+DEFAULT_TITLE = "Delivery Watchdog"
+
+#: "Pause for 1 hour".
+PAUSE_SECONDS = 3600.0
+
+#: Windows keeps at most 127 UTF-16 code units of a tray tooltip (``szTip[128]``); pystray's
+#: ctypes structure raises on a longer one.
+TOOLTIP_MAX_CHARS = 127
+
+#: How long :func:`create_tray` waits for a system tray to appear on X. At login, programs
+#: started automatically often run before the panel that holds the tray.
+TRAY_WAIT_S = 5.0
+
+#: How long run() waits, after the loop, for the polling thread to finish.
+_WIND_DOWN_S = 2.0
+
+#: How long the icon may stay outside the tray after a dock request before we ask again (xorg).
+_DOCK_GRACE_S = 1.0
+
+#: How often the poller looks whether the icon is still in the tray (xorg).
+_XORG_TICK_S = 0.5
+
+_NO_TRAY = (
+    "No system tray is available on this desktop (%s); "
+    "the watchdog keeps checking in the background."
+)
+
+
+# --- what the icon shows -------------------------------------------------------------------------
+
+
+def shown_status(state: TrayState) -> Status:
+    """The status the icon shows: PAUSED while a pause is set, else ``state.status``."""
+    return Status.PAUSED if state.paused_until is not None else state.status
+
+
+def tooltip_text(state: TrayState, title: str = DEFAULT_TITLE, *, now: float | None = None) -> str:
+    """The tooltip: ``"Delivery Watchdog: UP since 14:05 · last check 14:35"``.
+
+    While paused it says until when; on a problem the reason follows, as far as it fits in
+    :data:`TOOLTIP_MAX_CHARS` (cut with an ellipsis). Times are local; one from another day
+    carries the weekday (``Mon 14:05``), or the date when more than six days away.
+    """
+    now = time.time() if now is None else now
+    status = shown_status(state)
+    if status is Status.PAUSED and state.paused_until is not None:
+        head = f"{title}: PAUSED until {_clock(state.paused_until, now)}"
+    elif state.since is not None:
+        head = f"{title}: {status} since {_clock(state.since, now)}"
+    else:
+        head = f"{title}: {status}"
+    if state.last_check_at is not None:
+        text = f"{head} · last check {_clock(state.last_check_at, now)}"
+    else:
+        text = f"{head} · no check yet"
+    reason = " ".join(state.reason.split())  # one line: X window names and Windows tips
+    if reason and status not in (Status.UP, Status.PAUSED):
+        text = f"{text} · {reason}"
+    return _fit(text, TOOLTIP_MAX_CHARS)
+
+
+def _clock(at: float, now: float) -> str:
+    """``14:05`` today, ``Mon 14:05`` within six days, else ``12 Mar 14:05`` (local time)."""
+    when = time.localtime(at)
+    days = abs(_day_number(at) - _day_number(now))
+    if days == 0:
+        return time.strftime("%H:%M", when)
+    if days <= 6:
+        return time.strftime("%a %H:%M", when)
+    return time.strftime("%d %b %H:%M", when).lstrip("0")
+
+
+def _day_number(at: float) -> int:
+    """Local calendar day as a number, so "another day" follows midnight and not 24 hours."""
+    return datetime.date.fromtimestamp(at).toordinal()
+
+
+def _fit(text: str, limit: int) -> str:
+    """``text`` cut to ``limit`` UTF-16 code units (what Windows counts), ending in an ellipsis."""
+    if _utf16_len(text) <= limit:
+        return text
+    kept: list[str] = []
+    used = 1  # the ellipsis
+    for char in text:
+        used += _utf16_len(char)
+        if used > limit:
+            break
+        kept.append(char)
+    return "".join(kept).rstrip(" ·") + "…"
+
+
+def _utf16_len(text: str) -> int:
+    return len(text.encode("utf-16-le")) // 2
+
+
+@dataclass(frozen=True)
+class _View:
+    """What the icon shows (was last asked to show); a change touches only the parts that differ."""
+
+    status: Status
+    tooltip: str
+    paused: bool
+
+
+# --- finding a tray ------------------------------------------------------------------------------
+
+
+def tray_backend_problem() -> str | None:
+    """Why no tray icon is possible here, in words for ``watchdog doctor``; None when it is.
+
+    Checks, in order: a graphical session on Linux/BSD (``DISPLAY`` or ``WAYLAND_DISPLAY``), that
+    pystray imports (it picks and starts a backend at import time), and on the X11 fallback
+    backend that a system tray is running right now (no waiting).
+    """
+    problem = _session_problem()
+    if problem is not None:
+        return problem
+    try:
+        pystray = _import_pystray()
+    except Exception as e:
+        return _import_problem(e)
+    if _backend_name(pystray) == "xorg":
+        return _xorg_tray_problem(wait_s=0.0)
+    return None
+
+
+def _session_problem() -> str | None:
+    if sys.platform in ("win32", "darwin"):
+        return None
+    if os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"):
+        return None
+    return "no graphical session: neither DISPLAY nor WAYLAND_DISPLAY is set"
+
+
+def _import_pystray() -> ModuleType:
+    """pystray, imported only now: its import connects to the display and raises without one."""
+    return importlib.import_module("pystray")
+
+
+def _import_problem(error: BaseException) -> str:
+    return f"the tray library pystray could not start: {type(error).__name__}: {error}"
+
+
+def _backend_name(pystray: ModuleType) -> str:
+    """``xorg``, ``gtk``, ``appindicator``, ``win32``, ``darwin`` or ``dummy``."""
+    module: str = getattr(pystray.Icon, "__module__", "")
+    return module.rsplit(".", 1)[-1].lstrip("_")
+
+
+def _xorg_tray_problem(*, wait_s: float) -> str | None:
+    """None once an X system tray (the ``_NET_SYSTEM_TRAY_S<n>`` selection owner) exists.
+
+    Waits up to ``wait_s`` for one to appear. Without one, pystray's xorg backend would run
+    behind an invisible icon forever, and the caller would never learn to go on headless.
+    """
+    try:
+        xlib_x = importlib.import_module("Xlib.X")
+        xlib_display = importlib.import_module("Xlib.display")
+        display: Any = xlib_display.Display()
+    except Exception as e:
+        return f"the X display could not be opened: {type(e).__name__}: {e}"
+    try:
+        name = f"_NET_SYSTEM_TRAY_S{display.get_default_screen()}"
+        selection = display.intern_atom(name)
+        deadline = time.monotonic() + wait_s
+        while True:
+            if display.get_selection_owner(selection) != xlib_x.NONE:
+                return None
+            if time.monotonic() >= deadline:
+                waited = f" within {wait_s:g} s" if wait_s > 0 else ""
+                return f"no system tray is running on the X display (no owner of {name}{waited})"
+            time.sleep(0.1)
+    except Exception as e:
+        return f"the X display could not be queried: {type(e).__name__}: {e}"
+    finally:
+        display.close()
+
+
+# --- the tray ------------------------------------------------------------------------------------
+
+
+def run_tray(
+    controls: Controls,
+    *,
+    title: str = DEFAULT_TITLE,
+    poll_s: float = 5.0,
+    tray_wait_s: float = TRAY_WAIT_S,
+) -> bool:
+    """Show the tray icon and block until Quit; False at once if this desktop has no tray.
+
+    Call it on the main thread (macOS requires it). True means the user chose Quit (after
+    ``controls.quit()``) or :meth:`Tray.stop` was called; False means no tray could be shown,
+    or it ended on its own, and the caller should keep the watchdog running headless. The
+    reason is logged: "No system tray is available on this desktop (...); the watchdog keeps
+    checking in the background."
+    """
+    tray = create_tray(controls, title=title, poll_s=poll_s, tray_wait_s=tray_wait_s)
+    return tray.run() if tray is not None else False
+
+
+def create_tray(
+    controls: Controls,
+    *,
+    title: str = DEFAULT_TITLE,
+    poll_s: float = 5.0,
+    tray_wait_s: float = TRAY_WAIT_S,
+) -> Tray | None:
+    """A ready, not yet running :class:`Tray`; None (and the log line) when no tray is possible.
+
+    ``tray_wait_s`` is how long to wait for an X system tray to appear (only the xorg backend
+    can tell; the other backends show the icon whenever a tray turns up).
+    """
+    if poll_s <= 0:
+        raise ValueError(f"poll_s must be positive, not {poll_s}")
+    problem = _session_problem()
+    tray: Tray | None = None
+    if problem is None:
+        try:
+            pystray = _import_pystray()
+        except Exception as e:
+            problem = _import_problem(e)
+        else:
+            try:
+                tray = Tray(controls, pystray, title=title, poll_s=poll_s)
+            except Exception as e:
+                problem = f"the tray icon could not be created: {type(e).__name__}: {e}"
+            else:
+                if tray.backend == "xorg":
+                    problem = _xorg_tray_problem(wait_s=tray_wait_s)
+    if problem is not None:
+        if tray is not None:
+            tray._release()
+        log.warning(_NO_TRAY, problem)
+        return None
+    return tray
+
+
+class _ClosedDisplay:
+    """What pystray's xorg icon holds after :meth:`Tray._release`: closing it does nothing."""
+
+    def close(self) -> None:
+        """Already closed."""
+
+
+class _XorgCalls:
+    """Runs calls on pystray's xorg loop thread, woken over an X connection of our own.
+
+    Why: see the module doc. Our connection carries only a ``ClientMessage`` to the icon's
+    window (``event_mask=0`` delivers it to pystray's connection, whichever tray holds the
+    window) and the poller's two questions; a lock keeps it to one thread at a time. The
+    icon's ClientMessage handler is wrapped: our message runs the queued calls, anything else
+    (pystray's own messages, XEMBED from the tray) goes on to pystray.
+    """
+
+    def __init__(self, icon: Any) -> None:
+        xlib_x = importlib.import_module("Xlib.X")
+        xlib_display = importlib.import_module("Xlib.display")
+        xlib_event = importlib.import_module("Xlib.protocol.event")
+        self._calls: queue.SimpleQueue[Callable[[], None]] = queue.SimpleQueue()
+        self._lock = threading.Lock()
+        self._none = xlib_x.NONE
+        self._connection: Any = xlib_display.Display()
+        try:
+            # The window is gone at the end: a late message earns a BadWindow; ignore it.
+            self._connection.set_error_handler(lambda *_args: None)
+            atom = self._connection.intern_atom("_DELIVERY_WATCHDOG_CALL")
+            self._window = self._connection.create_resource_object("window", icon._window.id)
+            self._wake = xlib_event.ClientMessage(
+                window=self._window, client_type=atom, data=(32, (0, 0, 0, 0, 0))
+            )
+            screen = self._connection.get_default_screen()
+            self._tray_selection = self._connection.intern_atom(f"_NET_SYSTEM_TRAY_S{screen}")
+            pystray_handler = icon._message_handlers.get(xlib_x.ClientMessage)
+
+            def on_client_message(event: Any) -> None:
+                if event.client_type == atom:
+                    self._run_queued()
+                elif pystray_handler is not None:
+                    pystray_handler(event)
+
+            icon._message_handlers[xlib_x.ClientMessage] = on_client_message
+        except BaseException:
+            self._connection.close()
+            raise
+
+    def post(self, call: Callable[[], None]) -> None:
+        """Queue ``call`` for the loop thread and wake the loop. Safe from any thread."""
+        self._calls.put(call)
+        with self._lock:
+            if self._connection is None:
+                return
+            try:
+                self._window.send_event(self._wake, event_mask=0)
+                self._connection.flush()
+            except Exception:
+                log.debug("Could not wake the tray icon's loop", exc_info=True)
+
+    def _run_queued(self) -> None:
+        """On the loop thread: run everything queued so far, in order."""
+        while True:
+            try:
+                call = self._calls.get_nowait()
+            except queue.Empty:
+                return
+            try:
+                call()
+            except Exception:
+                log.exception("A change to the tray icon failed")
+
+    def outside_tray(self) -> tuple[bool, bool]:
+        """(the icon's window is a child of the root window, a system tray is running).
+
+        (False, True) when it cannot be told, so nothing is retried on a guess.
+        """
+        with self._lock:
+            try:
+                if self._connection is None:
+                    return False, True
+                tree = self._window.query_tree()
+                owner = self._connection.get_selection_owner(self._tray_selection)
+                return bool(tree.parent.id == tree.root.id), bool(owner != self._none)
+            except Exception:
+                log.debug("Could not tell whether the tray icon is docked", exc_info=True)
+                return False, True
+
+    def close(self) -> None:
+        """Close our connection; later posts only queue."""
+        with self._lock:
+            connection, self._connection = self._connection, None
+        if connection is not None:
+            with contextlib.suppress(Exception):
+                connection.close()
+
+
+class Tray:
+    """One pystray icon bound to ``controls``; build it with :func:`create_tray`.
+
+    ``icon`` is the ``pystray.Icon``; its ``menu`` holds the items in order: Check now, Show
+    guidance (the default action), Open history report, Pause for 1 hour / Resume, Open
+    settings, Quit.
+    """
+
+    def __init__(
+        self, controls: Controls, pystray: ModuleType, *, title: str, poll_s: float
+    ) -> None:
+        self.controls = controls
+        self.title = title
+        self.poll_s = poll_s
+        self.backend = _backend_name(pystray)
+
+        self._state = self._read_state() or TrayState(Status.UNKNOWN, None, None)
+        first = self._view(self._state)
+        self._shown = first  # what the poller last asked the icon to show
+
+        # _stopping: no more icon changes. _stop_requested: run() reports a clean stop.
+        self._stopping = threading.Event()
+        self._stop_requested = False
+        self._wake = threading.Event()
+        # Guards the hand-off between stop() and the loop becoming ready (one stop, never lost).
+        # Re-entrant: a signal handler calling stop() may interrupt stop() on the same thread.
+        self._stop_lock = threading.RLock()
+        self._loop_ready = False
+        self._stop_sent = False
+        self._loop_done = threading.Event()
+        self._poller = threading.Thread(
+            target=self._poll_loop, name="watchdog-tray-poll", daemon=True
+        )
+        self._state_failing = False
+        self._xorg_calls: _XorgCalls | None = None
+        self._dock_asked_at = 0.0
+        self._dock_retries = 0
+
+        menu_item = pystray.MenuItem
+        self.icon: Any = pystray.Icon(
+            "delivery-watchdog",
+            icon=draw_icon(first.status),
+            title=first.tooltip,
+            menu=pystray.Menu(
+                menu_item("Check now", self._action("Check now", controls.check_now)),
+                menu_item(
+                    "Show guidance",
+                    self._action("Show guidance", controls.show_guidance),
+                    default=True,
+                ),
+                menu_item(
+                    "Open history report",
+                    self._action("Open history report", controls.open_history_report),
+                ),
+                menu_item(self._pause_text, self._action("Pause", self._toggle_pause)),
+                menu_item("Open settings", self._action("Open settings", controls.open_settings)),
+                pystray.Menu.SEPARATOR,
+                menu_item("Quit", self._action("Quit", self._quit)),
+            ),
+        )
+        if self.backend == "xorg":
+            self._adapt_xorg()
+
+    # --- life cycle ------------------------------------------------------------------------------
+
+    def run(self) -> bool:
+        """Show the icon and block until stopped; call on the main thread. See :func:`run_tray`."""
+        if self._stop_requested:
+            self._release()
+            return True
+        failed = False
+        try:
+            self.icon.run(setup=self._setup)
+        except Exception:
+            log.exception("The tray icon stopped with an error")
+            failed = True
+        finally:
+            self._loop_done.set()
+            self._stopping.set()
+            self._wake.set()
+            if self._poller.is_alive():
+                self._poller.join(timeout=_WIND_DOWN_S)
+            self._release()
+        if failed:
+            log.warning(_NO_TRAY, "the tray icon failed")
+            return False
+        if self._stop_requested:
+            return True
+        log.warning(_NO_TRAY, "the tray icon closed by itself")
+        return False
+
+    def stop(self) -> None:
+        """End :meth:`run` cleanly (it returns True). Safe from any thread and a signal handler.
+
+        Does not call ``controls.quit()``: that is the Quit item's job. Never waits for the
+        icon's loop (it may be the very thread calling).
+        """
+        self._stop_requested = True
+        self._stopping.set()
+        self._wake.set()
+        self._send_stop()
+
+    def _setup(self, icon: Any) -> None:
+        """pystray's setup callback, in its own thread once the loop is ready."""
+        with self._stop_lock:
+            self._loop_ready = True
+        if self._stop_requested:
+            self._send_stop()
+            return
+        self._dock_asked_at = time.monotonic()
+        self._on_ui_thread(self._show)
+        self._poller.start()
+
+    def _show(self) -> None:
+        try:
+            self.icon.visible = True
+        except Exception:
+            log.exception("The tray icon could not be shown")
+
+    def _send_stop(self) -> None:
+        """Ask pystray to stop, exactly once and only once its loop is ready."""
+        with self._stop_lock:
+            if not self._loop_ready or self._stop_sent:
+                return  # _setup sends it when the loop becomes ready
+            self._stop_sent = True
+        try:
+            self._on_ui_thread(self.icon.stop)
+        except Exception:
+            log.exception("The tray icon could not be stopped")
+
+    def _release(self) -> None:
+        """xorg: close our connection and pystray's, while the X server surely still runs.
+
+        pystray closes its connection only in ``Icon.__del__``, whenever the garbage collector
+        gets there; by then the server may be gone (logout, a test's Xvfb) and ``__del__``
+        raises. A stand-in is left for ``__del__`` to close. Closed without python-xlib's final
+        flush: the loop is over, nothing is left to send.
+        """
+        if self._xorg_calls is not None:
+            self._xorg_calls.close()
+        if self.backend != "xorg":
+            return
+        display = getattr(self.icon, "_display", None)
+        if display is None or isinstance(display, _ClosedDisplay):
+            return
+        self.icon._display = _ClosedDisplay()
+        with contextlib.suppress(Exception):
+            display.display.close_internal("client")
+
+    # --- menu ------------------------------------------------------------------------------------
+
+    def _action(self, name: str, call: Callable[[], None]) -> Callable[[Any, Any], None]:
+        """A pystray menu action calling ``call``; no exception ever escapes into pystray."""
+
+        def act(icon: Any, item: Any) -> None:
+            try:
+                call()
+            except Exception:
+                log.exception("The tray's %s action failed", name)
+            self._wake.set()
+
+        return act
+
+    def _paused(self) -> bool:
+        return shown_status(self._state) is Status.PAUSED
+
+    def _pause_text(self, item: Any) -> str:
+        """The dynamic item: its text and its action both follow the last state read."""
+        return "Resume" if self._paused() else "Pause for 1 hour"
+
+    def _toggle_pause(self) -> None:
+        if self._paused():
+            self.controls.resume()
+        else:
+            self.controls.pause(PAUSE_SECONDS)
+        # Read the state again at once, so the menu pystray rebuilds after this action already
+        # says the opposite; the poller then redraws the icon.
+        self._state = self._read_state() or self._state
+
+    def _quit(self) -> None:
+        try:
+            self.controls.quit()
+        finally:
+            self.stop()
+
+    # --- keeping the icon current ----------------------------------------------------------------
+
+    def _poll_loop(self) -> None:
+        """The state every ``poll_s`` (at once when woken); on xorg also the dock every 0.5 s."""
+        xorg = self.backend == "xorg"
+        next_poll = 0.0
+        while not self._stopping.is_set():
+            if self._wake.is_set() or time.monotonic() >= next_poll:
+                self._wake.clear()  # before reading, so a wake-up meanwhile is kept
+                self._refresh()
+                next_poll = time.monotonic() + self.poll_s
+            timeout = next_poll - time.monotonic()
+            if xorg:
+                self._keep_docked()
+                timeout = min(timeout, _XORG_TICK_S)
+            self._wake.wait(max(timeout, 0.0))
+
+    def _refresh(self) -> None:
+        """Read the state and have the icon change what differs from what it shows."""
+        state = self._read_state()
+        if state is None:
+            return
+        self._state = state
+        view = self._view(state)
+        shown, self._shown = self._shown, view
+        if view == shown:
+            return
+        picture = draw_icon(view.status) if view.status != shown.status else None
+        title = view.tooltip if view.tooltip != shown.tooltip else None
+        menu = view.paused != shown.paused
+
+        def change() -> None:
+            if self._stopping.is_set():
+                return
+            try:
+                if picture is not None:
+                    self.icon.icon = picture
+                if title is not None:
+                    self.icon.title = title
+                if menu:
+                    self.icon.update_menu()
+            except Exception:
+                log.exception("The tray icon could not be updated")
+
+        self._on_ui_thread(change)
+
+    def _read_state(self) -> TrayState | None:
+        """``controls.state()``, or None when it failed (logged once per run of failures)."""
+        try:
+            state = self.controls.state()
+        except Exception:
+            if not self._state_failing:
+                log.exception("The tray could not read the status")
+            self._state_failing = True
+            return None
+        self._state_failing = False
+        return state
+
+    def _view(self, state: TrayState) -> _View:
+        return _View(
+            status=shown_status(state),
+            tooltip=tooltip_text(state, self.title),
+            paused=shown_status(state) is Status.PAUSED,
+        )
+
+    # --- platform details ------------------------------------------------------------------------
+
+    def _on_ui_thread(self, call: Callable[[], None]) -> None:
+        """Run ``call`` where the backend wants icon changes made (see the module doc).
+
+        macOS: the main run loop. xorg: pystray's loop thread. Elsewhere: right here.
+        """
+        if self.backend == "darwin":
+            try:
+                app_helper: Any = importlib.import_module("PyObjCTools.AppHelper")
+            except Exception:
+                call()
+            else:
+                app_helper.callAfter(call)
+        elif self._xorg_calls is not None:
+            self._xorg_calls.post(call)
+        else:
+            call()
+
+    def _adapt_xorg(self) -> None:
+        """The xorg workarounds of the module doc; each one is skipped if pystray changed."""
+        try:
+            self._xorg_calls = _XorgCalls(self.icon)
+        except Exception:
+            log.warning(
+                "Could not route tray icon changes through its own thread; it may hang",
+                exc_info=True,
+            )
+        self._let_xorg_see_clicks()
+        self._dock_only_when_needed()
+
+    def _keep_docked(self) -> None:
+        """xorg: ask the tray again when the icon stayed outside it (see the module doc).
+
+        Waits :data:`_DOCK_GRACE_S` after each request, so a slow tray is not asked twice, and
+        asks only while a tray is running (pystray logs an error per failed request). Logged
+        once per spell outside the tray.
+        """
+        if self._xorg_calls is None or self._stopping.is_set():
+            return
+        outside, tray_running = self._xorg_calls.outside_tray()
+        if not outside:
+            self._dock_retries = 0
+            return
+        if not tray_running or time.monotonic() - self._dock_asked_at < _DOCK_GRACE_S:
+            return
+        self._dock_asked_at = time.monotonic()
+        self._dock_retries += 1
+        level = logging.INFO if self._dock_retries == 1 else logging.DEBUG
+        log.log(level, "The tray icon is not in the system tray; asking the tray to take it again")
+
+        def dock_again() -> None:
+            if not self._stopping.is_set():
+                self.icon._show()  # on the loop thread: pystray's own dock request
+
+        self._xorg_calls.post(dock_again)
+
+    def _dock_only_when_needed(self) -> None:
+        """Make pystray's xorg icon ask the tray to dock it only while it is in no tray.
+
+        pystray 0.19 asks on every new picture; trayer then re-embedded the already embedded
+        icon: it blinked, and once trayer left it one pixel wide. ``_dock_window`` runs on
+        pystray's loop thread, so asking X over pystray's connection there is safe.
+        """
+        icon = self.icon
+        try:
+            original: Callable[[], None] = icon._dock_window
+        except AttributeError:
+            log.debug("pystray's xorg icon has no _dock_window; leaving it as it is")
+            return
+
+        def dock_window() -> None:
+            try:
+                if icon._systray_manager is not None:
+                    tree = icon._window.query_tree()
+                    if tree.parent.id != tree.root.id:
+                        return  # embedded already: asking again only makes the tray re-embed
+            except Exception:
+                log.debug("Could not tell whether the tray icon is docked", exc_info=True)
+            original()
+
+        icon._dock_window = dock_window
+
+    def _let_xorg_see_clicks(self) -> None:
+        """Make pystray's X window receive button presses (pystray 0.19 never asks for them)."""
+        try:
+            xlib_x = importlib.import_module("Xlib.X")
+            self.icon._window.change_attributes(
+                event_mask=xlib_x.ExposureMask | xlib_x.StructureNotifyMask | xlib_x.ButtonPressMask
+            )
+            self.icon._display.flush()
+        except Exception:
+            log.debug("Could not enable clicks on the xorg tray icon", exc_info=True)
