@@ -83,7 +83,9 @@ def open_app(
     sender_signin = password_signin("sender", config.sender.username, passwords)
     seed_signin = password_signin("seed", config.seed.username, passwords)
     probe = SmtpProbe(config.sender, sender_signin)
-    provider_info = detect_provider(config.sender.smtp_host, config.sender.address)
+    provider_info = detect_provider(
+        config.sender.smtp_host, config.sender.address, named=config.sender.provider
+    )
     provider = provider_info.name
     notifier = Notifier(
         channels=channels if channels is not None else alert_channels(config, clock),
@@ -171,7 +173,9 @@ def current_guide_html(config: Config, history: History, clock: Clock) -> tuple[
     from .models import Diagnosis, Outcome
     from .providers import detect_provider
 
-    provider = detect_provider(config.sender.smtp_host, config.sender.address)
+    provider = detect_provider(
+        config.sender.smtp_host, config.sender.address, named=config.sender.provider
+    )
     snapshot = history.status()
     recent = history.recent(1)
     last_reply = None
@@ -215,7 +219,9 @@ class AppControls:
             reason=snapshot.reason,
             diagnosis=snapshot.diagnosis,
             paused_until=paused,
-            provider_name=detect_provider(sender.smtp_host, sender.address).display_name,
+            provider_name=detect_provider(
+                sender.smtp_host, sender.address, named=sender.provider
+            ).display_name,
         )
 
     def check_now(self) -> None:

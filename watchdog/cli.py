@@ -640,7 +640,9 @@ def cmd_guide(args: argparse.Namespace) -> int:
             raise ConfigError(f"--provider {args.provider!r}: {e}") from e
     else:
         assert config is not None
-        provider = detect_provider(config.sender.smtp_host, config.sender.address)
+        provider = detect_provider(
+            config.sender.smtp_host, config.sender.address, named=config.sender.provider
+        )
     since: float | None = None
     last_reply: str | None = None
     if args.diagnosis:
@@ -699,7 +701,9 @@ def cmd_explain(args: argparse.Namespace) -> int:
         provider = detect_provider("", "")
         try:
             config = _config(args)
-            provider = detect_provider(config.sender.smtp_host, config.sender.address)
+            provider = detect_provider(
+                config.sender.smtp_host, config.sender.address, named=config.sender.provider
+            )
         except ConfigError:
             pass  # no config is fine here: explain works on any pasted error
     reply = parse_smtp_reply(args.smtp_code, _strip_code(args.smtp_code, args.smtp_message))

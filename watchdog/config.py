@@ -40,6 +40,9 @@ class SenderConfig:
     imap_port: int = 993
     imap_security: Security = Security.SSL
     imap_username: str = ""  # empty: the same as ``username``
+    # The mail provider, when the server's name does not tell (a provider's relay under another
+    # name); empty: recognised from ``smtp_host``. Decides guides, reply reading, notices.
+    provider: str = ""
 
 
 @dataclass(frozen=True)
@@ -189,6 +192,7 @@ def parse_config(raw: dict[str, Any], path: Path) -> Config:
             "imap_port",
             "imap_security",
             "imap_username",
+            "provider",
         },
         "sender",
     )
@@ -202,6 +206,7 @@ def parse_config(raw: dict[str, Any], path: Path) -> Config:
         username=reader.text(sender_raw, "sender", "username", default=""),
         ca_file=reader.ca_file(sender_raw, "sender"),
         auth=reader.auth(sender_raw, "sender"),
+        provider=reader.provider(sender_raw, "sender"),
     )
     reader.plain_only_on_local(sender_host, sender_security, "sender")
     if "imap_host" in sender_raw:
@@ -460,6 +465,16 @@ class _Reader:
                 "version)",
             )
         return "password"
+
+    def provider(self, table: dict[str, Any], section: str) -> str:
+        """A provider name from providers.toml, or "" to recognise it from the server."""
+        from .providers import all_providers
+
+        value = self.text(table, section, "provider", default="").strip().lower()
+        names = [p.name for p in all_providers()]
+        if value and value not in names:
+            raise self.fail(section, "provider", f"= {value!r} must be one of {', '.join(names)}")
+        return value
 
     def ca_file(self, table: dict[str, Any], section: str) -> Path | None:
         value = table.get("ca_file")

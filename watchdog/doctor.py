@@ -323,7 +323,9 @@ class Doctor:
         )
         inbox = c.sender_inbox
         if inbox is not None:
-            provider = detect_provider(c.sender.smtp_host, c.sender.address).name
+            provider = detect_provider(
+                c.sender.smtp_host, c.sender.address, named=c.sender.provider
+            ).name
             self.imap("inbox", "practice's own inbox", "sender", inbox, sender_password, provider)
         self.notifications()
         self.tray()
@@ -472,7 +474,7 @@ class Doctor:
             return
         from .probe import SmtpProbe
 
-        provider = detect_provider(s.smtp_host, s.address).name
+        provider = detect_provider(s.smtp_host, s.address, named=s.provider).name
         signin = password_signin("sender", s.username)
         try:
             connection = SmtpProbe(s, signin, timeout=self.timeout)._connect()

@@ -270,6 +270,42 @@ class SeedMailbox:
                     found.append(bounce)
         return found
 
+    def find_notices(
+        self, domains: Iterable[str], *, since: float, limit: int = 20
+    ) -> list[tuple[bytes, float | None]]:
+        """Header blocks of recent inbox messages from these domains (the sender's inbox).
+
+        Only From, Subject, Date and Authentication-Results are fetched, never a body, and
+        only for messages the server says are from one of ``domains`` since ``since``: the
+        practice's inbox holds patient mail. Each item is (headers, INTERNALDATE). Nothing is
+        changed there.
+        """
+        wanted = sorted(set(domains))
+        if not wanted:
+            return []
+        criteria: list[Any] = []
+        for i, domain in enumerate(wanted):
+            term = ["FROM", domain]
+            criteria = term if i == 0 else ["OR", *criteria, *term]
+        day = datetime.fromtimestamp(since).date()  # SINCE compares dates, not times
+        with self._errors(f"look for provider notices in {self.inbox}"):
+            client = self.client
+            client.select_folder(self.inbox, readonly=True)
+            uids = sorted(client.search(["SINCE", day, *criteria]))[-limit:]
+            if not uids:
+                return []
+            fields = "BODY.PEEK[HEADER.FIELDS (FROM SUBJECT DATE AUTHENTICATION-RESULTS)]"
+            found: list[tuple[bytes, float | None]] = []
+            for data in client.fetch(uids, [fields, "INTERNALDATE"]).values():
+                headers = next(
+                    (v for k, v in data.items() if k.startswith(b"BODY[HEADER") and v), None
+                )
+                arrived = data.get(b"INTERNALDATE")
+                when = arrived.timestamp() if isinstance(arrived, datetime) else None
+                if isinstance(headers, bytes) and (when is None or when >= since):
+                    found.append((headers, when))
+            return found
+
     def delete(self, items: Iterable[Found]) -> None:
         """Remove found canaries so the seed mailbox does not fill up."""
         by_folder: dict[str, list[int]] = {}

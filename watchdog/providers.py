@@ -90,7 +90,7 @@ def all_providers() -> list[Provider]:
     return list(_catalogue().by_name.values())
 
 
-def detect_provider(smtp_host: str, address: str) -> Provider:
+def detect_provider(smtp_host: str, address: str, *, named: str = "") -> Provider:
     """Recognise the provider from the outgoing server's name and the sender's address.
 
     The server decides when it is known, because the server is what enforces the limits and
@@ -102,8 +102,13 @@ def detect_provider(smtp_host: str, address: str) -> Provider:
     presets). A server we do not know, such as a transactional mail service or the office's own
     relay, gives ``other`` even for a gmail.com sender: that server, not Gmail, sets the limits,
     and Gmail's advice would mislead.
+
+    ``named`` (the config's ``[sender] provider``) overrides all of this: support knows best
+    when a provider's server goes by a name we do not know.
     """
     catalogue = _catalogue()
+    if named:
+        return get_provider(named)
     host = _normalise(smtp_host)
     if host:
         by_host = catalogue.by_host.get(host) or catalogue.by_zone(host)

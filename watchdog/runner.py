@@ -24,6 +24,7 @@ from .mailbox import Found, SeedMailbox
 
 if TYPE_CHECKING:
     from .bounces import Bounce
+    from .notices import ProviderNotice
 from .models import Canary, CheckResult, Diagnosis, Flip, Outcome, SmtpReply, StatusSnapshot
 from .probe import SmtpProbe, build_canary
 from .tokens import make_token, verify_token
@@ -32,6 +33,10 @@ log = logging.getLogger(__name__)
 
 #: How long a lost canary is still looked for, to be recorded as late instead.
 LATE_WINDOW_S = 24 * 3600.0
+
+#: How far before a lost canary a provider notice still explains it: providers mail the
+#: notice when they block, which may be hours before the next canary is tried.
+NOTICE_LOOKBACK_S = 24 * 3600.0
 
 #: Network failure kinds that may mean this PC has no network at all.
 _MAYBE_OFFLINE = {
@@ -193,15 +198,12 @@ class Runner:
         bounce = self._bounces([canary.token]).get(canary.token)
         if bounce is not None:
             return self._bounced(canary, bounce)
-        return self._result(
+        return self._lost(
             canary,
-            Outcome.LOST,
-            Diagnosis.SILENT_DROP,
-            reply=reply,
-            detail=(
-                f"The server accepted the canary ({reply.code}) but it did not arrive within "
-                f"{format_duration(self.config.schedule.deadline_seconds)}."
-            ),
+            reply,
+            f"The server accepted the canary ({reply.code}) but it did not arrive within "
+            f"{format_duration(self.config.schedule.deadline_seconds)}.",
+            self._notice(since=canary.sent_at),
         )
 
     def _arrival(
@@ -259,6 +261,46 @@ class Runner:
             return {}
         # A "delayed" notice is not a refusal: the canary may still arrive.
         return {t: b for t, b in found.items() if b.action in (None, "failed")}
+
+    def _notice(self, *, since: float) -> ProviderNotice | None:
+        """The provider's latest notice about blocked sending, from the sender's inbox.
+
+        Looked for only once a canary is lost, and from a while before it was sent: a
+        provider often mails the notice when it blocks, before our canary is even tried.
+        """
+        from .notices import latest_notice, notice_domains, read_notice
+
+        domains = notice_domains(self.provider)
+        if self.open_sender_inbox is None or not domains:
+            return None
+        try:
+            with self.open_sender_inbox() as inbox:
+                found = inbox.find_notices(domains, since=since - NOTICE_LOOKBACK_S)
+        except (MailboxError, SecretError) as e:
+            log.warning("Could not look for provider notices in the sender's inbox: %s", e)
+            return None
+        notices = (read_notice(h, self.provider, received_at=at) for h, at in found)
+        return latest_notice(n for n in notices if n is not None)
+
+    def _lost(
+        self,
+        canary: Canary | CheckResult,
+        reply: SmtpReply | None,
+        detail: str,
+        notice: ProviderNotice | None,
+    ) -> CheckResult:
+        """A lost canary: a silent drop, unless the provider's own notice says why."""
+        if notice is None:
+            return self._result(
+                canary, Outcome.LOST, Diagnosis.SILENT_DROP, reply=reply, detail=detail
+            )
+        return self._result(
+            canary,
+            Outcome.LOST,
+            notice.diagnosis,
+            reply=reply,
+            detail=f"{detail} The provider sent the practice {notice.describe()}.",
+        )
 
     def _bounced(self, canary: Canary | CheckResult, bounce: Bounce) -> CheckResult:
         """A bounce beats "lost": it says why, in the provider's own words."""
@@ -413,8 +455,12 @@ class Runner:
         except MailboxError as e:
             log.warning("Could not look for earlier canaries: %s", e)
             return []
-        overdue = [r.token for r in waiting if r.token not in found and now > r.deadline_at]
-        bounces = self._bounces(overdue)
+        overdue = [r for r in waiting if r.token not in found and now > r.deadline_at]
+        bounces = self._bounces([r.token for r in overdue])
+        unexplained = [
+            r for r in overdue if r.token not in bounces and r.outcome is not Outcome.LOST
+        ]
+        notice = self._notice(since=min(r.sent_at for r in unexplained)) if unexplained else None
         settled = []
         for old in waiting:
             hit = found.get(old.token)
@@ -424,12 +470,8 @@ class Runner:
             elif old.token in bounces:
                 result = self._bounced(old, bounces[old.token])
             elif old.outcome is not Outcome.LOST and now > old.deadline_at:
-                result = self._result(
-                    old,
-                    Outcome.LOST,
-                    Diagnosis.SILENT_DROP,
-                    reply=old.smtp_reply,
-                    detail="The canary did not arrive by its deadline.",
+                result = self._lost(
+                    old, old.smtp_reply, "The canary did not arrive by its deadline.", notice
                 )
             if result is not None:
                 self._conclude(result, flips)

@@ -75,4 +75,61 @@ def test_other_mail_in_the_practice_inbox_is_not_taken_for_a_bounce(
     servers.dovecot.deliver(servers.sender_user, unrelated)
     servers.smtp.set_mode("blackhole")
     code, result = watchdog_json("check", env=watchdog_env, config=config_with_inbox)
-    assert (code, result["outcome"], result["diagnosis"]) == (2, "lost", "silent_drop")
+    assert (code, result["outcome"], result["diagnosis"]) == (2, "lost", "silent_drop"), result
+
+
+def _notice(sender: str, subject: str, body: str, *extra: str) -> bytes:
+    lines = [f"From: {sender}", "To: frontdesk@gmail.com", f"Subject: {subject}", *extra]
+    return ("\r\n".join(lines) + "\r\n\r\n" + body + "\r\n").encode()
+
+
+@pytest.fixture
+def gmail_config_with_inbox(tmp_path: Path, servers: Any, write_config: Any) -> Path:
+    """A Gmail practice (named: the test server's name tells nothing) whose inbox is watched."""
+    inbox = {
+        "provider": "gmail",
+        "imap_host": servers.imap_host,
+        "imap_port": servers.imaps_port,
+        "imap_security": "ssl",
+    }
+    return Path(write_config(tmp_path, servers, deadline_minutes=0.02, sender=inbox))
+
+
+def test_a_provider_notice_in_the_practice_inbox_says_why_the_canary_was_lost(
+    servers: Any, watchdog_env: dict[str, str], gmail_config_with_inbox: Path
+) -> None:
+    body_secret = "https://phish.example.test/unlock?patient=Jane"
+    servers.dovecot.deliver(
+        servers.sender_user,
+        _notice("Google <no-reply@accounts.google.com>", "Critical security alert", body_secret),
+    )
+    servers.smtp.set_mode("blackhole")
+    code, result = watchdog_json("check", env=watchdog_env, config=gmail_config_with_inbox)
+    assert (code, result["outcome"], result["diagnosis"]) == (2, "lost", "verification_required")
+    assert 'accounts.google.com: "Critical security alert"' in result["detail"]
+    # Nothing from the notice's body (links included) reaches the history.
+    code, rows = watchdog_json("history", env=watchdog_env, config=gmail_config_with_inbox)
+    assert body_secret not in str(rows)
+    assert rows[0]["diagnosis"] == "verification_required"
+    assert servers.dovecot.count(servers.sender_user, "INBOX") == 1  # only read, never moved
+
+
+def test_a_forged_or_look_alike_notice_leaves_the_diagnosis_a_silent_drop(
+    servers: Any, watchdog_env: dict[str, str], gmail_config_with_inbox: Path
+) -> None:
+    servers.dovecot.deliver(
+        servers.sender_user,
+        _notice("Google <no-reply@accounts.google.com.evil.test>", "Critical security alert", "x"),
+    )
+    servers.dovecot.deliver(
+        servers.sender_user,
+        _notice(
+            "Google <no-reply@accounts.google.com>",
+            "Critical security alert",
+            "x",
+            "Authentication-Results: mx.example.test; dkim=fail header.d=google.com",
+        ),
+    )
+    servers.smtp.set_mode("blackhole")
+    code, result = watchdog_json("check", env=watchdog_env, config=gmail_config_with_inbox)
+    assert (code, result["outcome"], result["diagnosis"]) == (2, "lost", "silent_drop"), result

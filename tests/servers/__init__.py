@@ -114,9 +114,10 @@ class MailServers:
         return self.imaps_port if security == "ssl" else self.imap_port
 
     def reset(self) -> None:
-        """Back to a clean slate: submission mode ``deliver`` and an empty seed mailbox."""
+        """Back to a clean slate: submission mode ``deliver``, empty seed and sender mailboxes."""
         self.smtp.reset()
         self.dovecot.clear_mailbox(self.seed_user)
+        self.dovecot.clear_mailbox(self.sender_user)  # bounces and notices of earlier tests
 
     def stop(self) -> None:
         """Stop both servers and remove the certificate folder."""

@@ -245,3 +245,25 @@ def test_a_bad_alerts_value_names_the_entry_and_what_is_allowed(
     with pytest.raises(ConfigError) as caught:
         load_config(write(tmp_path, text.replace(old, new, 1)))
     assert expected in str(caught.value)
+
+
+def test_the_provider_can_be_named_when_the_server_name_does_not_tell(tmp_path: Path) -> None:
+    from watchdog.providers import detect_provider
+
+    text = GOOD.replace('smtp_host = "smtp.mail.att.net"', 'smtp_host = "relay.office.lan"')
+    plain = load_config(write(tmp_path, text))
+    assert plain.sender.provider == ""
+    assert detect_provider(plain.sender.smtp_host, plain.sender.address).name == "other"
+    named = load_config(write(tmp_path, text.replace("[seed]", 'provider = "ATT"\n\n[seed]')))
+    assert named.sender.provider == "att"
+    sender = named.sender
+    assert detect_provider(sender.smtp_host, sender.address, named=sender.provider).name == "att"
+
+
+def test_an_unknown_provider_name_lists_the_known_ones(tmp_path: Path) -> None:
+    path = write(tmp_path, GOOD.replace("[seed]", 'provider = "hotmale"\n\n[seed]'))
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    message = str(caught.value)
+    assert "[sender] provider = 'hotmale' must be one of" in message
+    assert "gmail" in message and "outlook" in message
