@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 from .clock import Clock, SystemClock
 from .config import APP_NAME, Config
-from .credentials import PasswordLookup, lookup_password, password_signin
+from .credentials import PasswordLookup, account_signin, lookup_password
 from .history import History
 from .loop import Loop
 from .mailbox import SeedMailbox
@@ -80,8 +80,13 @@ def open_app(
     folder = data_dir(config)
     history = History(folder / "history.sqlite3")
     key = load_or_create_key(folder / "canary.key")
-    sender_signin = password_signin("sender", config.sender.username, passwords)
-    seed_signin = password_signin("seed", config.seed.username, passwords)
+    s, d = config.sender, config.seed
+    sender_signin = account_signin(
+        "sender", s.username, s.auth, s.oauth, ca_file=s.ca_file, passwords=passwords
+    )
+    seed_signin = account_signin(
+        "seed", d.username, d.auth, d.oauth, ca_file=d.ca_file, passwords=passwords
+    )
     probe = SmtpProbe(config.sender, sender_signin)
     provider_info = detect_provider(
         config.sender.smtp_host, config.sender.address, named=config.sender.provider
@@ -104,7 +109,14 @@ def open_app(
     inbox = config.sender_inbox
     open_sender_inbox = None
     if inbox is not None:
-        inbox_signin = password_signin("sender", inbox.username, passwords)
+        inbox_signin = account_signin(
+            "sender",
+            inbox.username,
+            inbox.auth,
+            inbox.oauth,
+            ca_file=inbox.ca_file,
+            passwords=passwords,
+        )
 
         def open_sender_inbox() -> SeedMailbox:
             assert inbox is not None

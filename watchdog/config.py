@@ -24,6 +24,66 @@ APP_NAME = "delivery-watchdog"
 _SECRET_KEYS = frozenset({"password", "pass", "passwd", "secret", "token", "app_password"})
 
 
+# -- OAuth2 sign-in (``auth = "oauth2"``) ---------------------------------------------------------
+
+#: OAuth2 identity services Watchdog signs in with, and what each needs by default.
+OAUTH_PROVIDERS = ("microsoft", "google")
+#: Microsoft: "common" accepts both personal (Outlook.com) and work (Microsoft 365) accounts.
+MICROSOFT_AUTHORITY = "https://login.microsoftonline.com/common"
+#: ``offline_access`` (a refresh token) is added by msal itself; naming it here is refused by msal.
+MICROSOFT_SCOPES = (
+    "https://outlook.office.com/SMTP.Send",
+    "https://outlook.office.com/IMAP.AccessAsUser.All",
+)
+GOOGLE_AUTHORITY = "https://accounts.google.com"
+GOOGLE_SCOPES = ("https://mail.google.com/",)
+#: Server names that tell which OAuth2 service an account signs in with (exact or by zone).
+_OAUTH_BY_ZONE = {
+    "gmail.com": "google",
+    "googlemail.com": "google",
+    "outlook.com": "microsoft",
+    "office365.com": "microsoft",
+    "live.com": "microsoft",
+    "hotmail.com": "microsoft",
+}
+_OAUTH_BY_PROVIDER = {"gmail": "google", "outlook": "microsoft", "microsoft365": "microsoft"}
+
+
+@dataclass(frozen=True)
+class OAuthSettings:
+    """How one account signs in with OAuth2. No secret lives here: tokens stay in the keyring.
+
+    ``client_secret`` is only for Google's "Desktop app" clients, which Google itself says are
+    not confidential (every installed copy carries it); it is not a password of the practice.
+    """
+
+    provider: str  # microsoft | google
+    client_id: str
+    authority: str  # Microsoft: the msal authority; Google: the OpenID issuer
+    scopes: tuple[str, ...]
+    client_secret: str = ""
+
+    @property
+    def is_default_authority(self) -> bool:
+        return self.authority in (MICROSOFT_AUTHORITY, GOOGLE_AUTHORITY)
+
+
+def oauth_provider_for(host: str, provider_name: str = "") -> str:
+    """``microsoft`` / ``google`` for a provider preset or a server name; "" when unknown."""
+    if provider_name in _OAUTH_BY_PROVIDER:
+        return _OAUTH_BY_PROVIDER[provider_name]
+    host = host.lower().rstrip(".")
+    for zone, name in _OAUTH_BY_ZONE.items():
+        if host == zone or host.endswith("." + zone):
+            return name
+    return ""
+
+
+_OAUTH_KEYS = frozenset(
+    {"oauth_provider", "oauth_client_id", "oauth_client_secret", "oauth_authority", "oauth_scopes"}
+)
+
+
 @dataclass(frozen=True)
 class SenderConfig:
     """The practice's outgoing account: the one the reminders go through."""
@@ -43,6 +103,7 @@ class SenderConfig:
     # The mail provider, when the server's name does not tell (a provider's relay under another
     # name); empty: recognised from ``smtp_host``. Decides guides, reply reading, notices.
     provider: str = ""
+    oauth: OAuthSettings | None = None  # set exactly when auth == "oauth2"
 
 
 @dataclass(frozen=True)
@@ -58,6 +119,7 @@ class SeedConfig:
     auth: str = "password"
     delete_found: bool = True
     junk_folders: tuple[str, ...] = ()  # extra names to try besides SPECIAL-USE and the usual ones
+    oauth: OAuthSettings | None = None  # set exactly when auth == "oauth2"
 
 
 @dataclass(frozen=True)
@@ -135,7 +197,9 @@ class Config:
             security=s.imap_security,
             username=s.imap_username or s.username,
             ca_file=s.ca_file,
+            auth=s.auth,
             delete_found=False,
+            oauth=s.oauth,
         )
 
 
@@ -193,6 +257,7 @@ def parse_config(raw: dict[str, Any], path: Path) -> Config:
             "imap_security",
             "imap_username",
             "provider",
+            *_OAUTH_KEYS,
         },
         "sender",
     )
@@ -209,6 +274,14 @@ def parse_config(raw: dict[str, Any], path: Path) -> Config:
         provider=reader.provider(sender_raw, "sender"),
     )
     reader.plain_only_on_local(sender_host, sender_security, "sender")
+    sender = replace(
+        sender,
+        oauth=reader.oauth(
+            sender_raw, "sender", sender.auth, oauth_provider_for(sender_host, sender.provider)
+        ),
+    )
+    if sender.auth == "oauth2" and not sender.username:
+        raise reader.fail("sender", "username", 'is required with auth = "oauth2"')
     if "imap_host" in sender_raw:
         inbox_host = reader.host(sender_raw, "sender", "imap_host")
         inbox_security = reader.security(sender_raw, "sender", key="imap_security")
@@ -233,6 +306,7 @@ def parse_config(raw: dict[str, Any], path: Path) -> Config:
             "auth",
             "delete_found",
             "junk_folders",
+            *_OAUTH_KEYS,
         },
         "seed",
     )
@@ -250,6 +324,9 @@ def parse_config(raw: dict[str, Any], path: Path) -> Config:
         junk_folders=reader.names(seed_raw, "seed", "junk_folders"),
     )
     reader.plain_only_on_local(seed_host, seed_security, "seed")
+    seed = replace(
+        seed, oauth=reader.oauth(seed_raw, "seed", seed.auth, oauth_provider_for(seed_host))
+    )
 
     reader.refuse_unknown(schedule_raw, {"every_minutes", "deadline_minutes"}, "schedule")
     every = reader.minutes(schedule_raw, "schedule", "every_minutes", default=30.0)
@@ -268,6 +345,7 @@ def parse_config(raw: dict[str, Any], path: Path) -> Config:
     if data_dir_raw is not None:
         if not isinstance(data_dir_raw, str) or not data_dir_raw.strip():
             raise ConfigError(f"data_dir = {data_dir_raw!r} must be a folder path", path=str(path))
+        _single_line(data_dir_raw, path, "data_dir")
         data_dir = reader.relative(Path(data_dir_raw).expanduser())
     return Config(
         path=path,
@@ -342,9 +420,32 @@ def _parse_alerts(reader: _Reader, raw: dict[str, Any]) -> AlertsConfig:
 
 
 def _single_line(value: str, path: Path, key: str) -> str:
-    if "\r" in value or "\n" in value:
-        raise ConfigError(f"{key} must be a single line", path=str(path))
+    bad = control_character(value)
+    if bad is not None:
+        raise ConfigError(f"= {value!r} {_CONTROL_WORDS} (found {bad})", path=str(path), key=key)
     return value.strip()
+
+
+#: Why a value with a control character is refused, in the words every such error uses.
+_CONTROL_WORDS = "must be a single line without control characters"
+
+
+def control_character(value: str) -> str | None:
+    """The first control or line-breaking character in ``value`` as ``U+000A``, else None.
+
+    Why: these values end up in mail headers (address, office name), SMTP and IMAP commands
+    (user names, hosts, folders), HTTP requests (webhook addresses) and log lines. A CR/LF there
+    could add a header such as ``Bcc:`` or a protocol command; other control characters (NUL,
+    ESC, the Unicode line and paragraph separators) have no place in any of them either. A tab
+    is allowed: it is plain whitespace that cannot start a header or a command, and an office
+    name may hold one (addresses and server names refuse all whitespace on their own).
+    """
+    import unicodedata
+
+    for c in value:
+        if c != "\t" and unicodedata.category(c) in ("Cc", "Zl", "Zp"):
+            return f"U+{ord(c):04X}"
+    return None
 
 
 class _Reader:
@@ -412,15 +513,17 @@ class _Reader:
             raise self.fail(section, key, "is missing; it is required")
         if not isinstance(value, str):
             raise self.fail(section, key, f"= {value!r} must be text in quotes")
-        if "\r" in value or "\n" in value or "\x00" in value:
+        bad = control_character(value)
+        if bad is not None:
             # A line break here could inject mail headers or protocol commands.
-            raise self.fail(section, key, f"= {value!r} must be a single line")
+            raise self.fail(section, key, f"= {value!r} {_CONTROL_WORDS} (found {bad})")
         return value.strip()
 
     def address(self, table: dict[str, Any], section: str) -> str:
         value = self.text(table, section, "address", required=True)
         local, at, domain = value.rpartition("@")
-        if not at or not local or ("." not in domain and domain != "localhost") or " " in value:
+        spaced = any(c.isspace() for c in value)
+        if not at or not local or ("." not in domain and domain != "localhost") or spaced:
             raise self.fail(
                 section, "address", f"= {value!r} is not an e-mail address like name@example.com"
             )
@@ -432,7 +535,8 @@ class _Reader:
 
     def host(self, table: dict[str, Any], section: str, key: str) -> str:
         value = self.text(table, section, key, required=True)
-        if " " in value or "/" in value or (":" in value and not _is_ip(value)):
+        spaced = any(c.isspace() for c in value)
+        if spaced or "/" in value or (":" in value and not _is_ip(value)):
             raise self.fail(
                 section, key, f"= {value!r} must be a server name like smtp.example.com"
             )
@@ -457,14 +561,90 @@ class _Reader:
 
     def auth(self, table: dict[str, Any], section: str) -> str:
         value = table.get("auth", "password")
-        if value != "password":
+        if value not in ("password", "oauth2"):
             raise self.fail(
                 section,
                 "auth",
-                f'= {value!r} is not supported yet; use "password" (OAuth2 comes in a later '
-                "version)",
+                f'= {value!r} is not allowed; use "password" or "oauth2" (see docs/oauth.md)',
             )
-        return "password"
+        return str(value)
+
+    def oauth(
+        self, table: dict[str, Any], section: str, auth: str, derived: str
+    ) -> OAuthSettings | None:
+        """The ``oauth_*`` keys of one account; refused unless ``auth = "oauth2"``."""
+        given = sorted(k for k in table if k in _OAUTH_KEYS)
+        if auth != "oauth2":
+            if given:
+                raise self.fail(section, given[0], 'is only used with auth = "oauth2"')
+            return None
+        provider = self.text(table, section, "oauth_provider", default=derived).lower()
+        if provider not in OAUTH_PROVIDERS:
+            allowed = " or ".join(f'"{p}"' for p in OAUTH_PROVIDERS)
+            problem = (
+                f"= {provider!r} is not allowed"
+                if provider
+                else "is missing: the server's name does not tell which sign-in service it uses"
+            )
+            raise self.fail(section, "oauth_provider", f"{problem}; use {allowed}")
+        client_id = self.text(table, section, "oauth_client_id", default="")
+        if not client_id:
+            raise self.fail(
+                section,
+                "oauth_client_id",
+                'is missing; it is required with auth = "oauth2": the application (client) '
+                "id of your own app registration (see docs/oauth.md)",
+            )
+        secret = self.text(table, section, "oauth_client_secret", default="")
+        if secret and provider != "google":
+            raise self.fail(
+                section,
+                "oauth_client_secret",
+                "is only for Google desktop clients; Microsoft public clients have none",
+            )
+        if provider == "google" and not secret:
+            raise self.fail(
+                section,
+                "oauth_client_secret",
+                "is missing; Google desktop (installed app) clients come with one "
+                "(see docs/oauth.md)",
+            )
+        default_authority = MICROSOFT_AUTHORITY if provider == "microsoft" else GOOGLE_AUTHORITY
+        authority = default_authority
+        if "oauth_authority" in table:
+            authority = self.url(table, section, "oauth_authority").rstrip("/")
+            if provider == "microsoft" and not authority.startswith("https://"):
+                raise self.fail(
+                    section, "oauth_authority", "must start with https:// (msal requires it)"
+                )
+        scopes = MICROSOFT_SCOPES if provider == "microsoft" else GOOGLE_SCOPES
+        if "oauth_scopes" in table:
+            raw = table["oauth_scopes"]
+            reserved = {"openid", "profile", "offline_access"}
+            if (
+                not isinstance(raw, list)
+                or not raw
+                or not all(
+                    isinstance(v, str) and v and v.isprintable() and " " not in v for v in raw
+                )
+            ):
+                raise self.fail(
+                    section, "oauth_scopes", f"= {raw!r} must be a list of scope names in quotes"
+                )
+            if provider == "microsoft" and reserved & set(raw):
+                raise self.fail(
+                    section,
+                    "oauth_scopes",
+                    "must not name openid, profile or offline_access: they are always requested",
+                )
+            scopes = tuple(raw)
+        return OAuthSettings(
+            provider=provider,
+            client_id=client_id,
+            authority=authority,
+            scopes=scopes,
+            client_secret=secret,
+        )
 
     def provider(self, table: dict[str, Any], section: str) -> str:
         """A provider name from providers.toml, or "" to recognise it from the server."""
@@ -482,6 +662,9 @@ class _Reader:
             return None
         if not isinstance(value, str):
             raise self.fail(section, "ca_file", f"= {value!r} must be a file path in quotes")
+        bad = control_character(value)
+        if bad is not None:
+            raise self.fail(section, "ca_file", f"= {value!r} {_CONTROL_WORDS} (found {bad})")
         p = self.relative(Path(value).expanduser())
         if not p.is_file():
             raise self.fail(
@@ -497,10 +680,15 @@ class _Reader:
 
     def names(self, table: dict[str, Any], section: str, key: str) -> tuple[str, ...]:
         value = table.get(key, [])
-        if not isinstance(value, list) or not all(
-            isinstance(v, str) and v and "\r" not in v and "\n" not in v for v in value
-        ):
+        if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
             raise self.fail(section, key, f"= {value!r} must be a list of folder names")
+        for name in value:
+            bad = control_character(name)
+            if bad is not None:
+                # A folder name goes into IMAP commands: a line break would start a new one.
+                raise self.fail(
+                    section, key, f"= {value!r}: each folder name {_CONTROL_WORDS} (found {bad})"
+                )
         return tuple(value)
 
     def minutes(

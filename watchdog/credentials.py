@@ -1,14 +1,16 @@
 """Sign-in: the one seam between an account and the server it logs in to.
 
-Today a password (from the OS keyring, or for headless use from an environment variable); OAuth2
-(XOAUTH2) plugs in here later as another ``SignIn`` without touching the probe or the mailbox.
-Passwords are fetched only at the moment of login and never stored on objects that get logged.
+A password (from the OS keyring, or for headless use from an environment variable), or OAuth2
+(XOAUTH2, tokens from :mod:`watchdog.oauth`), chosen per account by its ``auth`` setting; the probe
+and the mailbox only see a ``SignIn``. Secrets are fetched only at the moment of login and never
+stored on objects that get logged.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, Literal, Protocol
 
 from .errors import SecretError
@@ -17,6 +19,8 @@ if TYPE_CHECKING:
     import smtplib
 
     from imapclient import IMAPClient
+
+    from .config import OAuthSettings
 
 KEYRING_SERVICE = "delivery-watchdog"
 Role = Literal["sender", "seed"]
@@ -100,3 +104,80 @@ def password_signin(
 ) -> PasswordSignIn:
     """The password sign-in for an account of the config."""
     return PasswordSignIn(username, lambda: lookup(role, username))
+
+
+def xoauth2_string(username: str, access_token: str) -> str:
+    """The SASL XOAUTH2 initial response (before base64): ``user=..^Aauth=Bearer ..^A^A``."""
+    return f"user={username}\x01auth=Bearer {access_token}\x01\x01"
+
+
+class OAuthSignIn:
+    """OAuth2 sign-in: SASL XOAUTH2 over SMTP and IMAP, with a token fetched at login.
+
+    ``token(force_refresh)`` returns an access token; it raises ``SigninExpiredError`` when the
+    provider refused to renew the sign-in, which the runner records as ``signin_expired``. A token
+    the server refuses is renewed once and tried again, as mail programs do: providers may revoke
+    access tokens before they expire (Microsoft's continuous access evaluation), and a renewal that
+    is refused then tells "sign in again" apart from a token that was merely stale.
+    """
+
+    def __init__(self, username: str, token: Callable[[bool], str]) -> None:
+        self.username = username
+        self._token = token
+
+    def __repr__(self) -> str:
+        return f"OAuthSignIn(username={self.username!r})"
+
+    def _smtp_once(self, connection: smtplib.SMTP, token: str) -> None:
+        import smtplib
+
+        response = xoauth2_string(self.username, token)
+
+        def answer(challenge: bytes | None = None) -> str:
+            # A refused token gets a 334 with a JSON error; an empty answer then ends the
+            # exchange with the server's real refusal (535), which the classifier reads.
+            return response if challenge is None else ""
+
+        code, text = connection.auth("XOAUTH2", answer, initial_response_ok=True)
+        if code != 235:
+            # smtplib returns a 503 ("send EHLO first", "already authenticated") without raising.
+            raise smtplib.SMTPAuthenticationError(code, text)
+
+    def smtp(self, connection: smtplib.SMTP) -> None:
+        import smtplib
+
+        try:
+            self._smtp_once(connection, self._token(False))
+        except smtplib.SMTPAuthenticationError as e:
+            if e.smtp_code != 535:
+                raise
+            self._smtp_once(connection, self._token(True))
+
+    def imap(self, client: IMAPClient) -> None:
+        from imapclient.exceptions import LoginError
+
+        try:
+            client.oauth2_login(self.username, self._token(False))
+        except LoginError:
+            client.oauth2_login(self.username, self._token(True))
+
+
+def account_signin(
+    role: Role,
+    username: str,
+    auth: str,
+    oauth: OAuthSettings | None,
+    *,
+    ca_file: Path | None = None,
+    passwords: PasswordLookup = lookup_password,
+) -> SignIn:
+    """The sign-in an account's config asks for: password, or OAuth2 (``auth = "oauth2"``).
+
+    ``ca_file`` is the account's private CA, trusted for its sign-in service too.
+    """
+    if auth == "oauth2" and oauth is not None:
+        from .oauth import OAuthTokens  # late: msal and google-auth are slow to import
+
+        tokens = OAuthTokens(role, username, oauth, ca_file=ca_file)
+        return OAuthSignIn(username, tokens.access_token)
+    return password_signin(role, username, passwords)

@@ -37,6 +37,19 @@ class SecretError(WatchdogError):
     """A password could not be read from the keyring or the environment."""
 
 
+class SigninExpiredError(SecretError):
+    """The provider refused to renew an OAuth2 sign-in (``invalid_grant``): someone must sign in.
+
+    A ``SecretError`` because, like a missing password, it is a problem of Watchdog's own
+    credentials and never of the practice's mail. ``role`` is ``sender`` or ``seed``.
+    """
+
+    def __init__(self, message: str, *, role: str = "", username: str = "") -> None:
+        super().__init__(message)
+        self.role = role
+        self.username = username
+
+
 class SendError(WatchdogError):
     """The canary could not be handed to the outgoing server."""
 

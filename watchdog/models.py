@@ -54,6 +54,9 @@ class Diagnosis(enum.StrEnum):
     SILENT_DROP = "silent_drop"
     JUNK_PLACEMENT = "junk_placement"
     SEED_UNREACHABLE = "seed_unreachable"
+    # Watchdog's own OAuth2 sign-in was refused by the provider (revoked, password changed,
+    # consent withdrawn): Watchdog cannot check, which says nothing about the practice's mail.
+    SIGNIN_EXPIRED = "signin_expired"
     OFFLINE = "offline"
     TLS_ERROR = "tls_error"
     SERVER_UNREACHABLE = "server_unreachable"

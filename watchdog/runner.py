@@ -17,7 +17,14 @@ from typing import TYPE_CHECKING
 from . import classifier, state
 from .clock import Clock
 from .config import Config
-from .errors import MailboxError, SecretError, SendError, StorageError, WatchdogError
+from .errors import (
+    MailboxError,
+    SecretError,
+    SendError,
+    SigninExpiredError,
+    StorageError,
+    WatchdogError,
+)
 from .history import History
 from .humanize import format_duration
 from .mailbox import Found, SeedMailbox
@@ -150,6 +157,11 @@ class Runner:
             reply = self.probe.send(message)
         except SendError as e:
             result = self._send_failure(canary, e)
+        except SigninExpiredError as e:
+            # Watchdog's own sign-in, not the practice's mail: recorded, alerted, never a block.
+            result = self._result(
+                canary, Outcome.SEND_FAILED, Diagnosis.SIGNIN_EXPIRED, detail=str(e)
+            )
         except Exception as e:
             # Our problem (a missing password, a bug), not the provider's: the canary was not
             # sent, so close its row without moving the status, and let the caller report it.
@@ -178,6 +190,15 @@ class Runner:
                 found = mailbox.wait_for(canary.token, deadline_mono, should_stop=should_stop)
                 if found is not None and self.config.seed.delete_found:
                     mailbox.delete([found])
+        except SigninExpiredError as e:
+            log.warning("Seed mailbox: %s", e)
+            return self._result(
+                canary,
+                Outcome.SEED_UNREACHABLE,
+                Diagnosis.SIGNIN_EXPIRED,
+                reply=reply,
+                detail=f"The canary was sent, but the test mailbox could not be checked: {e}",
+            )
         except MailboxError as e:
             log.warning("Seed mailbox: %s", e)
             return self._result(
@@ -452,7 +473,7 @@ class Runner:
                 found = mailbox.search(tokens)
                 if found and self.config.seed.delete_found:
                     mailbox.delete(found.values())
-        except MailboxError as e:
+        except (MailboxError, SigninExpiredError) as e:
             log.warning("Could not look for earlier canaries: %s", e)
             return []
         overdue = [r for r in waiting if r.token not in found and now > r.deadline_at]

@@ -10,6 +10,9 @@ that the caller records and announces. No I/O, no clock reads: ``now`` is passed
   or bounced (a bounce is a refusal that arrives by mail).
 - SEED_UNREACHABLE / OFFLINE: UNKNOWN. We cannot see whether mail flows, and must not blame the
   provider for a problem of the seed mailbox or of this PC's network. Streaks are kept as they are.
+- Diagnosis ``signin_expired`` (whatever the outcome): UNKNOWN too. Watchdog's own OAuth2 sign-in
+  was refused; the practice's mail program signs in on its own, so this is never a mail block.
+  Its first appearance is a flip even when the status already was UNKNOWN, so someone is told.
 """
 
 from __future__ import annotations
@@ -40,6 +43,14 @@ def evaluate(
     outcome = result.outcome
     if outcome is Outcome.PENDING:
         return prev, None
+    if result.diagnosis is Diagnosis.SIGNIN_EXPIRED:
+        reason = result.detail or "Watchdog must be signed in to the mail account again."
+        nxt = _to(prev, Status.UNKNOWN, reason, Diagnosis.SIGNIN_EXPIRED, now)
+        newly = prev.diagnosis is not Diagnosis.SIGNIN_EXPIRED
+        flip = None
+        if nxt.status is not prev.status or newly:
+            flip = Flip(prev.status, nxt.status, now, nxt.reason, nxt.diagnosis)
+        return nxt, flip
     if outcome is Outcome.DELIVERED:
         latency = f" in {result.latency_s:.1f} s" if result.latency_s is not None else ""
         nxt = _to(prev, Status.UP, f"Canary delivered{latency}.", Diagnosis.OK, now)

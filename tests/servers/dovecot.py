@@ -43,7 +43,7 @@ ssl_cert = <{cert_file}
 ssl_key = <{key_file}
 # Plain IMAP logins are allowed: the product's security = "none" case needs them on loopback.
 disable_plaintext_auth = no
-auth_mechanisms = plain login
+auth_mechanisms = plain login{oauth_mechanisms}
 # Tests log in with wrong passwords on purpose. Dovecot's default delay (2 s) and its anvil
 # penalty (0.6 s growing to 8.5 s per failure from the same IP, and about 15 s for the next
 # *valid* login) would slow down every later test, so both are off.
@@ -64,12 +64,12 @@ namespace inbox {{
 }}
 
 passdb {{
-  driver = passwd-file
+  driver = passwd-file{passwd_mechanisms}
   args = scheme=PLAIN username_format=%n {root}/passwd
 }}
-userdb {{
+{oauth_passdb}userdb {{
   driver = static
-  args = uid={uid} gid={gid} home={root}/mail/%n
+  args = uid={uid} gid={gid} home={root}/mail/%n{allow_all_users}
 }}
 
 # No chroot for the login and anvil processes: only root may chroot, and this instance must
@@ -101,6 +101,23 @@ service anvil {{
 protocol lmtp {{
   auth_username_format = %n
 }}
+"""
+
+#: With ``oauth2_introspection_url``: XOAUTH2/OAUTHBEARER logins checked by the OAuth2 authority
+#: (RFC 7662 introspection), beside the password users.
+_OAUTH_PASSDB = """\
+passdb {{
+  driver = oauth2
+  mechanisms = xoauth2 oauthbearer
+  args = {root}/dovecot-oauth2.conf.ext
+}}
+"""
+_OAUTH_CONF = """\
+introspection_mode = post
+introspection_url = {url}
+username_attribute = username
+active_attribute = active
+active_value = true
 """
 
 
@@ -143,6 +160,7 @@ class Dovecot:
         *,
         binary: str | None = None,
         keep: bool = False,
+        oauth2_introspection_url: str | None = None,
     ) -> None:
         for name, password in users.items():
             if not name or any(c in name + password for c in ":\n\r+@/"):
@@ -151,6 +169,8 @@ class Dovecot:
         self.certificates = certificates
         self.binary = binary or find_dovecot()
         self.keep = keep  # keep the folder after stop(), to read dovecot.log
+        # Also accept XOAUTH2 / OAUTHBEARER, with tokens checked at this RFC 7662 endpoint.
+        self.oauth2_introspection_url = oauth2_introspection_url
         self._root: Path | None = None
         self._process: subprocess.Popen[bytes] | None = None
         self._ports: tuple[int, ...] | None = None
@@ -343,7 +363,17 @@ class Dovecot:
                 f"default_internal_group = {group}\n"
             )
         imap_port, imaps_port, lmtp_port = self._ports or (0, 0, 0)
+        oauth = self.oauth2_introspection_url
+        if oauth is not None:
+            conf = self.root / "dovecot-oauth2.conf.ext"
+            conf.write_text(_OAUTH_CONF.format(url=oauth))
+            conf.chmod(0o644)  # read by the auth process
         text = _CONFIG.format(
+            oauth_mechanisms=" xoauth2 oauthbearer" if oauth else "",
+            passwd_mechanisms="\n  mechanisms = plain login" if oauth else "",
+            oauth_passdb=_OAUTH_PASSDB.format(root=self.root) if oauth else "",
+            # An OAuth-only user has no passwd line; without this LMTP refuses it with 451.
+            allow_all_users=" allow_all_users=yes" if oauth else "",
             root=self.root,
             run_as=run_as,
             cert_file=self.certificates.cert_file,

@@ -9,12 +9,14 @@ happens to the next message; see :meth:`SubmissionServer.set_mode`.
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
+import json
 import logging
 import smtplib
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal, get_args
 
@@ -98,8 +100,12 @@ class SubmissionServer:
         lmtp_port: int,
         *,
         hostname: str = "127.0.0.1",
+        oauth_introspect: Callable[[str], str | None] | None = None,
     ) -> None:
         self.users: dict[str, str] = dict(users)
+        # With this: AUTH XOAUTH2 too, the bearer token checked by the OAuth2 authority (it
+        # returns the user name the token is valid for, or None).
+        self.oauth_introspect = oauth_introspect
         self.certificates = certificates
         self.lmtp_port = lmtp_port
         self.hostname = hostname
@@ -458,7 +464,8 @@ class SubmissionServer:
             tls = {"auth_required": False, "auth_require_tls": False}
         for attempt in range(3):
             (port,) = free_ports(1)
-            controller = Controller(_Handler(self), port=port, **common, **tls)
+            handler = _OAuthHandler(self) if self.oauth_introspect else _Handler(self)
+            controller = Controller(handler, port=port, **common, **tls)
             try:
                 controller.start()
                 return controller
@@ -549,3 +556,40 @@ def delivery_status_notification(
         f"--{boundary}--\r\n"
     )
     return dsn.encode("ascii", "replace")
+
+
+class _OAuthHandler(_Handler):
+    """The handler plus AUTH XOAUTH2 (aiosmtpd offers every ``auth_*`` method of the handler)."""
+
+    async def auth_XOAUTH2(self, server: SMTP, args: list[str]) -> AuthResult:
+        refusal = self.owner._refusal("auth")
+        if refusal is not None:
+            return AuthResult(success=False, handled=False, message=refusal)
+        if len(args) > 1:
+            blob = args[1].encode("ascii")
+        else:
+            answer = await server.challenge_auth("", encode_to_b64=False)
+            if not isinstance(answer, bytes):
+                return AuthResult(success=False, handled=True)  # the client aborted with "*"
+            blob = base64.b64encode(answer)  # challenge_auth hands back decoded bytes
+        try:
+            text = base64.b64decode(blob, validate=True).decode("utf-8")
+        except (ValueError, UnicodeDecodeError):
+            return AuthResult(success=False, handled=False, message="501 5.5.2 Bad XOAUTH2 data")
+        fields = dict(part.split("=", 1) for part in text.split("\x01") if "=" in part)
+        user = fields.get("user", "")
+        token = fields.get("auth", "").removeprefix("Bearer ")
+        check = self.owner.oauth_introspect
+        assert check is not None
+        loop = asyncio.get_running_loop()
+        valid_for = await loop.run_in_executor(None, check, token)  # blocking HTTP: off the loop
+        if valid_for is not None and valid_for == user:
+            return AuthResult(success=True, auth_data=user)
+        # RFC 7628 style: a JSON error as a challenge, the client answers empty, then 535.
+        error = json.dumps({"status": "401", "schemes": "Bearer", "scope": "mail"})
+        await server.challenge_auth(error)
+        return AuthResult(
+            success=False,
+            handled=False,
+            message="535 5.7.3 Authentication unsuccessful (invalid or expired token)",
+        )

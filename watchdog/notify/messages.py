@@ -39,6 +39,8 @@ def _title(kind: AlertKind, diagnosis: Diagnosis | None, provider: str, status: 
     if kind is AlertKind.UNKNOWN:
         if diagnosis is Diagnosis.OFFLINE:
             return "This PC is offline: reminders cannot be checked"
+        if diagnosis is Diagnosis.SIGNIN_EXPIRED:
+            return f"Watchdog must sign in to {provider} again"
         return "Watchdog cannot check reminder e-mails right now"
     return "Test alert from Delivery Watchdog"
 
@@ -74,6 +76,11 @@ def build_alert(
         message = "This is what an alert looks like. Nothing is wrong. " + GUIDE_HINT
     elif kind is AlertKind.UNKNOWN and diagnosis is Diagnosis.OFFLINE:
         message = f"Since {_hhmm(since)}. {summary} This is not a problem of the mail provider."
+    elif kind is AlertKind.UNKNOWN and diagnosis is Diagnosis.SIGNIN_EXPIRED:
+        message = (
+            f"Since {_hhmm(since)}. {summary} Reminders are not affected by this. "
+            "Open Watchdog setup and sign in again (watchdog setup --reauth)."
+        )
     else:
         lead = f"Since {_hhmm(since)}: {summary}" if since else summary
         message = f"{lead} {GUIDE_HINT}"
