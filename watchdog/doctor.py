@@ -46,6 +46,7 @@ from .credentials import (
     KEYRING_SERVICE,
     Role,
     SignIn,
+    account_signin,
     env_var,
     keyring_entry,
     password_signin,
@@ -310,8 +311,10 @@ class Doctor:
         c = self.config
         office = f' for "{c.office}"' if c.office else ""
         self.add("config", "OK", f"Configuration{office}: {c.path}")
-        sender_password = self.password("sender", c.sender.username, "the sending account")
-        seed_password = self.password("seed", c.seed.username, "the seed mailbox")
+        sender_password = self.credential(
+            "sender", c.sender.username, "the sending account", c.sender.auth
+        )
+        seed_password = self.credential("seed", c.seed.username, "the seed mailbox", c.seed.auth)
         self.smtp(sender_password)
         self.imap(
             "imap",
@@ -332,6 +335,33 @@ class Doctor:
         return self.findings
 
     # -- passwords ---------------------------------------------------------------------------
+
+    def credential(self, role: Role, username: str, label: str, auth: str) -> bool:
+        """Whether the account's secret can be found: a password, or a stored OAuth2 sign-in."""
+        if auth == "oauth2":
+            return self.oauth_signin(role, username, label)
+        return self.password(role, username, label)
+
+    def oauth_signin(self, role: Role, username: str, label: str) -> bool:
+        """Whether an OAuth2 sign-in is stored; the tokens themselves are never shown."""
+        from .oauth import TokenStore
+
+        name = f"signin.{role}"
+        try:
+            stored = TokenStore(role, username).load()
+        except SecretError as e:
+            self.add(name, "FAIL", f"OAuth2 sign-in for {label}: {e}")
+            return False
+        if not stored:
+            self.add(
+                name,
+                "FAIL",
+                f"OAuth2 sign-in for {label} ({username}): Watchdog has not signed in yet",
+                "Run `watchdog setup --reauth` and sign in with that account",
+            )
+            return False
+        self.add(name, "OK", f"OAuth2 sign-in for {label}: stored in the system keyring")
+        return True
 
     def password(self, role: Role, username: str, label: str) -> bool:
         """Whether a password can be found, the way the watchdog looks (environment first)."""
@@ -475,7 +505,7 @@ class Doctor:
         from .probe import SmtpProbe
 
         provider = detect_provider(s.smtp_host, s.address, named=s.provider).name
-        signin = password_signin("sender", s.username)
+        signin = account_signin("sender", s.username, s.auth, s.oauth, ca_file=s.ca_file)
         try:
             connection = SmtpProbe(s, signin, timeout=self.timeout)._connect()
         except (smtplib.SMTPException, OSError) as e:
@@ -546,9 +576,10 @@ class Doctor:
             )
             return
         try:
-            facts = check_imap_login(
-                mailbox, password_signin(role, mailbox.username), timeout=self.timeout
+            signin = account_signin(
+                role, mailbox.username, mailbox.auth, mailbox.oauth, ca_file=mailbox.ca_file
             )
+            facts = check_imap_login(mailbox, signin, timeout=self.timeout)
         except SecretError as e:
             self.add(f"{prefix}.login", "FAIL", f"{who}: not tried", str(e))
             return

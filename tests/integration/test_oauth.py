@@ -299,3 +299,24 @@ def test_google_accounts_sign_in_in_the_browser_and_refresh_through_google_auth(
         expired = app.runner.check()
     assert delivered.result.outcome is Outcome.DELIVERED, delivered.result
     assert expired.result.diagnosis is Diagnosis.SIGNIN_EXPIRED
+
+
+def test_doctor_checks_oauth2_logins_and_says_when_no_sign_in_is_stored(
+    oauth_servers: tuple[MailServers, OAuthAuthority],
+    tmp_path: Path,
+    watchdog_env: dict[str, str],
+    keyring_file: Path,
+    no_passwords: None,
+) -> None:
+    from watchdog.doctor import Doctor
+
+    servers, authority = oauth_servers
+    config_path = make_config(tmp_path, servers, authority)
+    before = {f.name: f for f in Doctor(load_config(config_path), timeout=5).run()}
+    assert before["signin.sender"].level == "FAIL"
+    assert "watchdog setup --reauth" in before["signin.sender"].fix
+    sign_in(config_path, authority)
+    after = {f.name: f for f in Doctor(load_config(config_path), timeout=5).run()}
+    assert after["signin.sender"].level == "OK"
+    assert after["smtp.login"].level == "OK", after["smtp.login"]
+    assert after["imap.login"].level == "OK", after["imap.login"]
