@@ -107,7 +107,8 @@ class History:
     def __init__(self, path: Path) -> None:
         self.path = path
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
+            # The folder holds the history and the canary key: this user only (0700).
+            path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
             created = not path.exists()
             if created:
                 # Create it readable by this user only: it names the practice's addresses.
@@ -132,6 +133,15 @@ class History:
 
     def close(self) -> None:
         self._db.close()
+
+    def backup_to(self, target: Path) -> None:
+        """A consistent copy of the whole database at ``target`` (created 0600), while others write.
+
+        SQLite's online backup API copies a snapshot even while the loop writes in WAL mode,
+        which copying the file (and its ``-wal`` beside it) could not promise.
+        """
+        with self._lock:
+            _backup(self._db, target, self.path)
 
     def __enter__(self) -> History:
         return self
@@ -408,6 +418,42 @@ class History:
             )
             for r in rows
         ]
+
+
+#: The SQLite library's version, for support bundles (sqlite3 is imported only here).
+SQLITE_VERSION: str = sqlite3.sqlite_version
+
+
+def backup_file(source: Path, target: Path) -> None:
+    """Copy the history database at ``source`` to ``target`` without changing ``source``.
+
+    For the support bundle: unlike :class:`History`, this opens the file read-only, so an older
+    schema is not migrated and a newer one is copied as it is. Raises ``StorageError``.
+    """
+    try:
+        db = sqlite3.connect(f"{source.resolve().as_uri()}?mode=ro", uri=True, timeout=10.0)
+    except sqlite3.Error as e:
+        raise StorageError(f"Cannot open the history database {source}: {e}") from e
+    try:
+        _backup(db, target, source)
+    finally:
+        db.close()
+
+
+def _backup(db: sqlite3.Connection, target: Path, source: Path) -> None:
+    """Online backup of ``db`` into a new file ``target``, readable by this user only."""
+    try:
+        target.unlink(missing_ok=True)
+        os.close(os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+        copy = sqlite3.connect(target)
+        try:
+            db.backup(copy)
+            # A single self-contained file: no -wal beside it for the reader to lose.
+            copy.execute("PRAGMA journal_mode = DELETE")
+        finally:
+            copy.close()
+    except (OSError, sqlite3.Error) as e:
+        raise StorageError(f"Could not copy the history database {source}: {e}") from e
 
 
 @dataclass(frozen=True)

@@ -48,7 +48,7 @@ def load_or_create_key(path: Path) -> bytes:
         path.unlink()  # truncated by a crash or a full disk: canaries in flight can't verify anyway
     except FileNotFoundError:
         pass
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     key = secrets.token_bytes(32)
     # O_EXCL + 0600: never readable by other users, and two processes can't both create it.
     try:
