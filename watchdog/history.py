@@ -6,9 +6,11 @@ lives in ``PRAGMA user_version``; an older file is migrated, a newer one refused
 
 from __future__ import annotations
 
+import logging
 import os
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
@@ -26,6 +28,8 @@ from .models import (
     Status,
     StatusSnapshot,
 )
+
+log = logging.getLogger(__name__)
 
 SCHEMA_VERSION = 2
 
@@ -121,15 +125,57 @@ class History:
             raise StorageError(f"Cannot open the history database {path}: {e}") from e
         self._db.row_factory = sqlite3.Row
         self._lock = threading.RLock()
+        self.set_aside: Path | None = None  # where a damaged file was moved, if one was
         try:
-            self._refuse_newer()
-            # WAL: the tray, `watchdog check` and `watchdog status` may read while the loop writes.
-            self._db.execute("PRAGMA journal_mode = WAL")
-            self._db.execute("PRAGMA synchronous = NORMAL")
-            self._migrate()
+            self._prepare()
+        except StorageError:
+            self._db.close()  # a newer file: refused, and left exactly as it was
+            raise
         except sqlite3.DatabaseError as e:
             self._db.close()
-            raise StorageError(f"The history database {path} cannot be used: {e}") from e
+            if not _is_damaged(e):
+                raise StorageError(f"The history database {path} cannot be used: {e}") from e
+            self._start_over(e)
+
+    def _prepare(self) -> None:
+        self._refuse_newer()
+        # WAL: the tray, `watchdog check` and `watchdog status` may read while the loop writes.
+        self._db.execute("PRAGMA journal_mode = WAL")
+        self._db.execute("PRAGMA synchronous = NORMAL")
+        self._migrate()
+
+    def _start_over(self, damage: sqlite3.DatabaseError) -> None:
+        """A damaged file: keep it aside untouched, start a new history, and say so.
+
+        Nothing in a damaged file can be trusted, and refusing to start would leave the office
+        with no check at all. The old file (and its ``-wal``) keeps its bytes under a new name
+        for support; the reason of the new status tells the user (``watchdog status``, tray).
+        """
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        aside = self.path.with_name(f"{self.path.name}.corrupt-{stamp}")
+        try:
+            for suffix in ("", "-wal", "-shm"):
+                part = Path(f"{self.path}{suffix}")
+                if part.exists():
+                    part.rename(Path(f"{aside}{suffix}"))
+            os.close(os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+            self._db = sqlite3.connect(
+                self.path, timeout=10.0, isolation_level=None, check_same_thread=False
+            )
+            self._db.row_factory = sqlite3.Row
+            self._prepare()
+        except (OSError, sqlite3.Error) as e:
+            raise StorageError(
+                f"The history database {self.path} is damaged ({damage}) and a new one could "
+                f"not be started: {e}"
+            ) from e
+        self.set_aside = aside
+        message = (
+            f"The history database was damaged ({damage}). It was kept aside as {aside} and a "
+            "new history was started; earlier checks are not shown."
+        )
+        log.error("%s", message)
+        self.save_status(StatusSnapshot(Status.UNKNOWN, since=time.time(), reason=message), None)
 
     def close(self) -> None:
         self._db.close()
@@ -469,6 +515,12 @@ class AlertAttempt:
     detail: str
     status: Status
     diagnosis: Diagnosis | None
+
+
+def _is_damaged(error: sqlite3.DatabaseError) -> bool:
+    """Whether SQLite says the file is not a database or is corrupt (not merely busy)."""
+    code = getattr(error, "sqlite_errorcode", None)
+    return code is not None and code & 0xFF in (sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB)
 
 
 def _marks(values: tuple[str, ...]) -> str:

@@ -12,7 +12,7 @@ import imaplib
 import logging
 import ssl
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
@@ -58,6 +58,7 @@ class Found:
     arrived_at: float | None  # the server's INTERNALDATE (whole seconds), None if not given
     seen_at: float  # when we saw it (our clock)
     is_junk: bool
+    copies: tuple[int, ...] = ()  # UIDs of more copies in the same folder (a relay that retried)
 
 
 class SeedMailbox:
@@ -219,16 +220,21 @@ class SeedMailbox:
         header_item = f"BODY.PEEK[HEADER.FIELDS ({CANARY_HEADER.upper()})]"
         response = client.fetch(uids, ["INTERNALDATE", header_item])
         seen_at = self.clock.now()
-        results = []
+        results: dict[str, Found] = {}
         is_junk = folder != self.inbox
-        for uid, data in response.items():
+        for uid, data in sorted(response.items()):
             value = _header_value(data)
             if value not in tokens:
                 continue
+            first = results.get(value)
+            if first is not None:
+                # Delivered twice: the first copy counts, the others are only deleted with it.
+                results[value] = replace(first, copies=(*first.copies, uid))
+                continue
             internal = data.get(b"INTERNALDATE")
             arrived = internal.timestamp() if isinstance(internal, datetime) else None
-            results.append(Found(value, folder, uid, arrived, seen_at, is_junk))
-        return results
+            results[value] = Found(value, folder, uid, arrived, seen_at, is_junk)
+        return list(results.values())
 
     def find_bounces(self, tokens: Iterable[str]) -> dict[str, Bounce]:
         """Delivery status notifications about our canaries, by token (the sender's inbox).
@@ -310,7 +316,7 @@ class SeedMailbox:
         """Remove found canaries so the seed mailbox does not fill up."""
         by_folder: dict[str, list[int]] = {}
         for item in items:
-            by_folder.setdefault(item.folder, []).append(item.uid)
+            by_folder.setdefault(item.folder, []).extend((item.uid, *item.copies))
         for folder, uids in by_folder.items():
             with self._errors(f"delete in {folder}"):
                 client = self.client

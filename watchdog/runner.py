@@ -45,6 +45,9 @@ LATE_WINDOW_S = 24 * 3600.0
 #: notice when they block, which may be hours before the next canary is tried.
 NOTICE_LOOKBACK_S = 24 * 3600.0
 
+#: How often a seed mailbox connection that hung up while waiting is opened again, per canary.
+_RECONNECTS = 3
+
 #: Network failure kinds that may mean this PC has no network at all.
 _MAYBE_OFFLINE = {
     classifier.NetworkFailure.DNS,
@@ -186,10 +189,7 @@ class Runner:
         should_stop: Callable[[], bool],
     ) -> CheckResult:
         try:
-            with self.open_mailbox() as mailbox:
-                found = mailbox.wait_for(canary.token, deadline_mono, should_stop=should_stop)
-                if found is not None and self.config.seed.delete_found:
-                    mailbox.delete([found])
+            found = self._watch(canary.token, deadline_mono, should_stop)
         except SigninExpiredError as e:
             log.warning("Seed mailbox: %s", e)
             return self._result(
@@ -226,6 +226,40 @@ class Runner:
             f"{format_duration(self.config.schedule.deadline_seconds)}.",
             self._notice(since=canary.sent_at),
         )
+
+    def _watch(
+        self, token: str, deadline_mono: float, should_stop: Callable[[], bool]
+    ) -> Found | None:
+        """Wait for ``token`` in the seed mailbox; connect again if the connection is cut.
+
+        IDLE keeps one connection open for the whole deadline, and routers and servers cut
+        connections that look idle: a hang-up while waiting is a hiccup, not an unreachable
+        mailbox, and calling it one would raise a false alarm. So a connection that was open and
+        then hung up is opened again (up to ``_RECONNECTS`` times) while the deadline lasts. A
+        mailbox that cannot be opened at all still fails at once.
+        """
+        reconnects = 0
+        while True:
+            opened = False
+            try:
+                with self.open_mailbox() as mailbox:
+                    opened = True
+                    found = mailbox.wait_for(token, deadline_mono, should_stop=should_stop)
+                    if found is not None and self.config.seed.delete_found:
+                        mailbox.delete([found])
+                    return found
+            except MailboxError as e:
+                again = (
+                    opened
+                    and e.network
+                    and reconnects < _RECONNECTS
+                    and self.clock.monotonic() < deadline_mono
+                    and not should_stop()
+                )
+                if not again:
+                    raise
+                reconnects += 1
+                log.info("The seed mailbox hung up while waiting (%s); connecting again", e)
 
     def _arrival(
         self,

@@ -28,7 +28,18 @@ from .tls import TestCertificates
 
 log = logging.getLogger(__name__)
 
-Mode = Literal["deliver", "blackhole", "junk", "delay", "reject", "tempfail", "drop", "bounce"]
+Mode = Literal[
+    "deliver",
+    "blackhole",
+    "junk",
+    "delay",
+    "reject",
+    "tempfail",
+    "drop",
+    "bounce",
+    "stall",
+    "duplicate",
+]
 Stage = Literal["auth", "mail", "rcpt", "data"]
 Listener = Literal["starttls", "ssl", "plain"]
 
@@ -69,7 +80,8 @@ class Behaviour:
     mode: Mode = "deliver"
     reply: str | None = None  # reject / tempfail: the full reply, e.g. "554 5.2.0 ..."
     stage: Stage = "data"  # reject / tempfail: the command that gets the reply
-    seconds: float = 0.0  # delay: how long after the 250 the message arrives
+    seconds: float = 0.0  # delay: how long after the 250 the message arrives; stall: how long
+    #                       the server sits on the message data before it answers
     times: int = 0  # tempfail: how many attempts are refused before mail is delivered
 
 
@@ -196,6 +208,9 @@ class SubmissionServer:
         - ``bounce``: 250, then a delivery status notification (RFC 3464) about the message,
           with ``reply`` (default :data:`BOUNCE_REPLY`) as its diagnostic code, is delivered to
           the sender's INBOX instead of the message: Gmail's "Message blocked".
+        - ``stall``: take the message data, then say nothing for ``seconds`` (a server stuck
+          after DATA), then answer 451 and deliver nothing.
+        - ``duplicate``: 250, and the message lands in INBOX twice (a relay that retried).
 
         ``reply`` is a full reply, code first; ``\\n`` in it makes a multi-line reply.
         """
@@ -212,8 +227,8 @@ class SubmissionServer:
         if mode == "bounce":
             reply = BOUNCE_REPLY if reply is None else reply
             stage = "data"
-        if mode == "delay" and seconds <= 0:
-            raise ValueError("delay needs seconds > 0")
+        if mode in ("delay", "stall") and seconds <= 0:
+            raise ValueError(f"{mode} needs seconds > 0")
         if reply is not None:
             code = int(format_reply(reply)[:3])  # validates the shape too
             if mode in ("reject", "tempfail", "bounce") and code < 400:
@@ -338,6 +353,18 @@ class SubmissionServer:
             self._deliver_later(behaviour.seconds, mail_from, rcpt_tos, content)
         elif refusal is None and mode == "drop":
             reply = None
+        elif refusal is None and mode == "stall":
+            # The client gives up first; this reply goes to a closed connection, if anywhere.
+            await asyncio.sleep(behaviour.seconds)
+            reply = "451 4.4.2 Test server stalled and gave up"
+        elif refusal is None and mode == "duplicate":
+            loop = asyncio.get_running_loop()
+            for _ in range(2):
+                error = await loop.run_in_executor(
+                    None, self._deliver, mail_from, rcpt_tos, content, None
+                )
+                if error is not None:
+                    reply = f"451 4.3.0 Test server could not deliver into Dovecot: {error}"
         elif refusal is None and mode == "bounce":
             dsn = delivery_status_notification(
                 content, mail_from, rcpt_tos, behaviour.reply or BOUNCE_REPLY

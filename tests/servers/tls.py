@@ -7,6 +7,7 @@ is exercised exactly as it runs against a practice's private mail server with ``
 
 from __future__ import annotations
 
+import datetime
 import ssl
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,15 +39,24 @@ class TestCertificates:
         return ssl.create_default_context(cafile=str(self.ca_file))
 
 
-def make_certificates(folder: Path) -> TestCertificates:
+def make_certificates(
+    folder: Path,
+    names: tuple[str, ...] = SERVER_NAMES,
+    *,
+    not_before: datetime.datetime | None = None,
+    not_after: datetime.datetime | None = None,
+) -> TestCertificates:
     """Create a fresh CA and a server certificate for 127.0.0.1/localhost in ``folder``.
 
     Writes ``ca.pem``, ``cert.pem`` and ``key.pem``. The files are world-readable on purpose:
     Dovecot reads them in its config process and they protect nothing but loopback test traffic.
+
+    The fault tests mint bad certificates from a CA the client trusts: ``names`` for a
+    certificate of another server, ``not_after`` in the past for an expired one.
     """
     folder.mkdir(parents=True, exist_ok=True)
     ca = trustme.CA(organization_name="Delivery Watchdog test CA")
-    server = ca.issue_cert(*SERVER_NAMES)
+    server = ca.issue_cert(*names, not_before=not_before, not_after=not_after)
     paths = TestCertificates(
         ca_file=folder / "ca.pem", cert_file=folder / "cert.pem", key_file=folder / "key.pem"
     )

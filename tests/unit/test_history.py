@@ -113,11 +113,17 @@ def test_a_database_from_a_newer_version_is_refused_and_left_untouched(tmp_path:
     assert path.read_bytes() == before
 
 
-def test_a_file_that_is_not_a_database_gives_a_clear_error(tmp_path: Path) -> None:
+def test_a_file_that_is_not_a_database_is_kept_aside_and_a_new_history_started(
+    tmp_path: Path,
+) -> None:
     path = tmp_path / "h.sqlite3"
     path.write_bytes(b"this is not sqlite" * 100)
-    with pytest.raises(StorageError, match="cannot be used"):
-        History(path)
+    with History(path) as history:
+        assert history.set_aside is not None
+        assert history.set_aside.read_bytes() == b"this is not sqlite" * 100
+        assert history.status().status is Status.UNKNOWN
+        assert "damaged" in history.status().reason
+        assert history.recent() == []
 
 
 def test_a_version_1_database_is_migrated_and_keeps_its_checks(tmp_path: Path) -> None:
