@@ -263,7 +263,7 @@ class AppControls:
                 office=app.config.office,
                 generated_at=app.clock.now(),
             )
-            path = write_guide(data_dir(app.config) / "history.html", page)
+            path = write_guide(data_dir(app.config) / "history.html", page, private=True)
             if not open_in_browser(path):
                 log.warning("No web browser could be opened for %s", path)
         except Exception:

@@ -11,6 +11,7 @@ import argparse
 import contextlib
 import json
 import logging
+import os
 import signal
 import sys
 import threading
@@ -28,6 +29,7 @@ from .history import AlertAttempt
 from .humanize import format_duration
 from .models import CheckResult, Diagnosis, Flip, Outcome, Status, StatusSnapshot
 from .setup_wizard import add_setup_arguments, run_setup
+from .support_bundle import add_support_bundle_arguments, run_support_bundle
 
 EXIT_OK = 0
 EXIT_DEGRADED = 1
@@ -183,6 +185,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="seconds between checks in the demo (default 2)",
     )
     p.set_defaults(func=cmd_demo)
+    p = sub.add_parser(
+        "support-bundle", parents=[common], help="write one zip file for support (no passwords)"
+    )
+    add_support_bundle_arguments(p)
+    p.set_defaults(func=run_support_bundle)
     return parser
 
 
@@ -224,17 +231,16 @@ def _log_to_file(verbose: int) -> Path | None:
     Returns the file, or None (with a warning) when the folder cannot be written: logging must
     never stop the watchdog from running.
     """
-    import logging.handlers
-
     import platformdirs
 
     from .config import APP_NAME
+    from .logfile import PrivateRotatingFileHandler
 
     folder = Path(platformdirs.user_log_dir(APP_NAME, appauthor=False))
     path = folder / "watchdog.log"
     try:
         folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-        handler = logging.handlers.RotatingFileHandler(
+        handler = PrivateRotatingFileHandler(
             path, maxBytes=1_000_000, backupCount=5, encoding="utf-8"
         )
     except OSError as e:
@@ -585,7 +591,9 @@ def cmd_export(args: argparse.Namespace) -> int:
         else:
             # Write beside the target, then rename: a failed export never leaves half a file.
             partial = args.output.with_name(args.output.name + ".partial")
-            with open(partial, "w", encoding="utf-8", newline="") as out:
+            # 0600: every check, with addresses and server replies, is for this user only.
+            fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with open(fd, "w", encoding="utf-8", newline="") as out:
                 count = write(history.iter_checks(since), out)
             partial.replace(args.output)
             print(f"{count} checks written to {args.output}", file=sys.stderr)

@@ -122,11 +122,12 @@ def render_html(
     return "\n".join(part for part in parts if part) + "\n"
 
 
-def write_guide(path: str | os.PathLike[str], html: str) -> Path:
+def write_guide(path: str | os.PathLike[str], html: str, *, private: bool = False) -> Path:
     """Write the page to ``path`` (folders made as needed) and return the absolute path.
 
     Written to a temporary file and renamed, so a browser that has the old page open never reads
-    half a page. Mode 0644: the page holds no secrets, and support may need to read it. (The
+    half a page. Mode 0644: a guide holds no secrets, and support may need to read it; with
+    ``private`` 0600, for pages made from the history (addresses, server replies). (The
     parameter ``html`` hides the module of that name here only; nothing here escapes.)
     """
     target = Path(path).resolve()
@@ -135,7 +136,7 @@ def write_guide(path: str | os.PathLike[str], html: str) -> Path:
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as out:
             out.write(html)
-        os.chmod(tmp, 0o644)
+        os.chmod(tmp, 0o600 if private else 0o644)
         os.replace(tmp, target)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -71,3 +71,20 @@ def test_export_since_a_date_in_the_future_is_empty_and_a_bad_date_exits_3(
     assert json.loads(future.stdout) == []
     bad = watchdog("export", "--since", "last tuesday", env=watchdog_env, config=config)
     assert bad.returncode == 3 and "2026-11-01" in bad.stderr
+
+
+def test_an_export_to_a_file_is_readable_by_this_user_only_and_matches_stdout(
+    tmp_path: Path, servers: Any, watchdog_env: dict[str, str], write_config: Any
+) -> None:
+    config = Path(write_config(tmp_path, servers))
+    watchdog_json("check", env=watchdog_env, config=config)
+    target = tmp_path / "out" / "checks.json"
+    target.parent.mkdir()
+    written = watchdog(
+        "export", "--format", "json", "--output", str(target), env=watchdog_env, config=config
+    )
+    assert written.returncode == 0 and "1 checks written" in written.stderr
+    assert target.stat().st_mode & 0o777 == 0o600
+    assert not list(target.parent.glob("*.partial"))
+    printed = watchdog("export", "--format", "json", env=watchdog_env, config=config)
+    assert json.loads(target.read_text()) == json.loads(printed.stdout)

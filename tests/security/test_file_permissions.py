@@ -129,11 +129,6 @@ def test_the_support_bundle_is_private(tmp_path: Path, umask: int) -> None:
         assert {(i.external_attr >> 16) & 0o777 for i in z.infolist()} == {0o600}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="until watchdog/cli.py _log_to_file uses watchdog.logfile.PrivateRotatingFileHandler "
-    "(then remove this marker: strict, so the fix cannot go unnoticed)",
-)
 def test_the_log_file_of_watchdog_run_is_private(
     tmp_path: Path, servers: Any, watchdog_env: dict[str, str], write_config: Any
 ) -> None:
