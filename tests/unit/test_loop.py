@@ -113,3 +113,36 @@ class FakeClockReal:
 
     def sleep(self, seconds: float) -> None:
         time.sleep(seconds)
+
+
+class CountingClock(FakeClockReal):
+    """Real time that counts how often the loop looks at it: once per wakeup."""
+
+    def __init__(self) -> None:
+        self.looks = 0
+
+    def monotonic(self) -> float:
+        self.looks += 1
+        return super().monotonic()
+
+
+def test_an_idle_loop_sleeps_until_the_next_check_instead_of_polling() -> None:
+    runner = CountingRunner(interval_s=3600)
+    clock = CountingClock()
+    loop = Loop(runner, clock)  # type: ignore[arg-type]
+    thread = threading.Thread(target=loop.run, daemon=True)
+    thread.start()
+    try:
+        assert wait_until(lambda: runner.checks == 1)
+        time.sleep(0.05)  # let the loop settle into its wait
+        looks = clock.looks
+        time.sleep(0.5)
+        # A loop polling its schedule (every second, or faster) would have looked again; this
+        # one waits for the next check (at most a minute, for the sleep detector) or a control.
+        assert clock.looks == looks
+        loop.request_check()
+        assert wait_until(lambda: runner.checks == 2)  # and still wakes at once for Check now
+    finally:
+        loop.stop()
+        thread.join(timeout=5)
+    assert not thread.is_alive()
