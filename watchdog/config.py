@@ -333,7 +333,7 @@ def parse_config(raw: dict[str, Any], path: Path) -> Config:
     deadline = reader.minutes(schedule_raw, "schedule", "deadline_minutes", default=10.0)
     reader.refuse_unknown(policy_raw, {"down_after_lost", "down_after_refusals"}, "policy")
     policy = Policy(
-        down_after_lost=reader.count(policy_raw, "policy", "down_after_lost", default=2),
+        down_after_lost=reader.count(policy_raw, "policy", "down_after_lost", default=1),
         down_after_refusals=reader.count(policy_raw, "policy", "down_after_refusals", default=1),
     )
     alerts = _parse_alerts(reader, reader.table(raw, "alerts", required=False))

@@ -144,7 +144,7 @@ def render_config(values: ConfigValues) -> str:
         ),
         "",
         "# [policy]                       # optional",
-        "# down_after_lost = 2            # lost canaries in a row before DOWN",
+        "# down_after_lost = 1            # lost canaries in a row before DOWN",
         "# down_after_refusals = 1        # refused sends in a row before DOWN",
         "",
     ]

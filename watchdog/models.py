@@ -126,7 +126,7 @@ class StatusSnapshot:
 class Policy:
     """When the status turns DOWN (``[policy]`` in the config)."""
 
-    down_after_lost: int = 2
+    down_after_lost: int = 1
     down_after_refusals: int = 1
 
 

@@ -5,7 +5,8 @@ that the caller records and announces. No I/O, no clock reads: ``now`` is passed
 
 - DELIVERED: UP (the first clean delivery ends any problem).
 - JUNK or LATE: DEGRADED (mail flows, but not as it should).
-- LOST: DOWN once ``down_after_lost`` canaries in a row are lost (one loss may be a hiccup).
+- LOST: DOWN once ``down_after_lost`` canaries in a row are lost (default 1: a drop is told within
+  one interval plus one deadline; benchmarks/detection.py shows no false alarms from slow mail).
 - SEND_FAILED or BOUNCED: DOWN once ``down_after_refusals`` sends in a row were refused, failed
   or bounced (a bounce is a refusal that arrives by mail).
 - SEED_UNREACHABLE / OFFLINE: UNKNOWN. We cannot see whether mail flows, and must not blame the
@@ -69,7 +70,10 @@ def evaluate(
         nxt = replace(prev, consecutive_lost=count, consecutive_refused=0, streak_since=since)
         if count >= policy.down_after_lost:
             reason = (
-                f"{count} canaries in a row were accepted by the server but never arrived "
+                f"The canary sent at {_clock_time(since)} was accepted by the server but never "
+                "arrived."
+                if count == 1
+                else f"{count} canaries in a row were accepted by the server but never arrived "
                 f"(since {_clock_time(since)})."
             )
             nxt = _to(nxt, Status.DOWN, reason, Diagnosis.SILENT_DROP, now)

@@ -77,10 +77,25 @@ def test_the_plain_words_output_says_where_the_canary_was_found(
     assert "Status: UP since" in done.stdout
 
 
-def test_a_silent_block_turns_down_after_two_lost_canaries_and_recovers(
+def test_by_default_a_silent_block_turns_down_at_the_first_lost_canary_and_recovers(
     servers: Any, watchdog_env: dict[str, str], config_for: Any
 ) -> None:
     config = config_for(deadline_minutes=0.02)  # 1.2 s
+    assert watchdog_json("check", env=watchdog_env, config=config)[0] == 0
+    servers.smtp.set_mode("blackhole")
+    code, lost = watchdog_json("check", env=watchdog_env, config=config)
+    assert (code, lost["outcome"], lost["diagnosis"]) == (2, "lost", "silent_drop")
+    assert lost["status"]["status"] == "DOWN"
+    assert "was accepted by the server but never arrived" in lost["status"]["reason"]
+    servers.smtp.set_mode("deliver")
+    code, back = watchdog_json("check", env=watchdog_env, config=config)
+    assert (code, back["outcome"], back["status"]["status"]) == (0, "delivered", "UP")
+
+
+def test_a_forgiving_policy_turns_down_after_two_lost_canaries_and_recovers(
+    servers: Any, watchdog_env: dict[str, str], config_for: Any
+) -> None:
+    config = config_for(deadline_minutes=0.02, policy={"down_after_lost": 2})  # 1.2 s
     assert watchdog_json("check", env=watchdog_env, config=config)[0] == 0
 
     servers.smtp.set_mode("blackhole")

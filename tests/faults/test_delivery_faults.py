@@ -40,7 +40,8 @@ def test_a_temporary_refusal_then_success_is_recorded_once_and_recovers(
 def test_a_canary_delayed_past_its_deadline_is_late_and_never_counted_lost_twice(
     servers: MailServers, make_rig: MakeRig
 ) -> None:
-    rig = make_rig(deadline_minutes=0.025)  # 1.5 s
+    # A policy that forgives one loss, so that counting the same loss twice would show as DOWN.
+    rig = make_rig(deadline_minutes=0.025, policy={"down_after_lost": 2})  # 1.5 s
     servers.smtp.set_mode("delay", seconds=2.5)
     first = rig.check()
     assert (first.result.outcome, first.result.diagnosis) == (

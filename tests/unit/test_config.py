@@ -44,7 +44,7 @@ def test_the_documented_example_config_loads(tmp_path: Path) -> None:
     assert config.seed.imap_port == 993
     assert config.schedule.every_seconds == 1800
     assert config.schedule.deadline_seconds == 600
-    assert config.policy.down_after_lost == 2
+    assert config.policy.down_after_lost == 1
 
 
 def test_fractional_minutes_are_accepted_for_demos_and_tests(tmp_path: Path) -> None:

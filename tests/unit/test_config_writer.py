@@ -176,7 +176,7 @@ def test_every_commented_optional_key_is_valid_when_a_person_uncomments_it(
     config = load_config(write_text(tmp_path, uncommented))
     assert config.sender.imap_host == "imap.example.com"
     assert config.seed.junk_folders == ("Quarantine",)
-    assert config.policy.down_after_lost == 2
+    assert config.policy.down_after_lost == 1
     assert config.alerts.support_contact == "Acme IT, 555-0100"
     assert config.sender.ca_file == tmp_path / "office-ca.pem"
 

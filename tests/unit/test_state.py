@@ -80,6 +80,32 @@ S = Status
 def test_a_sequence_of_outcomes_gives_the_expected_statuses_and_flips(
     outcomes: list[Outcome], expected_statuses: list[Status], expected_flips: list[str]
 ) -> None:
+    """With a policy that forgives one lost canary (``down_after_lost = 2``)."""
+    statuses, flips = replay(outcomes, Policy(down_after_lost=2))
+    assert statuses == expected_statuses
+    assert flips == expected_flips
+
+
+@pytest.mark.parametrize(
+    ("outcomes", "expected_statuses", "expected_flips"),
+    [
+        ([Out.DELIVERED, Out.LOST], [S.UP, S.DOWN], ["UNKNOWN->UP", "UP->DOWN"]),
+        (
+            [Out.DELIVERED, Out.LOST, Out.LATE, Out.DELIVERED],
+            [S.UP, S.DOWN, S.DEGRADED, S.UP],
+            ["UNKNOWN->UP", "UP->DOWN", "DOWN->DEGRADED", "DEGRADED->UP"],
+        ),
+        (
+            [Out.DELIVERED, Out.LOST, Out.OFFLINE, Out.LOST],
+            [S.UP, S.DOWN, S.UNKNOWN, S.DOWN],
+            ["UNKNOWN->UP", "UP->DOWN", "DOWN->UNKNOWN", "UNKNOWN->DOWN"],
+        ),
+    ],
+)
+def test_by_default_the_first_lost_canary_turns_the_status_down(
+    outcomes: list[Outcome], expected_statuses: list[Status], expected_flips: list[str]
+) -> None:
+    """The default meets issue 8's goal: a drop is told within one interval plus one deadline."""
     statuses, flips = replay(outcomes)
     assert statuses == expected_statuses
     assert flips == expected_flips
