@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from email.message import Message
 from email.parser import HeaderParser
 
-from .classifier import diagnose_reply, parse_smtp_reply
+from .classifier import diagnose_canary_reply, diagnose_reply, parse_smtp_reply
 from .models import Diagnosis, SmtpReply
 
 #: The header the sender puts on every canary; read back from the returned message.
@@ -107,6 +107,8 @@ def diagnose_bounce(b: Bounce, provider: str) -> Diagnosis:
     reply = parse_smtp_reply(code, reply_text)
     if reply.enhanced is None and b.status and b.status[0] == str(code)[0]:
         reply = SmtpReply(reply.code, reply.text, b.status)
+    if b.canary_token is not None:  # about our canary: its recipient is our seed mailbox
+        return diagnose_canary_reply(reply, provider)
     return diagnose_reply(reply, provider)
 
 

@@ -67,6 +67,9 @@ class ReplyRule:
     code_classes: frozenset[int] = frozenset()
     codes: frozenset[int] = frozenset()
     enhanced: tuple[str, ...] = ()
+    # The diagnosis when the reply is about one of our canaries, if it differs: the canary's
+    # only recipient is our own seed mailbox ("recipient mailbox full" means the seed is full).
+    canary_diagnosis: Diagnosis | None = None
 
     def matches(self, reply: SmtpReply, provider: str, flat_text: str) -> bool:
         """True when ``reply`` (from ``provider``, text flattened) meets every condition."""
@@ -104,6 +107,18 @@ def diagnose_reply(
     if 200 <= reply.code < 400:
         return Diagnosis.OK
     return Diagnosis.UNKNOWN
+
+
+def diagnose_canary_reply(reply: SmtpReply, provider: str = OTHER) -> Diagnosis:
+    """:func:`diagnose_reply` for a refusal of one of our canaries.
+
+    The canary has one recipient, our own seed mailbox, so a rule about the recipient (its
+    ``canary_diagnosis``) says something about Watchdog's set-up, not the practice's mail.
+    """
+    rule = find_rule(reply, provider)
+    if rule is not None and rule.canary_diagnosis is not None:
+        return rule.canary_diagnosis
+    return diagnose_reply(reply, provider)
 
 
 def find_rule(
@@ -159,7 +174,17 @@ def load_reply_rules(text: str, source: str = _DATA_FILE) -> tuple[ReplyRule, ..
 
 
 _RULE_KEYS = frozenset(
-    {"id", "diagnosis", "why", "text", "providers", "code_class", "codes", "enhanced"}
+    {
+        "id",
+        "diagnosis",
+        "canary_diagnosis",
+        "why",
+        "text",
+        "providers",
+        "code_class",
+        "codes",
+        "enhanced",
+    }
 )
 _STATUS_PREFIX = re.compile(r"^[245](\.\d{1,3}){1,2}$")
 
@@ -176,6 +201,9 @@ def _parse_rule(raw: Any, index: int, source: str, known_providers: frozenset[st
     if unknown:
         raise ValueError(f"{where}: unknown keys {', '.join(sorted(unknown))}")
     diagnosis = _diagnosis(raw.get("diagnosis"), where)
+    canary_diagnosis = None
+    if "canary_diagnosis" in raw:
+        canary_diagnosis = _diagnosis(raw["canary_diagnosis"], where)
     why = raw.get("why")
     if not isinstance(why, str) or not why.strip():
         raise ValueError(f"{where}: why must say what the rule is for")
@@ -211,6 +239,7 @@ def _parse_rule(raw: Any, index: int, source: str, known_providers: frozenset[st
         code_classes=classes,
         codes=codes,
         enhanced=enhanced,
+        canary_diagnosis=canary_diagnosis,
     )
 
 

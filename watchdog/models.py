@@ -57,6 +57,9 @@ class Diagnosis(enum.StrEnum):
     # Watchdog's own OAuth2 sign-in was refused by the provider (revoked, password changed,
     # consent withdrawn): Watchdog cannot check, which says nothing about the practice's mail.
     SIGNIN_EXPIRED = "signin_expired"
+    # The seed mailbox refused the canary because it is full: Watchdog's own mailbox, so this
+    # says nothing about the practice's mail either.
+    SEED_MAILBOX_FULL = "seed_mailbox_full"
     OFFLINE = "offline"
     TLS_ERROR = "tls_error"
     SERVER_UNREACHABLE = "server_unreachable"

@@ -135,6 +135,10 @@ class Runner:
         self.open_sender_inbox = open_sender_inbox  # bounces arrive there, when configured
         self.before_check = list(before_check or [])  # e.g. the heartbeat's /start ping
         self.after_check = list(after_check or [])  # e.g. the heartbeat's success / fail ping
+        # Results that could not be stored (disk full), by token, retried at the next settle:
+        # a found canary is already deleted from the seed mailbox, so without this the next
+        # check could only call it lost.
+        self._unstored: dict[str, CheckResult] = {}
 
     # -- one cycle --------------------------------------------------------------------------
 
@@ -172,7 +176,12 @@ class Runner:
             raise
         else:
             result = self._await(canary, reply, deadline_mono, should_stop)
-        snapshot = self._conclude(result, flips)
+        try:
+            snapshot = self._conclude(result, flips)
+        except StorageError:
+            if result.outcome is not Outcome.PENDING:
+                self._unstored[result.token] = result
+            raise
         return CycleReport(result, snapshot, tuple(flips), tuple(settled))
 
     def _new_canary(self) -> Canary:
@@ -383,7 +392,7 @@ class Runner:
         """Diagnose a failed send; call it offline only with evidence that it is this PC."""
         failure = classifier.network_failure_of(error)
         if error.reply is not None:
-            diagnosis = classifier.diagnose_reply(error.reply, self.provider)
+            diagnosis = classifier.diagnose_canary_reply(error.reply, self.provider)
             detail = f"The outgoing server refused the canary: {error.reply}"
         elif failure is not None:
             diagnosis = classifier.diagnose_network(failure)
@@ -499,8 +508,10 @@ class Runner:
         flips = flips if flips is not None else []
         now = self.clock.now()
         waiting = self.history.awaiting(since=now - LATE_WINDOW_S)
+        stored = self._store_again([r.token for r in waiting], flips)
+        waiting = [r for r in waiting if r.token not in {s.token for s in stored}]
         if not waiting:
-            return []
+            return stored
         tokens = [r.token for r in waiting if verify_token(self.key, r.token)]
         try:
             with self.open_mailbox() as mailbox:
@@ -531,7 +542,23 @@ class Runner:
             if result is not None:
                 self._conclude(result, flips)
                 settled.append(result)
-        return settled
+        return [*stored, *settled]
+
+    def _store_again(self, tokens: list[str], flips: list[Flip]) -> list[CheckResult]:
+        """Store results that could not be stored before; still failing, they wait again."""
+        stored = []
+        for token in tokens:
+            result = self._unstored.pop(token, None)
+            if result is None:
+                continue
+            try:
+                self._conclude(result, flips)
+            except StorageError:
+                self._unstored[token] = result
+                raise
+            log.info("Stored the earlier result of canary %s: %s", token, result.outcome.value)
+            stored.append(result)
+        return stored
 
     def safe_check(self, stop: threading.Event) -> CycleReport | None:
         """One check; any error is logged and the loop goes on."""

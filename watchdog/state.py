@@ -11,9 +11,10 @@ that the caller records and announces. No I/O, no clock reads: ``now`` is passed
   or bounced (a bounce is a refusal that arrives by mail).
 - SEED_UNREACHABLE / OFFLINE: UNKNOWN. We cannot see whether mail flows, and must not blame the
   provider for a problem of the seed mailbox or of this PC's network. Streaks are kept as they are.
-- Diagnosis ``signin_expired`` (whatever the outcome): UNKNOWN too. Watchdog's own OAuth2 sign-in
-  was refused; the practice's mail program signs in on its own, so this is never a mail block.
-  Its first appearance is a flip even when the status already was UNKNOWN, so someone is told.
+- Diagnosis ``signin_expired`` or ``seed_mailbox_full`` (whatever the outcome): UNKNOWN too.
+  Watchdog's own OAuth2 sign-in was refused (the practice's mail program signs in on its own),
+  or Watchdog's own test mailbox is full: never a mail block. The first appearance is a flip
+  even when the status already was UNKNOWN, so someone is told.
 """
 
 from __future__ import annotations
@@ -34,6 +35,10 @@ from .models import (
     StatusSnapshot,
 )
 
+#: Problems of Watchdog's own set-up, whatever the outcome: UNKNOWN, never a mail block, and
+#: their first appearance is announced even when the status already was UNKNOWN.
+WATCHDOG_SETUP_PROBLEMS = frozenset({Diagnosis.SIGNIN_EXPIRED, Diagnosis.SEED_MAILBOX_FULL})
+
 INITIAL = StatusSnapshot(status=Status.UNKNOWN, since=None, reason="No check has run yet.")
 
 
@@ -44,10 +49,10 @@ def evaluate(
     outcome = result.outcome
     if outcome is Outcome.PENDING:
         return prev, None
-    if result.diagnosis is Diagnosis.SIGNIN_EXPIRED:
+    if result.diagnosis in WATCHDOG_SETUP_PROBLEMS:
         reason = result.detail or "Watchdog must be signed in to the mail account again."
-        nxt = _to(prev, Status.UNKNOWN, reason, Diagnosis.SIGNIN_EXPIRED, now)
-        newly = prev.diagnosis is not Diagnosis.SIGNIN_EXPIRED
+        nxt = _to(prev, Status.UNKNOWN, reason, result.diagnosis, now)
+        newly = prev.diagnosis is not result.diagnosis
         flip = None
         if nxt.status is not prev.status or newly:
             flip = Flip(prev.status, nxt.status, now, nxt.reason, nxt.diagnosis)

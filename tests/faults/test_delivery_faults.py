@@ -122,3 +122,32 @@ def test_forged_canaries_with_wrong_signatures_never_count_as_delivered(
     assert rig.row(report.result.token).outcome is Outcome.LOST
     assert servers.dovecot.count(servers.seed_user, INBOX) == 2  # forgeries are left alone
     rig.assert_one_row_per_canary()
+
+
+def test_a_full_seed_mailbox_is_our_problem_unknown_not_down_and_never_the_providers(
+    servers: MailServers, make_rig: MakeRig
+) -> None:
+    rig = make_rig()
+    rig.check()  # UP first, so the change is visible
+    servers.smtp.set_mode(
+        "reject",
+        reply="552 5.2.2 The email account that you tried to reach is over quota",
+        stage="rcpt",
+    )
+    first = rig.check()
+    assert (first.result.outcome, first.result.diagnosis) == (
+        Outcome.SEND_FAILED,
+        Diagnosis.SEED_MAILBOX_FULL,
+    )
+    assert first.status.status is Status.UNKNOWN
+    second = rig.check()
+    assert second.result.diagnosis is Diagnosis.SEED_MAILBOX_FULL
+    assert status_of(rig) is Status.UNKNOWN
+    rig.assert_no_provider_blame()
+    # Told once, addressed to support, and nothing says reminders stopped.
+    assert [a.kind.value for a in rig.alerts] == ["unknown"]
+    assert "test mailbox is full" in rig.alerts[0].title
+    assert "Reminders are not affected" in rig.alerts[0].message
+    servers.smtp.set_mode("deliver")
+    rig.assert_back_up()
+    rig.assert_one_row_per_canary()

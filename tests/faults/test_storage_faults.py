@@ -182,3 +182,33 @@ def test_a_full_disk_while_writing_history_keeps_the_loop_and_leaves_nothing_hal
         assert len(after.rows()) == 2
     finally:
         after.close()
+
+
+def test_a_result_that_cannot_be_stored_after_the_canary_was_found_is_stored_later_not_lost(
+    servers: MailServers, make_rig: MakeRig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The disk fills between finding the canary (deleted from the seed) and storing its result.
+
+    A failing writer stands in for the full disk here: only the storing of the result fails, after
+    the canary was sent, found and deleted, which a file-size limit cannot aim at.
+    """
+    rig = make_rig()
+    history = rig.app.history
+    real_resolve = history.resolve
+
+    def disk_full(*args: object, **kwargs: object) -> bool:
+        raise StorageError("Could not write to the history database: database or disk is full")
+
+    monkeypatch.setattr(history, "resolve", disk_full)
+    assert rig.cycle() is None  # logged, and the loop would go on
+    assert servers.dovecot.count(servers.seed_user) == 0  # found and deleted already
+    [pending] = rig.rows()
+    assert pending.outcome is Outcome.PENDING
+
+    monkeypatch.setattr(history, "resolve", real_resolve)
+    report = rig.assert_back_up()
+    assert [(r.token, r.outcome) for r in report.settled] == [(pending.token, Outcome.DELIVERED)]
+    assert rig.row(pending.token).outcome is Outcome.DELIVERED  # never a false "lost"
+    assert all(f.to_status is not Status.DOWN for f in history.flips())
+    assert rig.alerts == [] or all(a.kind.value != "down" for a in rig.alerts)
+    rig.assert_one_row_per_canary(extra_tokens=(pending.token,))  # its cycle gave no report

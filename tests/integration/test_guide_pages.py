@@ -4,7 +4,7 @@ What a browser makes of the page is what the front desk sees, so the checks read
 DOM (``--dump-dom``) and screenshots (``--screenshot``), not our HTML string.
 
 Which pages: every default guide (what ``other`` gets) and one guide with text of its own per
-provider, 25 pages. Chromium costs about 0.6 s of CPU per start, so all 153 take 1 to 1.5 minutes
+provider, 25 pages. Chromium costs about 0.6 s of CPU per start, so all 171 take 1 to 1.5 minutes
 on two cores; they share one template, and the unit tests render every one of them.
 ``WATCHDOG_ALL_GUIDE_PAGES=1`` opens them all. Each page is opened once per module (its DOM and,
 for one page per provider, its screenshot in the same run), two browsers at a time, and each
@@ -35,7 +35,7 @@ from watchdog.providers import OTHER, all_providers
 
 #: ``WATCHDOG_ALL_GUIDE_PAGES=1``: open every guide, not one per provider (see the module text).
 ALL_PAGES = os.environ.get("WATCHDOG_ALL_GUIDE_PAGES", "").strip().lower() in {"1", "true", "yes"}
-# The first test's setup opens every page; all 153 take up to 1.5 minutes on two busy cores.
+# The first test's setup opens every page; all 171 take up to 1.5 minutes on two busy cores.
 pytestmark = pytest.mark.timeout(400 if ALL_PAGES else 120)
 
 HOSTILE_REPLY = '550 5.7.1 <script>alert("x")</script> it\'s https://evil.example/phish & more'

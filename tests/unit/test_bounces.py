@@ -299,3 +299,17 @@ def test_a_report_without_delivery_status_fields_is_not_a_bounce() -> None:
 def test_garbage_is_not_a_bounce() -> None:
     assert parse_bounce(b"\x00\xff not mail at all") is None
     assert parse_bounce(b"") is None
+
+
+def test_a_bounce_of_a_canary_from_a_full_mailbox_is_the_seeds_problem() -> None:
+    about_canary = Bounce(
+        original_message_id="<c@x>",
+        canary_token="abc",
+        status="5.2.2",
+        action="failed",
+        diagnostic_code="552 5.2.2 The email account that you tried to reach is over quota.",
+        remote_mta="mx.google.com",
+    )
+    assert diagnose_bounce(about_canary, "gmail") is Diagnosis.SEED_MAILBOX_FULL
+    about_a_patient = Bounce(**{**about_canary.__dict__, "canary_token": None})
+    assert diagnose_bounce(about_a_patient, "gmail") is Diagnosis.UNKNOWN

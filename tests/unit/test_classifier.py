@@ -19,6 +19,7 @@ from watchdog.classifier import (
     ReplyRule,
     describe,
     diagnose_both_unreachable,
+    diagnose_canary_reply,
     diagnose_network,
     diagnose_reply,
     find_rule,
@@ -494,3 +495,40 @@ def test_offline_is_only_said_when_both_servers_and_the_internet_are_silent(
     expected: Diagnosis,
 ) -> None:
     assert diagnose_both_unreachable(smtp, imap, internet_probe_failed=probe_failed) is expected
+
+
+@pytest.mark.parametrize(
+    ("code", "text"),
+    [
+        (552, "5.2.2 The email account that you tried to reach is over quota."),
+        (452, "4.2.2 The email account that you tried to reach is over quota."),
+        (552, "Requested mail action aborted: mailbox full"),
+    ],
+)
+def test_a_full_recipient_mailbox_is_the_seeds_problem_for_a_canary_only(
+    code: int, text: str
+) -> None:
+    reply = parse_smtp_reply(code, text)
+    # About a patient's message (watchdog explain): not ours to fix, and not our sending limit.
+    assert diagnose_reply(reply, "gmail") is Diagnosis.UNKNOWN
+    # About a canary: its only recipient is our own seed mailbox.
+    assert diagnose_canary_reply(reply, "gmail") is Diagnosis.SEED_MAILBOX_FULL
+
+
+def test_a_canary_reply_without_a_canary_rule_reads_like_any_reply() -> None:
+    reply = parse_smtp_reply(550, "5.4.5 Daily user sending limit exceeded.")
+    assert diagnose_canary_reply(reply, "gmail") is Diagnosis.SENDING_LIMIT
+    assert diagnose_canary_reply(parse_smtp_reply(250, "OK"), "gmail") is Diagnosis.OK
+
+
+def test_a_rule_with_a_bad_canary_diagnosis_is_refused_naming_the_rule() -> None:
+    text = """
+[[rule]]
+id = "full"
+diagnosis = "unknown"
+canary_diagnosis = "mailbox_stuffed"
+enhanced = ["5.2.2"]
+why = "test"
+"""
+    with pytest.raises(ValueError, match="rule 'full'"):
+        load_reply_rules(text, "rules.toml")

@@ -142,3 +142,20 @@ def test_a_send_refusal_keeps_its_diagnosis_in_the_status() -> None:
     assert snapshot.status is S.DOWN
     assert snapshot.diagnosis is Diagnosis.SENDING_LIMIT
     assert flip is not None and flip.diagnosis is Diagnosis.SENDING_LIMIT
+
+
+def test_a_full_seed_mailbox_is_unknown_told_once_and_keeps_no_refusal_streak() -> None:
+    up, _ = evaluate(INITIAL, result(Out.DELIVERED, 0.0), Policy(), 5.0)
+    full = CheckResult(
+        token="t1",
+        sent_at=1000.0,
+        deadline_at=1600.0,
+        outcome=Out.SEND_FAILED,
+        diagnosis=Diagnosis.SEED_MAILBOX_FULL,
+        detail="552 5.2.2 over quota",
+    )
+    first, flip = evaluate(up, full, Policy(), 1005.0)
+    assert first.status is Status.UNKNOWN and flip is not None
+    assert first.diagnosis is Diagnosis.SEED_MAILBOX_FULL
+    second, again = evaluate(first, full, Policy(), 2005.0)
+    assert second.status is Status.UNKNOWN and again is None

@@ -41,6 +41,8 @@ def _title(kind: AlertKind, diagnosis: Diagnosis | None, provider: str, status: 
             return "This PC is offline: reminders cannot be checked"
         if diagnosis is Diagnosis.SIGNIN_EXPIRED:
             return f"Watchdog must sign in to {provider} again"
+        if diagnosis is Diagnosis.SEED_MAILBOX_FULL:
+            return "Watchdog's test mailbox is full: checks cannot run"
         return "Watchdog cannot check reminder e-mails right now"
     return "Test alert from Delivery Watchdog"
 
@@ -80,6 +82,11 @@ def build_alert(
         message = (
             f"Since {_hhmm(since)}. {summary} Reminders are not affected by this. "
             "Open Watchdog setup and sign in again (watchdog setup --reauth)."
+        )
+    elif kind is AlertKind.UNKNOWN and diagnosis is Diagnosis.SEED_MAILBOX_FULL:
+        message = (
+            f"Since {_hhmm(since)}. Reminders are not affected by this. Support: empty "
+            "Watchdog's test mailbox. " + GUIDE_HINT
         )
     else:
         lead = f"Since {_hhmm(since)}: {summary}" if since else summary
