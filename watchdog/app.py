@@ -252,18 +252,17 @@ class AppControls:
             log.exception("Could not show the guide")
 
     def open_history_report(self) -> None:
-        from .guide_page import open_in_browser, write_guide
-        from .report import render_history_html
+        from .guide_page import open_in_browser
+        from .report import write_report
 
         try:
             app = self.app
-            page = render_history_html(
-                app.history.recent(200),
-                app.history.status(),
+            path = write_report(
+                app.history,
+                data_dir(app.config) / "report.html",
                 office=app.config.office,
-                generated_at=app.clock.now(),
+                now=app.clock.now(),
             )
-            path = write_guide(data_dir(app.config) / "history.html", page, private=True)
             if not open_in_browser(path):
                 log.warning("No web browser could be opened for %s", path)
         except Exception:

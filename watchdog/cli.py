@@ -25,7 +25,7 @@ from . import __version__
 from .config import Config, load_config
 from .errors import AlreadyRunningError, ConfigError, SecretError, StorageError, WatchdogError
 from .history import AlertAttempt
-from .humanize import format_duration
+from .humanize import format_duration, parse_since
 from .models import CheckResult, Diagnosis, Flip, Outcome, Status, StatusSnapshot
 
 EXIT_OK = 0
@@ -87,6 +87,12 @@ _LAZY_COMMANDS: dict[str, tuple[str, str, str, str]] = {
         "add_autostart_arguments",
         "run_autostart",
         "start the tray icon at login (enable, disable, status)",
+    ),
+    "report": (
+        ".report",
+        "add_report_arguments",
+        "run_report",
+        "write the history as one web page: rates, delivery times, incidents",
     ),
     "support-bundle": (
         ".support_bundle",
@@ -618,18 +624,6 @@ def cmd_export(args: argparse.Namespace) -> int:
             partial.replace(args.output)
             print(f"{count} checks written to {args.output}", file=sys.stderr)
     return EXIT_OK
-
-
-def parse_since(text: str | None) -> float | None:
-    """``--since 2026-11-01`` (local midnight) or an ISO date-time; a clear error otherwise."""
-    if text is None:
-        return None
-    from datetime import datetime
-
-    try:
-        return datetime.fromisoformat(text).timestamp()
-    except ValueError:
-        raise ConfigError(f"--since {text!r}: give a date like 2026-11-01") from None
 
 
 # -- test-alert and guide -------------------------------------------------------------------

@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 from .errors import StorageError
 from .models import (
@@ -344,6 +345,67 @@ class History:
         rows = self._rows("SELECT * FROM canaries ORDER BY sent_at DESC LIMIT ?", (limit,))
         return [_result(r) for r in rows]
 
+    # -- summaries for the report (SQL does the counting: years of checks stay fast) ----------
+
+    def daily_summary(self, since: float | None = None) -> list[DaySummary]:
+        """One row per local calendar day with checks, oldest first."""
+        rows = self._rows(
+            """
+            SELECT date(sent_at, 'unixepoch', 'localtime') AS day,
+                   COUNT(*) AS checks,
+                   SUM(outcome = 'delivered') AS delivered,
+                   SUM(outcome = 'junk') AS junk,
+                   SUM(outcome = 'late') AS late,
+                   SUM(outcome = 'lost') AS lost,
+                   SUM(outcome IN ('send_failed', 'bounced')) AS refused,
+                   SUM(outcome IN ('seed_unreachable', 'offline', 'pending')) AS unchecked,
+                   AVG(latency_s) AS latency_avg,
+                   MAX(latency_s) AS latency_max
+            FROM canaries WHERE sent_at >= ? GROUP BY day ORDER BY day
+            """,
+            (since if since is not None else float("-inf"),),
+        )
+        return [
+            DaySummary(
+                day=r["day"],
+                checks=r["checks"],
+                delivered=r["delivered"],
+                junk=r["junk"],
+                late=r["late"],
+                lost=r["lost"],
+                refused=r["refused"],
+                unchecked=r["unchecked"],
+                latency_avg=r["latency_avg"],
+                latency_max=r["latency_max"],
+            )
+            for r in rows
+        ]
+
+    def diagnosis_counts(self, since: float | None = None) -> list[tuple[Diagnosis, int]]:
+        """How often each diagnosis other than ``ok`` was given, most frequent first."""
+        rows = self._rows(
+            "SELECT diagnosis, COUNT(*) AS n FROM canaries WHERE sent_at >= ? AND diagnosis != ?"
+            " GROUP BY diagnosis ORDER BY n DESC, diagnosis",
+            (since if since is not None else float("-inf"), Diagnosis.OK.value),
+        )
+        return [(Diagnosis(r["diagnosis"]), r["n"]) for r in rows]
+
+    def check_facts(self, since: float | None = None) -> list[CheckFacts]:
+        """When, what and why of every check, oldest first: the light rows incidents need."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT sent_at, outcome, diagnosis FROM canaries WHERE sent_at >= ?"
+                " ORDER BY sent_at",
+                (since if since is not None else float("-inf"),),
+            ).fetchall()
+        outcomes = {o.value: o for o in Outcome}
+        diagnoses = {d.value: d for d in Diagnosis}
+        return [CheckFacts(r[0], outcomes[r[1]], diagnoses[r[2]]) for r in rows]
+
+    def all_flips(self) -> list[Flip]:
+        """Every status change, oldest first."""
+        return list(reversed(self.flips(limit=-1)))
+
     # -- status -----------------------------------------------------------------------------
 
     def status(self) -> StatusSnapshot:
@@ -543,3 +605,37 @@ def _result(row: sqlite3.Row) -> CheckResult:
         smtp_reply=reply,
         detail=row["detail"],
     )
+
+
+@dataclass(frozen=True)
+class DaySummary:
+    """The checks of one local calendar day, counted by outcome."""
+
+    day: str  # YYYY-MM-DD, local time
+    checks: int
+    delivered: int
+    junk: int
+    late: int
+    lost: int
+    refused: int  # refused, failed to send, or bounced
+    unchecked: int  # offline, seed mailbox unreachable, still pending: no evidence either way
+    latency_avg: float | None  # seconds, over the canaries that arrived
+    latency_max: float | None
+
+    @property
+    def judged(self) -> int:
+        """Checks that say something about delivery."""
+        return self.checks - self.unchecked
+
+    @property
+    def rate(self) -> float | None:
+        """Share of judged checks delivered on time to the inbox; None with nothing judged."""
+        return self.delivered / self.judged if self.judged else None
+
+
+class CheckFacts(NamedTuple):
+    """The three facts of a check that incident grouping reads."""
+
+    sent_at: float
+    outcome: Outcome
+    diagnosis: Diagnosis

@@ -14,3 +14,17 @@ def format_duration(seconds: float) -> str:
         return f"{minutes} min {secs} s" if secs else f"{minutes} min"
     hours, minutes = divmod(minutes, 60)
     return f"{hours} h {minutes} min" if minutes else f"{hours} h"
+
+
+def parse_since(text: str | None) -> float | None:
+    """``--since 2026-11-01`` (local midnight) or an ISO date-time; a clear error otherwise."""
+    if text is None:
+        return None
+    from datetime import datetime
+
+    from .errors import ConfigError
+
+    try:
+        return datetime.fromisoformat(text).timestamp()
+    except ValueError:
+        raise ConfigError(f"--since {text!r}: give a date like 2026-11-01") from None

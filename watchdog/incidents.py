@@ -10,11 +10,13 @@ Pure: built from the status changes, the checks and the alert attempts in the hi
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from .history import AlertAttempt
-from .models import CheckResult, Diagnosis, Flip, Outcome, Status
+from .models import Diagnosis, Flip, Outcome, Status
 
 _PROBLEMS = (Status.DOWN, Status.DEGRADED)
 _FAILED = (Outcome.LOST, Outcome.SEND_FAILED, Outcome.BOUNCED)
@@ -43,9 +45,20 @@ class Incident:
         return self.end is None
 
 
+class CheckLike(Protocol):
+    """What grouping reads of a check (a ``CheckResult``, or the report's lighter rows)."""
+
+    @property
+    def sent_at(self) -> float: ...
+    @property
+    def outcome(self) -> Outcome: ...
+    @property
+    def diagnosis(self) -> Diagnosis: ...
+
+
 def group_incidents(
     flips: Sequence[Flip],
-    checks: Sequence[CheckResult] = (),
+    checks: Sequence[CheckLike] = (),
     alerts: Sequence[AlertAttempt] = (),
 ) -> list[Incident]:
     """Incidents from status changes (any order), oldest first, with their checks and alerts."""
@@ -67,40 +80,49 @@ def group_incidents(
             if flip.diagnosis:
                 open_.diagnoses.append(flip.diagnosis)
             incidents.append(open_)
+    ordered = sorted(checks, key=lambda c: c.sent_at)
+    times = [c.sent_at for c in ordered]
+    alerts_in_order = sorted(alerts, key=lambda a: a.at)
+    alert_times = [a.at for a in alerts_in_order]
     for incident in incidents:
-        _attach(incident, checks, alerts)
+        _attach(incident, ordered, times, alerts_in_order, alert_times)
     return incidents
 
 
 def _attach(
-    incident: Incident, checks: Sequence[CheckResult], alerts: Sequence[AlertAttempt]
+    incident: Incident,
+    ordered: Sequence[CheckLike],
+    times: Sequence[float],
+    alerts: Sequence[AlertAttempt],
+    alert_times: Sequence[float],
 ) -> None:
-    """The checks and alerts of the incident.
+    """The checks and alerts of the incident (``ordered`` and ``alerts`` sorted by time).
 
     The failed checks that led to the change come before it (the first lost canary was sent an
     interval or more earlier), so the unbroken run of failures just before the start counts too.
+    Found by bisection: years of history with many incidents stay fast.
     """
     end = incident.end if incident.end is not None else float("inf")
-    ordered = sorted(checks, key=lambda c: c.sent_at)
     leads = _FAILED if incident.status is Status.DOWN else (Outcome.JUNK, Outcome.LATE)
-    lead_in: list[CheckResult] = []
-    for check in ordered:
-        if check.sent_at >= incident.start:
-            break
+    first = bisect.bisect_left(times, incident.start)
+    lead_in: list[CheckLike] = []
+    for check in reversed(ordered[:first] if first < 64 else ordered[first - 64 : first]):
         if check.outcome in _NO_EVIDENCE:
             continue
-        lead_in = [*lead_in, check] if check.outcome in leads else []
-    inside = [c for c in ordered if incident.start <= c.sent_at < end]
-    for check in [*lead_in, *inside]:
+        if check.outcome not in leads:
+            break
+        lead_in.append(check)
+    inside = ordered[first : bisect.bisect_left(times, end)]
+    for check in [*reversed(lead_in), *inside]:
         if check.outcome in _FAILED:
             incident.canaries_failed += 1
         if check.outcome in _EVIDENCE and check.diagnosis not in incident.diagnoses:
             incident.diagnoses.append(check.diagnosis)
-    for attempt in sorted(alerts, key=lambda a: a.at):
+    start_at = bisect.bisect_left(alert_times, incident.start)
+    stop_at = bisect.bisect_right(alert_times, end + _RECOVERY_NOTICE_S)
+    for attempt in alerts[start_at:stop_at]:
         # The recovery notice is sent just after the change that ends the incident.
-        if incident.start <= attempt.at <= end + _RECOVERY_NOTICE_S and (
-            attempt.at <= end or attempt.kind == "recovered"
-        ):
+        if attempt.at <= end or attempt.kind == "recovered":
             incident.alerts.append(attempt)
             if attempt.kind == "result":
                 incident.person_acted_at.append(attempt.at)

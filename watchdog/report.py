@@ -1,55 +1,423 @@
-"""A self-contained HTML page of the recent checks, for the tray's "Open history report".
+"""The history report: one self-contained HTML file that answers "did our reminders go out?".
 
-No network, no scripts; every text that came from a server is escaped.
+Delivery rate per day and per week, a latency chart (inline SVG), the incident timeline,
+diagnoses by count and the most recent checks with the servers' replies. No network, no
+scripts, no fonts or images from elsewhere: it works when mailed as an attachment, and a
+Content-Security-Policy forbids anything else. Every text that came from a server is escaped.
+
+Rendering is pure (:func:`render_report` over :class:`ReportData`); :func:`gather_report` reads
+the history with SQL aggregates, so five years of checks every 15 minutes stay fast
+(benchmarks/history_5y.py).
 """
 
 from __future__ import annotations
 
+import argparse
+import datetime as dt
 import html
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
 
-from .models import CheckResult, StatusSnapshot
+from .classifier import describe
+from .history import DaySummary, History
+from .humanize import format_duration
+from .incidents import Incident, group_incidents
+from .models import CheckResult, Diagnosis, Status, StatusSnapshot
+
+#: How many of the newest checks the report lists with their replies.
+RECENT_CHECKS = 50
+#: How many of the newest incidents the timeline lists (all are counted).
+TIMELINE_INCIDENTS = 100
+#: Days listed one by one in the daily table (the chart shows every day).
+DAILY_TABLE_DAYS = 31
+
+
+@dataclass(frozen=True)
+class ReportData:
+    """Everything the page shows, read from the history once."""
+
+    office: str
+    generated_at: float
+    since: float | None
+    status: StatusSnapshot
+    days: Sequence[DaySummary]
+    diagnoses: Sequence[tuple[Diagnosis, int]]
+    incidents: Sequence[Incident]
+    recent: Sequence[CheckResult]
+
+
+@dataclass(frozen=True)
+class WeekSummary:
+    """The checks of one ISO week (Monday to Sunday), summed from its days."""
+
+    label: str  # e.g. "2026-W47 (from 2026-11-16)"
+    checks: int
+    delivered: int
+    judged: int
+    problems: int  # junk, late, lost or refused
+
+    @property
+    def rate(self) -> float | None:
+        return self.delivered / self.judged if self.judged else None
+
+
+def gather_report(
+    history: History, *, office: str, now: float, since: float | None = None
+) -> ReportData:
+    """Read what the report needs: aggregates in SQL, light rows for the incidents."""
+    facts = history.check_facts(since)
+    flips = history.all_flips()
+    alerts = list(reversed(history.alert_attempts(limit=-1)))
+    incidents = [
+        i
+        for i in group_incidents(flips, facts, alerts)
+        if since is None or (i.end is None or i.end >= since)
+    ]
+    return ReportData(
+        office=office,
+        generated_at=now,
+        since=since,
+        status=history.status(),
+        days=history.daily_summary(since),
+        diagnoses=history.diagnosis_counts(since),
+        incidents=incidents,
+        recent=history.recent(RECENT_CHECKS),
+    )
+
+
+def weekly(days: Iterable[DaySummary]) -> list[WeekSummary]:
+    """Days summed into ISO weeks, oldest first."""
+    weeks: dict[tuple[int, int], list[DaySummary]] = {}
+    for day in days:
+        year, week, _ = dt.date.fromisoformat(day.day).isocalendar()
+        weeks.setdefault((year, week), []).append(day)
+    result = []
+    for (year, week), members in weeks.items():
+        monday = dt.date.fromisocalendar(year, week, 1)
+        result.append(
+            WeekSummary(
+                label=f"{year}-W{week:02d} (from {monday.isoformat()})",
+                checks=sum(d.checks for d in members),
+                delivered=sum(d.delivered for d in members),
+                judged=sum(d.judged for d in members),
+                problems=sum(d.junk + d.late + d.lost + d.refused for d in members),
+            )
+        )
+    return result
+
+
+# --- rendering ------------------------------------------------------------------------------------
 
 _STYLE = """
-body{font-family:system-ui,sans-serif;font-size:1.1rem;line-height:1.5;margin:1.5rem auto;
-max-width:60rem;padding:0 1rem;color:#111}
-table{border-collapse:collapse;width:100%}th,td{border-bottom:1px solid #ccc;padding:.3rem .5rem;
-text-align:left;vertical-align:top}td.reply{font-family:monospace;font-size:.9rem;
-overflow-wrap:anywhere}.delivered{color:#0a6a2a}.lost,.send_failed,.bounced{color:#a30000}
-.junk,.late{color:#8a5a00}
+body{font-family:system-ui,-apple-system,"Segoe UI",sans-serif;font-size:1.1rem;line-height:1.5;
+margin:1.5rem auto;max-width:64rem;padding:0 1rem;color:#111;background:#fff}
+h1{font-size:1.6rem}h2{font-size:1.3rem;margin-top:2rem;border-bottom:2px solid #ddd}
+table{border-collapse:collapse;width:100%;margin:.5rem 0}th,td{border-bottom:1px solid #ccc;
+padding:.3rem .5rem;text-align:left;vertical-align:top}td.n,th.n{text-align:right}
+td.reply{font-family:ui-monospace,monospace;font-size:.9rem;overflow-wrap:anywhere;
+white-space:pre-wrap}.good{color:#0a6a2a}.bad{color:#a30000}.warn{color:#8a5a00}
+.status{font-size:1.25rem;padding:.6rem .8rem;border-radius:.4rem;background:#f3f3f3}
+.UP{border-left:.5rem solid #1a7f37}.DEGRADED{border-left:.5rem solid #bf8700}
+.DOWN{border-left:.5rem solid #cf222e}.UNKNOWN,.PAUSED{border-left:.5rem solid #888}
+svg{width:100%;height:auto;border:1px solid #ddd;background:#fcfcfc}
+.scroll{max-height:28rem;overflow-y:auto}.muted{color:#555}
 """
 
+_OUTCOME_CLASS = {
+    "delivered": "good",
+    "junk": "warn",
+    "late": "warn",
+    "lost": "bad",
+    "send_failed": "bad",
+    "bounced": "bad",
+}
 
-def render_history_html(
-    rows: Sequence[CheckResult], status: StatusSnapshot, *, office: str, generated_at: float
-) -> str:
-    """The page: status line, then one row per check, newest first."""
 
-    def when(ts: float | None) -> str:
-        return "-" if ts is None else time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(ts))
-
-    body = []
-    for r in rows:
-        latency = f"{r.latency_s:.1f} s" if r.latency_s is not None else "-"
-        reply = html.escape(str(r.smtp_reply)) if r.smtp_reply else ""
-        body.append(
-            f"<tr><td>{when(r.sent_at)}</td><td class='{html.escape(r.outcome.value)}'>"
-            f"{html.escape(r.outcome.value)}</td><td>{latency}</td>"
-            f"<td>{html.escape(r.folder or '-')}</td><td>{html.escape(r.diagnosis.value)}</td>"
-            f"<td class='reply'>{reply}</td></tr>"
-        )
-    title = f"Delivery Watchdog history{' - ' + office if office else ''}"
+def render_report(data: ReportData) -> str:
+    """The whole page. Pure: the same data always gives the same page."""
+    title = "Delivery Watchdog report" + (f" - {data.office}" if data.office else "")
+    sections = [
+        f"<h1>{_e(title)}</h1>",
+        _status_section(data),
+        _rates_section(data),
+        _latency_section(data),
+        _incidents_section(data),
+        _diagnoses_section(data),
+        _recent_section(data),
+        f"<p class='muted'>Made {_when(data.generated_at)} by Delivery Watchdog. Times are "
+        "this PC's local time. This page holds no patient information.</p>",
+    ]
     return (
         "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
+        "<meta name='viewport' content='width=device-width, initial-scale=1'>"
         "<meta http-equiv='Content-Security-Policy' content=\"default-src 'none'; "
         "style-src 'unsafe-inline'\">"
-        f"<title>{html.escape(title)}</title><style>{_STYLE}</style></head><body>"
-        f"<h1>{html.escape(title)}</h1>"
-        f"<p><strong>Status: {html.escape(status.status.value)}</strong> since "
-        f"{when(status.since)}. {html.escape(status.reason)}</p>"
-        "<table><thead><tr><th>Sent</th><th>Outcome</th><th>Latency</th><th>Folder</th>"
-        "<th>Diagnosis</th><th>Server reply</th></tr></thead><tbody>"
-        + "".join(body)
-        + f"</tbody></table><p>Made {when(generated_at)}.</p></body></html>"
+        f"<title>{_e(title)}</title><style>{_STYLE}</style></head><body>"
+        + "\n".join(sections)
+        + "</body></html>\n"
     )
+
+
+def _status_section(data: ReportData) -> str:
+    s = data.status
+    since = f" since {_when(s.since)}" if s.since is not None else ""
+    span = "all of the history" if data.since is None else f"from {_when(data.since)}"
+    total = sum(d.checks for d in data.days)
+    judged = sum(d.judged for d in data.days)
+    delivered = sum(d.delivered for d in data.days)
+    overall = f"{_pct(delivered / judged)} delivered on time" if judged else "nothing judged yet"
+    first = data.days[0].day if data.days else "-"
+    last = data.days[-1].day if data.days else "-"
+    return (
+        f"<p class='status {_e(s.status.value)}'><strong>Status now: "
+        f"{_e(s.status.value)}</strong>{_e(since)}. {_e(s.reason)}</p>"
+        f"<p>This report covers {_e(span)}: {total} checks from {_e(first)} to {_e(last)}, "
+        f"{_e(overall)}; {len(data.incidents)} incidents.</p>"
+    )
+
+
+def _rates_section(data: ReportData) -> str:
+    if not data.days:
+        return "<h2>Delivery rate</h2><p>No checks yet.</p>"
+    strip = _rate_strip(data.days)
+    rows = []
+    for d in list(data.days)[-DAILY_TABLE_DAYS:][::-1]:
+        rows.append(
+            f"<tr><td>{_e(d.day)}</td><td class='n'>{d.checks}</td>"
+            f"<td class='n {_rate_class(d.rate)}'>{_pct(d.rate)}</td>"
+            f"<td class='n'>{d.junk}</td><td class='n'>{d.late}</td><td class='n'>{d.lost}</td>"
+            f"<td class='n'>{d.refused}</td><td class='n'>{d.unchecked}</td></tr>"
+        )
+    week_rows = []
+    for w in weekly(data.days)[::-1]:
+        week_rows.append(
+            f"<tr><td>{_e(w.label)}</td><td class='n'>{w.checks}</td>"
+            f"<td class='n {_rate_class(w.rate)}'>{_pct(w.rate)}</td>"
+            f"<td class='n'>{w.problems}</td></tr>"
+        )
+    return (
+        "<h2>Delivery rate</h2>"
+        "<p>Share of checks whose test message reached the inbox in time. Checks that could "
+        "not be judged (this PC offline, test mailbox unreachable) are left out.</p>"
+        + strip
+        + f"<h3>Per day (the last {min(DAILY_TABLE_DAYS, len(data.days))} days with checks)</h3>"
+        "<table><thead><tr><th>Day</th><th class='n'>Checks</th><th class='n'>Delivered</th>"
+        "<th class='n'>Junk</th><th class='n'>Late</th><th class='n'>Lost</th>"
+        "<th class='n'>Refused</th><th class='n'>Not judged</th></tr></thead><tbody>"
+        + "".join(rows)
+        + "</tbody></table><h3>Per week</h3><div class='scroll'><table><thead><tr><th>Week</th>"
+        "<th class='n'>Checks</th><th class='n'>Delivered</th><th class='n'>Problems</th>"
+        "</tr></thead><tbody>" + "".join(week_rows) + "</tbody></table></div>"
+    )
+
+
+def _rate_strip(days: Sequence[DaySummary]) -> str:
+    """Every day as a thin bar: green for all delivered, amber and red as the rate drops."""
+    width, height = 1000, 60
+    step = width / len(days)
+    bars = []
+    for i, d in enumerate(days):
+        rate = d.rate
+        colour = (
+            "#bbb"
+            if rate is None
+            else "#1a7f37"
+            if rate >= 0.99
+            else "#bf8700"
+            if rate >= 0.9
+            else "#cf222e"
+        )
+        h = height * (rate if rate is not None else 1.0)
+        bars.append(
+            f"<rect x='{i * step:.2f}' y='{height - h:.1f}' width='{max(step, 0.6):.2f}' "
+            f"height='{h:.1f}' fill='{colour}'/>"
+        )
+    return (
+        f"<svg id='rate-chart' viewBox='0 0 {width} {height}' role='img' "
+        "aria-labelledby='rate-title rate-desc' preserveAspectRatio='none'>"
+        f"<title id='rate-title'>Delivery rate per day, {_e(days[0].day)} to "
+        f"{_e(days[-1].day)}</title><desc id='rate-desc'>One bar per day; full height is 100%. "
+        "Green: all delivered; amber: 90 to 99%; red: below 90%; grey: nothing judged.</desc>"
+        + "".join(bars)
+        + "</svg>"
+    )
+
+
+def _latency_section(data: ReportData) -> str:
+    points = [(i, d) for i, d in enumerate(data.days) if d.latency_avg is not None]
+    if not points:
+        return "<h2>How long the test messages took</h2><p>No test message has arrived yet.</p>"
+    width, height, left, bottom = 1000, 300, 60, 30
+    plot_w, plot_h = width - left - 10, height - bottom - 10
+    top = max(d.latency_max or 0.0 for _, d in points)
+    top = max(top, 1.0)
+    n = max(len(data.days) - 1, 1)
+
+    def xy(i: int, seconds: float) -> str:
+        return f"{left + plot_w * i / n:.1f},{10 + plot_h * (1 - min(seconds, top) / top):.1f}"
+
+    avg_line = " ".join(xy(i, d.latency_avg or 0.0) for i, d in points)
+    max_line = " ".join(xy(i, d.latency_max or 0.0) for i, d in points)
+    ticks = []
+    for fraction in (0.0, 0.5, 1.0):
+        y = 10 + plot_h * (1 - fraction)
+        ticks.append(
+            f"<line x1='{left}' x2='{width - 10}' y1='{y:.1f}' y2='{y:.1f}' stroke='#ddd'/>"
+            f"<text x='{left - 6}' y='{y + 5:.1f}' text-anchor='end' font-size='14'>"
+            f"{_e(format_duration(top * fraction))}</text>"
+        )
+    first, last = data.days[0].day, data.days[-1].day
+    slowest = max(points, key=lambda p: p[1].latency_max or 0.0)[1]
+    return (
+        "<h2>How long the test messages took</h2>"
+        f"<svg id='latency-chart' viewBox='0 0 {width} {height}' role='img' "
+        "aria-labelledby='lat-title lat-desc'>"
+        f"<title id='lat-title'>Delivery time per day, {_e(first)} to {_e(last)}</title>"
+        "<desc id='lat-desc'>Blue line: average time from sending to arrival each day; "
+        "grey line: the slowest message of each day.</desc>" + "".join(ticks) + "<polyline "
+        f"points='{max_line}' fill='none' stroke='#999' stroke-width='1'/>"
+        f"<polyline points='{avg_line}' fill='none' stroke='#0550ae' stroke-width='2'/>"
+        f"<text x='{left}' y='{height - 8}' font-size='14'>{_e(first)}</text>"
+        f"<text x='{width - 10}' y='{height - 8}' font-size='14' text-anchor='end'>"
+        f"{_e(last)}</text></svg>"
+        f"<p>In words: the slowest test message took {_e(format_duration(top))}, on "
+        f"{_e(slowest.day)}; on the last day with arrivals the average was "
+        f"{_e(format_duration(points[-1][1].latency_avg or 0.0))}.</p>"
+    )
+
+
+def _incidents_section(data: ReportData) -> str:
+    if not data.incidents:
+        return "<h2>Incidents</h2><p class='good'>No incidents: reminders went out all along.</p>"
+    down = [i for i in data.incidents if i.status is Status.DOWN]
+    rows = []
+    for i in list(data.incidents)[-TIMELINE_INCIDENTS:][::-1]:
+        end = "ongoing" if i.end is None else _when(i.end)
+        diagnoses = ", ".join(d.value for d in i.diagnoses) or "-"
+        told = sorted({a.channel for a in i.alerts if a.ok})
+        acted = ", ".join(_when(t) for t in i.person_acted_at) or "-"
+        css = "bad" if i.status is Status.DOWN else "warn"
+        rows.append(
+            f"<tr><td class='{css}'>{_e(i.status.value)}</td><td>{_when(i.start)}</td>"
+            f"<td>{_e(end)}</td><td>{_e(format_duration(i.duration(data.generated_at)))}</td>"
+            f"<td>{_e(diagnoses)}</td><td class='n'>{i.canaries_failed}</td>"
+            f"<td>{_e(', '.join(told) or 'nobody')}</td><td>{_e(acted)}</td></tr>"
+        )
+    shown = min(TIMELINE_INCIDENTS, len(data.incidents))
+    return (
+        "<h2>Incidents</h2>"
+        f"<p>{len(down)} times reminders were not going out (DOWN) and "
+        f"{len(data.incidents) - len(down)} times they arrived late or in junk (DEGRADED). "
+        f"The newest {shown} first.</p><div class='scroll'><table><thead><tr><th>Status</th>"
+        "<th>From</th><th>Until</th><th>How long</th><th>Why</th>"
+        "<th class='n'>Test messages lost or refused</th><th>Who was told</th>"
+        "<th>Someone pressed Check now</th></tr></thead><tbody>"
+        + "".join(rows)
+        + "</tbody></table></div>"
+    )
+
+
+def _diagnoses_section(data: ReportData) -> str:
+    if not data.diagnoses:
+        return "<h2>Why checks failed</h2><p class='good'>Every check was fine.</p>"
+    rows = "".join(
+        f"<tr><td>{_e(d.value)}</td><td class='n'>{n}</td><td>{_e(describe(d))}</td></tr>"
+        for d, n in data.diagnoses
+    )
+    return (
+        "<h2>Why checks failed</h2><table><thead><tr><th>Diagnosis</th><th class='n'>Checks</th>"
+        f"<th>What it means</th></tr></thead><tbody>{rows}</tbody></table>"
+    )
+
+
+def _recent_section(data: ReportData) -> str:
+    rows = []
+    for r in data.recent:
+        latency = format_duration(r.latency_s) if r.latency_s is not None else "-"
+        reply = str(r.smtp_reply) if r.smtp_reply else ""
+        outcome = r.outcome.value
+        rows.append(
+            f"<tr><td>{_when(r.sent_at)}</td><td class='{_OUTCOME_CLASS.get(outcome, '')}'>"
+            f"{_e(outcome)}</td><td>{_e(latency)}</td><td>{_e(r.folder or '-')}</td>"
+            f"<td>{_e(r.diagnosis.value)}</td><td class='reply'>{_e(reply)}</td>"
+            f"<td class='reply'>{_e(r.detail)}</td></tr>"
+        )
+    return (
+        f"<h2>The newest {len(data.recent)} checks</h2><div class='scroll'><table><thead><tr>"
+        "<th>Sent</th><th>Outcome</th><th>Took</th><th>Folder</th><th>Diagnosis</th>"
+        "<th>Server reply</th><th>Detail</th></tr></thead><tbody>"
+        + "".join(rows)
+        + "</tbody></table></div>"
+    )
+
+
+def _e(text: str) -> str:
+    """Escape for HTML text and attribute values (quotes too)."""
+    return html.escape(text, quote=True)
+
+
+def _when(ts: float | None) -> str:
+    return "-" if ts is None else time.strftime("%Y-%m-%d %H:%M", time.localtime(ts))
+
+
+def _pct(rate: float | None) -> str:
+    if rate is None:
+        return "-"
+    if 0.999 <= rate < 1.0:
+        return ">99.9%"  # never round a loss away to "100%"
+    return f"{rate * 100:.1f}%".replace(".0%", "%")
+
+
+def _rate_class(rate: float | None) -> str:
+    if rate is None:
+        return ""
+    return "good" if rate >= 0.99 else "warn" if rate >= 0.9 else "bad"
+
+
+# --- the command ----------------------------------------------------------------------------------
+
+
+def add_report_arguments(parser: argparse.ArgumentParser) -> None:
+    """``watchdog report [--since DATE] [--output FILE] [--open]``."""
+    parser.description = (
+        "Write the history as one self-contained web page (safe to e-mail): delivery rate per "
+        "day and week, how long test messages took, incidents, why checks failed, the newest "
+        "checks."
+    )
+    parser.add_argument("--since", metavar="DATE", help="only from this date (YYYY-MM-DD)")
+    parser.add_argument(
+        "--output",
+        type=Path,
+        metavar="FILE",
+        help="where to write the page (default: report.html in the data folder)",
+    )
+    parser.add_argument("--open", action="store_true", help="open it in the web browser")
+
+
+def run_report(args: argparse.Namespace) -> int:
+    """Write the report and print where it is; 0, or 3 for a configuration problem."""
+    from .app import data_dir, history_path
+    from .config import load_config
+    from .guide_page import open_in_browser, write_guide
+    from .humanize import parse_since
+
+    config = load_config(args.config)
+    since = parse_since(args.since)
+    with History(history_path(config)) as history:
+        data = gather_report(history, office=config.office, now=time.time(), since=since)
+    target = args.output if args.output is not None else data_dir(config) / "report.html"
+    path = write_guide(target, render_report(data), private=True)
+    print(f"Report written to {path}")
+    if args.open and not open_in_browser(path):
+        print("No web browser could be opened; open the file above by hand.")
+    return 0
+
+
+def write_report(history: History, target: Path, *, office: str, now: float) -> Path:
+    """The report of the whole history written to ``target`` (0600); its absolute path."""
+    from .guide_page import write_guide
+
+    page = render_report(gather_report(history, office=office, now=now))
+    return write_guide(target, page, private=True)

@@ -1,0 +1,123 @@
+"""The history report: rates per day and week, incidents, escaping, and an empty history."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from tests.support.history_builder import HOSTILE_REPLY, HistoryBuilder, local_noon
+from watchdog.models import Outcome, Status
+from watchdog.report import gather_report, render_report, weekly
+
+NOW = local_noon("2026-11-20") + 3600
+
+
+@pytest.fixture
+def builder(tmp_path: Path) -> HistoryBuilder:
+    b = HistoryBuilder(tmp_path / "history.sqlite3")
+    yield b  # type: ignore[misc]
+    b.close()
+
+
+def fill_a_known_fortnight(b: HistoryBuilder) -> None:
+    """Mon 2026-11-09 .. Thu 11-19: four checks a day; two bad days; one hostile refusal."""
+    for n in range(11):
+        day = f"2026-11-{9 + n:02d}"
+        noon = local_noon(day)
+        outcomes = [Outcome.DELIVERED] * 4
+        if day == "2026-11-12":  # a silent drop for half a day
+            outcomes = [Outcome.DELIVERED, Outcome.LOST, Outcome.LOST, Outcome.DELIVERED]
+        if day == "2026-11-17":  # one in junk, one refused with a hostile reply
+            outcomes = [Outcome.DELIVERED, Outcome.JUNK, Outcome.SEND_FAILED, Outcome.DELIVERED]
+        for i, outcome in enumerate(outcomes):
+            reply = HOSTILE_REPLY if outcome is Outcome.SEND_FAILED else None
+            b.add(noon + i * 1800, outcome, latency_s=2.0 + i, reply=reply)
+
+
+def test_the_rate_per_day_counts_only_what_was_delivered_on_time(builder: HistoryBuilder) -> None:
+    fill_a_known_fortnight(builder)
+    data = gather_report(builder.history, office="Smile Dental", now=NOW)
+    by_day = {d.day: d for d in data.days}
+    assert len(by_day) == 11
+    assert by_day["2026-11-10"].rate == 1.0
+    assert (by_day["2026-11-12"].delivered, by_day["2026-11-12"].lost) == (2, 2)
+    assert by_day["2026-11-12"].rate == 0.5
+    assert (by_day["2026-11-17"].junk, by_day["2026-11-17"].refused) == (1, 1)
+    assert by_day["2026-11-17"].rate == 0.5
+    assert by_day["2026-11-10"].latency_avg == pytest.approx(3.5)  # 2, 3, 4, 5 s
+    assert by_day["2026-11-10"].latency_max == pytest.approx(5.0)
+
+
+def test_the_rate_per_week_sums_its_days_monday_to_sunday(builder: HistoryBuilder) -> None:
+    fill_a_known_fortnight(builder)
+    weeks = weekly(gather_report(builder.history, office="", now=NOW).days)
+    assert [w.label for w in weeks] == [
+        "2026-W46 (from 2026-11-09)",
+        "2026-W47 (from 2026-11-16)",
+    ]
+    assert (weeks[0].checks, weeks[0].delivered, weeks[0].problems) == (28, 26, 2)
+    assert weeks[0].rate == pytest.approx(26 / 28)
+    assert (weeks[1].checks, weeks[1].delivered, weeks[1].problems) == (16, 14, 2)
+
+
+def test_incidents_and_diagnoses_come_from_the_history(builder: HistoryBuilder) -> None:
+    fill_a_known_fortnight(builder)
+    data = gather_report(builder.history, office="", now=NOW)
+    assert [(i.status, i.canaries_failed) for i in data.incidents] == [
+        (Status.DOWN, 2),  # the silent drop (DOWN at the first loss, by default)
+        # The junk placement; the refused canary was sent while it lasted (the status moves
+        # when a check concludes), so it counts there as well as in the DOWN that follows.
+        (Status.DEGRADED, 1),
+        (Status.DOWN, 1),  # the refusal
+    ]
+    assert all(i.end is not None for i in data.incidents)
+    assert [(d.value, n) for d, n in data.diagnoses] == [
+        ("silent_drop", 2),
+        ("junk_placement", 1),
+        ("sending_limit", 1),
+    ]
+
+
+def test_a_hostile_server_reply_is_shown_as_text_and_never_as_markup(
+    builder: HistoryBuilder,
+) -> None:
+    fill_a_known_fortnight(builder)
+    page = render_report(gather_report(builder.history, office="<Smile & Co>", now=NOW))
+    assert "<script>" not in page
+    assert "&lt;script&gt;document.title=&#x27;pwned&#x27;&lt;/script&gt;" in page
+    assert "&quot;quoted&quot; &amp; &#x27;single&#x27; &lt;b&gt;bold&lt;/b&gt;" in page
+    assert "&lt;Smile &amp; Co&gt;" in page
+    assert "<b>bold</b>" not in page
+
+
+def test_the_page_is_self_contained_and_forbids_anything_from_elsewhere(
+    builder: HistoryBuilder,
+) -> None:
+    fill_a_known_fortnight(builder)
+    page = render_report(gather_report(builder.history, office="", now=NOW))
+    assert "default-src 'none'" in page
+    assert not re.search(r"(src|href)\s*=", page)  # no scripts, images, fonts or links
+    assert "http://" not in page and "https://" not in page
+    assert page.count("<svg") == 2  # the daily rate strip and the latency chart
+    assert page.count("<polyline") == 2
+    assert "Per week" in page and "2026-W47" in page
+
+
+def test_an_empty_history_gives_a_calm_page_without_charts(builder: HistoryBuilder) -> None:
+    page = render_report(gather_report(builder.history, office="", now=NOW))
+    assert "No checks yet." in page
+    assert "No incidents" in page
+    assert "<svg" not in page
+    assert "Status now: UNKNOWN" in page
+
+
+def test_since_leaves_out_older_days_but_keeps_an_incident_that_reaches_into_the_range(
+    builder: HistoryBuilder,
+) -> None:
+    fill_a_known_fortnight(builder)
+    since = local_noon("2026-11-15") - 12 * 3600
+    data = gather_report(builder.history, office="", now=NOW, since=since)
+    assert data.days[0].day == "2026-11-15"
+    assert [i.status for i in data.incidents] == [Status.DEGRADED, Status.DOWN]
