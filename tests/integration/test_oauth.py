@@ -6,11 +6,13 @@ tokens by introspection at that authority. No password is available to the produ
 from __future__ import annotations
 
 import json
+import logging
 import re
 import shutil
 import tempfile
 import threading
 import webbrowser
+import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -19,6 +21,7 @@ import keyring
 import pytest
 import requests
 
+from tests.security.test_sentinel import encodings
 from tests.servers import MailServers, find_dovecot, write_config
 from tests.servers.dovecot import Dovecot
 from tests.servers.oauth_authority import OAuthAuthority
@@ -28,9 +31,12 @@ from tests.support import KEYRING_FILE_ENV
 from tests.support.file_keyring import FileKeyring
 from watchdog.app import open_app
 from watchdog.config import load_config
+from watchdog.export import write_csv, write_json
 from watchdog.models import Diagnosis, Outcome, Status
 from watchdog.notify import Alert, AlertKind, AttemptResult
 from watchdog.oauth import OAuthTokens, TokenStore
+from watchdog.report import write_report
+from watchdog.support_bundle import build_bundle
 
 pytestmark = [
     pytest.mark.servers,
@@ -320,3 +326,68 @@ def test_doctor_checks_oauth2_logins_and_says_when_no_sign_in_is_stored(
     assert after["signin.sender"].level == "OK"
     assert after["smtp.login"].level == "OK", after["smtp.login"]
     assert after["imap.login"].level == "OK", after["imap.login"]
+
+
+def test_no_oauth_token_leaves_the_keyring_into_logs_history_report_exports_or_bundle(
+    oauth_servers: tuple[MailServers, OAuthAuthority],
+    tmp_path: Path,
+    watchdog_env: dict[str, str],
+    keyring_file: Path,
+    no_passwords: None,
+) -> None:
+    """Every token the authority handed out, searched raw and base64 (XOAUTH2) in every output."""
+    servers, authority = oauth_servers
+    servers.reset()
+    config_path = make_config(tmp_path, servers, authority)
+    log_file = tmp_path / "debug.log"
+    handler = logging.FileHandler(log_file, encoding="utf-8")
+    handler.setLevel(logging.DEBUG)
+    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    old_level = root.level
+    root.addHandler(handler)
+    root.setLevel(logging.DEBUG)
+    try:
+        sign_in(config_path, authority)
+        authority.expire_access_tokens()  # a refresh on the way, too
+        with open_app(load_config(config_path), channels=[Recorder()]) as app:
+            assert app.runner.check().result.outcome is Outcome.DELIVERED
+            authority.revoke_user("seed")  # and a refused refresh, with its error text
+            assert app.runner.check().result.diagnosis is Diagnosis.SIGNIN_EXPIRED
+            rows = list(app.history.iter_checks())
+            report = write_report(app.history, tmp_path / "report.html", office="", now=0.0)
+        with (tmp_path / "export.csv").open("w") as out:
+            write_csv(rows, out)
+        with (tmp_path / "export.json").open("w") as out:
+            write_json(rows, out)
+        build_bundle(config_path, tmp_path / "bundle.zip", doctor_total_timeout=20.0)
+    finally:
+        root.removeHandler(handler)
+        root.setLevel(old_level)
+        handler.close()
+    tokens = list(authority.issued)
+    assert len(tokens) >= 6  # sign-ins and refreshes really happened
+    outputs: dict[str, bytes] = {
+        "debug log": log_file.read_bytes(),
+        "report": report.read_bytes(),
+        "export csv": (tmp_path / "export.csv").read_bytes(),
+        "export json": (tmp_path / "export.json").read_bytes(),
+        "config": config_path.read_bytes(),
+    }
+    for path in (tmp_path / "data").iterdir():
+        outputs[f"data/{path.name}"] = path.read_bytes()
+    with zipfile.ZipFile(tmp_path / "bundle.zip") as bundle:
+        for name in bundle.namelist():
+            outputs[f"bundle/{name}"] = bundle.read(name)
+    assert b"DEBUG" in outputs["debug log"]  # the log really was at debug level
+    found = [
+        f"{token[:6]}... as {form} in {where}"
+        for token in tokens
+        for form, needle in encodings(token).items()
+        for where, blob in outputs.items()
+        if needle in blob
+    ]
+    assert found == []
+    # The tokens are in the keyring, where they belong (proof the search could find them).
+    stored = keyring_file.read_bytes()
+    assert any(token.encode() in stored for token in tokens)

@@ -65,6 +65,7 @@ class _DeviceCode:
     client_id: str
     scopes: list[str]
     approved_as: str | None = None
+    denied: bool = False
 
 
 @dataclass
@@ -94,6 +95,7 @@ class OAuthAuthority:
         self._access: dict[str, _AccessToken] = {}
         self._devices: dict[str, _DeviceCode] = {}  # by device code
         self._codes: dict[str, _Grant] = {}  # authorization codes, single use
+        self.issued: list[str] = []  # every access and refresh token handed out (secret tests)
         self._servers: list[ThreadingHTTPServer] = []
         self._threads: list[threading.Thread] = []
 
@@ -164,6 +166,15 @@ class OAuthAuthority:
                     return
         raise KeyError(f"no device sign-in waits for code {user_code!r}")
 
+    def deny(self, user_code: str) -> None:
+        """The person enters ``user_code`` but declines (or the sign-in is refused)."""
+        with self._lock:
+            for device in self._devices.values():
+                if device.user_code == user_code:
+                    device.denied = True
+                    return
+        raise KeyError(f"no device sign-in waits for code {user_code!r}")
+
     def revoke_user(self, username: str) -> int:
         """Revoke every grant of ``username`` (what a password change does); how many."""
         with self._lock:
@@ -195,6 +206,7 @@ class OAuthAuthority:
         grant.refresh_token = "rt-" + secrets.token_urlsafe(24)
         self._grants[grant.refresh_token] = grant
         access = "at-" + secrets.token_urlsafe(24)
+        self.issued += [grant.refresh_token, access]
         self._access[access] = _AccessToken(grant, time.time() + self.access_token_lifetime_s)
         uid = str(uuid.uuid5(uuid.NAMESPACE_DNS, grant.username))
         now = int(time.time())
@@ -293,6 +305,12 @@ class OAuthAuthority:
                 device = self._devices.get(form.get("device_code", ""))
                 if device is None:
                     return 400, {"error": "expired_token"}
+                if device.denied:
+                    del self._devices[form["device_code"]]
+                    return 400, {
+                        "error": "authorization_declined",
+                        "error_description": "The user declined the sign-in.",
+                    }
                 if device.approved_as is None:
                     return 400, {"error": "authorization_pending"}
                 del self._devices[form["device_code"]]
