@@ -174,7 +174,7 @@ def _status_section(data: ReportData) -> str:
         f"<p class='status {_e(s.status.value)}'><strong>Status now: "
         f"{_e(s.status.value)}</strong>{_e(since)}. {_e(s.reason)}</p>"
         f"<p>This report covers {_e(span)}: {total} checks from {_e(first)} to {_e(last)}, "
-        f"{_e(overall)}; {len(data.incidents)} incidents.</p>"
+        f"{_e(overall)}; {_count(len(data.incidents), 'incident')}.</p>"
     )
 
 
@@ -308,8 +308,8 @@ def _incidents_section(data: ReportData) -> str:
     shown = min(TIMELINE_INCIDENTS, len(data.incidents))
     return (
         "<h2>Incidents</h2>"
-        f"<p>{len(down)} times reminders were not going out (DOWN) and "
-        f"{len(data.incidents) - len(down)} times they arrived late or in junk (DEGRADED). "
+        f"<p>Reminders were not going out (DOWN) {_count(len(down), 'time')} and arrived late "
+        f"or in junk (DEGRADED) {_count(len(data.incidents) - len(down), 'time')}. "
         f"The newest {shown} first.</p><div class='scroll'><table><thead><tr><th>Status</th>"
         "<th>From</th><th>Until</th><th>How long</th><th>Why</th>"
         "<th class='n'>Test messages lost or refused</th><th>Who was told</th>"
@@ -360,6 +360,11 @@ def _e(text: str) -> str:
 
 def _when(ts: float | None) -> str:
     return "-" if ts is None else time.strftime("%Y-%m-%d %H:%M", time.localtime(ts))
+
+
+def _count(n: int, noun: str) -> str:
+    """``1 incident``, ``2 incidents``: support reads the page aloud on the phone."""
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
 
 def _pct(rate: float | None) -> str:

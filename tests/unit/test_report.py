@@ -121,3 +121,12 @@ def test_since_leaves_out_older_days_but_keeps_an_incident_that_reaches_into_the
     data = gather_report(builder.history, office="", now=NOW, since=since)
     assert data.days[0].day == "2026-11-15"
     assert [i.status for i in data.incidents] == [Status.DEGRADED, Status.DOWN]
+
+
+def test_counts_on_the_page_read_as_words_one_incident_two_times(
+    builder: HistoryBuilder,
+) -> None:
+    fill_a_known_fortnight(builder)
+    page = render_report(gather_report(builder.history, office="", now=NOW))
+    assert "; 3 incidents.</p>" in page
+    assert "(DOWN) 2 times and arrived late or in junk (DEGRADED) 1 time." in page
