@@ -5,8 +5,10 @@ same layout as docs/configuration.md), so the support person who opens the file 
 each line is for. :func:`write_config_file` checks the text with the same parser the watchdog
 uses, then writes it atomically and readable only by its owner.
 
-There is deliberately no password field anywhere here: passwords live in the OS keyring or the
-environment, never in a file this module writes.
+There is deliberately no password field anywhere here: passwords and OAuth2 tokens live in the OS
+keyring or the environment, never in a file this module writes. The one OAuth2 value that is
+written, ``oauth_client_secret``, belongs to a Google "Desktop app" client, which Google itself
+treats as not confidential (it ships in every installed copy); it is no secret of the practice.
 """
 
 from __future__ import annotations
@@ -19,7 +21,16 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
-from .config import Config, load_config, parse_config
+from .config import (
+    GOOGLE_AUTHORITY,
+    GOOGLE_SCOPES,
+    MICROSOFT_AUTHORITY,
+    MICROSOFT_SCOPES,
+    Config,
+    OAuthSettings,
+    load_config,
+    parse_config,
+)
 from .errors import ConfigError
 from .models import Security
 
@@ -37,6 +48,7 @@ class SenderValues:
     security: Security
     username: str  # empty: the server needs no AUTH
     ca_file: Path | None = None
+    oauth: OAuthSettings | None = None  # set: ``auth = "oauth2"``; None: a password
 
 
 @dataclass(frozen=True)
@@ -49,6 +61,7 @@ class SeedValues:
     security: Security
     username: str
     ca_file: Path | None = None
+    oauth: OAuthSettings | None = None  # set: ``auth = "oauth2"``; None: a password
 
 
 @dataclass(frozen=True)
@@ -97,6 +110,7 @@ def render_config(values: ConfigValues) -> str:
         "# Every key is explained in docs/configuration.md. Passwords are never in this file:",
         '# they are in the system keyring (service "delivery-watchdog") or, on a PC without one,',
         "# in the environment variables WATCHDOG_SENDER_PASSWORD and WATCHDOG_SEED_PASSWORD.",
+        '# OAuth2 sign-ins (auth = "oauth2") are kept only in the keyring (docs/oauth.md).',
         "",
         _line("office", toml_string(values.office, key="office"), "optional, shown in messages"),
         "",
@@ -115,6 +129,7 @@ def render_config(values: ConfigValues) -> str:
             "empty: the server needs no AUTH",
         ),
         _ca_line(s.ca_file, "[sender] ca_file"),
+        *_auth_lines(s.oauth, "sender"),
         "# The practice's own inbox, searched for bounces of canaries (optional; read only):",
         '# imap_host = "imap.example.com"',
         "# imap_port = 993",
@@ -128,6 +143,7 @@ def render_config(values: ConfigValues) -> str:
         _line("security", toml_string(d.security.value), "ssl | starttls | none"),
         _line("username", toml_string(d.username, key="[seed] username")),
         _ca_line(d.ca_file, "[seed] ca_file"),
+        *_auth_lines(d.oauth, "seed"),
         "# delete_found = true            # delete canaries once found (default true)",
         '# junk_folders = ["Quarantine"]  # extra junk folder names, besides \\Junk and the usual',
         "",
@@ -187,6 +203,46 @@ def _ca_line(ca_file: Path | None, key: str) -> str:
     return _line(
         "ca_file", toml_string(str(ca_file.expanduser().resolve()), key=key), "a private CA (PEM)"
     )
+
+
+def _auth_lines(oauth: OAuthSettings | None, section: str) -> list[str]:
+    """``auth`` and the ``oauth_*`` keys; defaults (authority, scopes) are left out.
+
+    ``oauth_provider`` is always written, even where the server's name would tell: a relay or a
+    custom server name must not change which sign-in service the tokens belong to.
+    """
+    if oauth is None:
+        return ['# auth = "password"             # or "oauth2": a Microsoft or Google sign-in']
+
+    def key(name: str) -> str:
+        return f"[{section}] {name}"
+
+    lines = [
+        _line("auth", '"oauth2"', "tokens in the system keyring (docs/oauth.md)"),
+        _line("oauth_provider", toml_string(oauth.provider, key=key("oauth_provider"))),
+        _line(
+            "oauth_client_id",
+            toml_string(oauth.client_id, key=key("oauth_client_id")),
+            "your own app registration",
+        ),
+    ]
+    if oauth.client_secret:
+        lines.append(
+            _line(
+                "oauth_client_secret",
+                toml_string(oauth.client_secret, key=key("oauth_client_secret")),
+                "Google desktop client: not confidential",
+            )
+        )
+    default_authority = MICROSOFT_AUTHORITY if oauth.provider == "microsoft" else GOOGLE_AUTHORITY
+    if oauth.authority != default_authority:
+        authority = toml_string(oauth.authority, key=key("oauth_authority"))
+        lines.append(_line("oauth_authority", authority))
+    default_scopes = MICROSOFT_SCOPES if oauth.provider == "microsoft" else GOOGLE_SCOPES
+    if tuple(oauth.scopes) != default_scopes:
+        scopes = ", ".join(toml_string(v, key=key("oauth_scopes")) for v in oauth.scopes)
+        lines.append(_line("oauth_scopes", f"[{scopes}]"))
+    return lines
 
 
 def validate_config_text(text: str, path: Path) -> Config:

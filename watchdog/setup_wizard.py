@@ -3,16 +3,25 @@
 The person at the keyboard is a support technician, often on the phone with the front desk. So
 every question says what it wants in plain words with the default in brackets, a provider is
 recognised from the address and its servers are filled in, and the wizard says which password the
-provider wants (app password, secure mail key, a setting to switch on) and where to make it. It
-stops plainly when an account cannot work with a password at all (Outlook.com).
+provider wants (app password, secure mail key, a setting to switch on) and where to make it.
+Where the provider accepts OAuth2 (XOAUTH2) through a Microsoft or Google sign-in, setup offers it
+(and goes straight to it for Outlook.com, which takes no password at all): it asks for the
+practice's own app registration, runs the sign-in (Microsoft: a code to enter on
+microsoft.com/devicelogin; Google: the browser), and tests the logins with the new token.
 
 Nothing is saved until everything has been proven live: both sign-ins, then a real canary round
 trip. Only then are the passwords stored in the OS keyring and the config written (atomically,
 0600). A failed live test writes nothing, unless ``--no-test`` skipped the tests. Passwords never
-go into the config or any other file we write, and are never printed.
+go into the config or any other file we write, and are never printed. OAuth2 tokens must be in the
+keyring for the first canary to use them, so a sign-in is stored at once, and put back as it was
+(the earlier sign-in, or none) when setup does not finish.
 
-Exit codes: 0 done, 2 a live test failed (nothing written), 3 bad input or an account that cannot
-work (nothing written), 130 stopped with Ctrl-C or end of input (nothing written).
+``watchdog setup --reauth [sender|seed]`` renews the OAuth2 sign-ins of an existing config (what
+the ``signin_expired`` guide asks for) and tests the logins; the config is not touched.
+
+Exit codes: 0 done, 2 a live test or a sign-in failed (nothing written), 3 bad input, a config
+that cannot be read, or an account that cannot work (nothing written), 130 stopped with Ctrl-C or
+end of input (nothing written).
 """
 
 from __future__ import annotations
@@ -26,9 +35,22 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal, TypeVar
+from typing import TYPE_CHECKING, Literal, TypeVar
 
-from .config import SeedConfig, SenderConfig, default_config_path, is_local_host
+from .config import (
+    GOOGLE_AUTHORITY,
+    GOOGLE_SCOPES,
+    MICROSOFT_AUTHORITY,
+    MICROSOFT_SCOPES,
+    OAUTH_PROVIDERS,
+    OAuthSettings,
+    SeedConfig,
+    SenderConfig,
+    default_config_path,
+    is_local_host,
+    load_config,
+    oauth_provider_for,
+)
 from .config_writer import (
     ConfigValues,
     SeedValues,
@@ -37,7 +59,14 @@ from .config_writer import (
     validate_config_text,
     write_config_file,
 )
-from .credentials import KEYRING_SERVICE, PasswordSignIn, Role, env_var, keyring_entry
+from .credentials import (
+    KEYRING_SERVICE,
+    PasswordSignIn,
+    Role,
+    account_signin,
+    env_var,
+    keyring_entry,
+)
 from .doctor import (
     DEFAULT_TIMEOUT_S,
     Problem,
@@ -45,9 +74,12 @@ from .doctor import (
     check_imap_login,
     check_smtp_login,
 )
-from .errors import ConfigError, WatchdogError
-from .models import Security
+from .errors import ConfigError, SecretError, WatchdogError
+from .models import Diagnosis, Security
 from .providers import OTHER, Provider, ServerPreset, SignIn, all_providers, get_provider
+
+if TYPE_CHECKING:
+    from .oauth import TokenStore
 
 EXIT_DONE = 0
 EXIT_TEST_FAILED = 2
@@ -117,6 +149,54 @@ def add_setup_arguments(parser: argparse.ArgumentParser) -> None:
     ]
     for option, metavar, text in values:
         parser.add_argument(option, metavar=metavar, default=None, help=text)
+    for role in ("sender", "seed"):
+        which = "sending account" if role == "sender" else "seed mailbox"
+        oauth = [
+            (
+                f"--{role}-auth",
+                "KIND",
+                f"how the {which} signs in: password or oauth2 (default: password; oauth2 "
+                "where the provider takes no password, Outlook.com)",
+            ),
+            (
+                f"--{role}-oauth-provider",
+                "NAME",
+                "oauth2: microsoft or google (default: from the provider)",
+            ),
+            (
+                f"--{role}-oauth-client-id",
+                "ID",
+                "oauth2: the application (client) id of your own app registration (docs/oauth.md)",
+            ),
+            (
+                f"--{role}-oauth-client-secret",
+                "TEXT",
+                "oauth2, Google only: the Desktop-app client's secret (not confidential; written "
+                f"to the config), or set {oauth_secret_var(role)}",
+            ),
+            (
+                f"--{role}-oauth-authority",
+                "URL",
+                "oauth2: the sign-in service (default: Microsoft's common one, or Google's)",
+            ),
+            (
+                f"--{role}-oauth-scopes",
+                "SCOPES",
+                "oauth2: scopes separated by spaces or commas (default: SMTP and IMAP)",
+            ),
+        ]
+        for option, metavar, text in oauth:
+            parser.add_argument(option, metavar=metavar, default=None, help=text)
+    parser.add_argument(
+        "--reauth",
+        nargs="?",
+        const="both",
+        default=None,
+        metavar="sender|seed",
+        help="sign in again with OAuth2 for the accounts of the existing config that use it "
+        "(or only the sender or the seed mailbox), store the new sign-in and test the logins; "
+        "the config is not changed",
+    )
     parser.add_argument(
         "--no-test",
         action="store_true",
@@ -286,6 +366,11 @@ class Account:
     username: str
     ca_file: Path | None
     provider: Provider
+    oauth: OAuthSettings | None = None  # set: signs in with OAuth2 (XOAUTH2); None: a password
+
+    @property
+    def auth(self) -> str:
+        return "password" if self.oauth is None else "oauth2"
 
     def sender_config(self) -> SenderConfig:
         return SenderConfig(
@@ -295,6 +380,8 @@ class Account:
             security=self.security,
             username=self.username,
             ca_file=self.ca_file,
+            auth=self.auth,
+            oauth=self.oauth,
         )
 
     def seed_config(self) -> SeedConfig:
@@ -305,13 +392,16 @@ class Account:
             security=self.security,
             username=self.username,
             ca_file=self.ca_file,
+            auth=self.auth,
+            oauth=self.oauth,
         )
 
     def describe(self) -> str:
         who = self.username or "no sign-in"
+        how = f", {SERVICE_NAMES[self.oauth.provider]} sign-in (OAuth2)" if self.oauth else ""
         return (
-            f"{self.address} via {self.host}:{self.port} ({self.security.value}, user {who}; "
-            f"provider: {self.provider.display_name})"
+            f"{self.address} via {self.host}:{self.port} ({self.security.value}, user {who}"
+            f"{how}; provider: {self.provider.display_name})"
         )
 
 
@@ -364,28 +454,89 @@ def sign_in_words(provider: Provider) -> list[str]:
     return lines
 
 
-def oauth_stop(provider: Provider, role: Role) -> SetupStopped:
-    """The plain stop for an account that no password can open."""
-    if role == "sender":
-        until = "Until then Delivery Watchdog cannot check this sending account."
-    else:
-        until = (
-            "Until then, use a seed mailbox of another provider (e.g. Gmail, with an app password)."
+#: How the sign-in services are called on screen.
+SERVICE_NAMES = {"microsoft": "Microsoft", "google": "Google"}
+#: Providers that offer OAuth2 for mail only to apps they approved one by one (Yahoo's mail
+#: scopes need Yahoo's approval; AOL and AT&T mail run on Yahoo's servers): Watchdog signs in to
+#: them with the app password or secure mail key.
+_OAUTH_BY_APPROVAL = frozenset({"yahoo", "aol", "att"})
+
+
+def oauth_secret_var(role: str) -> str:
+    """The environment variable that may hold a Google client secret for a scripted install."""
+    return f"WATCHDOG_{role.upper()}_OAUTH_CLIENT_SECRET"
+
+
+def oauth_service(provider: Provider, host: str = "") -> str:
+    """``microsoft``/``google`` when Watchdog can sign in to this provider with OAuth2, else ""."""
+    return oauth_provider_for(host, provider.name)
+
+
+def oauth_choice_words(provider: Provider, service: str) -> list[str]:
+    """Why a person might pick the OAuth2 sign-in, for a provider that takes both."""
+    name = SERVICE_NAMES[service]
+    lines = [
+        f"{provider.display_name} also lets Watchdog sign in through a {name} sign-in page "
+        "(OAuth2) instead of a password: no password is kept, and a password change does not "
+        f"break it silently. It needs your own {name} app registration (its client id); "
+        "docs/oauth.md says step by step how to make one.",
+    ]
+    if provider.name == "microsoft365":
+        lines.append(
+            "Microsoft turns password sign-in for sending off by default at the end of December "
+            "2026, so OAuth2 is the lasting choice for Microsoft 365."
         )
-    return SetupStopped(
-        "\n".join(
-            [
-                sign_in_words(provider)[0],
-                provider.sign_in_note,
-                "Delivery Watchdog signs in with a password today; signing in through a "
-                "Microsoft window (OAuth2) is coming in a later version.",
-                until,
-                f"More: {provider.sign_in_url}",
-                "Nothing was saved.",
-            ]
-        ),
-        EXIT_BAD_INPUT,
-    )
+    return lines
+
+
+def oauth_settings_default(service: str) -> tuple[str, tuple[str, ...]]:
+    """The sign-in service and the scopes a provider's mail needs."""
+    if service == "microsoft":
+        return MICROSOFT_AUTHORITY, MICROSOFT_SCOPES
+    return GOOGLE_AUTHORITY, GOOGLE_SCOPES
+
+
+def parse_auth(value: str) -> str:
+    """password or oauth2."""
+    value = value.strip().lower()
+    if value not in ("password", "oauth2"):
+        raise ValueError(f"{value!r} is not allowed; use password or oauth2")
+    return value
+
+
+def parse_oauth_provider(value: str) -> str:
+    """microsoft or google."""
+    value = value.strip().lower()
+    if value not in OAUTH_PROVIDERS:
+        raise ValueError(f"{value!r} is not allowed; use {' or '.join(OAUTH_PROVIDERS)}")
+    return value
+
+
+def parse_client_id(value: str) -> str:
+    """A client id: one line, no spaces."""
+    value = _one_line(value)
+    if not value or " " in value:
+        raise ValueError(f"{value!r} must be the client id of the app registration, no spaces")
+    return value
+
+
+def parse_authority(value: str) -> str:
+    """The sign-in service's https address (msal refuses anything else)."""
+    value = _one_line(value).rstrip("/")
+    if not value.startswith("https://") or " " in value or len(value) <= len("https://"):
+        raise ValueError(f"{value!r} must be an https:// address of the sign-in service")
+    return value
+
+
+def parse_scopes(value: str) -> tuple[str, ...]:
+    """Scope names separated by spaces or commas; msal's own ones are refused as the config does."""
+    scopes = tuple(v for v in _one_line(value).replace(",", " ").split() if v)
+    if not scopes:
+        raise ValueError("name at least one scope")
+    reserved = {"openid", "profile", "offline_access"} & set(scopes)
+    if reserved:
+        raise ValueError(f"{', '.join(sorted(reserved))}: always requested, leave it out")
+    return scopes
 
 
 def password_word(provider: Provider) -> str:
@@ -468,9 +619,12 @@ class Console:
 class Wizard:
     """The questions, in the order a support person thinks about an office."""
 
-    def __init__(self, args: argparse.Namespace, console: Console) -> None:
+    def __init__(
+        self, args: argparse.Namespace, console: Console, journal: SignInJournal | None = None
+    ) -> None:
         self.args = args
         self.ui = console
+        self.journal = journal or SignInJournal()
         self.ca_flag: Path | None = parse_ca_file(args.ca_file) if args.ca_file else None
         self.ca_default = self.ca_flag  # becomes the sender's CA, offered again for the seed
 
@@ -519,7 +673,10 @@ class Wizard:
                 except ValueError as e:
                     ui.say(f"  {e}")
                     security_default = None
-            username = self.username(role, provider, address, username_default)
+            service = self.auth(role, provider, host)
+            username = self.username(
+                role, provider, address, username_default, allow_none=not service
+            )
             # A private CA belongs to a private server ("other"); a big provider gets one only
             # when --ca-file asked for it, never the sender's by accident.
             ca_file = ca_default if provider.name == OTHER else self.ca_flag
@@ -531,8 +688,11 @@ class Wizard:
                     str(ca_file) if ca_file else None,
                     optional=True,
                 )
-            account = Account(role, address, host, port, security, username, ca_file, provider)
-            password = self.password(account)
+            oauth = self.oauth_settings(role, service) if service else None
+            account = Account(
+                role, address, host, port, security, username, ca_file, provider, oauth
+            )
+            password = self.oauth_sign_in(account) if oauth else self.password(account)
             if password is not None:
                 if role == "sender" and ca_file is not None:
                     self.ca_default = ca_file  # the seed is often on the same private server
@@ -559,21 +719,127 @@ class Wizard:
         return provider
 
     def explain(self, provider: Provider, role: Role) -> None:
-        """Say which password the provider wants; stop at once when none can work."""
-        if provider.sign_in is SignIn.OAUTH2_ONLY:
-            raise oauth_stop(provider, role)
+        """Say which password the provider wants (or that only a sign-in page works)."""
         for line in sign_in_words(provider):
             self.ui.say(f"  {line}")
+        if provider.name in _OAUTH_BY_APPROVAL:
+            self.ui.say(
+                f"  ({provider.display_name} offers OAuth2 sign-in only to apps it approved one "
+                "by one, so Watchdog uses the password named above.)"
+            )
 
-    def username(self, role: Role, provider: Provider, address: str, default: str | None) -> str:
+    def auth(self, role: Role, provider: Provider, host: str) -> str:
+        """The OAuth2 service to sign in with ("microsoft"/"google"), or "" for a password.
+
+        Outlook.com takes nothing else; Microsoft 365 and Gmail take both, so the person
+        chooses, told plainly what each needs.
+        """
+        flag = self._flag(f"--{role}-auth")
+        named = self._flag(f"--{role}-oauth-provider")
+        service = oauth_service(provider, host)
+        if named in OAUTH_PROVIDERS:
+            service = named
+        if not service:
+            return ""
+        name = SERVICE_NAMES[service]
+        if provider.sign_in is SignIn.OAUTH2_ONLY:
+            self.ui.say(
+                f"  Watchdog signs in to {provider.display_name} through a {name} sign-in page "
+                f"(OAuth2). It needs your own {name} app registration (its client id); "
+                "docs/oauth.md says step by step how to make one."
+            )
+            return service
+        for line in oauth_choice_words(provider, service):
+            self.ui.say(f"  {line}")
+        choice = self.ui.choose(
+            "Sign in with",
+            {"p": password_word(provider).lower(), "o": f"{name} sign-in (OAuth2)"},
+            "o" if flag == "oauth2" else "p",
+        )
+        return service if choice == "o" else ""
+
+    def oauth_settings(self, role: Role, service: str) -> OAuthSettings:
+        """The app registration to sign in with; defaults from the options."""
+        ui = self.ui
+        name = SERVICE_NAMES[service]
+        authority_default, scopes_default = oauth_settings_default(service)
+        if service == "microsoft":
+            question = "Application (client) ID of your Microsoft app registration"
+        else:
+            question = "Client ID of your Google OAuth client (Desktop app)"
+        client_id = ui.ask_as(question, parse_client_id, self._flag(f"--{role}-oauth-client-id"))
+        secret = ""
+        if service == "google":
+            secret = ui.ask_as(
+                "Client secret of that Google client (not a password: Google treats Desktop-app "
+                "secrets as public; it is written to the config)",
+                parse_client_id,
+                self._flag(f"--{role}-oauth-client-secret")
+                or os.environ.get(oauth_secret_var(role)),
+            )
+        authority = ui.ask_as(
+            f"{name} sign-in service (Enter keeps the standard one)",
+            parse_authority,
+            self._flag(f"--{role}-oauth-authority") or authority_default,
+        )
+        scopes = scopes_default
+        raw_scopes = self._flag(f"--{role}-oauth-scopes")
+        if raw_scopes:
+            try:
+                scopes = parse_scopes(raw_scopes)
+            except ValueError as e:
+                raise BadInput(f"--{role}-oauth-scopes", str(e)) from None
+        return OAuthSettings(service, client_id, authority, scopes, secret)
+
+    def oauth_sign_in(self, account: Account) -> str | None:
+        """Sign in until it works and the logins take the token: "" (no password); None: change
+        the server settings."""
+        ui = self.ui
+        while True:
+            why = oauth_sign_in(ui, account, self.journal)
+            problem = None
+            if why is not None:
+                ui.say(f"  The sign-in did not work: {why}")
+            elif not self.args.no_test:
+                problem = self.prove(account, "")
+            if why is None and problem is None:
+                return ""
+            choice = ui.choose(
+                "What now",
+                {"a": "sign in again", "s": "change the server settings", "q": "stop"},
+                "a" if problem is None or problem.stage == "login" else "s",
+            )
+            if choice == "s":
+                return None
+            if choice == "q":
+                raise SetupStopped("Setup stopped; nothing was saved.", EXIT_TEST_FAILED)
+
+    def username(
+        self,
+        role: Role,
+        provider: Provider,
+        address: str,
+        default: str | None,
+        *,
+        allow_none: bool = True,
+    ) -> str:
+        """The sign-in name; the sender may have none (a relay), unless it signs in with OAuth2."""
         question = "User name for signing in"
-        if role == "sender":
+        allow_none = allow_none and role == "sender"
+        if allow_none:
             question += " (type - if the server needs no sign-in)"
         fallback = default_username(role, provider, address)
-        answer = self.ui.ask_as(question, _one_line, default if default is not None else fallback)
-        if answer == "-" and role == "sender":
-            return ""
-        return answer
+        if not allow_none and not default:
+            default = None
+        while True:
+            answer = self.ui.ask_as(
+                question, _one_line, default if default is not None else fallback
+            )
+            if answer != "-":
+                return answer
+            if allow_none:
+                return ""
+            self.ui.say("  An OAuth2 sign-in needs the account's full address here.")
 
     def password(self, account: Account) -> str | None:
         """Ask for the password until the sign-in works; None: change the server settings."""
@@ -658,15 +924,135 @@ class Wizard:
 
 
 def live_login(account: Account, password: str) -> Problem | None:
-    """The sign-in the watchdog will make, with the password just typed (never stored here)."""
-    signin = PasswordSignIn(account.username, lambda: password)
-    timeout = DEFAULT_TIMEOUT_S
-    if account.role == "sender":
-        return check_smtp_login(
-            account.sender_config(), signin, account.provider.name, timeout=timeout
+    """The sign-in the watchdog will make, with the password just typed (never stored here), or
+    with XOAUTH2 and the token of the sign-in just stored."""
+    if account.oauth is not None:
+        signin = account_signin(
+            account.role, account.username, "oauth2", account.oauth, ca_file=account.ca_file
         )
-    result = check_imap_login(account.seed_config(), signin, timeout=timeout)
+    else:
+        signin = PasswordSignIn(account.username, lambda: password)
+    timeout = DEFAULT_TIMEOUT_S
+    try:
+        if account.role == "sender":
+            return check_smtp_login(
+                account.sender_config(), signin, account.provider.name, timeout=timeout
+            )
+        result = check_imap_login(account.seed_config(), signin, timeout=timeout)
+    except SecretError as e:  # the token could not be had (renewal refused, not stored)
+        return Problem(Diagnosis.SIGNIN_EXPIRED, str(e), "login")
     return result if isinstance(result, Problem) else None
+
+
+# --- OAuth2 sign-in -----------------------------------------------------------------------------
+
+
+class SignInJournal:
+    """The OAuth2 sign-ins this setup stored, so they can be put back when setup does not finish.
+
+    The first canary runs the watchdog's own code, which takes tokens from the keyring, so a
+    sign-in must be stored before the proof; "nothing is saved unless setup succeeds" then means
+    putting back what was there before (an earlier sign-in, or nothing).
+    """
+
+    def __init__(self) -> None:
+        self._before: dict[str, tuple[TokenStore, str | None]] = {}
+
+    def remember(self, store: TokenStore) -> None:
+        """Note what ``store`` holds now, before a sign-in replaces it (only the first time)."""
+        if store.head in self._before:
+            return
+        try:
+            old = store.load()
+        except SecretError:  # damaged or unreadable: nothing worth putting back
+            old = None
+        self._before[store.head] = (store, old)
+
+    def keep(self) -> None:
+        """Setup finished: the new sign-ins stay."""
+        self._before.clear()
+
+    def undo(self) -> None:
+        """Put every touched sign-in back as it was; best effort (the keyring may be gone)."""
+        for store, old in self._before.values():
+            try:
+                if old is None:
+                    store.delete()
+                else:
+                    store.save(old)
+            except SecretError:
+                pass  # the new sign-in stays; it harms nothing without a config naming it
+        self._before.clear()
+
+
+def _plain_file_keyring() -> str | None:
+    """Why the keyring here must not hold a sign-in (a plain-file backend), else None."""
+    import keyring
+
+    try:
+        backend = keyring.get_keyring()
+    except Exception as e:  # no backend at all
+        return f"the system keyring is not available ({type(e).__name__})"
+    if type(backend).__module__.startswith("keyrings.alt"):
+        name = str(getattr(backend, "name", type(backend).__name__))
+        return f"the keyring here ({name}) would keep it in a plain file"
+    return None
+
+
+def oauth_sign_in(ui: Console, account: Account, journal: SignInJournal | None) -> str | None:
+    """Run the OAuth2 sign-in of ``account`` and store it; None when stored, else why not.
+
+    Microsoft: the device-code flow: a code to enter on Microsoft's page, on any device. Google:
+    the installed-app flow in this PC's browser (the address is printed too). The libraries raise
+    many kinds of errors (HTTP, OAuth, a browser that never came back); each becomes one plain
+    sentence, never a traceback. Ctrl-C passes through.
+    """
+    from .oauth import OAuthTokens, TokenStore, token_entry
+
+    assert account.oauth is not None
+    unusable = _plain_file_keyring()
+    if unusable:
+        return f"{unusable}; Watchdog keeps OAuth2 sign-ins only in the system keyring"
+    store = TokenStore(account.role, account.username)
+    if journal is not None:
+        journal.remember(store)
+    name = SERVICE_NAMES[account.oauth.provider]
+    ui.say()
+    if account.oauth.provider == "microsoft":
+        ui.say(
+            f"Sign in to Microsoft as {account.username}: open the page below on any device (this "
+            "PC or a phone), enter the code, sign in with that account and accept what Watchdog "
+            "asks for (sending and reading mail). Setup waits here until it is done."
+        )
+    else:
+        ui.say(
+            f"Sign in to Google as {account.username}: a browser window opens on this PC (if none "
+            "does, open the address below). Sign in with that account and allow Watchdog to use "
+            "Gmail. Setup waits here until it is done."
+        )
+    tokens = OAuthTokens(
+        account.role, account.username, account.oauth, ca_file=account.ca_file, store=store
+    )
+    try:
+        tokens.sign_in(lambda text: ui.say(f"  {text}"))
+    except WatchdogError as e:  # refused, or signed in with another account
+        return str(e)
+    except OSError as e:  # requests' errors are OSErrors: the sign-in service is unreachable
+        return f"the {name} sign-in service could not be reached ({type(e).__name__})"
+    except Exception as e:  # oauthlib, msal and the local browser listener have their own
+        return f"the {name} sign-in did not finish ({type(e).__name__}: {e})"
+    try:
+        kept = store.load()
+    except SecretError as e:
+        return str(e)
+    if not kept:
+        return (
+            "the system keyring did not keep the sign-in; Watchdog keeps OAuth2 sign-ins only "
+            "there (a PC without a keyring cannot use OAuth2)"
+        )
+    entry = token_entry(account.role, account.username)
+    ui.say(f"  Signed in; kept in the system keyring ({KEYRING_SERVICE} / {entry}).")
+    return None
 
 
 # --- non-interactive ----------------------------------------------------------------------------
@@ -693,8 +1079,6 @@ def account_from_options(role: Role, args: argparse.Namespace) -> Account:
     raw_host = flag(words.host_option)
     host_typed = parsed(words.host_option, parse_host, raw_host) if raw_host else ""
     provider = account_provider(role, host_typed, address)
-    if provider.sign_in is SignIn.OAUTH2_ONLY:
-        raise oauth_stop(provider, role)
     preset = preset_of(role, provider)
     if not host_typed and preset is None:
         raise BadInput(
@@ -730,7 +1114,96 @@ def account_from_options(role: Role, args: argparse.Namespace) -> Account:
     if role == "seed" and not username:
         raise BadInput(words.username_option, "must not be empty: the seed mailbox needs a sign-in")
     ca_file = parsed("--ca-file", parse_ca_file, args.ca_file) if args.ca_file else None
-    return Account(role, address, host, port, security, username, ca_file, provider)
+    oauth = oauth_from_options(role, args, provider, host)
+    if oauth is not None and not username:
+        raise BadInput(words.username_option, "must be the account's address with OAuth2")
+    return Account(role, address, host, port, security, username, ca_file, provider, oauth)
+
+
+def oauth_from_options(
+    role: Role, args: argparse.Namespace, provider: Provider, host: str
+) -> OAuthSettings | None:
+    """The OAuth2 settings of a scripted install, or None for a password.
+
+    OAuth2 when ``--<role>-auth oauth2`` says so, or when the provider takes no password at all
+    (Outlook.com). The Google client secret comes from its option or, to keep it off the command
+    line, from ``WATCHDOG_<ROLE>_OAUTH_CLIENT_SECRET``; it ends up in the config either way.
+    """
+
+    def flag(name: str) -> str | None:
+        value: str | None = getattr(args, f"{role}_{name}".replace("-", "_"), None)
+        return value
+
+    def parsed(name: str, parse: Callable[[str], _T], value: str) -> _T:
+        try:
+            return parse(value)
+        except ValueError as e:
+            raise BadInput(f"--{role}-{name}", str(e)) from None
+
+    raw_auth = flag("auth")
+    if raw_auth is not None:
+        auth = parsed("auth", parse_auth, raw_auth)
+    else:
+        auth = "oauth2" if provider.sign_in is SignIn.OAUTH2_ONLY else "password"
+    oauth_options = ("oauth-provider", "oauth-client-id", "oauth-client-secret", "oauth-authority")
+    if auth == "password":
+        if provider.sign_in is SignIn.OAUTH2_ONLY:
+            raise BadInput(
+                f"--{role}-auth",
+                f"{provider.display_name} accepts no password, not even an app password: use "
+                "oauth2 (see docs/oauth.md)",
+            )
+        given = [f"--{role}-{name}" for name in (*oauth_options, "oauth-scopes") if flag(name)]
+        if given:
+            raise BadInput(given[0], f"is only used with --{role}-auth oauth2")
+        return None
+    raw_service = flag("oauth-provider")
+    service = (
+        parsed("oauth-provider", parse_oauth_provider, raw_service)
+        if raw_service
+        else oauth_service(provider, host)
+    )
+    if not service:
+        if provider.name in _OAUTH_BY_APPROVAL:
+            why = (
+                f"Watchdog signs in to {provider.display_name} with the app password or secure "
+                "mail key: it offers OAuth2 only to apps it approved one by one"
+            )
+            raise BadInput(f"--{role}-auth", why)
+        raise BadInput(
+            f"--{role}-oauth-provider",
+            f"is required: {host} does not tell which sign-in service it uses "
+            f"({' or '.join(OAUTH_PROVIDERS)})",
+        )
+    raw_id = flag("oauth-client-id")
+    if not raw_id:
+        raise BadInput(
+            f"--{role}-oauth-client-id",
+            f"is required for an OAuth2 sign-in: the client id of your own "
+            f"{SERVICE_NAMES[service]} app registration (docs/oauth.md says how to make one)",
+        )
+    client_id = parsed("oauth-client-id", parse_client_id, raw_id)
+    raw_secret = flag("oauth-client-secret") or os.environ.get(oauth_secret_var(role)) or ""
+    secret = parsed("oauth-client-secret", parse_client_id, raw_secret) if raw_secret else ""
+    if service == "google" and not secret:
+        raise BadInput(
+            f"--{role}-oauth-client-secret",
+            f"is required for Google (or set {oauth_secret_var(role)}): the secret of your "
+            "Desktop-app OAuth client",
+        )
+    if service == "microsoft" and secret:
+        raise BadInput(
+            f"--{role}-oauth-client-secret",
+            "is only for Google; Microsoft public clients have no secret",
+        )
+    authority, scopes = oauth_settings_default(service)
+    raw_authority = flag("oauth-authority")
+    if raw_authority:
+        authority = parsed("oauth-authority", parse_authority, raw_authority)
+    raw_scopes = flag("oauth-scopes")
+    if raw_scopes:
+        scopes = parsed("oauth-scopes", parse_scopes, raw_scopes)
+    return OAuthSettings(service, client_id, authority, scopes, secret)
 
 
 def password_from_environment(role: Role, username: str) -> tuple[str, Literal["env", "keyring"]]:
@@ -802,13 +1275,16 @@ class _Plan:
     office: str
     contact: str
     passwords: dict[Role, str]
-    sources: dict[Role, str]  # "typed", "env" or "keyring"
+    sources: dict[Role, str]  # "typed", "env", "keyring", "none" (no AUTH) or "oauth"
+    journal: SignInJournal | None = None  # the OAuth2 sign-ins stored while setup ran
 
     def values(self) -> ConfigValues:
         s, d = self.sender, self.seed
         return ConfigValues(
-            sender=SenderValues(s.address, s.host, s.port, s.security, s.username, s.ca_file),
-            seed=SeedValues(d.address, d.host, d.port, d.security, d.username, d.ca_file),
+            sender=SenderValues(
+                s.address, s.host, s.port, s.security, s.username, s.ca_file, s.oauth
+            ),
+            seed=SeedValues(d.address, d.host, d.port, d.security, d.username, d.ca_file, d.oauth),
             every_minutes=self.every,
             deadline_minutes=self.deadline,
             office=self.office,
@@ -833,6 +1309,19 @@ _OPTION_OF_KEY = {
     "[schedule] every_minutes": "--every-minutes",
     "[schedule] deadline_minutes": "--deadline-minutes",
     "[alerts] support_contact": "--support-contact",
+    **{
+        f"[{role}] {key}": f"--{role}-{key.replace('_', '-')}"
+        for role in ("sender", "seed")
+        for key in (
+            "oauth_provider",
+            "oauth_client_id",
+            "oauth_client_secret",
+            "oauth_authority",
+            "oauth_scopes",
+        )
+    },
+    "[sender] auth": "--sender-auth",
+    "[seed] auth": "--seed-auth",
 }
 
 
@@ -905,6 +1394,15 @@ def save(ui: Console, plan: _Plan, text: str, path: Path, *, overwrite: bool) ->
         account = plan.sender if role == "sender" else plan.seed
         if role == "sender" and not account.username:
             continue
+        if account.oauth is not None:
+            from .oauth import token_entry
+
+            entry = token_entry(role, account.username)
+            ui.say(
+                f"Sign-in for {account.username}: saved in the system keyring "
+                f"({KEYRING_SERVICE} / {entry})."
+            )
+            continue
         if plan.sources[role] == "keyring":
             ui.say(f"Password for {account.username}: already in the system keyring.")
             continue
@@ -935,6 +1433,8 @@ def save(ui: Console, plan: _Plan, text: str, path: Path, *, overwrite: bool) ->
         ) from None
     except OSError as e:
         raise SetupStopped(f"The configuration could not be written: {e}", EXIT_BAD_INPUT) from e
+    if plan.journal is not None:
+        plan.journal.keep()
     ui.say(f"Configuration written to {path} (readable only by you).")
 
 
@@ -977,19 +1477,24 @@ def run_setup(args: argparse.Namespace) -> int:
     """``watchdog setup``: 0 done, 2 a live test failed, 3 bad input, 130 stopped."""
     ui = Console()
     path: Path = (getattr(args, "config", None) or default_config_path()).expanduser()
+    journal = SignInJournal()
     try:
+        if getattr(args, "reauth", None) is not None:
+            return _reauth(ui, args, path)
         if args.non_interactive:
-            return _scripted(ui, args, path)
-        return _interactive(ui, args, path)
+            return _scripted(ui, args, path, journal)
+        return _interactive(ui, args, path, journal)
     except SetupStopped as e:
         ui.say(str(e))
         return e.code
     except (KeyboardInterrupt, EOFError):
         ui.say("\nSetup stopped; nothing was saved.")
         return EXIT_STOPPED
+    finally:
+        journal.undo()  # nothing left to undo once the config was written
 
 
-def _interactive(ui: Console, args: argparse.Namespace, path: Path) -> int:
+def _interactive(ui: Console, args: argparse.Namespace, path: Path, journal: SignInJournal) -> int:
     ui.say("Delivery Watchdog setup")
     ui.say(
         "Answer each question and press Enter; Enter alone keeps the value in [brackets]. "
@@ -1002,7 +1507,7 @@ def _interactive(ui: Console, args: argparse.Namespace, path: Path) -> int:
             raise SetupStopped("Nothing was changed.", EXIT_BAD_INPUT)
         overwrite = True
     try:
-        wizard = Wizard(args, ui)
+        wizard = Wizard(args, ui, journal)
     except ValueError as e:
         raise BadInput("--ca-file", str(e)) from None
     sender, sender_password = wizard.account("sender")
@@ -1017,7 +1522,11 @@ def _interactive(ui: Console, args: argparse.Namespace, path: Path) -> int:
         office,
         contact,
         passwords={"sender": sender_password, "seed": seed_password},
-        sources={"sender": "typed", "seed": "typed"},
+        sources={
+            "sender": "oauth" if sender.oauth else "typed",
+            "seed": "oauth" if seed.oauth else "typed",
+        },
+        journal=journal,
     )
     text = _render(plan, path)
     if args.no_test:
@@ -1037,7 +1546,7 @@ def _interactive(ui: Console, args: argparse.Namespace, path: Path) -> int:
     return EXIT_DONE
 
 
-def _scripted(ui: Console, args: argparse.Namespace, path: Path) -> int:
+def _scripted(ui: Console, args: argparse.Namespace, path: Path, journal: SignInJournal) -> int:
     overwrite = bool(args.force)
     if path.exists() and not overwrite:
         raise BadInput(
@@ -1052,6 +1561,9 @@ def _scripted(ui: Console, args: argparse.Namespace, path: Path) -> int:
     for account in (sender, seed):
         if account.role == "sender" and not account.username:
             continue
+        if account.oauth is not None:
+            sources[account.role] = "oauth"
+            continue
         passwords[account.role], sources[account.role] = password_from_environment(
             account.role, account.username
         )
@@ -1064,10 +1576,20 @@ def _scripted(ui: Console, args: argparse.Namespace, path: Path) -> int:
         _text_option(args, "--support-contact"),
         passwords=passwords,
         sources=sources,
+        journal=journal,
     )
     text = _render(plan, path)
     ui.say(f"Sending account: {sender.describe()}")
     ui.say(f"Seed mailbox:    {seed.describe()}")
+    for account in (sender, seed):
+        if account.oauth is None:
+            continue
+        label = "sending account" if account.role == "sender" else "seed mailbox"
+        why = oauth_sign_in(ui, account, journal)
+        if why is not None:
+            ui.say(f"FAIL OAuth2 sign-in of the {label} {account.username}: {why}")
+            raise SetupStopped("Nothing was saved.", EXIT_TEST_FAILED)
+        ui.say(f"OK   OAuth2 sign-in of the {label} {account.username}")
     if args.no_test:
         ui.say("Live tests skipped (--no-test): the settings are saved without proof.")
     else:
@@ -1112,3 +1634,115 @@ def _closing(ui: Console, plan: _Plan) -> None:
         f"Done. The watchdog checks every {plan.every:g} min once it runs (`watchdog run`). "
         "`watchdog doctor` checks every setting again at any time."
     )
+
+
+# --- renewing OAuth2 sign-ins -------------------------------------------------------------------
+
+
+def _reauth(ui: Console, args: argparse.Namespace, path: Path) -> int:
+    """``watchdog setup --reauth [sender|seed]``: sign in again, store it, test the logins.
+
+    The config is read, never written. A new sign-in is kept even when a login test after it
+    fails: the one it replaced had been refused already, and the test may fail for another reason
+    (a server down for a moment) that the watchdog's next check tells apart.
+    """
+    which = str(args.reauth).strip().lower()
+    if which not in ("both", "sender", "seed"):
+        raise BadInput("--reauth", f"{args.reauth!r} is not allowed; use sender, seed or nothing")
+    if not path.exists():
+        raise SetupStopped(
+            f"No configuration at {path}: there is no sign-in to renew. Run `watchdog setup` "
+            "first.",
+            EXIT_BAD_INPUT,
+        )
+    try:
+        config = load_config(path)
+    except ConfigError as e:
+        raise SetupStopped(f"The configuration cannot be read: {e}", EXIT_BAD_INPUT) from None
+    choices: dict[str, tuple[Role, ...]] = {
+        "both": ("sender", "seed"),
+        "sender": ("sender",),
+        "seed": ("seed",),
+    }
+    roles = choices[which]
+    accounts: list[Account] = []
+    for role in roles:
+        if role == "sender":
+            s = config.sender
+            provider = (
+                get_provider(s.provider)
+                if s.provider
+                else account_provider(role, s.smtp_host, s.address)
+            )
+            account = Account(
+                role,
+                s.address,
+                s.smtp_host,
+                s.smtp_port,
+                s.security,
+                s.username,
+                s.ca_file,
+                provider,
+                s.oauth,
+            )
+        else:
+            d = config.seed
+            provider = account_provider(role, d.imap_host, d.address)
+            account = Account(
+                role,
+                d.address,
+                d.imap_host,
+                d.imap_port,
+                d.security,
+                d.username,
+                d.ca_file,
+                provider,
+                d.oauth,
+            )
+        if account.oauth is None:
+            if which == role:
+                raise SetupStopped(
+                    f"The {role} account {account.username} signs in with a password "
+                    f'(auth = "password" in {path}); --reauth renews OAuth2 sign-ins only. To '
+                    "change a password, run `watchdog setup` again.",
+                    EXIT_BAD_INPUT,
+                )
+            continue
+        accounts.append(account)
+    if not accounts:
+        raise SetupStopped(
+            f'No account in {path} signs in with OAuth2 (auth = "oauth2"); --reauth renews only '
+            "those. Nothing was changed.",
+            EXIT_BAD_INPUT,
+        )
+    ui.say(f"Delivery Watchdog: signing in again for {path}")
+    failed = False
+    for account in accounts:
+        label = "sending account" if account.role == "sender" else "seed mailbox"
+        why = oauth_sign_in(ui, account, None)
+        if why is not None:
+            ui.say(f"FAIL OAuth2 sign-in of the {label} {account.username}: {why}")
+            ui.say("  The earlier sign-in was left as it was.")
+            failed = True
+            continue
+        server = "outgoing server" if account.role == "sender" else "seed mailbox"
+        problem = live_login(account, "")
+        if problem is not None:
+            ui.say(f"FAIL Sign-in to the {server} {account.host}:{account.port} with it:")
+            for line in problem.explain(account.provider.name, account.role):
+                ui.say(f"  {line}")
+            failed = True
+            continue
+        ui.say(f"OK   Signed in again: the {label} {account.username} ({account.host})")
+    ui.say()
+    if failed:
+        ui.say(
+            "Not every sign-in works yet (the FAIL lines above). Fix that, then run "
+            "`watchdog setup --reauth` again."
+        )
+        return EXIT_TEST_FAILED
+    ui.say(
+        "Done. The watchdog uses the new sign-in from its next check on; `watchdog check` "
+        "checks now."
+    )
+    return EXIT_DONE

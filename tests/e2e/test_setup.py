@@ -231,18 +231,28 @@ def test_a_gmail_address_is_told_to_use_an_app_password_and_where_to_make_one(
     assert read_keyring(tmp_path / "keyring.json") == {}
 
 
-def test_an_outlook_com_address_is_stopped_plainly_because_no_password_can_work(
+def test_an_outlook_com_address_goes_to_an_oauth2_sign_in_and_is_never_asked_for_a_password(
     tmp_path: Path, env: dict[str, str]
 ) -> None:
+    # The full sign-in against the test authority: tests/e2e/test_oauth_setup.py.
     config = tmp_path / "config.toml"
     w = Wizard(config, env)
     w.answer(r"sending e-mail address: ", "frontdesk@outlook.com")
     w.answer(r"Mail provider .*\[outlook\]: ", "")
     w.expect(r"cannot be used with a password at all")
-    w.expect(r"OAuth2\) is coming in a later version")
-    assert w.exit_code() == 3
+    w.answer(r"Outgoing mail server \(SMTP\) \[smtp-mail\.outlook\.com\]: ", "")
+    w.answer(r"Port \[587\]: ", "")
+    w.answer(r"Security: ssl, starttls or none \[starttls\]: ", "")
+    w.expect(r"through a Microsoft sign-in page \(OAuth2\)")
+    w.expect(r"docs/oauth\.md says step by step how to make one")
+    w.answer(r"User name for signing in \[frontdesk@outlook\.com\]: ", "")
+    w.expect(r"Application \(client\) ID of your Microsoft app registration: ")
+    w.child.sendeof()  # the person has no app registration yet and stops here
+    assert w.exit_code() == 130
     assert "Password for" not in w.output  # it never asked for one
+    assert "type - if the server needs no sign-in" not in w.output
     assert not config.exists()
+    assert read_keyring(tmp_path / "keyring.json") == {}
 
 
 def scripted_options(servers: Any, **overrides: str | None) -> list[str]:

@@ -8,8 +8,6 @@ from __future__ import annotations
 import json
 import logging
 import re
-import shutil
-import tempfile
 import threading
 import webbrowser
 import zipfile
@@ -23,12 +21,15 @@ import requests
 
 from tests.security.test_sentinel import encodings
 from tests.servers import MailServers, find_dovecot, write_config
-from tests.servers.dovecot import Dovecot
 from tests.servers.oauth_authority import OAuthAuthority
-from tests.servers.smtp import SubmissionServer
-from tests.servers.tls import make_certificates
 from tests.support import KEYRING_FILE_ENV
 from tests.support.file_keyring import FileKeyring
+from tests.support.oauth_servers import (
+    CLIENT_ID,
+    GOOGLE_CLIENT,
+    GOOGLE_SECRET,
+    start_oauth_servers,
+)
 from watchdog.app import open_app
 from watchdog.config import load_config
 from watchdog.export import write_csv, write_json
@@ -43,48 +44,13 @@ pytestmark = [
     pytest.mark.skipif(find_dovecot() is None, reason="the dovecot binary is not installed"),
 ]
 
-CLIENT_ID = "watchdog-test-client"
-GOOGLE_CLIENT = "watchdog-google-client"
-GOOGLE_SECRET = "not-confidential-desktop-secret"
 BROWSER = "watchdog-test-browser"
 
 
 @pytest.fixture(scope="module")
 def oauth_servers() -> Iterator[tuple[MailServers, OAuthAuthority]]:
-    folder = Path(tempfile.mkdtemp(prefix="watchdog-oauth-"))
-    folder.chmod(0o755)
-    certificates = make_certificates(folder)
-    authority = OAuthAuthority(certificates)
-    authority.client_secrets[GOOGLE_CLIENT] = GOOGLE_SECRET
-    authority.start()
-    session = requests.Session()
-    session.trust_env = False
-
-    def introspect_over_http(token: str) -> str | None:
-        reply = session.post(authority.introspection_url, data={"token": token}, timeout=10)
-        body = reply.json()
-        return str(body["username"]) if body.get("active") else None
-
-    dovecot = Dovecot(
-        {"seed": "seed-pass-1", "sender": "sender-pass-1"},
-        certificates,
-        oauth2_introspection_url=authority.introspection_url,
-    )
-    dovecot.start()
-    smtp = SubmissionServer(
-        {"sender": "sender-pass-1"},
-        certificates,
-        dovecot.lmtp_port,
-        oauth_introspect=introspect_over_http,
-    )
-    smtp.start()
-    servers = MailServers(certificates=certificates, dovecot=dovecot, smtp=smtp, folder=folder)
-    try:
-        yield servers, authority
-    finally:
-        servers.stop()
-        authority.stop()
-        shutil.rmtree(folder, ignore_errors=True)
+    with start_oauth_servers() as started:
+        yield started
 
 
 @pytest.fixture
