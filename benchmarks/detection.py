@@ -59,6 +59,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from benchmarks.docs_block import write_block  # noqa: E402
 from benchmarks.roundtrip import machine  # noqa: E402
 from watchdog.config import Config, ScheduleConfig, SeedConfig, SenderConfig  # noqa: E402
 from watchdog.history import History  # noqa: E402
@@ -69,7 +70,6 @@ from watchdog.notify.notifier import Notifier  # noqa: E402
 from watchdog.probe import CANARY_HEADER  # noqa: E402
 from watchdog.runner import Runner  # noqa: E402
 
-DOCS = ROOT / "docs" / "performance.md"
 BEGIN = "<!-- detection:begin (written by benchmarks/detection.py --write-docs) -->"
 END = "<!-- detection:end -->"
 
@@ -428,18 +428,9 @@ def report(runs: Sequence[Run], seed: int, when: str, mach: dict[str, str]) -> s
     return "\n".join(lines)
 
 
-def write_docs(block: str, heading: str = "## Detection (issue 8)") -> None:
-    """Replace the generated block in docs/performance.md; append it if there is none yet."""
-    text = DOCS.read_text(encoding="utf-8")
-    generated = f"{BEGIN}\n{block}\n{END}"
-    if BEGIN in text and END in text:
-        head, _, rest = text.partition(BEGIN)
-        _, _, tail = rest.partition(END)
-        text = head + generated + tail
-    else:
-        text = text.rstrip("\n") + f"\n\n{heading}\n\n" + generated + "\n"
-    DOCS.write_text(text, encoding="utf-8")
-    print(f"wrote {DOCS.relative_to(ROOT)}")
+def write_docs(block: str) -> None:
+    """Put the block into docs/performance.md (see benchmarks/docs_block.py)."""
+    write_block(BEGIN, END, block, heading="## Detection (issue 8)")
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:

@@ -48,10 +48,10 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from benchmarks.docs_block import write_block  # noqa: E402
 from benchmarks.roundtrip import machine, product_env  # noqa: E402
 from tests.servers import start_mail_servers, write_config  # noqa: E402
 
-DOCS = ROOT / "docs" / "performance.md"
 BEGIN = "<!-- footprint:begin (written by benchmarks/footprint.py --write-docs) -->"
 END = "<!-- footprint:end -->"
 
@@ -332,17 +332,8 @@ def report(r: Result) -> str:
 
 
 def write_docs(block: str) -> None:
-    """Replace the generated block in docs/performance.md; append it if there is none yet."""
-    text = DOCS.read_text(encoding="utf-8")
-    generated = f"{BEGIN}\n{block}\n{END}"
-    if BEGIN in text and END in text:
-        head, _, rest = text.partition(BEGIN)
-        _, _, tail = rest.partition(END)
-        text = head + generated + tail
-    else:
-        text = text.rstrip("\n") + "\n\n## Footprint (issue 8)\n\n" + generated + "\n"
-    DOCS.write_text(text, encoding="utf-8")
-    print(f"wrote {DOCS.relative_to(ROOT)}")
+    """Put the block into docs/performance.md (see benchmarks/docs_block.py)."""
+    write_block(BEGIN, END, block, heading="## Footprint (issue 8)")
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:

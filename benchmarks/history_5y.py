@@ -38,6 +38,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from benchmarks.docs_block import write_block  # noqa: E402
 from benchmarks.roundtrip import machine  # noqa: E402
 from watchdog.history import History  # noqa: E402
 from watchdog.models import (  # noqa: E402
@@ -49,7 +50,6 @@ from watchdog.models import (  # noqa: E402
 )
 from watchdog.state import INITIAL, evaluate  # noqa: E402
 
-DOCS = ROOT / "docs" / "performance.md"
 BEGIN = "<!-- history5y:begin (written by benchmarks/history_5y.py --write-docs) -->"
 END = "<!-- history5y:end -->"
 INTERVAL_S = 15 * 60
@@ -322,18 +322,9 @@ def render(
     )
 
 
-def write_docs(block: str, heading: str = "## Five years of history (issue 6)") -> None:
-    """Replace the generated block in docs/performance.md; append it if there is none yet."""
-    text = DOCS.read_text(encoding="utf-8")
-    generated = f"{BEGIN}\n{block}\n{END}"
-    if BEGIN in text and END in text:
-        head, _, rest = text.partition(BEGIN)
-        _, _, tail = rest.partition(END)
-        text = head + generated + tail
-    else:
-        text = text.rstrip("\n") + f"\n\n{heading}\n\n" + generated + "\n"
-    DOCS.write_text(text, encoding="utf-8")
-    print(f"wrote {DOCS.relative_to(ROOT)}")
+def write_docs(block: str) -> None:
+    """Put the block into docs/performance.md (see benchmarks/docs_block.py)."""
+    write_block(BEGIN, END, block, heading="## Five years of history (issue 6)")
 
 
 if __name__ == "__main__":

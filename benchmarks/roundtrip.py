@@ -44,6 +44,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from benchmarks.docs_block import write_block  # noqa: E402
 from tests.servers import (  # noqa: E402
     SEED_PASSWORD,
     SENDER_PASSWORD,
@@ -59,7 +60,6 @@ PEER_DIR = BENCH / ".peer"
 PEER_PLUGINS = PEER_DIR / "usr" / "lib" / "nagios" / "plugins"
 PEER = PEER_PLUGINS / "check_email_delivery"
 PEER_APT = ("libmail-imapclient-perl", "libemail-simple-perl")
-DOCS = ROOT / "docs" / "performance.md"
 BEGIN = "<!-- roundtrip:begin (written by benchmarks/roundtrip.py --write-docs) -->"
 END = "<!-- roundtrip:end -->"
 
@@ -555,17 +555,8 @@ DOCS_HEAD = """# Performance
 
 
 def write_docs(block: str) -> None:
-    """Replace the generated block in docs/performance.md (create the file if needed)."""
-    text = DOCS.read_text(encoding="utf-8") if DOCS.exists() else DOCS_HEAD
-    generated = f"{BEGIN}\n{block}\n{END}"
-    if BEGIN in text and END in text:
-        head, _, rest = text.partition(BEGIN)
-        _, _, tail = rest.partition(END)
-        text = head + generated + tail
-    else:
-        text = text.rstrip("\n") + "\n\n" + generated + "\n"
-    DOCS.write_text(text, encoding="utf-8")
-    print(f"wrote {DOCS.relative_to(ROOT)}")
+    """Put the block into docs/performance.md, creating the page if needed."""
+    write_block(BEGIN, END, block, new_file=DOCS_HEAD)
 
 
 # -- main -------------------------------------------------------------------------------------

@@ -137,6 +137,25 @@ def sign_in(config_path: Path, authority: OAuthAuthority) -> None:
         assert shown, "the person was told what to do"
 
 
+SignedIn = tuple[MailServers, OAuthAuthority, Path]
+
+
+@pytest.fixture
+def signed_in(
+    oauth_servers: tuple[MailServers, OAuthAuthority],
+    tmp_path: Path,
+    watchdog_env: dict[str, str],
+    keyring_file: Path,
+    no_passwords: None,
+) -> SignedIn:
+    """Clean servers, a config with OAuth2 (Microsoft) on both sides, both accounts signed in."""
+    servers, authority = oauth_servers
+    servers.reset()
+    config_path = make_config(tmp_path, servers, authority)
+    sign_in(config_path, authority)
+    return servers, authority, config_path
+
+
 @pytest.fixture(scope="module", autouse=True)
 def test_browser(oauth_servers: tuple[MailServers, OAuthAuthority]) -> None:
     """A "browser" for Google's installed-app flow: follows the authority's redirect back to the
@@ -158,16 +177,9 @@ def test_browser(oauth_servers: tuple[MailServers, OAuthAuthority]) -> None:
 
 
 def test_the_round_trip_runs_with_oauth2_on_both_sides(
-    oauth_servers: tuple[MailServers, OAuthAuthority],
-    tmp_path: Path,
-    watchdog_env: dict[str, str],
-    keyring_file: Path,
-    no_passwords: None,
+    signed_in: SignedIn, keyring_file: Path
 ) -> None:
-    servers, authority = oauth_servers
-    servers.reset()
-    config_path = make_config(tmp_path, servers, authority)
-    sign_in(config_path, authority)
+    servers, _authority, config_path = signed_in
     with open_app(load_config(config_path), channels=[Recorder()]) as app:
         report = app.runner.check()
     assert report.result.outcome is Outcome.DELIVERED, report.result
@@ -180,16 +192,9 @@ def test_the_round_trip_runs_with_oauth2_on_both_sides(
 
 
 def test_an_expired_access_token_is_refreshed_silently(
-    oauth_servers: tuple[MailServers, OAuthAuthority],
-    tmp_path: Path,
-    watchdog_env: dict[str, str],
-    keyring_file: Path,
-    no_passwords: None,
+    signed_in: SignedIn,
 ) -> None:
-    servers, authority = oauth_servers
-    servers.reset()
-    config_path = make_config(tmp_path, servers, authority)
-    sign_in(config_path, authority)
+    _servers, authority, config_path = signed_in
     before = TokenStore("seed", "seed").load()
     refreshes = authority.counters.refresh
     authority.expire_access_tokens()  # the servers now refuse every token handed out so far
@@ -201,16 +206,9 @@ def test_an_expired_access_token_is_refreshed_silently(
 
 
 def test_a_revoked_refresh_token_gives_signin_expired(
-    oauth_servers: tuple[MailServers, OAuthAuthority],
-    tmp_path: Path,
-    watchdog_env: dict[str, str],
-    keyring_file: Path,
-    no_passwords: None,
+    signed_in: SignedIn,
 ) -> None:
-    servers, authority = oauth_servers
-    servers.reset()
-    config_path = make_config(tmp_path, servers, authority)
-    sign_in(config_path, authority)
+    servers, authority, config_path = signed_in
     authority.revoke_user("sender")  # e.g. the practice changed the account's password
     recorder = Recorder()
     with open_app(load_config(config_path), channels=[recorder]) as app:
@@ -232,16 +230,9 @@ def test_a_revoked_refresh_token_gives_signin_expired(
 
 
 def test_a_revoked_seed_sign_in_still_sends_and_says_signin_expired(
-    oauth_servers: tuple[MailServers, OAuthAuthority],
-    tmp_path: Path,
-    watchdog_env: dict[str, str],
-    keyring_file: Path,
-    no_passwords: None,
+    signed_in: SignedIn,
 ) -> None:
-    servers, authority = oauth_servers
-    servers.reset()
-    config_path = make_config(tmp_path, servers, authority)
-    sign_in(config_path, authority)
+    servers, authority, config_path = signed_in
     authority.revoke_user("seed")
     with open_app(load_config(config_path), channels=[Recorder()]) as app:
         report = app.runner.check()
