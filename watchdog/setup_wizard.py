@@ -19,6 +19,11 @@ keyring for the first canary to use them, so a sign-in is stored at once, and pu
 ``watchdog setup --reauth [sender|seed]`` renews the OAuth2 sign-ins of an existing config (what
 the ``signin_expired`` guide asks for) and tests the logins; the config is not touched.
 
+This module owns the flow: the options, the order of the questions, the scripted install, the
+first canary, saving and autostart. The parts it builds on live beside it: ``setup_console`` (the
+prompts, the checks of typed values, the exit codes), ``setup_account`` (the account record and its
+live sign-in test) and ``setup_oauth`` (OAuth2 sign-ins, their undo, and ``--reauth``).
+
 Exit codes: 0 done, 2 a live test or a sign-in failed (nothing written), 3 bad input, a config
 that cannot be read, or an account that cannot work (nothing written), 130 stopped with Ctrl-C or
 end of input (nothing written).
@@ -27,30 +32,15 @@ end of input (nothing written).
 from __future__ import annotations
 
 import argparse
-import getpass
 import importlib
 import inspect
-import math
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal, TypeVar
+from typing import Literal, TypeVar
 
-from .config import (
-    GOOGLE_AUTHORITY,
-    GOOGLE_SCOPES,
-    MICROSOFT_AUTHORITY,
-    MICROSOFT_SCOPES,
-    OAUTH_PROVIDERS,
-    OAuthSettings,
-    SeedConfig,
-    SenderConfig,
-    default_config_path,
-    is_local_host,
-    load_config,
-    oauth_provider_for,
-)
+from .config import OAUTH_PROVIDERS, OAuthSettings, default_config_path
 from .config_writer import (
     ConfigValues,
     SeedValues,
@@ -59,50 +49,45 @@ from .config_writer import (
     validate_config_text,
     write_config_file,
 )
-from .credentials import (
-    KEYRING_SERVICE,
-    PasswordSignIn,
-    Role,
-    account_signin,
-    env_var,
-    keyring_entry,
-)
-from .doctor import (
-    DEFAULT_TIMEOUT_S,
-    Problem,
-    account_provider,
-    check_imap_login,
-    check_smtp_login,
-)
-from .errors import ConfigError, SecretError, WatchdogError
-from .models import Diagnosis, Security
+from .credentials import KEYRING_SERVICE, Role, env_var, keyring_entry
+from .doctor import Problem, account_provider
+from .errors import ConfigError, WatchdogError
+from .models import Security
 from .providers import OTHER, Provider, ServerPreset, SignIn, all_providers, get_provider
-
-if TYPE_CHECKING:
-    from .oauth import TokenStore
-
-EXIT_DONE = 0
-EXIT_TEST_FAILED = 2
-EXIT_BAD_INPUT = 3
-EXIT_STOPPED = 130
+from .setup_account import SERVICE_NAMES, Account, live_login
+from .setup_console import (
+    EXIT_BAD_INPUT,
+    EXIT_DONE,
+    EXIT_STOPPED,
+    EXIT_TEST_FAILED,
+    BadInput,
+    Console,
+    SetupStopped,
+    check_plain,
+    one_line,
+    parse_address,
+    parse_ca_file,
+    parse_host,
+    parse_minutes,
+    parse_port,
+    parse_security,
+)
+from .setup_oauth import (
+    OAUTH_BY_APPROVAL,
+    SignInJournal,
+    oauth_choice_words,
+    oauth_from_options,
+    oauth_secret_var,
+    oauth_service,
+    oauth_settings_default,
+    oauth_sign_in,
+    parse_authority,
+    parse_client_id,
+    parse_scopes,
+    reauth,
+)
 
 _T = TypeVar("_T")
-
-
-class SetupStopped(Exception):
-    """Setup ends here, with ``code``, after the message was shown; nothing has been written."""
-
-    def __init__(self, message: str, code: int) -> None:
-        super().__init__(message)
-        self.code = code
-
-
-class BadInput(SetupStopped):
-    """A value given on the command line (or missing from it) is not usable."""
-
-    def __init__(self, option: str, message: str) -> None:
-        super().__init__(f"{option}: {message}", EXIT_BAD_INPUT)
-        self.option = option
 
 
 # --- the arguments ------------------------------------------------------------------------------
@@ -212,94 +197,6 @@ def add_setup_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-# --- checking what was typed --------------------------------------------------------------------
-
-
-def parse_address(value: str) -> str:
-    """A bare e-mail address, by the same rule as the config."""
-    value = _one_line(value)
-    local, at, domain = value.rpartition("@")
-    if not at or not local or ("." not in domain and domain != "localhost") or " " in value:
-        raise ValueError(f"{value!r} is not an e-mail address like name@example.com")
-    if any(c in value for c in "<>,;\"'()"):
-        raise ValueError(f"{value!r}: give the bare address, like name@example.com")
-    return value
-
-
-def parse_host(value: str) -> str:
-    """A server name or IP address, by the same rule as the config."""
-    value = _one_line(value)
-    if not value or " " in value or "/" in value or (":" in value and not _is_ipv6(value)):
-        raise ValueError(f"{value!r} must be a server name like smtp.example.com")
-    return value
-
-
-def parse_port(value: str) -> int:
-    """A TCP port, 1 to 65535."""
-    try:
-        port = int(value.strip())
-    except ValueError:
-        port = 0
-    if not 1 <= port <= 65535:
-        raise ValueError(f"{value!r} must be a whole number from 1 to 65535")
-    return port
-
-
-def parse_security(value: str) -> Security:
-    """ssl, starttls or none."""
-    try:
-        return Security(value.strip().lower())
-    except ValueError:
-        raise ValueError(f"{value!r} is not allowed; use ssl, starttls or none") from None
-
-
-def parse_minutes(value: str) -> float:
-    """A number of minutes above 0; fractions allowed."""
-    try:
-        minutes = float(value.strip().replace(",", "."))
-    except ValueError:
-        minutes = math.nan
-    if not math.isfinite(minutes) or minutes <= 0:
-        raise ValueError(f"{value!r} must be a number of minutes above 0 (e.g. 30 or 0.5)")
-    return minutes
-
-
-def parse_ca_file(value: str) -> Path | None:
-    """An existing PEM file (made absolute), or None for an empty answer."""
-    value = _one_line(value)
-    if not value:
-        return None
-    path = Path(value).expanduser()
-    if not path.is_file():
-        raise ValueError(f"{value!r}: no such file (the PEM file of the private CA)")
-    return path.resolve()
-
-
-def _one_line(value: str) -> str:
-    if any(ord(c) < 0x20 and c != "\t" for c in value):
-        raise ValueError(f"{value!r} must be a single line")
-    return value.strip()
-
-
-def _is_ipv6(value: str) -> bool:
-    import ipaddress
-
-    try:
-        ipaddress.IPv6Address(value)
-    except ValueError:
-        return False
-    return True
-
-
-def _check_plain(host: str, security: Security) -> None:
-    """The config refuses an unencrypted connection to the internet; say so at once."""
-    if security is Security.NONE and not is_local_host(host):
-        raise ValueError(
-            f'"none" (no encryption) is only allowed for a server on this PC or the office '
-            f"network; {host} is neither. Use ssl or starttls."
-        )
-
-
 # --- accounts -----------------------------------------------------------------------------------
 
 
@@ -354,57 +251,6 @@ _SECURITY_OF_PORT = {
 }
 
 
-@dataclass(frozen=True)
-class Account:
-    """One account as setup collected it (no password: that is kept apart)."""
-
-    role: Role
-    address: str
-    host: str
-    port: int
-    security: Security
-    username: str
-    ca_file: Path | None
-    provider: Provider
-    oauth: OAuthSettings | None = None  # set: signs in with OAuth2 (XOAUTH2); None: a password
-
-    @property
-    def auth(self) -> str:
-        return "password" if self.oauth is None else "oauth2"
-
-    def sender_config(self) -> SenderConfig:
-        return SenderConfig(
-            address=self.address,
-            smtp_host=self.host,
-            smtp_port=self.port,
-            security=self.security,
-            username=self.username,
-            ca_file=self.ca_file,
-            auth=self.auth,
-            oauth=self.oauth,
-        )
-
-    def seed_config(self) -> SeedConfig:
-        return SeedConfig(
-            address=self.address,
-            imap_host=self.host,
-            imap_port=self.port,
-            security=self.security,
-            username=self.username,
-            ca_file=self.ca_file,
-            auth=self.auth,
-            oauth=self.oauth,
-        )
-
-    def describe(self) -> str:
-        who = self.username or "no sign-in"
-        how = f", {SERVICE_NAMES[self.oauth.provider]} sign-in (OAuth2)" if self.oauth else ""
-        return (
-            f"{self.address} via {self.host}:{self.port} ({self.security.value}, user {who}"
-            f"{how}; provider: {self.provider.display_name})"
-        )
-
-
 def preset_of(role: Role, provider: Provider) -> ServerPreset | None:
     """The provider's server for this kind of account."""
     return provider.smtp if role == "sender" else provider.imap
@@ -454,163 +300,12 @@ def sign_in_words(provider: Provider) -> list[str]:
     return lines
 
 
-#: How the sign-in services are called on screen.
-SERVICE_NAMES = {"microsoft": "Microsoft", "google": "Google"}
-#: Providers that offer OAuth2 for mail only to apps they approved one by one (Yahoo's mail
-#: scopes need Yahoo's approval; AOL and AT&T mail run on Yahoo's servers): Watchdog signs in to
-#: them with the app password or secure mail key.
-_OAUTH_BY_APPROVAL = frozenset({"yahoo", "aol", "att"})
-
-
-def oauth_secret_var(role: str) -> str:
-    """The environment variable that may hold a Google client secret for a scripted install."""
-    return f"WATCHDOG_{role.upper()}_OAUTH_CLIENT_SECRET"
-
-
-def oauth_service(provider: Provider, host: str = "") -> str:
-    """``microsoft``/``google`` when Watchdog can sign in to this provider with OAuth2, else ""."""
-    return oauth_provider_for(host, provider.name)
-
-
-def oauth_choice_words(provider: Provider, service: str) -> list[str]:
-    """Why a person might pick the OAuth2 sign-in, for a provider that takes both."""
-    name = SERVICE_NAMES[service]
-    lines = [
-        f"{provider.display_name} also lets Watchdog sign in through a {name} sign-in page "
-        "(OAuth2) instead of a password: no password is kept, and a password change does not "
-        f"break it silently. It needs your own {name} app registration (its client id); "
-        "docs/oauth.md says step by step how to make one.",
-    ]
-    if provider.name == "microsoft365":
-        lines.append(
-            "Microsoft turns password sign-in for sending off by default at the end of December "
-            "2026, so OAuth2 is the lasting choice for Microsoft 365."
-        )
-    return lines
-
-
-def oauth_settings_default(service: str) -> tuple[str, tuple[str, ...]]:
-    """The sign-in service and the scopes a provider's mail needs."""
-    if service == "microsoft":
-        return MICROSOFT_AUTHORITY, MICROSOFT_SCOPES
-    return GOOGLE_AUTHORITY, GOOGLE_SCOPES
-
-
-def parse_auth(value: str) -> str:
-    """password or oauth2."""
-    value = value.strip().lower()
-    if value not in ("password", "oauth2"):
-        raise ValueError(f"{value!r} is not allowed; use password or oauth2")
-    return value
-
-
-def parse_oauth_provider(value: str) -> str:
-    """microsoft or google."""
-    value = value.strip().lower()
-    if value not in OAUTH_PROVIDERS:
-        raise ValueError(f"{value!r} is not allowed; use {' or '.join(OAUTH_PROVIDERS)}")
-    return value
-
-
-def parse_client_id(value: str) -> str:
-    """A client id: one line, no spaces."""
-    value = _one_line(value)
-    if not value or " " in value:
-        raise ValueError(f"{value!r} must be the client id of the app registration, no spaces")
-    return value
-
-
-def parse_authority(value: str) -> str:
-    """The sign-in service's https address (msal refuses anything else)."""
-    value = _one_line(value).rstrip("/")
-    if not value.startswith("https://") or " " in value or len(value) <= len("https://"):
-        raise ValueError(f"{value!r} must be an https:// address of the sign-in service")
-    return value
-
-
-def parse_scopes(value: str) -> tuple[str, ...]:
-    """Scope names separated by spaces or commas; msal's own ones are refused as the config does."""
-    scopes = tuple(v for v in _one_line(value).replace(",", " ").split() if v)
-    if not scopes:
-        raise ValueError("name at least one scope")
-    reserved = {"openid", "profile", "offline_access"} & set(scopes)
-    if reserved:
-        raise ValueError(f"{', '.join(sorted(reserved))}: always requested, leave it out")
-    return scopes
-
-
 def password_word(provider: Provider) -> str:
     """What to call the secret in the question, so nobody types the normal password by habit."""
     return {
         SignIn.APP_PASSWORD: "App password",
         SignIn.SECURE_MAIL_KEY: "Secure mail key",
     }.get(provider.sign_in, "Password")
-
-
-# --- talking to the person ----------------------------------------------------------------------
-
-
-class Console:
-    """Questions and answers with ``input()`` and ``getpass``; tests drive it through a pty."""
-
-    def say(self, text: str = "") -> None:
-        print(text, flush=True)
-
-    def ask(self, question: str, default: str | None = None, *, optional: bool = False) -> str:
-        """One answer; Enter takes the default. Required unless ``optional``."""
-        prompt = f"{question} [{default}]: " if default not in (None, "") else f"{question}: "
-        while True:
-            answer = input(prompt).strip()
-            if not answer and default:
-                return default
-            if answer or optional:
-                return answer
-            self.say("  Please type an answer (Ctrl-C stops setup without saving anything).")
-
-    def ask_as(
-        self,
-        question: str,
-        parse: Callable[[str], _T],
-        default: str | None = None,
-        *,
-        optional: bool = False,
-    ) -> _T:
-        """Ask until ``parse`` accepts the answer; its ValueError is shown as the reason."""
-        while True:
-            answer = self.ask(question, default, optional=optional)
-            try:
-                return parse(answer)
-            except ValueError as e:
-                self.say(f"  {e}")
-
-    def yes(self, question: str, *, default: bool) -> bool:
-        hint = "Y/n" if default else "y/N"
-        while True:
-            answer = input(f"{question} [{hint}]: ").strip().lower()
-            if not answer:
-                return default
-            if answer in ("y", "yes"):
-                return True
-            if answer in ("n", "no"):
-                return False
-            self.say("  Please answer y or n.")
-
-    def choose(self, question: str, options: dict[str, str], default: str) -> str:
-        """One letter out of ``options`` (letter -> meaning)."""
-        listed = ", ".join(f"{meaning} ({letter})" for letter, meaning in options.items())
-        while True:
-            answer = input(f"{question}: {listed} [{default}]: ").strip().lower() or default
-            if answer in options:
-                return answer
-            self.say(f"  Please type one of {', '.join(options)}.")
-
-    def secret(self, prompt: str) -> str:
-        """A password, not shown while typed; asked again when empty."""
-        while True:
-            value = getpass.getpass(prompt)
-            if value:
-                return value
-            self.say("  A password is needed here.")
 
 
 # --- the interactive wizard ---------------------------------------------------------------------
@@ -668,7 +363,7 @@ class Wizard:
                     security_default or (usual.value if usual else None),
                 )
                 try:
-                    _check_plain(host, security)
+                    check_plain(host, security)
                     break
                 except ValueError as e:
                     ui.say(f"  {e}")
@@ -722,7 +417,7 @@ class Wizard:
         """Say which password the provider wants (or that only a sign-in page works)."""
         for line in sign_in_words(provider):
             self.ui.say(f"  {line}")
-        if provider.name in _OAUTH_BY_APPROVAL:
+        if provider.name in OAUTH_BY_APPROVAL:
             self.ui.say(
                 f"  ({provider.display_name} offers OAuth2 sign-in only to apps it approved one "
                 "by one, so Watchdog uses the password named above.)"
@@ -833,7 +528,7 @@ class Wizard:
             default = None
         while True:
             answer = self.ui.ask_as(
-                question, _one_line, default if default is not None else fallback
+                question, one_line, default if default is not None else fallback
             )
             if answer != "-":
                 return answer
@@ -905,14 +600,14 @@ class Wizard:
         ui.say("-- The office --")
         office = ui.ask_as(
             "Name of the practice, shown in messages (Enter to leave out)",
-            _one_line,
+            one_line,
             self._flag("--office"),
             optional=True,
         )
         contact = ui.ask_as(
             "Who should the staff call about e-mail problems, e.g. name and phone (Enter to "
             "leave out)",
-            _one_line,
+            one_line,
             self._flag("--support-contact"),
             optional=True,
         )
@@ -921,138 +616,6 @@ class Wizard:
     def _flag(self, option: str) -> str | None:
         value: str | None = getattr(self.args, option.lstrip("-").replace("-", "_"), None)
         return value
-
-
-def live_login(account: Account, password: str) -> Problem | None:
-    """The sign-in the watchdog will make, with the password just typed (never stored here), or
-    with XOAUTH2 and the token of the sign-in just stored."""
-    if account.oauth is not None:
-        signin = account_signin(
-            account.role, account.username, "oauth2", account.oauth, ca_file=account.ca_file
-        )
-    else:
-        signin = PasswordSignIn(account.username, lambda: password)
-    timeout = DEFAULT_TIMEOUT_S
-    try:
-        if account.role == "sender":
-            return check_smtp_login(
-                account.sender_config(), signin, account.provider.name, timeout=timeout
-            )
-        result = check_imap_login(account.seed_config(), signin, timeout=timeout)
-    except SecretError as e:  # the token could not be had (renewal refused, not stored)
-        return Problem(Diagnosis.SIGNIN_EXPIRED, str(e), "login")
-    return result if isinstance(result, Problem) else None
-
-
-# --- OAuth2 sign-in -----------------------------------------------------------------------------
-
-
-class SignInJournal:
-    """The OAuth2 sign-ins this setup stored, so they can be put back when setup does not finish.
-
-    The first canary runs the watchdog's own code, which takes tokens from the keyring, so a
-    sign-in must be stored before the proof; "nothing is saved unless setup succeeds" then means
-    putting back what was there before (an earlier sign-in, or nothing).
-    """
-
-    def __init__(self) -> None:
-        self._before: dict[str, tuple[TokenStore, str | None]] = {}
-
-    def remember(self, store: TokenStore) -> None:
-        """Note what ``store`` holds now, before a sign-in replaces it (only the first time)."""
-        if store.head in self._before:
-            return
-        try:
-            old = store.load()
-        except SecretError:  # damaged or unreadable: nothing worth putting back
-            old = None
-        self._before[store.head] = (store, old)
-
-    def keep(self) -> None:
-        """Setup finished: the new sign-ins stay."""
-        self._before.clear()
-
-    def undo(self) -> None:
-        """Put every touched sign-in back as it was; best effort (the keyring may be gone)."""
-        for store, old in self._before.values():
-            try:
-                if old is None:
-                    store.delete()
-                else:
-                    store.save(old)
-            except SecretError:
-                pass  # the new sign-in stays; it harms nothing without a config naming it
-        self._before.clear()
-
-
-def _plain_file_keyring() -> str | None:
-    """Why the keyring here must not hold a sign-in (a plain-file backend), else None."""
-    import keyring
-
-    try:
-        backend = keyring.get_keyring()
-    except Exception as e:  # no backend at all
-        return f"the system keyring is not available ({type(e).__name__})"
-    if type(backend).__module__.startswith("keyrings.alt"):
-        name = str(getattr(backend, "name", type(backend).__name__))
-        return f"the keyring here ({name}) would keep it in a plain file"
-    return None
-
-
-def oauth_sign_in(ui: Console, account: Account, journal: SignInJournal | None) -> str | None:
-    """Run the OAuth2 sign-in of ``account`` and store it; None when stored, else why not.
-
-    Microsoft: the device-code flow: a code to enter on Microsoft's page, on any device. Google:
-    the installed-app flow in this PC's browser (the address is printed too). The libraries raise
-    many kinds of errors (HTTP, OAuth, a browser that never came back); each becomes one plain
-    sentence, never a traceback. Ctrl-C passes through.
-    """
-    from .oauth import OAuthTokens, TokenStore, token_entry
-
-    assert account.oauth is not None
-    unusable = _plain_file_keyring()
-    if unusable:
-        return f"{unusable}; Watchdog keeps OAuth2 sign-ins only in the system keyring"
-    store = TokenStore(account.role, account.username)
-    if journal is not None:
-        journal.remember(store)
-    name = SERVICE_NAMES[account.oauth.provider]
-    ui.say()
-    if account.oauth.provider == "microsoft":
-        ui.say(
-            f"Sign in to Microsoft as {account.username}: open the page below on any device (this "
-            "PC or a phone), enter the code, sign in with that account and accept what Watchdog "
-            "asks for (sending and reading mail). Setup waits here until it is done."
-        )
-    else:
-        ui.say(
-            f"Sign in to Google as {account.username}: a browser window opens on this PC (if none "
-            "does, open the address below). Sign in with that account and allow Watchdog to use "
-            "Gmail. Setup waits here until it is done."
-        )
-    tokens = OAuthTokens(
-        account.role, account.username, account.oauth, ca_file=account.ca_file, store=store
-    )
-    try:
-        tokens.sign_in(lambda text: ui.say(f"  {text}"))
-    except WatchdogError as e:  # refused, or signed in with another account
-        return str(e)
-    except OSError as e:  # requests' errors are OSErrors: the sign-in service is unreachable
-        return f"the {name} sign-in service could not be reached ({type(e).__name__})"
-    except Exception as e:  # oauthlib, msal and the local browser listener have their own
-        return f"the {name} sign-in did not finish ({type(e).__name__}: {e})"
-    try:
-        kept = store.load()
-    except SecretError as e:
-        return str(e)
-    if not kept:
-        return (
-            "the system keyring did not keep the sign-in; Watchdog keeps OAuth2 sign-ins only "
-            "there (a PC without a keyring cannot use OAuth2)"
-        )
-    entry = token_entry(account.role, account.username)
-    ui.say(f"  Signed in; kept in the system keyring ({KEYRING_SERVICE} / {entry}).")
-    return None
 
 
 # --- non-interactive ----------------------------------------------------------------------------
@@ -1103,14 +666,14 @@ def account_from_options(role: Role, args: argparse.Namespace) -> Account:
     else:
         raise BadInput(words.security_option, f"is required for port {port} (ssl or starttls)")
     try:
-        _check_plain(host, security)
+        check_plain(host, security)
     except ValueError as e:
         raise BadInput(words.security_option, str(e)) from None
     raw_username = flag(words.username_option)
     if raw_username is None:
         username = default_username(role, provider, address)
     else:
-        username = parsed(words.username_option, _one_line, raw_username)
+        username = parsed(words.username_option, one_line, raw_username)
     if role == "seed" and not username:
         raise BadInput(words.username_option, "must not be empty: the seed mailbox needs a sign-in")
     ca_file = parsed("--ca-file", parse_ca_file, args.ca_file) if args.ca_file else None
@@ -1118,92 +681,6 @@ def account_from_options(role: Role, args: argparse.Namespace) -> Account:
     if oauth is not None and not username:
         raise BadInput(words.username_option, "must be the account's address with OAuth2")
     return Account(role, address, host, port, security, username, ca_file, provider, oauth)
-
-
-def oauth_from_options(
-    role: Role, args: argparse.Namespace, provider: Provider, host: str
-) -> OAuthSettings | None:
-    """The OAuth2 settings of a scripted install, or None for a password.
-
-    OAuth2 when ``--<role>-auth oauth2`` says so, or when the provider takes no password at all
-    (Outlook.com). The Google client secret comes from its option or, to keep it off the command
-    line, from ``WATCHDOG_<ROLE>_OAUTH_CLIENT_SECRET``; it ends up in the config either way.
-    """
-
-    def flag(name: str) -> str | None:
-        value: str | None = getattr(args, f"{role}_{name}".replace("-", "_"), None)
-        return value
-
-    def parsed(name: str, parse: Callable[[str], _T], value: str) -> _T:
-        try:
-            return parse(value)
-        except ValueError as e:
-            raise BadInput(f"--{role}-{name}", str(e)) from None
-
-    raw_auth = flag("auth")
-    if raw_auth is not None:
-        auth = parsed("auth", parse_auth, raw_auth)
-    else:
-        auth = "oauth2" if provider.sign_in is SignIn.OAUTH2_ONLY else "password"
-    oauth_options = ("oauth-provider", "oauth-client-id", "oauth-client-secret", "oauth-authority")
-    if auth == "password":
-        if provider.sign_in is SignIn.OAUTH2_ONLY:
-            raise BadInput(
-                f"--{role}-auth",
-                f"{provider.display_name} accepts no password, not even an app password: use "
-                "oauth2 (see docs/oauth.md)",
-            )
-        given = [f"--{role}-{name}" for name in (*oauth_options, "oauth-scopes") if flag(name)]
-        if given:
-            raise BadInput(given[0], f"is only used with --{role}-auth oauth2")
-        return None
-    raw_service = flag("oauth-provider")
-    service = (
-        parsed("oauth-provider", parse_oauth_provider, raw_service)
-        if raw_service
-        else oauth_service(provider, host)
-    )
-    if not service:
-        if provider.name in _OAUTH_BY_APPROVAL:
-            why = (
-                f"Watchdog signs in to {provider.display_name} with the app password or secure "
-                "mail key: it offers OAuth2 only to apps it approved one by one"
-            )
-            raise BadInput(f"--{role}-auth", why)
-        raise BadInput(
-            f"--{role}-oauth-provider",
-            f"is required: {host} does not tell which sign-in service it uses "
-            f"({' or '.join(OAUTH_PROVIDERS)})",
-        )
-    raw_id = flag("oauth-client-id")
-    if not raw_id:
-        raise BadInput(
-            f"--{role}-oauth-client-id",
-            f"is required for an OAuth2 sign-in: the client id of your own "
-            f"{SERVICE_NAMES[service]} app registration (docs/oauth.md says how to make one)",
-        )
-    client_id = parsed("oauth-client-id", parse_client_id, raw_id)
-    raw_secret = flag("oauth-client-secret") or os.environ.get(oauth_secret_var(role)) or ""
-    secret = parsed("oauth-client-secret", parse_client_id, raw_secret) if raw_secret else ""
-    if service == "google" and not secret:
-        raise BadInput(
-            f"--{role}-oauth-client-secret",
-            f"is required for Google (or set {oauth_secret_var(role)}): the secret of your "
-            "Desktop-app OAuth client",
-        )
-    if service == "microsoft" and secret:
-        raise BadInput(
-            f"--{role}-oauth-client-secret",
-            "is only for Google; Microsoft public clients have no secret",
-        )
-    authority, scopes = oauth_settings_default(service)
-    raw_authority = flag("oauth-authority")
-    if raw_authority:
-        authority = parsed("oauth-authority", parse_authority, raw_authority)
-    raw_scopes = flag("oauth-scopes")
-    if raw_scopes:
-        scopes = parsed("oauth-scopes", parse_scopes, raw_scopes)
-    return OAuthSettings(service, client_id, authority, scopes, secret)
 
 
 def password_from_environment(role: Role, username: str) -> tuple[str, Literal["env", "keyring"]]:
@@ -1480,7 +957,7 @@ def run_setup(args: argparse.Namespace) -> int:
     journal = SignInJournal()
     try:
         if getattr(args, "reauth", None) is not None:
-            return _reauth(ui, args, path)
+            return reauth(ui, args, path)
         if args.non_interactive:
             return _scripted(ui, args, path, journal)
         return _interactive(ui, args, path, journal)
@@ -1623,7 +1100,7 @@ def _minutes_option(args: argparse.Namespace, option: str, default: float) -> fl
 def _text_option(args: argparse.Namespace, option: str) -> str:
     raw: str | None = getattr(args, option.lstrip("-").replace("-", "_"), None)
     try:
-        return _one_line(raw or "")
+        return one_line(raw or "")
     except ValueError as e:
         raise BadInput(option, str(e)) from None
 
@@ -1634,115 +1111,3 @@ def _closing(ui: Console, plan: _Plan) -> None:
         f"Done. The watchdog checks every {plan.every:g} min once it runs (`watchdog run`). "
         "`watchdog doctor` checks every setting again at any time."
     )
-
-
-# --- renewing OAuth2 sign-ins -------------------------------------------------------------------
-
-
-def _reauth(ui: Console, args: argparse.Namespace, path: Path) -> int:
-    """``watchdog setup --reauth [sender|seed]``: sign in again, store it, test the logins.
-
-    The config is read, never written. A new sign-in is kept even when a login test after it
-    fails: the one it replaced had been refused already, and the test may fail for another reason
-    (a server down for a moment) that the watchdog's next check tells apart.
-    """
-    which = str(args.reauth).strip().lower()
-    if which not in ("both", "sender", "seed"):
-        raise BadInput("--reauth", f"{args.reauth!r} is not allowed; use sender, seed or nothing")
-    if not path.exists():
-        raise SetupStopped(
-            f"No configuration at {path}: there is no sign-in to renew. Run `watchdog setup` "
-            "first.",
-            EXIT_BAD_INPUT,
-        )
-    try:
-        config = load_config(path)
-    except ConfigError as e:
-        raise SetupStopped(f"The configuration cannot be read: {e}", EXIT_BAD_INPUT) from None
-    choices: dict[str, tuple[Role, ...]] = {
-        "both": ("sender", "seed"),
-        "sender": ("sender",),
-        "seed": ("seed",),
-    }
-    roles = choices[which]
-    accounts: list[Account] = []
-    for role in roles:
-        if role == "sender":
-            s = config.sender
-            provider = (
-                get_provider(s.provider)
-                if s.provider
-                else account_provider(role, s.smtp_host, s.address)
-            )
-            account = Account(
-                role,
-                s.address,
-                s.smtp_host,
-                s.smtp_port,
-                s.security,
-                s.username,
-                s.ca_file,
-                provider,
-                s.oauth,
-            )
-        else:
-            d = config.seed
-            provider = account_provider(role, d.imap_host, d.address)
-            account = Account(
-                role,
-                d.address,
-                d.imap_host,
-                d.imap_port,
-                d.security,
-                d.username,
-                d.ca_file,
-                provider,
-                d.oauth,
-            )
-        if account.oauth is None:
-            if which == role:
-                raise SetupStopped(
-                    f"The {role} account {account.username} signs in with a password "
-                    f'(auth = "password" in {path}); --reauth renews OAuth2 sign-ins only. To '
-                    "change a password, run `watchdog setup` again.",
-                    EXIT_BAD_INPUT,
-                )
-            continue
-        accounts.append(account)
-    if not accounts:
-        raise SetupStopped(
-            f'No account in {path} signs in with OAuth2 (auth = "oauth2"); --reauth renews only '
-            "those. Nothing was changed.",
-            EXIT_BAD_INPUT,
-        )
-    ui.say(f"Delivery Watchdog: signing in again for {path}")
-    failed = False
-    for account in accounts:
-        label = "sending account" if account.role == "sender" else "seed mailbox"
-        why = oauth_sign_in(ui, account, None)
-        if why is not None:
-            ui.say(f"FAIL OAuth2 sign-in of the {label} {account.username}: {why}")
-            ui.say("  The earlier sign-in was left as it was.")
-            failed = True
-            continue
-        server = "outgoing server" if account.role == "sender" else "seed mailbox"
-        problem = live_login(account, "")
-        if problem is not None:
-            ui.say(f"FAIL Sign-in to the {server} {account.host}:{account.port} with it:")
-            for line in problem.explain(account.provider.name, account.role):
-                ui.say(f"  {line}")
-            failed = True
-            continue
-        ui.say(f"OK   Signed in again: the {label} {account.username} ({account.host})")
-    ui.say()
-    if failed:
-        ui.say(
-            "Not every sign-in works yet (the FAIL lines above). Fix that, then run "
-            "`watchdog setup --reauth` again."
-        )
-        return EXIT_TEST_FAILED
-    ui.say(
-        "Done. The watchdog uses the new sign-in from its next check on; `watchdog check` "
-        "checks now."
-    )
-    return EXIT_DONE
