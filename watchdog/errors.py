@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .models import SmtpReply
+from .models import Diagnosis, SmtpReply
 
 
 class WatchdogError(Exception):
@@ -60,19 +60,27 @@ class SendError(WatchdogError):
         reply: SmtpReply | None = None,
         network: bool = False,
         stage: str = "",
+        diagnosis: Diagnosis | None = None,
     ) -> None:
         super().__init__(message)
         self.reply = reply
         self.network = network  # True when the server could not be reached or hung up
         self.stage = stage  # connect, login, send: where it went wrong
+        # Set when the probe itself knows what the failure means (STARTTLS not offered, not an
+        # SMTP server, a conversation cut for time); the message is then in plain words.
+        self.diagnosis = diagnosis
 
 
 class MailboxError(WatchdogError):
     """The seed mailbox could not be opened or searched."""
 
-    def __init__(self, message: str, *, network: bool = False) -> None:
+    def __init__(
+        self, message: str, *, network: bool = False, diagnosis: Diagnosis | None = None
+    ) -> None:
         super().__init__(message)
         self.network = network  # True when the server could not be reached or hung up
+        # Set when the mailbox code knows what the failure means (see SendError.diagnosis).
+        self.diagnosis = diagnosis
 
 
 class StorageError(WatchdogError):

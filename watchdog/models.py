@@ -31,6 +31,9 @@ class Outcome(enum.StrEnum):
     BOUNCED = "bounced"  # accepted, then a bounce came back to the sender
     SEED_UNREACHABLE = "seed_unreachable"  # the seed mailbox could not be opened
     OFFLINE = "offline"  # neither server reachable: this PC's network, not the provider
+    # The check stopped before the outgoing server accepted the canary (power cut, Ctrl-C, a
+    # kill during a slow connect): nothing was sent, so nothing can be lost. No status change.
+    NOT_SENT = "not_sent"
 
     @property
     def is_final(self) -> bool:
@@ -60,6 +63,18 @@ class Diagnosis(enum.StrEnum):
     # The seed mailbox refused the canary because it is full: Watchdog's own mailbox, so this
     # says nothing about the practice's mail either.
     SEED_MAILBOX_FULL = "seed_mailbox_full"
+    # The seed address does not exist (5.1.1 at RCPT or in a bounce): Watchdog's set-up.
+    SEED_ADDRESS_UNKNOWN = "seed_address_unknown"
+    # About a reminder (``watchdog explain``): the patient's address does not exist.
+    RECIPIENT_UNKNOWN = "recipient_unknown"
+    # About a reminder: the patient's mailbox is full (for the canary: seed_mailbox_full).
+    RECIPIENT_MAILBOX_FULL = "recipient_mailbox_full"
+    # Relay access denied / sender address not owned by the signed-in user: the user name, the
+    # From address or the "sign in to send" setting is wrong. Not a junk-mail filter.
+    RELAY_DENIED = "relay_denied"
+    # The configured host and port answered, but not as the kind of mail server expected (an
+    # IMAP port in smtp_port, garbage): a settings problem, never the provider's refusal.
+    WRONG_SERVER_SETTINGS = "wrong_server_settings"
     OFFLINE = "offline"
     TLS_ERROR = "tls_error"
     SERVER_UNREACHABLE = "server_unreachable"
