@@ -61,9 +61,13 @@ class SendError(WatchdogError):
         network: bool = False,
         stage: str = "",
         diagnosis: Diagnosis | None = None,
+        cancelled: bool = False,
     ) -> None:
         super().__init__(message)
         self.reply = reply
+        # True when a stop request (Ctrl-C, SIGTERM, Quit) cut the send before the server
+        # accepted the canary: nothing was sent.
+        self.cancelled = cancelled
         self.network = network  # True when the server could not be reached or hung up
         self.stage = stage  # connect, login, send: where it went wrong
         # Set when the probe itself knows what the failure means (STARTTLS not offered, not an
