@@ -801,6 +801,7 @@ def result_json(r: CheckResult) -> dict[str, Any]:
             else {"code": reply.code, "enhanced": reply.enhanced, "text": reply.text}
         ),
         "detail": r.detail,
+        "bounce": r.bounce,
     }
 
 

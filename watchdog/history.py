@@ -32,7 +32,7 @@ from .models import (
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 _SCHEMA_V1 = """
 CREATE TABLE canaries (
@@ -100,7 +100,24 @@ CREATE TABLE alert_memory (
 );
 """
 
-_MIGRATIONS = {1: _SCHEMA_V1, 2: _SCHEMA_V2}  # version reached -> statements that reach it
+# v3: how far a canary got (``sending`` until the server accepted it: a row left ``sending`` by a
+# crash is closed as not sent, never lost), the bounce beside the server's reply, and the clock
+# skew measured on live arrivals. Rows from before v3 were all accepted (they had a reply).
+_SCHEMA_V3 = """
+ALTER TABLE canaries ADD COLUMN stage TEXT NOT NULL DEFAULT 'accepted';
+ALTER TABLE canaries ADD COLUMN bounce TEXT;
+ALTER TABLE canaries ADD COLUMN clock_skew_s REAL
+"""
+
+_MIGRATIONS = {
+    1: _SCHEMA_V1,
+    2: _SCHEMA_V2,
+    3: _SCHEMA_V3,
+}  # version reached -> statements that reach it
+
+#: How far a canary got: ``sending`` from before the send until the server accepted it.
+_SENDING = "sending"
+_ACCEPTED = "accepted"
 
 #: Outcomes a later search may still change (a late arrival, or a mailbox we could not read).
 _AWAITING = (Outcome.PENDING.value, Outcome.LOST.value, Outcome.SEED_UNREACHABLE.value)
@@ -123,7 +140,9 @@ class History:
                 path, timeout=10.0, isolation_level=None, check_same_thread=False
             )
         except (OSError, sqlite3.Error) as e:
-            raise StorageError(f"Cannot open the history database {path}: {e}") from e
+            raise StorageError(
+                f"Cannot open the history database {path}: {e}{_unwritable_words(path)}"
+            ) from e
         self._db.row_factory = sqlite3.Row
         self._lock = threading.RLock()
         self.set_aside: Path | None = None  # where a damaged file was moved, if one was
@@ -135,7 +154,9 @@ class History:
         except sqlite3.DatabaseError as e:
             self._db.close()
             if not _is_damaged(e):
-                raise StorageError(f"The history database {path} cannot be used: {e}") from e
+                raise StorageError(
+                    f"The history database {path} cannot be used: {e}{_unwritable_words(path)}"
+                ) from e
             self._start_over(e)
 
     def _prepare(self) -> None:
@@ -253,7 +274,7 @@ class History:
         with self._transaction() as db:
             db.execute(
                 "INSERT INTO canaries (token, message_id, sent_at, deadline_at, outcome, "
-                "diagnosis, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                "diagnosis, updated_at, stage) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     canary.token,
                     canary.message_id,
@@ -262,7 +283,21 @@ class History:
                     Outcome.PENDING.value,
                     Diagnosis.UNKNOWN.value,
                     now,
+                    _SENDING,
                 ),
+            )
+
+    def mark_accepted(self, token: str, reply: SmtpReply, now: float) -> None:
+        """The outgoing server accepted the canary: from now on it can be late or lost.
+
+        The server's reply is stored at once, so a canary settled after a restart still shows
+        what the server said (with its queue ID).
+        """
+        with self._transaction() as db:
+            db.execute(
+                "UPDATE canaries SET stage = ?, smtp_code = ?, smtp_enhanced = ?, smtp_text = ?, "
+                "updated_at = ? WHERE token = ?",
+                (_ACCEPTED, reply.code, reply.enhanced, reply.text, now, token),
             )
 
     def resolve(
@@ -278,6 +313,7 @@ class History:
             cursor = db.execute(
                 "UPDATE canaries SET outcome = ?, diagnosis = ?, found_at = ?, latency_s = ?, "
                 "folder = ?, smtp_code = ?, smtp_enhanced = ?, smtp_text = ?, detail = ?, "
+                "bounce = ?, clock_skew_s = ?, "
                 f"updated_at = ? WHERE token = ? AND outcome IN ({_marks(only_from)})",
                 (
                     result.outcome.value,
@@ -289,6 +325,8 @@ class History:
                     reply.enhanced if reply else None,
                     reply.text if reply else None,
                     result.detail,
+                    result.bounce,
+                    result.clock_skew_s,
                     now,
                     result.token,
                     *only_from,
@@ -314,6 +352,15 @@ class History:
             (*_AWAITING, since),
         )
         return [_result(r) for r in rows]
+
+    def clock_skew(self, since: float) -> float | None:
+        """The newest measured clock skew (server minus this PC, seconds) since ``since``."""
+        rows = self._rows(
+            "SELECT clock_skew_s FROM canaries WHERE clock_skew_s IS NOT NULL AND sent_at >= ? "
+            "ORDER BY sent_at DESC LIMIT 1",
+            (since,),
+        )
+        return float(rows[0][0]) if rows else None
 
     def iter_checks(self, since: float | None = None) -> Iterator[CheckResult]:
         """Every check, oldest first, streamed (years of history need not fit in memory)."""
@@ -358,7 +405,8 @@ class History:
                    SUM(outcome = 'late') AS late,
                    SUM(outcome = 'lost') AS lost,
                    SUM(outcome IN ('send_failed', 'bounced')) AS refused,
-                   SUM(outcome IN ('seed_unreachable', 'offline', 'pending')) AS unchecked,
+                   SUM(outcome IN ('seed_unreachable', 'offline', 'pending', 'not_sent'))
+                       AS unchecked,
                    AVG(latency_s) AS latency_avg,
                    MAX(latency_s) AS latency_max
             FROM canaries WHERE sent_at >= ? GROUP BY day ORDER BY day
@@ -585,6 +633,27 @@ def _is_damaged(error: sqlite3.DatabaseError) -> bool:
     return code is not None and code & 0xFF in (sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB)
 
 
+def _unwritable_words(path: Path) -> str:
+    """Which of the history's files this user cannot write, in words ("" when all can be).
+
+    SQLite keeps a ``-wal`` and a ``-shm`` file beside the history. After a read-only history is
+    fixed, a stale read-only ``-wal``/``-shm`` (left by another user or a copy) still makes
+    every write fail with the same "readonly database" error: naming them ends the hunt. They
+    must be made writable, not deleted: a ``-wal`` left by a crash can hold recent checks.
+    """
+    parts = [path, Path(f"{path}-wal"), Path(f"{path}-shm")]
+    stuck = [p for p in parts if p.exists() and not os.access(p, os.W_OK)]
+    if path.parent.exists() and not os.access(path.parent, os.W_OK):
+        stuck.append(path.parent)
+    if not stuck:
+        return ""
+    names = ", ".join(str(p) for p in stuck)
+    return (
+        f". This user cannot write to {names}: make {'it' if len(stuck) == 1 else 'them'} "
+        "writable for this user (do not delete a -wal file: it may hold recent checks)"
+    )
+
+
 def _marks(values: tuple[str, ...]) -> str:
     return ", ".join("?" for _ in values)
 
@@ -604,6 +673,9 @@ def _result(row: sqlite3.Row) -> CheckResult:
         folder=row["folder"],
         smtp_reply=reply,
         detail=row["detail"],
+        bounce=row["bounce"],
+        accepted=row["stage"] != _SENDING,
+        clock_skew_s=row["clock_skew_s"],
     )
 
 

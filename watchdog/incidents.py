@@ -21,7 +21,12 @@ from .models import Diagnosis, Flip, Outcome, Status
 _PROBLEMS = (Status.DOWN, Status.DEGRADED)
 _FAILED = (Outcome.LOST, Outcome.SEND_FAILED, Outcome.BOUNCED)
 _EVIDENCE = (*_FAILED, Outcome.JUNK, Outcome.LATE)  # checks that show the problem
-_NO_EVIDENCE = (Outcome.PENDING, Outcome.OFFLINE, Outcome.SEED_UNREACHABLE)
+_NO_EVIDENCE = (
+    Outcome.PENDING,
+    Outcome.OFFLINE,
+    Outcome.SEED_UNREACHABLE,
+    Outcome.NOT_SENT,
+)
 _RECOVERY_NOTICE_S = 120.0
 
 

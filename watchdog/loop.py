@@ -124,7 +124,20 @@ class Loop:
                 self._paused_until = None
                 self._check_requested = True  # a pause ends with a check
             requested, self._check_requested = self._check_requested, False
-        return requested or job.should_run
+        if requested or not job.should_run:
+            return requested
+        retry_at = self.runner.signin_retry_at()
+        if retry_at is not None and self.clock.now() < retry_at:
+            # The provider refused the password more than once: a scheduled retry would only
+            # add to its lockout count. "Check now" (requested) still tries at once.
+            log.info(
+                "Not signing in again until %s: the provider refused the password",
+                datetime.datetime.fromtimestamp(retry_at).strftime("%H:%M"),
+            )
+            job.last_run = datetime.datetime.now()
+            job._schedule_next_run()
+            return False
+        return True
 
     def _notice_sleep(self) -> None:
         now, mono = self.clock.now(), self.clock.monotonic()

@@ -125,6 +125,15 @@ class CheckResult:
     folder: str | None = None
     smtp_reply: SmtpReply | None = None
     detail: str = ""  # plain-words explanation, safe to show (no secrets)
+    # The bounce's status and diagnostic text, kept beside the server's own final reply (whose
+    # queue ID support needs), never in its place.
+    bounce: str | None = None
+    # False while the outgoing server has not (yet) accepted the canary: a row left so by a
+    # power cut or a kill during the send is closed as not sent, never as lost.
+    accepted: bool = True
+    # Mail server clock minus this PC's, measured from a canary watched live (INTERNALDATE
+    # against the moment it was seen): corrects arrivals judged later by INTERNALDATE.
+    clock_skew_s: float | None = None
 
 
 @dataclass(frozen=True)

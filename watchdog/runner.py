@@ -48,6 +48,28 @@ NOTICE_LOOKBACK_S = 24 * 3600.0
 #: How often a seed mailbox connection that hung up while waiting is opened again, per canary.
 _RECONNECTS = 3
 
+#: A row still ``sending`` after this long belongs to a send that never finished (a power cut,
+#: a kill, a logoff): the probe's own overall limit is far shorter. Younger rows may be another
+#: process's send in progress (``watchdog check`` beside ``watchdog run``) and are left alone.
+STALE_SEND_S = 10 * 60.0
+
+#: While waiting for a canary, the sender's inbox is looked at for bounces and delay notices
+#: first after this long, then at doubling intervals: a bounce comes back within seconds when
+#: the seed's server refuses at once, and waiting for the whole deadline would hide it.
+_FIRST_BOUNCE_LOOK_S = 5.0
+_MAX_BOUNCE_LOOK_S = 120.0
+
+#: After the provider refused the password, scheduled checks wait this long before signing in
+#: again, doubling up to the maximum: every refused sign-in counts towards the provider's (and
+#: fail2ban's) lockout. "Check now" always tries at once: someone may have fixed the password.
+SIGNIN_BACKOFF_MAX_S = 4 * 3600.0
+
+#: A clock difference with the mail server above this is reported and corrected for.
+CLOCK_SKEW_NOTICE_S = 120.0
+
+#: How far back a measured clock skew is still trusted for correcting INTERNALDATEs.
+_SKEW_MEMORY_S = 7 * 24 * 3600.0
+
 #: Network failure kinds that may mean this PC has no network at all.
 _MAYBE_OFFLINE = {
     classifier.NetworkFailure.DNS,
@@ -139,6 +161,10 @@ class Runner:
         # a found canary is already deleted from the seed mailbox, so without this the next
         # check could only call it lost.
         self._unstored: dict[str, CheckResult] = {}
+        # Sign-in refusals in a row (auth_rejected) and when the last one was: backs off
+        # scheduled checks so Watchdog never locks the account by retrying a wrong password.
+        self._refused_signins = 0
+        self._refused_at: float | None = None
 
     # -- one cycle --------------------------------------------------------------------------
 
@@ -163,6 +189,11 @@ class Runner:
         try:
             reply = self.probe.send(message)
         except SendError as e:
+            if e.cancelled:
+                # Stopped before the server accepted it: nothing was sent, nothing can be lost.
+                self._finish(canary, Outcome.NOT_SENT, Diagnosis.UNKNOWN, detail=str(e))
+                result = self._result(canary, Outcome.NOT_SENT, Diagnosis.UNKNOWN, detail=str(e))
+                return CycleReport(result, self.history.status(), tuple(flips), tuple(settled))
             result = self._send_failure(canary, e)
         except SigninExpiredError as e:
             # Watchdog's own sign-in, not the practice's mail: recorded, alerted, never a block.
@@ -175,14 +206,43 @@ class Runner:
             self._finish(canary, Outcome.SEND_FAILED, Diagnosis.UNKNOWN, detail=str(e))
             raise
         else:
-            result = self._await(canary, reply, deadline_mono, should_stop)
+            self.history.mark_accepted(canary.token, reply, self.clock.now())
+            return self._await(canary, reply, deadline_mono, should_stop, flips, settled)
+        self._note_signin(result)
+        snapshot = self._store(result, flips)
+        return CycleReport(result, snapshot, tuple(flips), tuple(settled))
+
+    def _store(self, result: CheckResult, flips: list[Flip]) -> StatusSnapshot:
+        """Record ``result``; one that cannot be stored is kept to be stored by the next check."""
         try:
-            snapshot = self._conclude(result, flips)
+            return self._conclude(result, flips)
         except StorageError:
             if result.outcome is not Outcome.PENDING:
                 self._unstored[result.token] = result
             raise
-        return CycleReport(result, snapshot, tuple(flips), tuple(settled))
+
+    # -- backing off after a refused sign-in -------------------------------------------------
+
+    def _note_signin(self, result: CheckResult) -> None:
+        if result.diagnosis is Diagnosis.AUTH_REJECTED and result.smtp_reply is not None:
+            self._refused_signins += 1
+            self._refused_at = self.clock.now()
+        elif result.outcome is not Outcome.PENDING:
+            self._refused_signins = 0
+            self._refused_at = None
+
+    def signin_retry_at(self) -> float | None:
+        """When a scheduled check may sign in again after refusals (None: no need to wait).
+
+        The wait is the check interval doubled for every refusal after the first, at most
+        ``SIGNIN_BACKOFF_MAX_S``: the first retry comes at the normal time (a typo fixed in the
+        keyring is picked up), later ones thin out.
+        """
+        if self._refused_at is None or self._refused_signins < 2:
+            return None
+        every = float(self.config.schedule.every_seconds)
+        wait = min(every * 2.0 ** (self._refused_signins - 1), max(SIGNIN_BACKOFF_MAX_S, every))
+        return self._refused_at + wait
 
     def _new_canary(self) -> Canary:
         sent_at = self.clock.now()
@@ -196,12 +256,22 @@ class Runner:
         reply: SmtpReply,
         deadline_mono: float,
         should_stop: Callable[[], bool],
-    ) -> CheckResult:
+        flips: list[Flip],
+        settled: list[CheckResult],
+    ) -> CycleReport:
+        """Wait for the accepted canary, record what became of it, and report the cycle.
+
+        A canary that arrives is recorded *before* it is deleted from the seed mailbox: if the
+        result cannot be stored (history locked, disk full), the canary stays there and the
+        next check settles it from its INTERNALDATE instead of calling it lost.
+        """
+        started = deadline_mono - self.config.schedule.deadline_seconds
+        watch = _Watch(self, canary, reply, started, flips)
         try:
-            found = self._watch(canary.token, deadline_mono, should_stop)
+            found = self._watch(canary.token, deadline_mono, should_stop, watch)
         except SigninExpiredError as e:
             log.warning("Seed mailbox: %s", e)
-            return self._result(
+            result = self._result(
                 canary,
                 Outcome.SEED_UNREACHABLE,
                 Diagnosis.SIGNIN_EXPIRED,
@@ -210,34 +280,55 @@ class Runner:
             )
         except MailboxError as e:
             log.warning("Seed mailbox: %s", e)
-            return self._result(
+            result = self._result(
                 canary,
                 Outcome.SEED_UNREACHABLE,
-                self._mailbox_diagnosis(e),
+                e.diagnosis or self._mailbox_diagnosis(e),
                 reply=reply,
                 detail=f"The canary was sent, but the seed mailbox could not be checked: {e}",
             )
-        if found is not None:
-            waited = self.clock.monotonic() - (
-                deadline_mono - self.config.schedule.deadline_seconds
-            )
-            return self._arrival(canary, found, reply=reply, waited_s=waited)
-        if should_stop():
+        else:
+            if watch.stored is not None:
+                snapshot = watch.snapshot or self.history.status()
+                return CycleReport(watch.stored, snapshot, tuple(flips), tuple(settled))
+            result = self._unarrived(canary, reply, found, watch, should_stop)
+        snapshot = self._store(result, flips)
+        return CycleReport(result, snapshot, tuple(flips), tuple(settled))
+
+    def _unarrived(
+        self,
+        canary: Canary,
+        reply: SmtpReply,
+        found: Found | None,
+        watch: _Watch,
+        should_stop: Callable[[], bool],
+    ) -> CheckResult:
+        """The canary did not arrive while watched: bounced, stopped early, or lost."""
+        if watch.bounce is not None:
+            return self._bounced(canary, watch.bounce, reply)
+        if found is None and should_stop():
             # Stopped before the deadline: the canary stays pending and is settled next start.
             return self._result(canary, Outcome.PENDING, Diagnosis.UNKNOWN, reply=reply)
-        bounce = self._bounces([canary.token]).get(canary.token)
-        if bounce is not None:
-            return self._bounced(canary, bounce)
+        bounces = self._bounces([canary.token], with_delays=True)
+        bounce = bounces.get(canary.token)
+        if bounce is not None and bounce.action != "delayed":
+            return self._bounced(canary, bounce, reply)
+        delay = bounce or watch.delay
         return self._lost(
             canary,
             reply,
             f"The server accepted the canary ({reply.code}) but it did not arrive within "
             f"{format_duration(self.config.schedule.deadline_seconds)}.",
             self._notice(since=canary.sent_at),
+            delay,
         )
 
     def _watch(
-        self, token: str, deadline_mono: float, should_stop: Callable[[], bool]
+        self,
+        token: str,
+        deadline_mono: float,
+        should_stop: Callable[[], bool],
+        watch: _Watch | None = None,
     ) -> Found | None:
         """Wait for ``token`` in the seed mailbox; connect again if the connection is cut.
 
@@ -246,6 +337,10 @@ class Runner:
         mailbox, and calling it one would raise a false alarm. So a connection that was open and
         then hung up is opened again (up to ``_RECONNECTS`` times) while the deadline lasts. A
         mailbox that cannot be opened at all still fails at once.
+
+        The wait runs in slices; between them ``watch`` looks for bounces and delay notices in
+        the sender's inbox, so a refusal that comes back in seconds ends the wait in seconds.
+        A found canary is stored by ``watch`` before it is deleted.
         """
         reconnects = 0
         while True:
@@ -253,9 +348,12 @@ class Runner:
             try:
                 with self.open_mailbox() as mailbox:
                     opened = True
-                    found = mailbox.wait_for(token, deadline_mono, should_stop=should_stop)
-                    if found is not None and self.config.seed.delete_found:
-                        mailbox.delete([found])
+                    found = self._wait_in_slices(mailbox, token, deadline_mono, should_stop, watch)
+                    if found is not None:
+                        if watch is not None:
+                            watch.store(found)
+                        if self.config.seed.delete_found:
+                            mailbox.delete([found])
                     return found
             except MailboxError as e:
                 again = (
@@ -270,6 +368,25 @@ class Runner:
                 reconnects += 1
                 log.info("The seed mailbox hung up while waiting (%s); connecting again", e)
 
+    def _wait_in_slices(
+        self,
+        mailbox: SeedMailbox,
+        token: str,
+        deadline_mono: float,
+        should_stop: Callable[[], bool],
+        watch: _Watch | None,
+    ) -> Found | None:
+        """``wait_for`` until the deadline; with a sender inbox, pausing to look for bounces."""
+        if watch is None or self.open_sender_inbox is None:
+            return mailbox.wait_for(token, deadline_mono, should_stop=should_stop)
+        while True:
+            until = min(deadline_mono, watch.next_bounce_look)
+            found = mailbox.wait_for(token, until, should_stop=should_stop)
+            if found is not None or should_stop() or until >= deadline_mono:
+                return found
+            if watch.look_for_bounce():
+                return None
+
     def _arrival(
         self,
         canary: Canary | CheckResult,
@@ -283,12 +400,27 @@ class Runner:
         Watching live (``waited_s``), the monotonic time waited is the latency: precise, and it
         does not count time the PC slept. Found later, the server's INTERNALDATE says when it came.
         """
+        skew: float | None = None
+        skew_words = ""
         if waited_s is not None:
             latency = max(0.0, waited_s)
             arrived = canary.sent_at + latency
             late = latency > self.config.schedule.deadline_seconds
+            if found.arrived_at is not None:
+                # INTERNALDATE is the server's clock; seen_at is ours, a moment after arrival.
+                skew = found.arrived_at - found.seen_at
+                if abs(skew) > CLOCK_SKEW_NOTICE_S:
+                    skew_words = " " + _skew_words(skew)
+                    log.warning("%s", skew_words.strip())
         else:
-            arrived = found.arrived_at if found.arrived_at is not None else found.seen_at
+            if found.arrived_at is not None:
+                arrived = found.arrived_at
+                known_skew = self._known_skew()
+                if known_skew is not None:
+                    arrived -= known_skew  # the server's clock, told in this PC's time
+                    skew_words = " " + _skew_words(known_skew) + " Times were corrected for it."
+            else:
+                arrived = found.seen_at
             latency = max(0.0, arrived - canary.sent_at)
             late = arrived > canary.deadline_at
         if late:
@@ -302,19 +434,35 @@ class Runner:
         else:
             outcome, diagnosis = Outcome.DELIVERED, Diagnosis.OK
             detail = f"The canary arrived in {found.folder} after {format_duration(latency)}."
-        return self._result(
-            canary,
-            outcome,
-            diagnosis,
-            reply=reply,
-            found_at=arrived,
-            latency_s=latency,
-            folder=found.folder,
-            detail=detail,
+        return replace(
+            self._result(
+                canary,
+                outcome,
+                diagnosis,
+                reply=reply,
+                found_at=arrived,
+                latency_s=latency,
+                folder=found.folder,
+                detail=detail + skew_words,
+            ),
+            clock_skew_s=skew,
         )
 
-    def _bounces(self, tokens: list[str]) -> dict[str, Bounce]:
-        """Failure bounces of these canaries in the sender's inbox (none if not configured)."""
+    def _known_skew(self) -> float | None:
+        """The mail server's clock minus ours, when it was measured recently and matters."""
+        try:
+            skew = self.history.clock_skew(since=self.clock.now() - _SKEW_MEMORY_S)
+        except StorageError:
+            return None
+        return skew if skew is not None and abs(skew) > CLOCK_SKEW_NOTICE_S else None
+
+    def _bounces(self, tokens: list[str], *, with_delays: bool = False) -> dict[str, Bounce]:
+        """Bounces of these canaries in the sender's inbox (none if not configured).
+
+        Failures only, unless ``with_delays``: a "delayed" notice is not a refusal (the canary
+        may still arrive), but its cause shapes the diagnosis of a canary that does not.
+        A failure wins over a delay notice for the same canary.
+        """
         if self.open_sender_inbox is None or not tokens:
             return {}
         try:
@@ -323,8 +471,12 @@ class Runner:
         except (MailboxError, SecretError) as e:
             log.warning("Could not look for bounces in the sender's inbox: %s", e)
             return {}
-        # A "delayed" notice is not a refusal: the canary may still arrive.
-        return {t: b for t, b in found.items() if b.action in (None, "failed")}
+        kept = {t: b for t, b in found.items() if b.action in (None, "failed")}
+        if with_delays:
+            for token, bounce in found.items():
+                if bounce.action == "delayed":
+                    kept.setdefault(token, bounce)
+        return kept
 
     def _notice(self, *, since: float) -> ProviderNotice | None:
         """The provider's latest notice about blocked sending, from the sender's inbox.
@@ -352,8 +504,28 @@ class Runner:
         reply: SmtpReply | None,
         detail: str,
         notice: ProviderNotice | None,
+        delay: Bounce | None = None,
     ) -> CheckResult:
-        """A lost canary: a silent drop, unless the provider's own notice says why."""
+        """A lost canary: a silent drop, unless a delay notice or the provider says why.
+
+        A delay notice (``Action: delayed``) means a server still holds the canary and says
+        why (4.2.2: our seed mailbox is full; 4.7.1: greylisted): that cause, not a silent
+        drop, is the diagnosis.
+        """
+        if delay is not None:
+            cause = _delay_cause(delay)
+            if cause is not None:
+                words = delay.diagnostic_code or delay.status or "no reason given"
+                return self._result(
+                    canary,
+                    Outcome.LOST,
+                    cause,
+                    reply=reply,
+                    detail=f"{detail} A server reported it is still trying to deliver it"
+                    + (f" ({delay.remote_mta})" if delay.remote_mta else "")
+                    + f": {words}",
+                    bounce=_bounce_text(delay),
+                )
         if notice is None:
             return self._result(
                 canary, Outcome.LOST, Diagnosis.SILENT_DROP, reply=reply, detail=detail
@@ -366,16 +538,18 @@ class Runner:
             detail=f"{detail} The provider sent the practice {notice.describe()}.",
         )
 
-    def _bounced(self, canary: Canary | CheckResult, bounce: Bounce) -> CheckResult:
-        """A bounce beats "lost": it says why, in the provider's own words."""
+    def _bounced(
+        self, canary: Canary | CheckResult, bounce: Bounce, reply: SmtpReply | None
+    ) -> CheckResult:
+        """A bounce beats "lost": it says why, in the provider's own words.
+
+        The submission server's own final reply (``reply``, with the queue ID support needs)
+        stays the check's reply; the bounce's status and text are kept beside it, and no SMTP
+        code is made up for a bounce that gave none (``X-Postfix; ...``).
+        """
         from .bounces import diagnose_bounce
 
-        reply = None
-        words = bounce.diagnostic_code or ""
-        if words[:3].isdigit():
-            reply = classifier.parse_smtp_reply(int(words[:3]), words[3:].strip())
-        elif bounce.status:
-            reply = classifier.parse_smtp_reply(554 if bounce.status[0] == "5" else 451, words)
+        words = bounce.diagnostic_code or bounce.status or "no reason given"
         return self._result(
             canary,
             Outcome.BOUNCED,
@@ -384,13 +558,20 @@ class Runner:
             detail=(
                 "The server accepted the canary, then a bounce came back to the sender"
                 + (f" from {bounce.remote_mta}" if bounce.remote_mta else "")
-                + f": {words or bounce.status or 'no reason given'}"
+                + f": {words}"
             ),
+            bounce=_bounce_text(bounce),
         )
 
     def _send_failure(self, canary: Canary, error: SendError) -> CheckResult:
         """Diagnose a failed send; call it offline only with evidence that it is this PC."""
         failure = classifier.network_failure_of(error)
+        if error.diagnosis is not None:
+            # The probe knew what went wrong (wrong port, STARTTLS missing, a server that
+            # trickled or flooded) and said it in plain words.
+            return self._result(
+                canary, Outcome.SEND_FAILED, error.diagnosis, reply=error.reply, detail=str(error)
+            )
         if error.reply is not None:
             diagnosis = classifier.diagnose_canary_reply(error.reply, self.provider)
             detail = f"The outgoing server refused the canary: {error.reply}"
@@ -454,8 +635,10 @@ class Runner:
         latency_s: float | None = None,
         folder: str | None = None,
         detail: str = "",
+        bounce: str | None = None,
     ) -> CheckResult:
         return CheckResult(
+            bounce=bounce,
             token=canary.token,
             sent_at=canary.sent_at,
             deadline_at=canary.deadline_at,
@@ -508,41 +691,87 @@ class Runner:
         flips = flips if flips is not None else []
         now = self.clock.now()
         waiting = self.history.awaiting(since=now - LATE_WINDOW_S)
+        # A send younger than STALE_SEND_S may still be under way in another process.
+        waiting = [r for r in waiting if r.accepted or now - r.sent_at > STALE_SEND_S]
         stored = self._store_again([r.token for r in waiting], flips)
         waiting = [r for r in waiting if r.token not in {s.token for s in stored}]
         if not waiting:
             return stored
         tokens = [r.token for r in waiting if verify_token(self.key, r.token)]
+        settled: list[CheckResult] = []
         try:
             with self.open_mailbox() as mailbox:
                 found = mailbox.search(tokens)
-                if found and self.config.seed.delete_found:
-                    mailbox.delete(found.values())
+                settled = self._settle_found(waiting, found, now, flips)
+                # Deleted only once their results are stored: a result that could not be stored
+                # raised above, and its canary stays in the seed for the next check to find.
+                gone = [found[r.token] for r in settled if r.token in found]
+                if gone and self.config.seed.delete_found:
+                    mailbox.delete(gone)
         except (MailboxError, SigninExpiredError) as e:
             log.warning("Could not look for earlier canaries: %s", e)
-            return []
+            return [*stored, *self._close_unsent(waiting, {r.token for r in settled})]
+        return [*stored, *settled]
+
+    def _settle_found(
+        self,
+        waiting: list[CheckResult],
+        found: dict[str, Found],
+        now: float,
+        flips: list[Flip],
+    ) -> list[CheckResult]:
+        """Results for earlier canaries: arrived, bounced, lost, or never sent."""
+        unsent = [r for r in waiting if not r.accepted and r.token not in found]
+        waiting = [r for r in waiting if r.accepted or r.token in found]
         overdue = [r for r in waiting if r.token not in found and now > r.deadline_at]
-        bounces = self._bounces([r.token for r in overdue])
+        bounces = self._bounces([r.token for r in overdue], with_delays=True)
+        failed = {t for t, b in bounces.items() if b.action != "delayed"}
         unexplained = [
-            r for r in overdue if r.token not in bounces and r.outcome is not Outcome.LOST
+            r for r in overdue if r.token not in failed and r.outcome is not Outcome.LOST
         ]
         notice = self._notice(since=min(r.sent_at for r in unexplained)) if unexplained else None
-        settled = []
+        settled = self._close_unsent(unsent, set())
         for old in waiting:
             hit = found.get(old.token)
             result: CheckResult | None = None
             if hit is not None:
                 result = self._arrival(old, hit, reply=old.smtp_reply)
-            elif old.token in bounces:
-                result = self._bounced(old, bounces[old.token])
+            elif old.token in failed:
+                result = self._bounced(old, bounces[old.token], old.smtp_reply)
             elif old.outcome is not Outcome.LOST and now > old.deadline_at:
                 result = self._lost(
-                    old, old.smtp_reply, "The canary did not arrive by its deadline.", notice
+                    old,
+                    old.smtp_reply,
+                    "The canary did not arrive by its deadline.",
+                    notice,
+                    bounces.get(old.token),
                 )
             if result is not None:
                 self._conclude(result, flips)
                 settled.append(result)
-        return [*stored, *settled]
+        return settled
+
+    def _close_unsent(self, rows: list[CheckResult], skip: set[str]) -> list[CheckResult]:
+        """Close rows whose send never reached the server's acceptance: not sent, not lost.
+
+        No status change and no alert: a power cut, a logoff or a kill during the send says
+        nothing about the provider.
+        """
+        closed = []
+        for row in rows:
+            if row.accepted or row.token in skip:
+                continue
+            result = self._result(
+                row,
+                Outcome.NOT_SENT,
+                Diagnosis.UNKNOWN,
+                detail="Watchdog stopped before the outgoing server accepted this canary "
+                "(the PC was shut down, or Watchdog was ended while sending): nothing was sent.",
+            )
+            if self.history.resolve(result, self.clock.now()):
+                log.info("Canary %s was never sent; closed without a status change", row.token)
+                closed.append(result)
+        return closed
 
     def _store_again(self, tokens: list[str], flips: list[Flip]) -> list[CheckResult]:
         """Store results that could not be stored before; still failing, they wait again."""
@@ -569,3 +798,80 @@ class Runner:
         except Exception:
             log.exception("Unexpected error during a check; the loop goes on")
         return None
+
+
+class _Watch:
+    """What happens while one accepted canary is waited for: bounce looks and storing it.
+
+    Kept apart from the seed mailbox loop so that loop stays about the seed: this object knows
+    when to look in the sender's inbox next, what it found there, and stores an arrival before
+    the seed mailbox deletes it.
+    """
+
+    def __init__(
+        self,
+        runner: Runner,
+        canary: Canary,
+        reply: SmtpReply,
+        started: float,
+        flips: list[Flip],
+    ) -> None:
+        self.runner = runner
+        self._flips = flips
+        self.canary = canary
+        self.reply = reply
+        self.started = started  # monotonic, when the send began
+        self._interval = _FIRST_BOUNCE_LOOK_S
+        self.next_bounce_look = runner.clock.monotonic() + self._interval
+        self.bounce: Bounce | None = None  # a failure bounce: the wait ends
+        self.delay: Bounce | None = None  # a delay notice: the wait goes on
+        self.stored: CheckResult | None = None
+        self.snapshot: StatusSnapshot | None = None
+
+    def look_for_bounce(self) -> bool:
+        """Look in the sender's inbox once; True when a failure bounce ends the wait."""
+        token = self.canary.token
+        found = self.runner._bounces([token], with_delays=True).get(token)
+        self._interval = min(self._interval * 2, _MAX_BOUNCE_LOOK_S)
+        self.next_bounce_look = self.runner.clock.monotonic() + self._interval
+        if found is None:
+            return False
+        if found.action == "delayed":
+            self.delay = found
+            return False
+        self.bounce = found
+        return True
+
+    def store(self, found: Found) -> None:
+        """Record the arrival (and move the status) before the canary is deleted."""
+        runner = self.runner
+        waited = runner.clock.monotonic() - self.started
+        result = runner._arrival(self.canary, found, reply=self.reply, waited_s=waited)
+        runner._note_signin(result)
+        self.snapshot = runner._store(result, self._flips)
+        self.stored = result
+
+
+def _bounce_text(bounce: Bounce) -> str:
+    """A bounce's status and words, as kept beside the server's reply."""
+    parts = [p for p in (bounce.action, bounce.status, bounce.diagnostic_code) if p]
+    return " ".join(parts) or "a bounce without a reason"
+
+
+def _skew_words(skew_s: float) -> str:
+    """The clock difference with the mail server, in plain words."""
+    direction = "behind" if skew_s > 0 else "ahead of"
+    return (
+        f"This PC's clock is about {format_duration(abs(skew_s))} {direction} the mail "
+        "server's; set the PC's date and time to be set automatically."
+    )
+
+
+def _delay_cause(delay: Bounce) -> Diagnosis | None:
+    """What a delay notice says about a canary that has not arrived (None: nothing useful)."""
+    status = delay.status or ""
+    if status.startswith("4.2.2"):
+        return Diagnosis.SEED_MAILBOX_FULL
+    if status.startswith("4."):
+        return Diagnosis.DELAYED
+    return None

@@ -1,0 +1,423 @@
+"""The runner's promises when things go wrong around it (issue 11).
+
+A canary that never reached the server is never lost; a found canary is deleted only once its
+result is stored; a bounce keeps the server's own reply beside it; delay notices and bounces are
+read while waiting; a refused password is not retried on every interval; a wrong PC clock is
+measured and corrected for. The edges are the fakes of ``test_runner``; the real mail path is
+tested in tests/e2e.
+"""
+
+from __future__ import annotations
+
+import datetime
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.unit.test_runner import KEY, FakeClock, FakeMailbox, FakeProbe, make_config
+from watchdog.bounces import Bounce
+from watchdog.errors import SendError, StorageError
+from watchdog.history import History
+from watchdog.loop import Loop
+from watchdog.mailbox import Found
+from watchdog.models import CheckResult, Diagnosis, Outcome, SmtpReply, Status
+from watchdog.runner import STALE_SEND_S, Runner
+
+QUEUED = SmtpReply(250, "2.0.0 Ok: queued as 4XyZ12abc", "2.0.0")
+
+
+class Killed(BaseException):
+    """The process dies in the middle of a send (power cut, kill -9): nothing after it runs."""
+
+
+class KilledProbe(FakeProbe):
+    def send(self, message: EmailMessage, **_: Any) -> SmtpReply:
+        self.sent.append(message)
+        raise Killed()
+
+
+class QueuedProbe(FakeProbe):
+    def send(self, message: EmailMessage, **_: Any) -> SmtpReply:
+        self.sent.append(message)
+        return QUEUED
+
+
+class SenderInbox:
+    """The practice's inbox as the runner reads it: bounces and delay notices by token."""
+
+    def __init__(self) -> None:
+        self.bounces: dict[str, Bounce] = {}
+        self.looks = 0
+
+    def __enter__(self) -> SenderInbox:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        pass
+
+    def find_bounces(self, tokens: Any) -> dict[str, Bounce]:
+        self.looks += 1
+        return {t: self.bounces[t] for t in tokens if t in self.bounces}
+
+    def find_notices(self, *_: Any, **__: Any) -> list[tuple[bytes, float | None]]:
+        return []
+
+
+def bounce(token: str, *, action: str, status: str, code: str) -> Bounce:
+    return Bounce(
+        original_message_id=None,
+        canary_token=token,
+        status=status,
+        action=action,
+        diagnostic_code=code,
+        remote_mta="seed.example.test",
+    )
+
+
+def runner_for(
+    tmp_path: Path,
+    probe: FakeProbe,
+    mailbox: Any,
+    clock: FakeClock,
+    *,
+    inbox: SenderInbox | None = None,
+    history: History | None = None,
+) -> Runner:
+    return Runner(
+        config=make_config(tmp_path),
+        history=history or History(tmp_path / "h.sqlite3"),
+        probe=probe,  # type: ignore[arg-type]
+        open_mailbox=lambda: mailbox,
+        key=KEY,
+        clock=clock,
+        has_route=lambda: True,
+        open_sender_inbox=(lambda: inbox) if inbox is not None else None,  # type: ignore[arg-type, return-value]
+    )
+
+
+def deliver_everything(mailbox: FakeMailbox, probe: FakeProbe) -> None:
+    """Every canary the probe handed over arrives at once (the fake seed's INBOX)."""
+    for message in probe.sent:
+        mailbox.arrived.setdefault(str(message["X-Watchdog-Canary"]), mailbox.clock.now())
+
+
+class DeliveringMailbox(FakeMailbox):
+    """A seed mailbox where each sent canary arrives as soon as it is looked for."""
+
+    def __init__(self, clock: FakeClock, probe: FakeProbe) -> None:
+        super().__init__(clock)
+        self.probe = probe
+        self.deleted: list[str] = []
+
+    def search(self, tokens: Any) -> dict[str, Found]:
+        deliver_everything(self, self.probe)
+        return super().search(tokens)
+
+    def wait_for(self, token: str, deadline: float, **_: Any) -> Found | None:
+        return self.search([token]).get(token)
+
+    def delete(self, items: Any) -> None:
+        items = list(items)
+        self.deleted.extend(i.token for i in items)
+        super().delete(items)
+
+
+# -- a canary that never reached the server ------------------------------------------------
+
+
+def test_a_canary_whose_send_was_killed_is_closed_as_not_sent_without_a_status_change(
+    tmp_path: Path,
+) -> None:
+    clock = FakeClock()
+    good = QueuedProbe()
+    mailbox = DeliveringMailbox(clock, good)
+    runner = runner_for(tmp_path, good, mailbox, clock)
+    assert runner.check().status.status is Status.UP
+    flips_before = len(runner.history.flips())
+
+    runner.probe = KilledProbe()  # type: ignore[assignment]
+    with pytest.raises(Killed):
+        runner.check()
+    (row,) = runner.history.pending()
+    assert not row.accepted
+
+    # The next start, long after: a new runner on the same history (a restart).
+    clock.t += STALE_SEND_S + 60
+    restarted = runner_for(tmp_path, QueuedProbe(), FakeMailbox(clock), clock)
+    settled = restarted.settle()
+    assert [(r.outcome, r.diagnosis) for r in settled] == [(Outcome.NOT_SENT, Diagnosis.UNKNOWN)]
+    stored = restarted.history.get(row.token)
+    assert stored is not None and stored.outcome is Outcome.NOT_SENT
+    assert restarted.history.status().status is Status.UP
+    assert len(restarted.history.flips()) == flips_before
+
+
+def test_a_send_still_under_way_in_another_process_is_left_alone(tmp_path: Path) -> None:
+    clock = FakeClock()
+    runner = runner_for(tmp_path, KilledProbe(), FakeMailbox(clock), clock)
+    with pytest.raises(Killed):
+        runner.check()
+    clock.t += 30  # a `watchdog check` beside a `watchdog run` that is still connecting
+    other = runner_for(tmp_path, QueuedProbe(), FakeMailbox(clock), clock)
+    assert other.settle() == []
+    (row,) = other.history.pending()
+    assert row.outcome is Outcome.PENDING
+
+
+def test_a_killed_send_the_server_had_accepted_after_all_is_settled_from_the_seed(
+    tmp_path: Path,
+) -> None:
+    clock = FakeClock()
+    killed = KilledProbe()
+    runner = runner_for(tmp_path, killed, FakeMailbox(clock), clock)
+    with pytest.raises(Killed):
+        runner.check()
+    clock.t += STALE_SEND_S + 60
+    mailbox = DeliveringMailbox(clock, killed)  # it did arrive
+    restarted = runner_for(tmp_path, QueuedProbe(), mailbox, clock)
+    (result,) = restarted.settle()
+    assert result.outcome in (Outcome.DELIVERED, Outcome.LATE)
+
+
+def test_a_send_cut_by_a_stop_request_is_not_sent_and_changes_nothing(tmp_path: Path) -> None:
+    clock = FakeClock()
+    cancelled = SendError("stopped while connecting", network=True, stage="connect", cancelled=True)
+    runner = runner_for(tmp_path, FakeProbe(cancelled), FakeMailbox(clock), clock)
+    report = runner.check()
+    assert report.result.outcome is Outcome.NOT_SENT
+    assert report.flips == ()
+    assert runner.history.status().status is Status.UNKNOWN  # as before: no check has run
+    (row,) = runner.history.recent(1)
+    assert row.outcome is Outcome.NOT_SENT
+
+
+# -- a result that cannot be stored --------------------------------------------------------
+
+
+class FailingHistory(History):
+    """A history whose writes of final results fail while ``broken`` (lock held, disk full)."""
+
+    broken = False
+
+    def resolve(self, result: CheckResult, now: float, **kwargs: Any) -> bool:
+        if self.broken and result.outcome is not Outcome.PENDING:
+            raise StorageError("database is locked")
+        return super().resolve(result, now, **kwargs)
+
+
+def test_a_found_canary_whose_result_cannot_be_stored_stays_in_the_seed_and_is_settled_next(
+    tmp_path: Path,
+) -> None:
+    clock = FakeClock()
+    probe = QueuedProbe()
+    mailbox = DeliveringMailbox(clock, probe)
+    history = FailingHistory(tmp_path / "h.sqlite3")
+    history.broken = True
+    runner = runner_for(tmp_path, probe, mailbox, clock, history=history)
+    with pytest.raises(StorageError):
+        runner.check()
+    assert mailbox.deleted == []  # not deleted: the seed still holds the evidence
+
+    # `watchdog check` is one shot: the next process knows nothing of the first one's memory.
+    history.broken = False
+    clock.t += 60
+    again = runner_for(tmp_path, QueuedProbe(), mailbox, clock, history=history)
+    settled = again.settle()
+    assert [r.outcome for r in settled] == [Outcome.DELIVERED]
+    assert mailbox.deleted == [settled[0].token]
+    assert all(r.outcome is not Outcome.LOST for r in history.recent(10))
+
+
+# -- bounces and delay notices -------------------------------------------------------------
+
+
+class SilentMailbox(FakeMailbox):
+    """The canary never arrives; waiting moves the simulated clock to the asked deadline."""
+
+
+def test_a_bounce_is_found_while_waiting_not_only_at_the_deadline(tmp_path: Path) -> None:
+    clock = FakeClock()
+    probe = QueuedProbe()
+    inbox = SenderInbox()
+
+    class BouncingMailbox(SilentMailbox):
+        def wait_for(self, token: str, deadline: float, **_: Any) -> Found | None:
+            inbox.bounces[token] = bounce(
+                token, action="failed", status="5.1.1", code="smtp; 550 5.1.1 User unknown"
+            )
+            return super().wait_for(token, deadline)
+
+    runner = runner_for(tmp_path, probe, BouncingMailbox(clock), clock, inbox=inbox)
+    started = clock.t
+    report = runner.check()
+    assert report.result.outcome is Outcome.BOUNCED
+    deadline = runner.config.schedule.deadline_seconds
+    assert clock.t - started < deadline / 2  # ended at the first look, not at the deadline
+
+
+def test_a_bounce_keeps_the_servers_reply_and_invents_no_code(tmp_path: Path) -> None:
+    clock = FakeClock()
+    inbox = SenderInbox()
+    probe = QueuedProbe()
+
+    class PostfixBouncingMailbox(SilentMailbox):
+        def wait_for(self, token: str, deadline: float, **_: Any) -> Found | None:
+            inbox.bounces[token] = bounce(
+                token,
+                action="failed",
+                status="5.0.0",
+                code="X-Postfix; mail for seed.example.test loops back to myself",
+            )
+            return super().wait_for(token, deadline)
+
+    runner = runner_for(tmp_path, probe, PostfixBouncingMailbox(clock), clock, inbox=inbox)
+    result = runner.check().result
+    assert result.outcome is Outcome.BOUNCED
+    row = runner.history.get(result.token)
+    assert row is not None
+    assert row.smtp_reply == QUEUED  # the queue ID support needs, not a made-up 554
+    assert row.bounce is not None and "X-Postfix" in row.bounce and "5.0.0" in row.bounce
+
+
+def test_a_delay_notice_for_a_full_seed_mailbox_is_our_problem_not_a_silent_drop(
+    tmp_path: Path,
+) -> None:
+    clock = FakeClock()
+    inbox = SenderInbox()
+
+    class FullSeedMailbox(SilentMailbox):
+        def wait_for(self, token: str, deadline: float, **_: Any) -> Found | None:
+            inbox.bounces[token] = bounce(
+                token,
+                action="delayed",
+                status="4.2.2",
+                code="smtp; 452 4.2.2 Mailbox is full / Blocks limit exceeded",
+            )
+            return super().wait_for(token, deadline)
+
+    runner = runner_for(tmp_path, QueuedProbe(), FullSeedMailbox(clock), clock, inbox=inbox)
+    report = runner.check()
+    assert report.result.outcome is Outcome.LOST
+    assert report.result.diagnosis is Diagnosis.SEED_MAILBOX_FULL
+    assert "4.2.2" in report.result.detail
+    assert report.status.status is not Status.DOWN
+
+
+# -- a refused password is not retried on every interval -----------------------------------
+
+
+def test_scheduled_sign_ins_back_off_after_the_password_is_refused_twice(tmp_path: Path) -> None:
+    clock = FakeClock()
+    refused = SendError(
+        "The server refused at login: 535",
+        reply=SmtpReply(535, "5.7.8 Username and Password not accepted", "5.7.8"),
+        stage="login",
+    )
+    runner = runner_for(tmp_path, FakeProbe(refused), FakeMailbox(clock), clock)
+    assert runner.check().result.diagnosis is Diagnosis.AUTH_REJECTED
+    assert runner.signin_retry_at() is None  # one refusal: the next scheduled check still tries
+    runner.check()
+    retry_at = runner.signin_retry_at()
+    every = runner.config.schedule.every_seconds
+    assert retry_at is not None and retry_at >= clock.now() + 2 * every
+    runner.check()
+    later = runner.signin_retry_at()
+    assert later is not None and later - clock.now() > retry_at - clock.now()
+
+    runner.probe = QueuedProbe()  # type: ignore[assignment]
+    runner.open_mailbox = lambda: DeliveringMailbox(clock, runner.probe)  # type: ignore[assignment, arg-type, return-value]
+    runner.check()  # "Check now" after the password was fixed
+    assert runner.signin_retry_at() is None
+
+
+def test_the_loop_skips_scheduled_checks_while_backing_off_but_check_now_still_runs(
+    tmp_path: Path,
+) -> None:
+    import schedule
+
+    clock = FakeClock()
+    runner = runner_for(tmp_path, QueuedProbe(), FakeMailbox(clock), clock)
+    runner._refused_signins, runner._refused_at = 3, clock.now()
+    loop = Loop(runner, clock)
+    job = schedule.Scheduler().every(60).seconds.do(lambda: None)
+    job.next_run = datetime.datetime.now() - datetime.timedelta(seconds=1)  # due
+    loop._check_requested = False
+    assert loop._due(job) is False
+    loop.request_check()
+    assert loop._due(job) is True
+
+
+# -- a PC clock that is wrong --------------------------------------------------------------
+
+
+def test_a_slow_pc_clock_is_measured_and_later_arrivals_are_not_called_late(
+    tmp_path: Path,
+) -> None:
+    clock = FakeClock()
+    skew = 15 * 60.0  # the mail server's clock is 15 minutes ahead of this PC's
+
+    class SkewedMailbox(FakeMailbox):
+        def search(self, tokens: Any) -> dict[str, Found]:
+            return {
+                t: Found(t, "INBOX", 1, self.arrived[t] + skew, self.clock.now(), False)
+                for t in tokens
+                if t in self.arrived
+            }
+
+    probe = QueuedProbe()
+    mailbox = SkewedMailbox(clock)
+
+    class Arriving(SkewedMailbox):
+        def wait_for(self, token: str, deadline: float, **_: Any) -> Found | None:
+            mailbox.arrived[token] = self.clock.now()
+            return mailbox.search([token]).get(token)
+
+    runner = runner_for(tmp_path, probe, Arriving(clock), clock)
+    live = runner.check().result
+    assert live.outcome is Outcome.DELIVERED
+    assert live.clock_skew_s == pytest.approx(skew)
+    assert "behind" in live.detail
+
+    # A canary found only after a restart is judged by INTERNALDATE: corrected for the skew.
+    runner.open_mailbox = lambda: SilentMailbox(clock)  # type: ignore[assignment, return-value]
+    runner.check()  # its canary is not seen while watched...
+    (pending,) = [r for r in runner.history.recent(5) if r.outcome is Outcome.LOST]
+    mailbox.arrived[pending.token] = pending.sent_at + 5  # ...it had arrived in 5 s
+    runner.open_mailbox = lambda: mailbox  # type: ignore[assignment, return-value]
+    clock.t += 60
+    settled = {r.token: r for r in runner.settle()}
+    result = settled[pending.token]
+    assert result.outcome is Outcome.DELIVERED
+    assert result.latency_s == pytest.approx(5.0)
+
+
+# -- a history that cannot be written ------------------------------------------------------
+
+
+def test_a_history_error_names_the_stale_read_only_wal_and_shm_files(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Root may write anything, so the OS's answer for the stale files is what is replaced."""
+    import os
+
+    from watchdog.history import _unwritable_words
+
+    path = tmp_path / "h.sqlite3"
+    History(path).close()
+    for suffix in ("-wal", "-shm"):
+        Path(f"{path}{suffix}").write_bytes(b"")
+    real_access = os.access
+
+    def access(target: Any, mode: int) -> bool:
+        if str(target).endswith(("-wal", "-shm")):
+            return False
+        return real_access(target, mode)
+
+    monkeypatch.setattr(os, "access", access)
+    words = _unwritable_words(path)
+    assert f"{path}-wal" in words and f"{path}-shm" in words
+    assert "do not delete" in words
+    monkeypatch.setattr(os, "access", real_access)
+    assert _unwritable_words(path) == ""
