@@ -580,6 +580,27 @@ class History:
 SQLITE_VERSION: str = sqlite3.sqlite_version
 
 
+def move_history(source: Path, target: Path) -> None:
+    """Move a history file to ``target`` (same disk) without losing a committed check.
+
+    The write-ahead log is first folded into the main file (a TRUNCATE checkpoint), so one
+    atomic rename moves everything; an interrupted move leaves the old file where it was, to be
+    moved again next time.
+    """
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        db = sqlite3.connect(source, timeout=10.0)
+        try:
+            db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        finally:
+            db.close()
+        os.replace(source, target)
+        for suffix in ("-wal", "-shm"):
+            Path(f"{source}{suffix}").unlink(missing_ok=True)
+    except (OSError, sqlite3.Error) as e:
+        raise StorageError(f"Could not move the history {source} to {target}: {e}") from e
+
+
 def backup_file(source: Path, target: Path) -> None:
     """Copy the history database at ``source`` to ``target`` without changing ``source``.
 
