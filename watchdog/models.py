@@ -72,6 +72,9 @@ class Diagnosis(enum.StrEnum):
     # Relay access denied / sender address not owned by the signed-in user: the user name, the
     # From address or the "sign in to send" setting is wrong. Not a junk-mail filter.
     RELAY_DENIED = "relay_denied"
+    # Watchdog could not run its check for a reason of its own (a password missing from the
+    # keyring, a locked keyring, an internal error): nothing is known about the practice's mail.
+    CANNOT_CHECK = "cannot_check"
     # The configured host and port answered, but not as the kind of mail server expected (an
     # IMAP port in smtp_port, garbage): a settings problem, never the provider's refusal.
     WRONG_SERVER_SETTINGS = "wrong_server_settings"

@@ -201,9 +201,13 @@ class Runner:
                 canary, Outcome.SEND_FAILED, Diagnosis.SIGNIN_EXPIRED, detail=str(e)
             )
         except Exception as e:
-            # Our problem (a missing password, a bug), not the provider's: the canary was not
-            # sent, so close its row without moving the status, and let the caller report it.
-            self._finish(canary, Outcome.SEND_FAILED, Diagnosis.UNKNOWN, detail=str(e))
+            # Our problem (a missing password, a locked keyring, a bug), not the provider's: the
+            # canary was not sent. The status says so (UNKNOWN, support told once): a check that
+            # cannot run must never leave a green "UP" standing. Then the caller reports it.
+            result = self._result(
+                canary, Outcome.NOT_SENT, Diagnosis.CANNOT_CHECK, detail=_cannot_check_words(e)
+            )
+            self._store(result, flips)
             raise
         else:
             self.history.mark_accepted(canary.token, reply, self.clock.now())
@@ -277,6 +281,15 @@ class Runner:
                 Diagnosis.SIGNIN_EXPIRED,
                 reply=reply,
                 detail=f"The canary was sent, but the test mailbox could not be checked: {e}",
+            )
+        except SecretError as e:
+            log.warning("Seed mailbox: %s", e)
+            result = self._result(
+                canary,
+                Outcome.SEED_UNREACHABLE,
+                Diagnosis.CANNOT_CHECK,
+                reply=reply,
+                detail=_cannot_check_words(e),
             )
         except MailboxError as e:
             log.warning("Seed mailbox: %s", e)
@@ -708,7 +721,7 @@ class Runner:
                 gone = [found[r.token] for r in settled if r.token in found]
                 if gone and self.config.seed.delete_found:
                     mailbox.delete(gone)
-        except (MailboxError, SigninExpiredError) as e:
+        except (MailboxError, SecretError) as e:
             log.warning("Could not look for earlier canaries: %s", e)
             return [*stored, *self._close_unsent(waiting, {r.token for r in settled})]
         return [*stored, *settled]
@@ -875,3 +888,13 @@ def _delay_cause(delay: Bounce) -> Diagnosis | None:
     if status.startswith("4."):
         return Diagnosis.DELAYED
     return None
+
+
+def _cannot_check_words(error: Exception) -> str:
+    """Why Watchdog could not check, for the status line and support."""
+    if isinstance(error, SecretError):
+        return f"Watchdog cannot check: {error}"
+    return (
+        "Watchdog cannot check because of an internal error "
+        f"({type(error).__name__}: {error}); support should look at the log."
+    )

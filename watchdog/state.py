@@ -37,7 +37,9 @@ from .models import (
 
 #: Problems of Watchdog's own set-up, whatever the outcome: UNKNOWN, never a mail block, and
 #: their first appearance is announced even when the status already was UNKNOWN.
-WATCHDOG_SETUP_PROBLEMS = frozenset({Diagnosis.SIGNIN_EXPIRED, Diagnosis.SEED_MAILBOX_FULL})
+WATCHDOG_SETUP_PROBLEMS = frozenset(
+    {Diagnosis.SIGNIN_EXPIRED, Diagnosis.SEED_MAILBOX_FULL, Diagnosis.CANNOT_CHECK}
+)
 
 INITIAL = StatusSnapshot(status=Status.UNKNOWN, since=None, reason="No check has run yet.")
 

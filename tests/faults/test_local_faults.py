@@ -83,17 +83,24 @@ def test_an_unavailable_keyring_is_our_problem_the_status_stays_and_nobody_blame
         assert rig.cycle() is None  # logged, and the loop goes on
     assert any("keyring could not be read" in r.getMessage() for r in caplog.records)
     [row] = rig.rows()
-    assert row.outcome is Outcome.SEND_FAILED  # closed, not left pending
+    assert row.outcome is Outcome.NOT_SENT  # closed, not left pending, never lost
     assert "keyring could not be read" in row.detail
     assert servers.smtp.received == []
-    assert status_of(rig) is Status.UNKNOWN  # the provider's status is not moved by our fault
-    assert rig.alerts == []
+    # Checks that cannot run are a status of their own: UNKNOWN with the reason, never UP and
+    # never the provider's block; support is told once, not at every failing check.
+    status = rig.app.history.status()
+    assert status.status is Status.UNKNOWN and "keyring could not be read" in status.reason
+    assert [a.diagnosis for a in rig.alerts] == [Diagnosis.CANNOT_CHECK]
+    assert rig.cycle() is None
+    assert len(rig.alerts) == 1
     from tests.servers import SEED_PASSWORD, SENDER_PASSWORD
 
     monkeypatch.setenv("WATCHDOG_SENDER_PASSWORD", SENDER_PASSWORD)
     monkeypatch.setenv("WATCHDOG_SEED_PASSWORD", SEED_PASSWORD)
     rig.assert_back_up()
-    rig.assert_one_row_per_canary(extra_tokens=(row.token,))
+    unsent = tuple(r.token for r in rig.rows() if r.outcome is Outcome.NOT_SENT)
+    assert len(unsent) == 2
+    rig.assert_one_row_per_canary(extra_tokens=unsent)
     rig.assert_no_provider_blame()
 
 

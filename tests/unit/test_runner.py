@@ -179,8 +179,9 @@ def test_an_unexpected_error_in_a_check_is_logged_and_the_loop_goes_on(
     assert "boom" in caplog.text
     # The canary that was never sent is closed, so it can never count as lost later.
     (row,) = runner.history.recent(1)
-    assert (row.outcome, row.diagnosis) == (Outcome.SEND_FAILED, Diagnosis.UNKNOWN)
-    assert runner.history.status().status is Status.UNKNOWN
+    assert (row.outcome, row.diagnosis) == (Outcome.NOT_SENT, Diagnosis.CANNOT_CHECK)
+    status = runner.history.status()
+    assert status.status is Status.UNKNOWN and "internal error" in status.reason
     runner.probe = FakeProbe()  # type: ignore[assignment]
     mailbox = FakeMailbox(clock)
     runner.open_mailbox = lambda: mailbox  # type: ignore[assignment, return-value]

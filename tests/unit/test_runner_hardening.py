@@ -421,3 +421,44 @@ def test_a_history_error_names_the_stale_read_only_wal_and_shm_files(
     assert "do not delete" in words
     monkeypatch.setattr(os, "access", real_access)
     assert _unwritable_words(path) == ""
+
+
+# -- a check that cannot run is a status (issue 12) ----------------------------------------
+
+
+def test_a_missing_sender_password_turns_a_green_status_unknown_with_the_reason(
+    tmp_path: Path,
+) -> None:
+    from watchdog.errors import SecretError
+
+    clock = FakeClock()
+    good = QueuedProbe()
+    runner = runner_for(tmp_path, good, DeliveringMailbox(clock, good), clock)
+    assert runner.check().status.status is Status.UP
+
+    runner.probe = FakeProbe(SecretError("No sender password is stored for frontdesk"))  # type: ignore[assignment]
+    with pytest.raises(SecretError):
+        runner.check()
+    status = runner.history.status()
+    assert status.status is Status.UNKNOWN
+    assert status.diagnosis is Diagnosis.CANNOT_CHECK
+    assert "No sender password" in status.reason
+    assert runner.history.flips(1)[0].to_status is Status.UNKNOWN
+
+
+def test_a_missing_seed_password_is_unknown_not_up_for_ever(tmp_path: Path) -> None:
+    from watchdog.errors import SecretError
+
+    class LockedSeed(FakeMailbox):
+        def __enter__(self) -> LockedSeed:
+            raise SecretError("No seed password is stored for seed")
+
+    clock = FakeClock()
+    good = QueuedProbe()
+    runner = runner_for(tmp_path, good, DeliveringMailbox(clock, good), clock)
+    assert runner.check().status.status is Status.UP
+    runner.open_mailbox = lambda: LockedSeed(clock)  # type: ignore[assignment, return-value]
+    report = runner.check()
+    assert report.result.diagnosis is Diagnosis.CANNOT_CHECK
+    assert report.status.status is Status.UNKNOWN
+    assert "No seed password" in report.status.reason
