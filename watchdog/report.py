@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import html
+import math
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -202,7 +203,7 @@ def _rates_section(data: ReportData) -> str:
         "<p>Share of checks whose test message reached the inbox in time. Checks that could "
         "not be judged (this PC offline, test mailbox unreachable) are left out.</p>"
         + strip
-        + f"<h3>Per day (the last {min(DAILY_TABLE_DAYS, len(data.days))} days with checks)</h3>"
+        + f"<h3>Per day ({_last_days(min(DAILY_TABLE_DAYS, len(data.days)))} with checks)</h3>"
         "<table><thead><tr><th>Day</th><th class='n'>Checks</th><th class='n'>Delivered</th>"
         "<th class='n'>Junk</th><th class='n'>Late</th><th class='n'>Lost</th>"
         "<th class='n'>Refused</th><th class='n'>Not judged</th></tr></thead><tbody>"
@@ -251,15 +252,22 @@ def _latency_section(data: ReportData) -> str:
         return "<h2>How long the test messages took</h2><p>No test message has arrived yet.</p>"
     width, height, left, bottom = 1000, 300, 60, 30
     plot_w, plot_h = width - left - 10, height - bottom - 10
-    top = max(d.latency_max or 0.0 for _, d in points)
-    top = max(top, 1.0)
-    n = max(len(data.days) - 1, 1)
+    top = _nice_ceiling(max(d.latency_max or 0.0 for _, d in points))
+    n = len(data.days) - 1
 
     def xy(i: int, seconds: float) -> str:
-        return f"{left + plot_w * i / n:.1f},{10 + plot_h * (1 - min(seconds, top) / top):.1f}"
+        x = left + plot_w * (i / n if n else 0.5)  # a single day sits in the middle
+        return f"{x:.1f},{10 + plot_h * (1 - min(seconds, top) / top):.1f}"
 
     avg_line = " ".join(xy(i, d.latency_avg or 0.0) for i, d in points)
     max_line = " ".join(xy(i, d.latency_max or 0.0) for i, d in points)
+    # A dot per day as well: a line needs two days, and one day of data must still show.
+    dots = "".join(
+        f"<circle cx='{xy(i, value).split(',')[0]}' cy='{xy(i, value).split(',')[1]}' r='4' "
+        f"fill='{colour}'/>"
+        for i, d in points
+        for value, colour in ((d.latency_max or 0.0, "#999"), (d.latency_avg or 0.0, "#0550ae"))
+    )
     ticks = []
     for fraction in (0.0, 0.5, 1.0):
         y = 10 + plot_h * (1 - fraction)
@@ -279,13 +287,34 @@ def _latency_section(data: ReportData) -> str:
         "grey line: the slowest message of each day.</desc>" + "".join(ticks) + "<polyline "
         f"points='{max_line}' fill='none' stroke='#999' stroke-width='1'/>"
         f"<polyline points='{avg_line}' fill='none' stroke='#0550ae' stroke-width='2'/>"
-        f"<text x='{left}' y='{height - 8}' font-size='14'>{_e(first)}</text>"
+        + dots
+        + f"<text x='{left}' y='{height - 8}' font-size='14'>{_e(first)}</text>"
         f"<text x='{width - 10}' y='{height - 8}' font-size='14' text-anchor='end'>"
         f"{_e(last)}</text></svg>"
-        f"<p>In words: the slowest test message took {_e(format_duration(top))}, on "
+        "<p>In words: the slowest test message took "
+        f"{_e(format_duration(slowest.latency_max or 0.0))}, on "
         f"{_e(slowest.day)}; on the last day with arrivals the average was "
         f"{_e(format_duration(points[-1][1].latency_avg or 0.0))}.</p>"
     )
+
+
+def _nice_ceiling(seconds: float) -> float:
+    """The chart's top: the smallest of 1, 2 or 5 times a power of ten that holds ``seconds``.
+
+    Scaled to the data (0.11 s -> 0.2 s), so fast checks are not flattened against a fixed
+    floor, and the axis labels stay round numbers.
+    """
+    value = max(seconds, 0.01)
+    power = 10.0 ** math.floor(math.log10(value))
+    for step in (1.0, 2.0, 5.0, 10.0):
+        if value <= step * power * (1 + 1e-9):
+            return step * power
+    return 10.0 * power
+
+
+def _last_days(n: int) -> str:
+    """ "the last day" or "the last 7 days": never "the last 1 days"."""
+    return "the last day" if n == 1 else f"the last {n} days"
 
 
 def _incidents_section(data: ReportData) -> str:

@@ -130,3 +130,19 @@ def test_counts_on_the_page_read_as_words_one_incident_two_times(
     page = render_report(gather_report(builder.history, office="", now=NOW))
     assert "; 3 incidents.</p>" in page
     assert "(DOWN) 2 times and arrived late or in junk (DEGRADED) 1 time." in page
+
+
+def test_one_day_of_fast_checks_gives_a_readable_chart_with_the_real_slowest_time(
+    builder: HistoryBuilder,
+) -> None:
+    noon = local_noon("2026-11-19")
+    for i, latency in enumerate((0.05, 0.11, 0.08)):
+        builder.add(noon + i * 1800, Outcome.DELIVERED, latency_s=latency)
+    page = render_report(gather_report(builder.history, office="", now=NOW))
+    assert "the slowest test message took 0.11 s" in page  # the data, not the axis floor
+    assert "0.20 s</text>" in page  # the axis fits the data (0.11 s -> 0.2 s), no 1 s floor
+    chart = page[
+        page.index("<svg id='latency-chart'") : page.index("</svg>", page.index("latency-chart"))
+    ]
+    assert chart.count("<circle") == 2  # one day: the dots show what a line cannot
+    assert "the last 1 days" not in page and "the last day with checks" in page
