@@ -51,6 +51,7 @@ from tests.servers import (
 from tests.servers.http_sink import HttpSink
 from tests.servers.notification_daemon import NotificationDaemon, missing_tools
 from tests.support import file_keyring_env
+from watchdog.app import history_path
 from watchdog.config import load_config
 from watchdog.history import History
 
@@ -241,7 +242,8 @@ def test_no_planted_password_appears_in_any_output(
         loaded = load_config(config)
         assert len(loaded.alerts.webhooks) == 2
         data = tmp_path / "xdg-data" / "delivery-watchdog"
-        history = data / "history.sqlite3"
+        history = history_path(loaded)  # this account pair's own history
+        assert history.is_relative_to(data)
         good = {
             **watchdog_env,
             **file_keyring_env(keyring_file),
