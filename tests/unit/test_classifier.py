@@ -205,6 +205,44 @@ DECISIONS = [
     Decision(
         "other",
         554,
+        "Message rejected: Email address is not verified. The following identities failed the "
+        "check in region US-EAST-1: billing@smileclinic.com",
+        Diagnosis.RELAY_DENIED,
+        "a-sending-service-refusing-an-unverified-from-address-is-a-setting",
+    ),
+    Decision(
+        "other",
+        553,
+        "Sender is not allowed to relay emails",
+        Diagnosis.RELAY_DENIED,
+        "not-allowed-to-relay-in-either-word-order",
+    ),
+    Decision(
+        "other",
+        550,
+        "Unauthenticated senders not allowed",
+        Diagnosis.RELAY_DENIED,
+        "sending-without-signing-in-is-relay-denied",
+    ),
+    Decision(
+        "other",
+        550,
+        "5.7.1 Unauthenticated email from example.com is not accepted due to domain's DMARC "
+        "policy.",
+        Diagnosis.MESSAGE_REJECTED,
+        "a-dmarc-refusal-is-the-messages-authentication-not-ours-to-sign-in",
+    ),
+    Decision(
+        "yahoo",
+        554,
+        "30 Sorry, your message to patient@yahoo.com cannot be delivered. This mailbox is "
+        "disabled (554.30).",
+        Diagnosis.RECIPIENT_UNKNOWN,
+        "a-disabled-recipient-mailbox-is-a-closed-address",
+    ),
+    Decision(
+        "other",
+        554,
         "5.7.1 (delivery not authorized)",
         Diagnosis.UNKNOWN,
         "5.7.1-alone-says-neither-relay-nor-spam",
