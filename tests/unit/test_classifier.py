@@ -213,6 +213,13 @@ DECISIONS = [
     Decision(
         "other",
         553,
+        "5.1.7 Sender account does not exist",
+        Diagnosis.RELAY_DENIED,
+        "an-unknown-sender-is-our-from-address-never-the-seed-or-a-patient",
+    ),
+    Decision(
+        "other",
+        553,
         "Sender is not allowed to relay emails",
         Diagnosis.RELAY_DENIED,
         "not-allowed-to-relay-in-either-word-order",
