@@ -28,24 +28,48 @@ from .providers import all_providers, get_provider
 _DATA_FILE = "fixes.toml"
 
 
-@cache
-def _fixes() -> dict[str, dict[str, str]]:
-    text = resources.files("watchdog").joinpath("data", _DATA_FILE).read_text(encoding="utf-8")
-    raw = tomllib.loads(text)
-    table: dict[str, dict[str, str]] = {}
+def parse_fixes(text: str, source: str = _DATA_FILE) -> dict[Diagnosis, dict[str, str]]:
+    """Parse and check a fixes.toml document: diagnosis -> {provider or "default": text}.
+
+    Every diagnosis needs a table with a ``default`` of its own, and only diagnoses and known
+    providers may be named. A missing one is an error naming it (ValueError), never a silent
+    fall back to the generic "contact the provider" fix: that would send the front desk to the
+    provider about a problem of Watchdog's own set-up.
+    """
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        raise ValueError(f"{source}: not valid TOML: {e}") from e
+    known_providers = {p.name for p in all_providers()}
+    table: dict[Diagnosis, dict[str, str]] = {}
     for name, lines in raw.items():
-        Diagnosis(name)  # a typo in the data file fails loudly, in the tests
+        try:
+            diagnosis = Diagnosis(name)
+        except ValueError:
+            raise ValueError(f"{source}: [{name}] is not a diagnosis") from None
         if not isinstance(lines, dict) or not isinstance(lines.get("default"), str):
-            raise ValueError(f'{_DATA_FILE}: [{name}] needs a default = "..." line')
-        table[name] = {str(k): str(v) for k, v in lines.items()}
+            raise ValueError(f'{source}: [{name}] needs a default = "..." line')
+        unknown = sorted(set(lines) - known_providers - {"default"})
+        if unknown:
+            raise ValueError(f"{source}: [{name}] names unknown providers: {', '.join(unknown)}")
+        if not all(isinstance(v, str) and v.strip() for v in lines.values()):
+            raise ValueError(f"{source}: [{name}] lines must be text")
+        table[diagnosis] = {str(k): str(v) for k, v in lines.items()}
+    missing = [d.value for d in Diagnosis if d not in table]
+    if missing:
+        raise ValueError(f"{source}: no fix for {', '.join(missing)} (add a [table] for each)")
     return table
+
+
+@cache
+def _fixes() -> dict[Diagnosis, dict[str, str]]:
+    text = resources.files("watchdog").joinpath("data", _DATA_FILE).read_text(encoding="utf-8")
+    return parse_fixes(text)
 
 
 def short_fix(provider: str, diagnosis: Diagnosis) -> str:
     """The fix in one or two sentences: the provider's own line, else the default."""
-    lines = _fixes().get(diagnosis.value)
-    if lines is None:
-        return _fixes()["unknown"]["default"]
+    lines = _fixes()[diagnosis]
     return lines.get(provider, lines["default"])
 
 

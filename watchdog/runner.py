@@ -407,11 +407,14 @@ class Runner:
         *,
         reply: SmtpReply | None,
         waited_s: float | None = None,
+        delay: Bounce | None = None,
     ) -> CheckResult:
         """Classify a canary seen in the seed mailbox: on time or late, inbox or junk.
 
         Watching live (``waited_s``), the monotonic time waited is the latency: precise, and it
         does not count time the PC slept. Found later, the server's INTERNALDATE says when it came.
+        A late canary with a delay notice (``delay``) takes the notice's cause: a late arrival
+        because our own seed mailbox was full is Watchdog's set-up problem, not a slow provider.
         """
         skew: float | None = None
         skew_words = ""
@@ -441,6 +444,11 @@ class Runner:
             detail = (
                 f"The canary arrived after {format_duration(latency)}, later than the deadline."
             )
+            if delay is not None:
+                from .bounces import diagnose_delay
+
+                diagnosis = diagnose_delay(delay, self.provider) or diagnosis
+                detail += f" A server had reported: {delay.describe()}."
         elif found.is_junk:
             outcome, diagnosis = Outcome.JUNK, Diagnosis.JUNK_PLACEMENT
             detail = f"The canary arrived after {format_duration(latency)}, but in the junk folder."
@@ -526,7 +534,9 @@ class Runner:
         drop, is the diagnosis.
         """
         if delay is not None:
-            cause = _delay_cause(delay)
+            from .bounces import diagnose_delay
+
+            cause = diagnose_delay(delay, self.provider)
             if cause is not None:
                 words = delay.diagnostic_code or delay.status or "no reason given"
                 return self._result(
@@ -537,7 +547,7 @@ class Runner:
                     detail=f"{detail} A server reported it is still trying to deliver it"
                     + (f" ({delay.remote_mta})" if delay.remote_mta else "")
                     + f": {words}",
-                    bounce=_bounce_text(delay),
+                    bounce=delay.describe(),
                 )
         if notice is None:
             return self._result(
@@ -566,14 +576,14 @@ class Runner:
         return self._result(
             canary,
             Outcome.BOUNCED,
-            diagnose_bounce(bounce, self.provider),
+            diagnose_bounce(bounce, self.provider, about_canary=True),
             reply=reply,
             detail=(
                 "The server accepted the canary, then a bounce came back to the sender"
                 + (f" from {bounce.remote_mta}" if bounce.remote_mta else "")
                 + f": {words}"
             ),
-            bounce=_bounce_text(bounce),
+            bounce=bounce.describe(),
         )
 
     def _send_failure(self, canary: Canary, error: SendError) -> CheckResult:
@@ -737,7 +747,9 @@ class Runner:
         unsent = [r for r in waiting if not r.accepted and r.token not in found]
         waiting = [r for r in waiting if r.accepted or r.token in found]
         overdue = [r for r in waiting if r.token not in found and now > r.deadline_at]
-        bounces = self._bounces([r.token for r in overdue], with_delays=True)
+        # Found ones past their deadline too: a delay notice explains a late arrival.
+        late = [r for r in waiting if r.token in found and now > r.deadline_at]
+        bounces = self._bounces([r.token for r in (*overdue, *late)], with_delays=True)
         failed = {t for t, b in bounces.items() if b.action != "delayed"}
         unexplained = [
             r for r in overdue if r.token not in failed and r.outcome is not Outcome.LOST
@@ -748,7 +760,9 @@ class Runner:
             hit = found.get(old.token)
             result: CheckResult | None = None
             if hit is not None:
-                result = self._arrival(old, hit, reply=old.smtp_reply)
+                delay = bounces.get(old.token)
+                delay = delay if delay is not None and delay.action == "delayed" else None
+                result = self._arrival(old, hit, reply=old.smtp_reply, delay=delay)
             elif old.token in failed:
                 result = self._bounced(old, bounces[old.token], old.smtp_reply)
             elif old.outcome is not Outcome.LOST and now > old.deadline_at:
@@ -859,16 +873,12 @@ class _Watch:
         """Record the arrival (and move the status) before the canary is deleted."""
         runner = self.runner
         waited = runner.clock.monotonic() - self.started
-        result = runner._arrival(self.canary, found, reply=self.reply, waited_s=waited)
+        result = runner._arrival(
+            self.canary, found, reply=self.reply, waited_s=waited, delay=self.delay
+        )
         runner._note_signin(result)
         self.snapshot = runner._store(result, self._flips)
         self.stored = result
-
-
-def _bounce_text(bounce: Bounce) -> str:
-    """A bounce's status and words, as kept beside the server's reply."""
-    parts = [p for p in (bounce.action, bounce.status, bounce.diagnostic_code) if p]
-    return " ".join(parts) or "a bounce without a reason"
 
 
 def _skew_words(skew_s: float) -> str:
@@ -878,16 +888,6 @@ def _skew_words(skew_s: float) -> str:
         f"This PC's clock is about {format_duration(abs(skew_s))} {direction} the mail "
         "server's; set the PC's date and time to be set automatically."
     )
-
-
-def _delay_cause(delay: Bounce) -> Diagnosis | None:
-    """What a delay notice says about a canary that has not arrived (None: nothing useful)."""
-    status = delay.status or ""
-    if status.startswith("4.2.2"):
-        return Diagnosis.SEED_MAILBOX_FULL
-    if status.startswith("4."):
-        return Diagnosis.DELAYED
-    return None
 
 
 def _cannot_check_words(error: Exception) -> str:

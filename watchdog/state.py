@@ -11,10 +11,16 @@ that the caller records and announces. No I/O, no clock reads: ``now`` is passed
   or bounced (a bounce is a refusal that arrives by mail).
 - SEED_UNREACHABLE / OFFLINE: UNKNOWN. We cannot see whether mail flows, and must not blame the
   provider for a problem of the seed mailbox or of this PC's network. Streaks are kept as they are.
-- Diagnosis ``signin_expired`` or ``seed_mailbox_full`` (whatever the outcome): UNKNOWN too.
-  Watchdog's own OAuth2 sign-in was refused (the practice's mail program signs in on its own),
-  or Watchdog's own test mailbox is full: never a mail block. The first appearance is a flip
-  even when the status already was UNKNOWN, so someone is told.
+- LOST with diagnosis ``delayed`` or ``rate_limited`` (only a delay notice gives a lost canary
+  these: greylisting, the receiving server not answering, "too much mail"): DEGRADED. The
+  provider accepted the canary and says it is still trying, so it is late, not silently dropped.
+- NOT_SENT (the check stopped before the server accepted the canary): nothing changes.
+- A Watchdog set-up problem (``WATCHDOG_SETUP_PROBLEMS``, whatever the outcome): UNKNOWN, never
+  DOWN. Watchdog's own OAuth2 sign-in was refused (the practice's mail program signs in on its
+  own), Watchdog's own test mailbox is full or its address does not exist, the server and port
+  in Watchdog's settings are not the right kind of server, or the server refuses to send with
+  Watchdog's account details (relay denied): none of these is the provider blocking mail. The
+  first appearance is a flip even when the status already was UNKNOWN, so someone is told once.
 """
 
 from __future__ import annotations
@@ -37,9 +43,37 @@ from .models import (
 
 #: Problems of Watchdog's own set-up, whatever the outcome: UNKNOWN, never a mail block, and
 #: their first appearance is announced even when the status already was UNKNOWN.
+#:
+#: ``relay_denied`` is here because the canary goes out with Watchdog's own copy of the account
+#: details (``[sender] address`` / ``username``, signing in): a refusal to relay for them says
+#: those settings do not fit the account, which support fixes in Watchdog. The practice software
+#: has its own copy; if it shares the mistake its mail is refused too, so the alert says to compare
+#: them, but calling it the provider's block (DOWN) would send the staff after the wrong cause.
 WATCHDOG_SETUP_PROBLEMS = frozenset(
-    {Diagnosis.SIGNIN_EXPIRED, Diagnosis.SEED_MAILBOX_FULL, Diagnosis.CANNOT_CHECK}
+    {
+        Diagnosis.SIGNIN_EXPIRED,
+        Diagnosis.SEED_MAILBOX_FULL,
+        Diagnosis.SEED_ADDRESS_UNKNOWN,
+        Diagnosis.WRONG_SERVER_SETTINGS,
+        Diagnosis.RELAY_DENIED,
+        Diagnosis.CANNOT_CHECK,
+    }
 )
+
+#: The status reason for a set-up problem when the result carries no detail of its own.
+_SETUP_REASONS = {
+    Diagnosis.SIGNIN_EXPIRED: "Watchdog must be signed in to the mail account again.",
+    Diagnosis.SEED_MAILBOX_FULL: "Watchdog's test mailbox is full, so its checks bounce.",
+    Diagnosis.SEED_ADDRESS_UNKNOWN: "Watchdog's test mailbox address does not exist.",
+    Diagnosis.WRONG_SERVER_SETTINGS: "The server and port in Watchdog's settings are not the "
+    "right kind of mail server.",
+    Diagnosis.RELAY_DENIED: "The outgoing server would not send with Watchdog's account details "
+    "(user name, From address or signing in).",
+    Diagnosis.CANNOT_CHECK: "Watchdog could not run its check.",
+}
+
+#: What a delay notice makes of a lost canary: still being tried, so late rather than lost.
+_STILL_TRYING = frozenset({Diagnosis.DELAYED, Diagnosis.RATE_LIMITED})
 
 INITIAL = StatusSnapshot(status=Status.UNKNOWN, since=None, reason="No check has run yet.")
 
@@ -49,10 +83,15 @@ def evaluate(
 ) -> tuple[StatusSnapshot, Flip | None]:
     """The status after ``result``, and the flip if the status changed."""
     outcome = result.outcome
-    if outcome is Outcome.PENDING:
+    if outcome is Outcome.PENDING or (
+        outcome is Outcome.NOT_SENT and result.diagnosis is not Diagnosis.CANNOT_CHECK
+    ):
+        # NOT_SENT: the check stopped before the server accepted the canary; no evidence at all.
+        # Unless Watchdog *could not* check (a missing password, a locked keyring): that is a
+        # status of its own, or a green icon would stand on checks that cannot run.
         return prev, None
     if result.diagnosis in WATCHDOG_SETUP_PROBLEMS:
-        reason = result.detail or "Watchdog must be signed in to the mail account again."
+        reason = result.detail or _SETUP_REASONS[result.diagnosis]
         nxt = _to(prev, Status.UNKNOWN, reason, result.diagnosis, now)
         newly = prev.diagnosis is not result.diagnosis
         flip = None
@@ -63,12 +102,18 @@ def evaluate(
         latency = f" in {result.latency_s:.1f} s" if result.latency_s is not None else ""
         nxt = _to(prev, Status.UP, f"Canary delivered{latency}.", Diagnosis.OK, now)
         nxt = replace(nxt, consecutive_lost=0, consecutive_refused=0, streak_since=None)
-    elif outcome in (Outcome.JUNK, Outcome.LATE):
-        reason = (
-            "Canary arrived in the junk folder."
-            if outcome is Outcome.JUNK
-            else "Canary arrived, but only after the deadline."
-        )
+    elif outcome in (Outcome.JUNK, Outcome.LATE) or (
+        outcome is Outcome.LOST and result.diagnosis in _STILL_TRYING
+    ):
+        if outcome is Outcome.JUNK:
+            reason = "Canary arrived in the junk folder."
+        elif outcome is Outcome.LATE:
+            reason = "Canary arrived, but only after the deadline."
+        else:
+            reason = result.detail or (
+                "The canary has not arrived yet; the provider reported that it is still trying "
+                "to deliver it."
+            )
         nxt = _to(prev, Status.DEGRADED, reason, result.diagnosis, now)
         nxt = replace(nxt, consecutive_lost=0, consecutive_refused=0, streak_since=None)
     elif outcome is Outcome.LOST:

@@ -100,3 +100,24 @@ def test_a_restart_does_not_repeat_an_alert_that_was_already_sent() -> None:
     kind, memory = decide_alert(told, snapshot, None, POLICY, now, utc)
     assert kind is None
     assert memory == told
+
+
+def test_a_setup_problem_is_told_once_and_never_reminded_while_it_lasts() -> None:
+    """Relay denied for Watchdog's own details: UNKNOWN, one alert, no DOWN-style reminders."""
+    from watchdog.models import CheckResult, Diagnosis, Outcome, Policy
+    from watchdog.state import INITIAL, evaluate
+
+    memory = AlertMemory()
+    snapshot = INITIAL
+    sent = []
+    for hour in range(6):
+        now = MONDAY_9AM + hour * HOUR
+        refused = CheckResult(
+            f"t{hour}", now, now + 600, Outcome.SEND_FAILED, Diagnosis.RELAY_DENIED
+        )
+        snapshot, flip = evaluate(snapshot, refused, Policy(), now)
+        kind, memory = decide_alert(memory, snapshot, flip, POLICY, now, utc)
+        if kind:
+            sent.append((hour, kind))
+    assert sent == [(0, "unknown")]
+    assert memory.problem is None  # nothing was said about the practice's mail itself

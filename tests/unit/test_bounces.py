@@ -10,7 +10,14 @@ from email.mime.text import MIMEText
 
 import pytest
 
-from watchdog.bounces import Bounce, diagnose_bounce, parse_bounce
+from watchdog.bounces import (
+    Bounce,
+    bounce_reply,
+    diagnose_bounce,
+    diagnose_delay,
+    parse_bounce,
+    status_meaning,
+)
 from watchdog.models import Diagnosis
 
 CANARY_ID = "<canary-7f3a@smileclinic.com>"
@@ -119,6 +126,7 @@ def test_a_gmail_message_blocked_notice_is_read_as_a_rejected_canary() -> None:
             "information."
         ),
         remote_mta=None,
+        diagnostic_type="smtp",
     )
     assert diagnose_bounce(bounce, "gmail") is Diagnosis.MESSAGE_REJECTED
 
@@ -312,4 +320,251 @@ def test_a_bounce_of_a_canary_from_a_full_mailbox_is_the_seeds_problem() -> None
     )
     assert diagnose_bounce(about_canary, "gmail") is Diagnosis.SEED_MAILBOX_FULL
     about_a_patient = Bounce(**{**about_canary.__dict__, "canary_token": None})
-    assert diagnose_bounce(about_a_patient, "gmail") is Diagnosis.UNKNOWN
+    assert diagnose_bounce(about_a_patient, "gmail") is Diagnosis.RECIPIENT_MAILBOX_FULL
+
+
+# --- real MTAs' notices: Postfix's bounces and delay notices, the seed's own problems -----------
+
+
+def postfix_notice(
+    *, action: str, status: str, diagnostic: str, remote: str | None = "dns; 127.0.0.1"
+) -> Bounce:
+    """A Postfix 3.7 notice about a canary (failed or delayed), read back."""
+    recipient = {
+        "Final_Recipient": "rfc822; seed@example.test",
+        "Original_Recipient": "rfc822;seed@example.test",
+        "Action": action,
+        "Status": status,
+        "Diagnostic_Code": diagnostic,
+    }
+    if remote is not None:
+        recipient["Remote_MTA"] = remote
+    raw = dsn(
+        fields(**recipient),
+        returned=original(),
+        headers_only=True,
+        reporter="dns; mail.smileclinic.test",
+        human="This is the mail system at host mail.smileclinic.test.",
+    )
+    bounce = parse_bounce(raw)
+    assert bounce is not None
+    return bounce
+
+
+def test_a_canary_bounced_because_the_seed_address_is_unknown_is_a_setup_problem() -> None:
+    bounce = postfix_notice(
+        action="failed",
+        status="5.1.1",
+        diagnostic="smtp; 550 5.1.1 <seed@example.test> User doesn't exist: seed@example.test",
+    )
+    assert diagnose_bounce(bounce, "other") is Diagnosis.SEED_ADDRESS_UNKNOWN
+
+
+def test_a_postfix_bounce_without_a_reply_code_is_read_by_its_status_and_words() -> None:
+    bounce = postfix_notice(
+        action="failed",
+        status="5.1.1",
+        diagnostic=(
+            "X-Postfix; host 127.0.0.1[127.0.0.1] said: 550 5.1.1 <seed@example.test>: "
+            "Recipient address rejected: User unknown in virtual mailbox table"
+        ),
+    )
+    assert bounce.diagnostic_type == "x-postfix"
+    assert diagnose_bounce(bounce, "other") is Diagnosis.SEED_ADDRESS_UNKNOWN
+
+
+def test_a_bounce_matched_to_a_canary_by_message_id_gets_the_canary_view() -> None:
+    """A relay may strip our header; the caller that matched the Message-ID says so."""
+    stripped = Bounce(
+        original_message_id=CANARY_ID,
+        canary_token=None,
+        status="5.1.1",
+        action="failed",
+        diagnostic_code="550 5.1.1 <<address>>: Recipient address rejected: User unknown",
+        remote_mta=None,
+        diagnostic_type="smtp",
+    )
+    assert diagnose_bounce(stripped, "other") is Diagnosis.RECIPIENT_UNKNOWN
+    assert diagnose_bounce(stripped, "other", about_canary=True) is (Diagnosis.SEED_ADDRESS_UNKNOWN)
+
+
+def test_a_full_seed_mailbox_bounce_is_the_seeds_problem_and_a_patients_is_theirs() -> None:
+    bounce = postfix_notice(
+        action="failed",
+        status="5.2.2",
+        diagnostic="smtp; 552 5.2.2 <seed@example.test> Quota exceeded (mailbox for user is full)",
+    )
+    assert diagnose_bounce(bounce, "other") is Diagnosis.SEED_MAILBOX_FULL
+    assert diagnose_bounce(bounce, "other", about_canary=False) is (
+        Diagnosis.RECIPIENT_MAILBOX_FULL
+    )
+
+
+# --- the remote server's reply, kept apart from the submission server's --------------------------
+
+
+def test_a_quoted_smtp_reply_is_returned_with_its_code_status_and_lines() -> None:
+    bounce = postfix_notice(
+        action="failed",
+        status="5.7.1",
+        diagnostic=(
+            "smtp; 550-5.7.1 [203.0.113.7 12] Our system has detected that this\n"
+            "    550-5.7.1 message is likely unsolicited mail. q16si3475662wrs.311 - gsmtp"
+        ),
+    )
+    reply = bounce_reply(bounce)
+    assert reply is not None
+    assert (reply.code, reply.enhanced) == (550, "5.7.1")
+    assert reply.text == (
+        "5.7.1 [203.0.113.7 12] Our system has detected that this\n"
+        "5.7.1 message is likely unsolicited mail. q16si3475662wrs.311 - gsmtp"
+    )
+
+
+@pytest.mark.parametrize(
+    ("status", "diagnostic"),
+    [
+        ("5.0.0", "X-Postfix; host mx.example.net said: 550 5.7.1 rejected as spam"),
+        ("5.0.0", "X-Postfix; mail for example.test loops back to myself"),
+        ("5.7.1", "smtp; Message rejected. See https://support.google.com/mail/answer/69585"),
+        ("5.4.7", None),
+    ],
+    ids=["postfix-said", "postfix-own-words", "smtp-without-code", "status-only"],
+)
+def test_a_bounce_without_a_real_reply_code_gets_no_invented_one(
+    status: str, diagnostic: str | None
+) -> None:
+    headers = {"Action": "failed", "Status": status}
+    if diagnostic is not None:
+        headers["Diagnostic_Code"] = diagnostic
+    bounce = parse_bounce(dsn(fields(**headers), returned=original()))
+    assert bounce is not None
+    assert bounce_reply(bounce) is None
+    assert f"status {status}" in bounce.describe()
+
+
+def test_the_description_names_the_status_its_meaning_the_reporter_and_the_words() -> None:
+    bounce = postfix_notice(
+        action="failed",
+        status="5.1.1",
+        diagnostic="smtp; 550 5.1.1 <seed@example.test> User doesn't exist: seed@example.test",
+    )
+    assert bounce.describe() == (
+        "delivery failed, status 5.1.1 (bad destination mailbox address), reported by "
+        "127.0.0.1: 550 5.1.1 <seed@example.test> User doesn't exist: seed@example.test"
+    )
+    bare = Bounce(None, None, None, None, None, None)
+    assert bare.describe() == "delivery notice: no reason given"
+
+
+@pytest.mark.parametrize(
+    ("status", "meaning"),
+    [
+        ("5.1.1", "bad destination mailbox address"),
+        ("4.2.2", "mailbox full"),
+        ("4.4.1", "no answer from host"),
+        ("5.7.1", "delivery not authorized, message refused"),
+        ("5.7.139", "security or policy"),
+        ("4.9.9", None),
+        ("5.7", None),
+        ("not a status", None),
+    ],
+)
+def test_a_status_is_named_in_rfc_3463_words(status: str, meaning: str | None) -> None:
+    assert status_meaning(status) == meaning
+
+
+# --- delay notices: the late or lost canary's cause ----------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("status", "diagnostic", "expected"),
+    [
+        (
+            "4.2.2",
+            "smtp; 452 4.2.2 <seed@example.test> Quota exceeded (mailbox for\n    user is full)",
+            Diagnosis.SEED_MAILBOX_FULL,
+        ),
+        (
+            "4.2.2",
+            "smtp; 452-4.2.2 The email account that you tried to reach is over quota. Please\n"
+            "    452-4.2.2 direct the recipient to https://support.google.com/mail/?p=OverQuotaTemp",
+            Diagnosis.SEED_MAILBOX_FULL,
+        ),
+        (
+            "4.1.1",
+            "smtp; 450 4.1.1 <seed@example.test>: Recipient address rejected: unverified address: "
+            "host mx.example.test[192.0.2.1] said: 550 5.1.1 User unknown",
+            Diagnosis.SEED_ADDRESS_UNKNOWN,
+        ),
+        (
+            "4.2.0",
+            "smtp; 450 4.2.0 <seed@example.test>: Recipient address rejected: Greylisted, see "
+            "http://postgrey.schweikert.ch/help/example.test.html",
+            Diagnosis.DELAYED,
+        ),
+        (
+            "4.7.1",
+            "smtp; 451 4.7.1 Please try again later",
+            Diagnosis.DELAYED,
+        ),
+        (
+            "4.7.0",
+            "smtp; 421 4.7.0 [TSS04] Messages from 203.0.113.7 temporarily deferred due to "
+            "unexpected volume or user complaints - 4.16.55.1",
+            Diagnosis.RATE_LIMITED,
+        ),
+        (
+            "4.7.1",
+            "smtp; 450 4.7.1 Error: too much mail from 203.0.113.7",
+            Diagnosis.RATE_LIMITED,
+        ),
+        (
+            "4.4.1",
+            "X-Postfix; connect to mx.example.test[192.0.2.1]:25: Connection timed out",
+            Diagnosis.DELAYED,
+        ),
+        ("4.4.2", "X-Postfix; lost connection with mx.example.test[192.0.2.1]", Diagnosis.DELAYED),
+        ("4.4.1", None, Diagnosis.DELAYED),
+        ("4.0.0", "smtp; 451 Something odd happened", None),
+        ("4.3.0", None, None),
+    ],
+    ids=[
+        "dovecot-quota",
+        "gmail-over-quota",
+        "seed-unverified-unknown",
+        "postgrey",
+        "try-again-later",
+        "yahoo-tss04",
+        "postfix-anvil",
+        "connect-timed-out",
+        "lost-connection",
+        "no-answer-status-only",
+        "unknown-words",
+        "unknown-status",
+    ],
+)
+def test_a_delay_notice_names_the_cause_of_a_late_or_lost_canary(
+    status: str, diagnostic: str | None, expected: Diagnosis | None
+) -> None:
+    headers = {"Action": "delayed", "Status": status}
+    if diagnostic is not None:
+        headers["Diagnostic_Code"] = diagnostic
+    bounce = parse_bounce(dsn(fields(**headers), returned=original()))
+    assert bounce is not None
+    assert diagnose_delay(bounce, "other") is expected
+
+
+def test_only_a_delay_notice_is_read_as_a_delay() -> None:
+    bounce = postfix_notice(
+        action="failed",
+        status="4.4.1",
+        diagnostic="X-Postfix; connect to mx.example.test[192.0.2.1]:25: Connection timed out",
+    )
+    assert diagnose_delay(bounce, "other") is None
+    delayed = postfix_notice(
+        action="delayed",
+        status="4.4.1",
+        diagnostic="X-Postfix; connect to mx.example.test[192.0.2.1]:25: Connection timed out",
+    )
+    assert delayed.describe().startswith("delivery delayed, still being tried, status 4.4.1 (no")

@@ -44,6 +44,9 @@ class Row(NamedTuple):
     message: str
     diagnosis: Diagnosis
     source: str
+    # What the same reply means about one of our canaries, when that differs (its only recipient
+    # is our own seed mailbox); the extra table's optional sixth column.
+    canary_diagnosis: Diagnosis | None = None
 
 
 def read_table(path: Path) -> list[Row]:
@@ -57,6 +60,9 @@ def read_table(path: Path) -> list[Row]:
                 message=r["message"].replace("\\n", "\n"),
                 diagnosis=Diagnosis(r["diagnosis"]),
                 source=r["source"],
+                canary_diagnosis=Diagnosis(r["canary_diagnosis"])
+                if r.get("canary_diagnosis")
+                else None,
             )
             for r in reader
         ]
@@ -76,6 +82,13 @@ def _params(rows: list[Row]) -> list[object]:
 def test_every_known_provider_reply_gets_its_listed_diagnosis(row: Row) -> None:
     reply = parse_smtp_reply(row.code, row.message)
     assert diagnose_reply(reply, row.provider) is row.diagnosis
+
+
+@pytest.mark.parametrize("row", _params(ALL_ROWS))
+def test_every_known_reply_about_a_canary_gets_its_listed_canary_diagnosis(row: Row) -> None:
+    reply = parse_smtp_reply(row.code, row.message)
+    expected = row.canary_diagnosis or row.diagnosis
+    assert diagnose_canary_reply(reply, row.provider) is expected
 
 
 @pytest.mark.parametrize("row", _params(ALL_ROWS))
@@ -150,8 +163,96 @@ DECISIONS = [
         "other",
         552,
         "Requested mail action aborted: mailbox full",
-        Diagnosis.UNKNOWN,
+        Diagnosis.RECIPIENT_MAILBOX_FULL,
         "a-full-receiving-mailbox-is-not-our-sending-limit",
+    ),
+    Decision(
+        "other",
+        550,
+        "5.2.1 <patient@example.net>: Account suspended",
+        Diagnosis.RECIPIENT_UNKNOWN,
+        "a-suspended-account-under-5.2.1-is-the-recipients-not-ours",
+    ),
+    Decision(
+        "other",
+        550,
+        "5.4.4 Unable to route",
+        Diagnosis.RECIPIENT_UNKNOWN,
+        "no-way-to-the-recipients-domain-is-a-wrong-address",
+    ),
+    Decision(
+        "other",
+        550,
+        "5.1.1 Bad destination mailbox address",
+        Diagnosis.RECIPIENT_UNKNOWN,
+        "a-5.1.1-status-in-any-words-is-a-wrong-address",
+    ),
+    Decision(
+        "other",
+        450,
+        "4.1.1 <patient@example.net>: Recipient address rejected: unverified address: "
+        "Address verification in progress",
+        Diagnosis.UNKNOWN,
+        "a-temporary-4.1.1-without-words-is-not-a-wrong-address",
+    ),
+    Decision(
+        "microsoft365",
+        550,
+        "5.7.54 SMTP; [SN4PR0501CA0054.namprd05.prod.outlook.com]",
+        Diagnosis.RELAY_DENIED,
+        "microsofts-relay-codes-decide-when-the-words-are-cut-short",
+    ),
+    Decision(
+        "other",
+        554,
+        "Message rejected: Email address is not verified. The following identities failed the "
+        "check in region US-EAST-1: billing@smileclinic.com",
+        Diagnosis.RELAY_DENIED,
+        "a-sending-service-refusing-an-unverified-from-address-is-a-setting",
+    ),
+    Decision(
+        "other",
+        553,
+        "5.1.7 Sender account does not exist",
+        Diagnosis.RELAY_DENIED,
+        "an-unknown-sender-is-our-from-address-never-the-seed-or-a-patient",
+    ),
+    Decision(
+        "other",
+        553,
+        "Sender is not allowed to relay emails",
+        Diagnosis.RELAY_DENIED,
+        "not-allowed-to-relay-in-either-word-order",
+    ),
+    Decision(
+        "other",
+        550,
+        "Unauthenticated senders not allowed",
+        Diagnosis.RELAY_DENIED,
+        "sending-without-signing-in-is-relay-denied",
+    ),
+    Decision(
+        "other",
+        550,
+        "5.7.1 Unauthenticated email from example.com is not accepted due to domain's DMARC "
+        "policy.",
+        Diagnosis.MESSAGE_REJECTED,
+        "a-dmarc-refusal-is-the-messages-authentication-not-ours-to-sign-in",
+    ),
+    Decision(
+        "yahoo",
+        554,
+        "30 Sorry, your message to patient@yahoo.com cannot be delivered. This mailbox is "
+        "disabled (554.30).",
+        Diagnosis.RECIPIENT_UNKNOWN,
+        "a-disabled-recipient-mailbox-is-a-closed-address",
+    ),
+    Decision(
+        "other",
+        554,
+        "5.7.1 (delivery not authorized)",
+        Diagnosis.UNKNOWN,
+        "5.7.1-alone-says-neither-relay-nor-spam",
     ),
     Decision(
         "other",
@@ -503,16 +604,69 @@ def test_offline_is_only_said_when_both_servers_and_the_internet_are_silent(
         (552, "5.2.2 The email account that you tried to reach is over quota."),
         (452, "4.2.2 The email account that you tried to reach is over quota."),
         (552, "Requested mail action aborted: mailbox full"),
+        (552, "5.2.2 <seed@example.test> Quota exceeded (mailbox for user is full)"),
     ],
 )
 def test_a_full_recipient_mailbox_is_the_seeds_problem_for_a_canary_only(
     code: int, text: str
 ) -> None:
     reply = parse_smtp_reply(code, text)
-    # About a patient's message (watchdog explain): not ours to fix, and not our sending limit.
-    assert diagnose_reply(reply, "gmail") is Diagnosis.UNKNOWN
+    # About a patient's message (watchdog explain): the patient's, and not our sending limit.
+    assert diagnose_reply(reply, "gmail") is Diagnosis.RECIPIENT_MAILBOX_FULL
     # About a canary: its only recipient is our own seed mailbox.
     assert diagnose_canary_reply(reply, "gmail") is Diagnosis.SEED_MAILBOX_FULL
+
+
+@pytest.mark.parametrize(
+    ("code", "text"),
+    [
+        (
+            550,
+            "5.1.1 <seed@example.test>: Recipient address rejected: User unknown in virtual "
+            "mailbox table",
+        ),
+        (550, "5.1.1 <seed@example.test> User doesn't exist: seed@example.test"),
+        (550, "No such user"),
+        (550, "5.1.10 RESOLVER.ADR.RecipientNotFound; Recipient not found by SMTP address lookup"),
+    ],
+)
+def test_an_unknown_seed_address_is_a_setup_problem_for_a_canary_only(code: int, text: str) -> None:
+    reply = parse_smtp_reply(code, text)
+    assert diagnose_reply(reply, "other") is Diagnosis.RECIPIENT_UNKNOWN
+    assert diagnose_canary_reply(reply, "other") is Diagnosis.SEED_ADDRESS_UNKNOWN
+
+
+def test_insufficient_system_storage_is_the_servers_disk_not_a_full_mailbox() -> None:
+    reply = parse_smtp_reply(452, "4.3.1 Insufficient system storage")
+    assert diagnose_reply(reply) is Diagnosis.UNKNOWN
+    assert diagnose_canary_reply(reply) is Diagnosis.UNKNOWN
+
+
+def test_a_refused_from_address_is_a_setting_and_never_read_as_a_patients_unknown_address() -> None:
+    reply = parse_smtp_reply(
+        550, "5.1.0 <billing@smileclinic.com>: Sender address rejected: User unknown"
+    )
+    assert diagnose_reply(reply) is Diagnosis.RELAY_DENIED
+    assert diagnose_canary_reply(reply) is Diagnosis.RELAY_DENIED
+
+
+def test_general_status_rules_come_after_every_rule_that_reads_words() -> None:
+    ids = [rule.id for rule in packaged_rules()]
+    general = [i for i, rule in enumerate(packaged_rules()) if rule.pattern is None]
+    worded = [i for i, rule in enumerate(packaged_rules()) if rule.pattern is not None]
+    # Status-only rules may sit above the word rules only where their status is unambiguous:
+    # Gmail's 5.7.14, Microsoft's own codes and X.2.2 (mailbox full, above the quota words).
+    early = {ids[i] for i in general if i < max(worded)}
+    assert early == {
+        "gmail-5.7.14",
+        "recipient-mailbox-full",
+        "basic-auth-disabled-code",
+        "auth-failed-code",
+        "relay-denied-code",
+        "sender-blocked-code",
+        "sender-authentication-code",
+    }
+    assert ids[-2:] == ["bad-destination-address-code", "unable-to-route-code"]
 
 
 def test_a_canary_reply_without_a_canary_rule_reads_like_any_reply() -> None:

@@ -21,6 +21,7 @@ from watchdog.guidance import (
     all_guides,
     guide_for,
     link_spans,
+    parse_fixes,
     parse_guides,
     phrase,
     short_fix,
@@ -35,6 +36,76 @@ def test_every_diagnosis_has_a_fix_for_every_provider(diagnosis: Diagnosis) -> N
     for provider in all_providers():
         fix = short_fix(provider.name, diagnosis)
         assert len(fix) > 10, (provider.name, diagnosis)
+
+
+@pytest.mark.parametrize("diagnosis", [d for d in Diagnosis if d is not Diagnosis.UNKNOWN], ids=str)
+def test_every_diagnosis_has_its_own_fix_never_the_generic_contact_the_provider(
+    diagnosis: Diagnosis,
+) -> None:
+    generic = short_fix("other", Diagnosis.UNKNOWN)
+    for provider in all_providers():
+        assert short_fix(provider.name, diagnosis) != generic, (provider.name, diagnosis)
+    defaults = [short_fix("other", d) for d in Diagnosis]
+    assert defaults.count(short_fix("other", diagnosis)) == 1
+
+
+@pytest.mark.parametrize(
+    "diagnosis",
+    [
+        Diagnosis.SIGNIN_EXPIRED,
+        Diagnosis.SEED_MAILBOX_FULL,
+        Diagnosis.SEED_ADDRESS_UNKNOWN,
+        Diagnosis.SEED_UNREACHABLE,
+        Diagnosis.WRONG_SERVER_SETTINGS,
+        Diagnosis.RELAY_DENIED,
+        Diagnosis.RECIPIENT_UNKNOWN,
+        Diagnosis.RECIPIENT_MAILBOX_FULL,
+    ],
+    ids=str,
+)
+def test_a_fix_for_a_problem_that_is_not_the_providers_never_says_contact_the_provider(
+    diagnosis: Diagnosis,
+) -> None:
+    for provider in all_providers():
+        fix = short_fix(provider.name, diagnosis).lower()
+        assert "contact the provider" not in fix and "call the provider" not in fix
+
+
+@pytest.mark.parametrize(
+    "diagnosis", [Diagnosis.RECIPIENT_UNKNOWN, Diagnosis.RECIPIENT_MAILBOX_FULL], ids=str
+)
+def test_a_fix_about_a_reminders_recipient_speaks_of_the_patient_not_the_history(
+    diagnosis: Diagnosis,
+) -> None:
+    """`watchdog explain` shows it for a reminder the practice software could not send."""
+    fix = short_fix("gmail", diagnosis)
+    assert "patient" in fix
+    assert "practice's account" in fix
+    assert "history" not in fix
+
+
+def test_the_fixes_file_without_a_diagnosis_fails_naming_it() -> None:
+    tables = "".join(f'[{d.value}]\ndefault = "Fix {d.value}."\n' for d in Diagnosis)
+    assert parse_fixes(tables, "fixes.toml")[Diagnosis.OK] == {"default": "Fix ok."}
+    without = tables.replace('[seed_mailbox_full]\ndefault = "Fix seed_mailbox_full."\n', "")
+    with pytest.raises(ValueError, match=r"fixes.toml: no fix for seed_mailbox_full"):
+        parse_fixes(without, "fixes.toml")
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ('[mailbox_stuffed]\ndefault = "x"\n', r"\[mailbox_stuffed\] is not a diagnosis"),
+        ('[ok]\ngmail = "x"\n', r'\[ok\] needs a default = "..." line'),
+        ('[ok]\ndefault = "x"\ngmial = "y"\n', r"\[ok\] names unknown providers: gmial"),
+        ('[ok]\ndefault = ""\n', r"\[ok\] lines must be text"),
+        ("[ok\n", r"not valid TOML"),
+    ],
+    ids=["unknown-diagnosis", "no-default", "unknown-provider", "empty-text", "bad-toml"],
+)
+def test_a_broken_fixes_file_is_refused_with_what_is_wrong(body: str, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        parse_fixes(body, "fixes.toml")
 
 
 def test_a_provider_line_wins_over_the_default() -> None:

@@ -462,3 +462,23 @@ def test_a_missing_seed_password_is_unknown_not_up_for_ever(tmp_path: Path) -> N
     assert report.result.diagnosis is Diagnosis.CANNOT_CHECK
     assert report.status.status is Status.UNKNOWN
     assert "No seed password" in report.status.reason
+
+
+def test_a_canary_late_because_the_seed_was_full_is_our_problem_not_a_slow_provider(
+    tmp_path: Path,
+) -> None:
+    clock = FakeClock()
+    inbox = SenderInbox()
+    mailbox = FakeMailbox(clock)
+    runner = runner_for(tmp_path, QueuedProbe(), mailbox, clock, inbox=inbox)
+    lost = runner.check().result
+    assert lost.outcome is Outcome.LOST
+    inbox.bounces[lost.token] = bounce(
+        lost.token, action="delayed", status="4.2.2", code="smtp; 452 4.2.2 Mailbox is full"
+    )
+    mailbox.arrived[lost.token] = clock.now() + 30  # the seed had room again later
+    clock.t += 120
+    settled = {r.token: r for r in runner.settle()}
+    late = settled[lost.token]
+    assert (late.outcome, late.diagnosis) == (Outcome.LATE, Diagnosis.SEED_MAILBOX_FULL)
+    assert runner.history.status().status is Status.UNKNOWN  # not "reminders arrive late"

@@ -159,3 +159,77 @@ def test_a_full_seed_mailbox_is_unknown_told_once_and_keeps_no_refusal_streak() 
     assert first.diagnosis is Diagnosis.SEED_MAILBOX_FULL
     second, again = evaluate(first, full, Policy(), 2005.0)
     assert second.status is Status.UNKNOWN and again is None
+
+
+SETUP_PROBLEMS = [
+    Diagnosis.SIGNIN_EXPIRED,
+    Diagnosis.SEED_MAILBOX_FULL,
+    Diagnosis.SEED_ADDRESS_UNKNOWN,
+    Diagnosis.WRONG_SERVER_SETTINGS,
+    Diagnosis.RELAY_DENIED,
+]
+
+
+@pytest.mark.parametrize("diagnosis", SETUP_PROBLEMS, ids=str)
+@pytest.mark.parametrize("outcome", [Out.SEND_FAILED, Out.BOUNCED, Out.LOST], ids=str)
+def test_a_watchdog_setup_problem_is_unknown_never_down_and_told_once(
+    diagnosis: Diagnosis, outcome: Outcome
+) -> None:
+    up, _ = evaluate(INITIAL, result(Out.DELIVERED, 0.0), Policy(), 5.0)
+    problem = CheckResult(
+        token="t1",
+        sent_at=1000.0,
+        deadline_at=1600.0,
+        outcome=outcome,
+        diagnosis=diagnosis,
+    )
+    first, flip = evaluate(up, problem, Policy(), 1005.0)
+    assert (first.status, first.diagnosis) == (Status.UNKNOWN, diagnosis)
+    assert flip is not None and flip.to_status is Status.UNKNOWN
+    assert first.reason  # a reason of its own even without a detail
+    assert first.consecutive_refused == 0 and first.consecutive_lost == 0
+    again, repeat = evaluate(first, problem, Policy(), 2005.0)
+    assert again.status is Status.UNKNOWN and repeat is None
+
+
+def test_each_setup_problem_has_its_own_reason_when_the_result_has_no_detail() -> None:
+    reasons = set()
+    for diagnosis in SETUP_PROBLEMS:
+        problem = CheckResult("t", 0.0, 600.0, Out.SEND_FAILED, diagnosis)
+        snapshot, _ = evaluate(INITIAL, problem, Policy(), 1.0)
+        reasons.add(snapshot.reason)
+    assert len(reasons) == len(SETUP_PROBLEMS)
+
+
+def test_a_setup_problem_first_seen_while_unknown_is_still_announced() -> None:
+    offline, _ = evaluate(INITIAL, result(Out.OFFLINE, 0.0), Policy(), 1.0)
+    assert offline.status is Status.UNKNOWN
+    relay = CheckResult("t", 10.0, 610.0, Out.SEND_FAILED, Diagnosis.RELAY_DENIED)
+    snapshot, flip = evaluate(offline, relay, Policy(), 11.0)
+    assert snapshot.status is Status.UNKNOWN
+    assert flip is not None and flip.diagnosis is Diagnosis.RELAY_DENIED
+
+
+@pytest.mark.parametrize("before", [Out.DELIVERED, Out.SEND_FAILED, Out.LOST], ids=str)
+def test_a_canary_that_was_never_sent_changes_nothing(before: Outcome) -> None:
+    prev, _ = evaluate(INITIAL, result(before, 0.0), Policy(), 5.0)
+    not_sent = CheckResult("t1", 1000.0, 1600.0, Out.NOT_SENT, Diagnosis.UNKNOWN)
+    after, flip = evaluate(prev, not_sent, Policy(), 1005.0)
+    assert after == prev
+    assert flip is None
+
+
+@pytest.mark.parametrize("diagnosis", [Diagnosis.DELAYED, Diagnosis.RATE_LIMITED], ids=str)
+def test_a_lost_canary_the_provider_still_tries_to_deliver_is_late_not_dropped(
+    diagnosis: Diagnosis,
+) -> None:
+    """Only a delay notice gives a lost canary these diagnoses (greylisting, no answer...)."""
+    up, _ = evaluate(INITIAL, result(Out.DELIVERED, 0.0), Policy(), 5.0)
+    lost = CheckResult(
+        "t1", 1000.0, 1600.0, Out.LOST, diagnosis, detail="delivery delayed, status 4.4.1"
+    )
+    snapshot, flip = evaluate(up, lost, Policy(), 1605.0)
+    assert (snapshot.status, snapshot.diagnosis) == (Status.DEGRADED, diagnosis)
+    assert snapshot.consecutive_lost == 0
+    assert snapshot.reason == "delivery delayed, status 4.4.1"
+    assert flip is not None and flip.to_status is Status.DEGRADED

@@ -15,6 +15,31 @@ from . import Alert, AlertKind
 GUIDE_HINT = "Open the Watchdog guide: tray icon \u2192 Show guidance (or run: watchdog guide)."
 
 
+#: What an UNKNOWN alert says about a problem of Watchdog's own set-up (state's
+#: WATCHDOG_SETUP_PROBLEMS but signin_expired, which has its own words): never the provider.
+_SETUP_WORDS = {
+    Diagnosis.SEED_MAILBOX_FULL: (
+        "Reminders are not affected by this. Support: empty Watchdog's test mailbox."
+    ),
+    Diagnosis.SEED_ADDRESS_UNKNOWN: (
+        "Reminders are not affected by this. Support: correct the test mailbox address "
+        "([seed] address) in Watchdog's settings."
+    ),
+    Diagnosis.WRONG_SERVER_SETTINGS: (
+        "The server or port in Watchdog's settings is not the right kind of mail server; this "
+        "is not the provider. Support: check them and run watchdog doctor."
+    ),
+    Diagnosis.RELAY_DENIED: (
+        "The server would not send with Watchdog's user name or From address; not a junk-mail "
+        "filter. Support: check Watchdog's [sender] settings."
+    ),
+    Diagnosis.CANNOT_CHECK: (
+        "Reminders are not affected by this: Watchdog itself cannot check (a password missing or "
+        "the password store locked). Support: see the reason in Watchdog's status."
+    ),
+}
+
+
 def short_provider_name(display_name: str) -> str:
     """``Outlook.com / Hotmail / Live`` -> ``Outlook.com``; keeps titles short."""
     return display_name.split(" / ")[0].split(" (")[0].strip() or "mail"
@@ -43,6 +68,14 @@ def _title(kind: AlertKind, diagnosis: Diagnosis | None, provider: str, status: 
             return f"Watchdog must sign in to {provider} again"
         if diagnosis is Diagnosis.SEED_MAILBOX_FULL:
             return "Watchdog's test mailbox is full: checks cannot run"
+        if diagnosis is Diagnosis.SEED_ADDRESS_UNKNOWN:
+            return "Watchdog's test mailbox address is wrong: checks cannot run"
+        if diagnosis is Diagnosis.WRONG_SERVER_SETTINGS:
+            return "Watchdog's server settings look wrong: checks cannot run"
+        if diagnosis is Diagnosis.RELAY_DENIED:
+            return f"{provider} refused Watchdog's account details"
+        if diagnosis is Diagnosis.CANNOT_CHECK:
+            return "Watchdog cannot run its checks: a job for support"
         return "Watchdog cannot check reminder e-mails right now"
     return "Test alert from Delivery Watchdog"
 
@@ -79,15 +112,14 @@ def build_alert(
     elif kind is AlertKind.UNKNOWN and diagnosis is Diagnosis.OFFLINE:
         message = f"Since {_hhmm(since)}. {summary} This is not a problem of the mail provider."
     elif kind is AlertKind.UNKNOWN and diagnosis is Diagnosis.SIGNIN_EXPIRED:
+        # Not the whole description: with it the message ran past Windows' 255 characters.
         message = (
-            f"Since {_hhmm(since)}. {summary} Reminders are not affected by this. "
-            "Open Watchdog setup and sign in again (watchdog setup --reauth)."
+            f"Since {_hhmm(since)}. Watchdog's own sign-in to the mail account was withdrawn, so "
+            "it cannot check. Reminders are not affected by this. Sign Watchdog in again: "
+            "watchdog setup --reauth."
         )
-    elif kind is AlertKind.UNKNOWN and diagnosis is Diagnosis.SEED_MAILBOX_FULL:
-        message = (
-            f"Since {_hhmm(since)}. Reminders are not affected by this. Support: empty "
-            "Watchdog's test mailbox. " + GUIDE_HINT
-        )
+    elif kind is AlertKind.UNKNOWN and diagnosis in _SETUP_WORDS:
+        message = f"Since {_hhmm(since)}. {_SETUP_WORDS[diagnosis]} {GUIDE_HINT}"
     else:
         lead = f"Since {_hhmm(since)}: {summary}" if since else summary
         message = f"{lead} {GUIDE_HINT}"
