@@ -25,7 +25,7 @@ import threading
 import time
 from collections.abc import Callable
 from types import TracebackType
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, NoReturn
 
 #: What one conversation may read from a server before it is cut off. A canary round trip reads
 #: a few kilobytes; a bounce is fetched whole and may be up to 512 KiB.
@@ -177,6 +177,17 @@ class Guard:
             raise OverLimitError(
                 f"the server sent more than {self.max_bytes // 1024} KiB in one conversation"
             )
+
+    def refuse(self, what: str) -> NoReturn:
+        """A protocol found the server sending too much in one piece (``what``): cut and raise.
+
+        For limits a protocol knows better than the byte budget: a reply line longer than any
+        mail server writes, or a reply with endless continuation lines. Counted as
+        :attr:`over_size`, so the caller words it as "sent far more than a mail server would".
+        """
+        self.over_size = True
+        self._cut()
+        raise OverLimitError(f"the server sent {what}")
 
     def announce(self, n: int) -> None:
         """A protocol said ``n`` bytes will follow (an IMAP literal): refuse it before reading."""
