@@ -43,7 +43,7 @@ class CountingSubmissionServer(SubmissionServer):
 
 @pytest.fixture
 def counting_server(mail_servers: MailServers) -> Iterator[CountingSubmissionServer]:
-    """A second submission server (AUTH PLAIN and LOGIN offered) delivering into the same Dovecot."""
+    """A second submission server (AUTH PLAIN and LOGIN offered), delivering into Dovecot."""
     server = CountingSubmissionServer(
         {mail_servers.sender_user: mail_servers.sender_password},
         mail_servers.certificates,
