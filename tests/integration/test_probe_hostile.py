@@ -18,7 +18,8 @@ import pytest
 from tests.servers import MailServers
 from tests.servers.hostile_smtp import (
     IMAP_GREETING,
-    Behaviour,
+    Connection,
+    HostileServer,
     endless_continuation,
     full_backlog_port,
     greets_with,
@@ -117,20 +118,15 @@ def test_the_whole_conversation_reads_no_more_than_its_byte_budget() -> None:
     # conversation's budget stops them. The server sends a 99-line EHLO reply forever.
     reply = (b"250-" + b"B" * 600 + b"\r\n") * 98 + b"250 OK\r\n"
 
-    def chatty(connection: object) -> None:
-        from tests.servers.hostile_smtp import Connection
-
-        assert isinstance(connection, Connection)
+    def chatty(connection: Connection) -> None:
         if not connection.send(b"220 chatty.test ESMTP\r\n"):
             return
         while connection.read_line() and not connection.over:
             if not connection.send(reply):
                 return
 
-    probe = SmtpProbe(sender_for(0), _no_signin(), overall=30.0)
-    behaviour: Behaviour = chatty
-    with hostile_server(behaviour) as server:
-        probe.sender = sender_for(server.port)
+    with hostile_server(chatty) as server:
+        probe = SmtpProbe(sender_for(server.port), _no_signin(), overall=30.0)
         connection = probe._connect()
         try:
             with pytest.raises(OSError, match="more than"):
@@ -225,3 +221,19 @@ def test_a_real_554_greeting_stays_the_servers_own_reply() -> None:
         error, _ = _send_to(server.port, overall=10.0)
     assert error.reply is not None and error.reply.code == 554
     assert error.diagnosis is None
+
+
+@pytest.mark.parametrize("security", ["starttls", "none"])
+def test_a_plain_client_on_port_465_is_told_that_port_wants_ssl(security: str) -> None:
+    # Port 465 speaks TLS from the first byte, so a plain client waits for a greeting that never
+    # comes. Binding 465 needs the right to use a low port and the port free.
+    try:
+        server = HostileServer(silent, port=465)
+    except OSError as e:
+        pytest.skip(f"cannot listen on 127.0.0.1:465 here ({e})")
+    with server:
+        error, elapsed = _send_to(465, security=security, overall=2.0)
+    assert elapsed < BOUND_S
+    assert error.diagnosis is Diagnosis.TLS_ERROR
+    assert "port 465 expects TLS from the first byte" in str(error)
+    assert 'Set security = "ssl" in [sender]' in str(error)

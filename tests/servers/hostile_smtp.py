@@ -92,12 +92,17 @@ Behaviour = Callable[[Connection], None]
 class HostileServer:
     """A TCP listener on 127.0.0.1 running ``behaviour`` for every connection, each in a thread."""
 
-    def __init__(self, behaviour: Behaviour) -> None:
+    def __init__(self, behaviour: Behaviour, port: int = 0) -> None:
+        """``port`` 0 picks a free one; a fixed one (465, say) raises OSError if it is taken."""
         self.behaviour = behaviour
         self._stop = threading.Event()
         self._listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self._listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self._listener.bind((HOST, 0))
+        try:
+            self._listener.bind((HOST, port))
+        except OSError:
+            self._listener.close()
+            raise
         self._listener.listen(8)
         self._listener.settimeout(0.1)
         self.port: int = self._listener.getsockname()[1]
@@ -241,9 +246,9 @@ def greets_with(greeting: bytes) -> Behaviour:
 
 
 @contextlib.contextmanager
-def hostile_server(behaviour: Behaviour) -> Iterator[HostileServer]:
-    """Run ``behaviour`` on a fresh port for the ``with`` block."""
-    with HostileServer(behaviour) as server:
+def hostile_server(behaviour: Behaviour, port: int = 0) -> Iterator[HostileServer]:
+    """Run ``behaviour`` on a fresh port (or ``port``) for the ``with`` block."""
+    with HostileServer(behaviour, port) as server:
         yield server
 
 
