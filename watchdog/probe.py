@@ -375,6 +375,11 @@ class SmtpProbe:
             ) from e
         except ssl.SSLError as e:
             if s.security is Security.SSL and e.reason in _PLAIN_TEXT_ANSWERS:
+                # Which plain-text server? OpenSSL swallowed the greeting; a second, plain look
+                # (only on this failure path) tells a wrong port from a STARTTLS port.
+                greeting = self._plain_first_line(guard)
+                if greeting and not _looks_like_reply(greeting):
+                    raise self._garbled(_NotAnSmtpReply(greeting, first=True)) from e
                 raise ProbeError(
                     f"{self._where} answered in plain text, not with TLS ({e.reason}): it is a "
                     f"plain or STARTTLS port, so port {s.smtp_port} expects security = "
@@ -417,6 +422,19 @@ class SmtpProbe:
             connection.close()
             raise
         return connection
+
+    def _plain_first_line(self, guard: Guard) -> bytes:
+        """The first line a plain connection to the server reads (b"" if none comes soon)."""
+        s = self.sender
+        try:
+            sock = guard.connect((s.smtp_host, s.smtp_port), min(self.timeout, 5.0))
+        except OSError:
+            return b""
+        with contextlib.closing(sock), contextlib.closing(sock.makefile("rb")) as raw:
+            try:
+                return guard.reader(raw).readline(_MAX_LINE)
+            except OSError:
+                return b""
 
     def _garbled(self, e: _NotAnSmtpReply) -> ProbeError:
         """Words for a line that is no SMTP reply: a wrong port in the greeting, else breakage."""
@@ -462,6 +480,14 @@ class SmtpProbe:
         limit, with ``server_unreachable`` in plain words.
         """
         stage = "connect"
+        if should_stop():
+            raise SendError(
+                f"Watchdog was asked to stop before connecting to {self._where}; the canary "
+                "was not sent.",
+                network=True,
+                cancelled=True,
+                stage=stage,
+            )
         progress = _Progress()
         with Guard(self.overall, should_stop=should_stop, max_bytes=SEND_MAX_BYTES) as guard:
             try:

@@ -237,3 +237,10 @@ def test_a_plain_client_on_port_465_is_told_that_port_wants_ssl(security: str) -
     assert error.diagnosis is Diagnosis.TLS_ERROR
     assert "port 465 expects TLS from the first byte" in str(error)
     assert 'Set security = "ssl" in [sender]' in str(error)
+
+
+def test_a_stop_requested_before_the_send_connects_nowhere() -> None:
+    with hostile_server(silent) as server:
+        error, elapsed = _send_to(server.port, should_stop=lambda: True)
+        assert server.connections == []
+    assert error.cancelled and elapsed < BOUND_S

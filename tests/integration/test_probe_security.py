@@ -128,3 +128,14 @@ def test_plain_text_that_reaches_an_address_outside_the_office_is_refused_before
     assert f"{host} reached 203.0.113.7" in words
     assert "loopback and private addresses" in words
     assert 'security = "none"' in words
+
+
+def test_ssl_on_a_plain_imap_port_is_a_wrong_port_not_a_security_setting(
+    mail_servers: MailServers,
+) -> None:
+    outcome, password = _send(mail_servers.imap_port, "ssl", mail_servers=mail_servers)
+    assert isinstance(outcome, SendError)
+    assert outcome.diagnosis is Diagnosis.WRONG_SERVER_SETTINGS
+    assert password.reads == 0
+    assert 'it greeted with "* OK' in str(outcome)
+    assert "check smtp_port in [sender]" in str(outcome)
