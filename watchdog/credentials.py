@@ -89,11 +89,47 @@ class PasswordSignIn:
         return f"PasswordSignIn(username={self.username!r})"
 
     def smtp(self, connection: smtplib.SMTP) -> None:
-        if self.username:
-            connection.login(self.username, self._password())
+        """One AUTH attempt with one mechanism: PLAIN if offered, else LOGIN (else CRAM-MD5).
+
+        Not ``smtplib.SMTP.login``: it tries each offered mechanism in turn, so one wrong
+        password costs two or three failed sign-ins, and fail2ban-style protections count every
+        one of them towards blocking the practice's own account.
+        """
+        if not self.username:
+            return
+        import smtplib
+
+        connection.ehlo_or_helo_if_needed()
+        if not connection.has_extn("auth"):
+            raise smtplib.SMTPNotSupportedError("SMTP AUTH extension not supported by server.")
+        mechanism = smtp_mechanism(connection.esmtp_features["auth"])
+        if mechanism is None:
+            raise smtplib.SMTPException(
+                "The server offers no sign-in method Watchdog knows (PLAIN, LOGIN, CRAM-MD5): "
+                + connection.esmtp_features["auth"]
+            )
+        # smtplib's auth_plain / auth_login / auth_cram_md5 read these two attributes.
+        connection.user, connection.password = self.username, self._password()
+        try:
+            method = getattr(connection, "auth_" + mechanism.lower().replace("-", "_"))
+            # Raises SMTPAuthenticationError for anything but 235 (or 503, already signed in).
+            connection.auth(mechanism, method)
+        finally:
+            connection.password = ""
 
     def imap(self, client: IMAPClient) -> None:
         client.login(self.username, self._password())
+
+
+#: Single-attempt preference: PLAIN and LOGIN carry the same secret (over TLS); CRAM-MD5 only
+#: for a server that offers nothing else.
+_SMTP_MECHANISMS = ("PLAIN", "LOGIN", "CRAM-MD5")
+
+
+def smtp_mechanism(offered: str) -> str | None:
+    """The one SASL mechanism to use from an EHLO ``AUTH`` line (``"LOGIN PLAIN"``), or None."""
+    names = set(offered.upper().split())
+    return next((m for m in _SMTP_MECHANISMS if m in names), None)
 
 
 PasswordLookup = Callable[[Role, str], str]

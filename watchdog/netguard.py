@@ -25,7 +25,7 @@ import threading
 import time
 from collections.abc import Callable
 from types import TracebackType
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, NoReturn
 
 #: What one conversation may read from a server before it is cut off. A canary round trip reads
 #: a few kilobytes; a bounce is fetched whole and may be up to 512 KiB.
@@ -178,6 +178,17 @@ class Guard:
                 f"the server sent more than {self.max_bytes // 1024} KiB in one conversation"
             )
 
+    def refuse(self, what: str) -> NoReturn:
+        """A protocol found the server sending too much in one piece (``what``): cut and raise.
+
+        For limits a protocol knows better than the byte budget: a reply line longer than any
+        mail server writes, or a reply with endless continuation lines. Counted as
+        :attr:`over_size`, so the caller words it as "sent far more than a mail server would".
+        """
+        self.over_size = True
+        self._cut()
+        raise OverLimitError(f"the server sent {what}")
+
     def announce(self, n: int) -> None:
         """A protocol said ``n`` bytes will follow (an IMAP literal): refuse it before reading."""
         if self.bytes_read + n > self.max_bytes:
@@ -215,6 +226,25 @@ class CappedReader:
         return getattr(self._file, name)
 
 
+#: Inside the office: this PC, the private ranges of RFC 1918 and RFC 4193, and link-local.
+#: Spelled out rather than ``ipaddress``'s ``is_private``, which also counts documentation,
+#: benchmarking and reserved ranges (203.0.113.0/24, 198.18.0.0/15, 240.0.0.0/4 ...): those are
+#: no office network, and a network that routes them is not one to send a password across.
+_OFFICE_NETWORKS = tuple(
+    ipaddress.ip_network(n)
+    for n in (
+        "127.0.0.0/8",
+        "10.0.0.0/8",
+        "172.16.0.0/12",
+        "192.168.0.0/16",
+        "169.254.0.0/16",
+        "::1/128",
+        "fc00::/7",
+        "fe80::/10",
+    )
+)
+
+
 def is_office_address(ip: str) -> bool:
     """True for loopback, private-range and link-local addresses: inside the office network.
 
@@ -227,4 +257,4 @@ def is_office_address(ip: str) -> bool:
         return False
     if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
         address = address.ipv4_mapped
-    return address.is_loopback or address.is_private or address.is_link_local
+    return any(address in network for network in _OFFICE_NETWORKS)

@@ -187,7 +187,7 @@ class Runner:
         self.history.record_pending(canary, self.clock.now())
         log.info("Sending canary %s to %s", canary.token, self.config.seed.address)
         try:
-            reply = self.probe.send(message)
+            reply = self.probe.send(message, should_stop=should_stop)
         except SendError as e:
             if e.cancelled:
                 # Stopped before the server accepted it: nothing was sent, nothing can be lost.

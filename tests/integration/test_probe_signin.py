@@ -1,0 +1,109 @@
+"""One sign-in attempt per check (issue 11 item 8).
+
+smtplib's ``login()`` tries every offered mechanism in turn (PLAIN, then LOGIN), so one wrong
+password was two failed sign-ins, and fail2ban-style protections count each of them towards
+blocking the practice's own account. The server here counts AUTH commands itself.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from aiosmtpd.smtp import SMTP, AuthResult, Envelope, Session
+
+from tests.servers import MailServers, SubmissionServer
+from tests.servers.hostile_smtp import sender_for
+from watchdog.credentials import PasswordSignIn, smtp_mechanism
+from watchdog.errors import SendError
+from watchdog.models import SmtpReply
+from watchdog.probe import SmtpProbe, build_canary
+
+
+class CountingSubmissionServer(SubmissionServer):
+    """The test submission server, counting every AUTH attempt with its mechanism."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.auth_mechanisms: list[str] = []
+
+    def authenticate(
+        self,
+        server: SMTP,
+        session: Session,
+        envelope: Envelope,
+        mechanism: str,
+        auth_data: Any,
+    ) -> AuthResult:
+        self.auth_mechanisms.append(mechanism)
+        return super().authenticate(server, session, envelope, mechanism, auth_data)
+
+
+@pytest.fixture
+def counting_server(mail_servers: MailServers) -> Iterator[CountingSubmissionServer]:
+    """A second submission server (AUTH PLAIN and LOGIN offered), delivering into Dovecot."""
+    server = CountingSubmissionServer(
+        {mail_servers.sender_user: mail_servers.sender_password},
+        mail_servers.certificates,
+        mail_servers.lmtp_port,
+    )
+    with server:
+        yield server
+
+
+def _send(
+    server: SubmissionServer, mail_servers: MailServers, password: str, security: str
+) -> SmtpReply | SendError:
+    ports = {"starttls": server.starttls_port, "ssl": server.ssl_port}
+    sender = sender_for(
+        ports[security],
+        security,
+        username=mail_servers.sender_user,
+        ca_file=mail_servers.ca_file,
+    )
+    probe = SmtpProbe(sender, PasswordSignIn(sender.username, lambda: password), overall=20.0)
+    message = build_canary(sender.address, mail_servers.seed_address, "token", time.time())
+    try:
+        return probe.send(message)
+    except SendError as e:
+        return e
+
+
+@pytest.mark.parametrize("security", ["starttls", "ssl"])
+def test_a_wrong_password_costs_exactly_one_sign_in_attempt(
+    counting_server: CountingSubmissionServer, mail_servers: MailServers, security: str
+) -> None:
+    outcome = _send(counting_server, mail_servers, "wrong password", security)
+    assert isinstance(outcome, SendError)
+    assert outcome.reply is not None and outcome.reply.code == 535
+    assert outcome.stage == "login"
+    assert counting_server.auth_mechanisms == ["PLAIN"]
+    assert counting_server.received == []
+
+
+def test_the_right_password_signs_in_once_and_the_canary_is_accepted(
+    counting_server: CountingSubmissionServer, mail_servers: MailServers
+) -> None:
+    mail_servers.reset()
+    outcome = _send(counting_server, mail_servers, mail_servers.sender_password, "starttls")
+    assert isinstance(outcome, SmtpReply) and outcome.code == 250
+    assert counting_server.auth_mechanisms == ["PLAIN"]
+    assert len(counting_server.received) == 1
+
+
+@pytest.mark.parametrize(
+    ("offered", "chosen"),
+    [
+        ("LOGIN PLAIN", "PLAIN"),
+        ("PLAIN", "PLAIN"),
+        ("login", "LOGIN"),
+        ("CRAM-MD5 LOGIN", "LOGIN"),
+        ("CRAM-MD5", "CRAM-MD5"),
+        ("XOAUTH2 GSSAPI", None),
+        ("", None),
+    ],
+)
+def test_one_mechanism_is_chosen_plain_first(offered: str, chosen: str | None) -> None:
+    assert smtp_mechanism(offered) == chosen
