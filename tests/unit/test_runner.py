@@ -43,7 +43,7 @@ class FakeProbe:
         self.error = error
         self.sent: list[EmailMessage] = []
 
-    def send(self, message: EmailMessage) -> SmtpReply:
+    def send(self, message: EmailMessage, **_: Any) -> SmtpReply:
         if self.error is not None:
             raise self.error
         self.sent.append(message)
