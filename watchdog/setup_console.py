@@ -17,7 +17,15 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
 
-from .config import is_local_host
+from .config import (
+    address_problem,
+    control_character,
+    daily_share_problem,
+    deadline_minutes_problem,
+    every_minutes_problem,
+    is_local_host,
+    is_this_pc,
+)
 from .models import Security
 
 EXIT_DONE = 0
@@ -48,13 +56,11 @@ class BadInput(SetupStopped):
 
 
 def parse_address(value: str) -> str:
-    """A bare e-mail address, by the same rule as the config."""
+    """A bare e-mail address, by the config's own rule (:func:`config.address_problem`)."""
     value = one_line(value)
-    local, at, domain = value.rpartition("@")
-    if not at or not local or ("." not in domain and domain != "localhost") or " " in value:
-        raise ValueError(f"{value!r} is not an e-mail address like name@example.com")
-    if any(c in value for c in "<>,;\"'()"):
-        raise ValueError(f"{value!r}: give the bare address, like name@example.com")
+    problem = address_problem(value)
+    if problem is not None:
+        raise ValueError(f"{value!r} {problem}")
     return value
 
 
@@ -96,6 +102,36 @@ def parse_minutes(value: str) -> float:
     return minutes
 
 
+def every_minutes_parser(
+    smtp_host: str, address: str, provider: str = ""
+) -> Callable[[str], float]:
+    """A parser of ``every_minutes`` for this sending account, by the config's own bounds."""
+
+    def parse(value: str) -> float:
+        minutes = parse_minutes(value)
+        problem = every_minutes_problem(minutes, on_this_pc=is_this_pc(smtp_host))
+        if problem is None:
+            problem = daily_share_problem(minutes, smtp_host, address, provider=provider)
+        if problem is not None:
+            raise ValueError(f"{minutes:g} {problem}")
+        return minutes
+
+    return parse
+
+
+def deadline_minutes_parser(smtp_host: str) -> Callable[[str], float]:
+    """A parser of ``deadline_minutes`` for this outgoing server, by the config's own bounds."""
+
+    def parse(value: str) -> float:
+        minutes = parse_minutes(value)
+        problem = deadline_minutes_problem(minutes, on_this_pc=is_this_pc(smtp_host))
+        if problem is not None:
+            raise ValueError(f"{minutes:g} {problem}")
+        return minutes
+
+    return parse
+
+
 def parse_ca_file(value: str) -> Path | None:
     """An existing PEM file (made absolute), or None for an empty answer."""
     value = one_line(value)
@@ -108,8 +144,12 @@ def parse_ca_file(value: str) -> Path | None:
 
 
 def one_line(value: str) -> str:
-    """Free text on one line, trimmed; a line break or other control character is refused."""
-    if any(ord(c) < 0x20 and c != "\t" for c in value):
+    """Free text on one line, trimmed; a line break or other control character is refused.
+
+    The config's rule (:func:`config.control_character`), so a typed value the config would
+    refuse is refused here already.
+    """
+    if control_character(value) is not None:
         raise ValueError(f"{value!r} must be a single line")
     return value.strip()
 
