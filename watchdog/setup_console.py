@@ -27,6 +27,7 @@ from .config import (
     is_this_pc,
 )
 from .models import Security
+from .terminal import safe_text
 
 EXIT_DONE = 0
 EXIT_TEST_FAILED = 2
@@ -180,7 +181,8 @@ class Console:
     """Questions and answers with ``input()`` and ``getpass``; tests drive it through a pty."""
 
     def say(self, text: str = "") -> None:
-        print(text, flush=True)
+        """One line (or a few) for the person; servers' words are among them, so made safe."""
+        print(safe_text(text), flush=True)
 
     def ask(self, question: str, default: str | None = None, *, optional: bool = False) -> str:
         """One answer; Enter takes the default. Required unless ``optional``."""

@@ -78,7 +78,7 @@ def test_every_check_passes_against_working_servers_with_passwords_in_the_keyrin
         f"Connection to the seed mailbox 127.0.0.1:{servers.imaps_port}",
         "Secure connection (ssl, certificate verified)",
         "Sign-in to the seed mailbox as seed",
-        'Junk folder of the seed mailbox: "Junk"',
+        'Junk folders the search for test messages looks in: "Junk"',
         "The seed mailbox supports IDLE",
     ):
         assert level_of(out, start) == "OK", start

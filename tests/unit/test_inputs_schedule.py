@@ -189,3 +189,25 @@ def test_setup_prompts_use_the_config_bounds_for_the_sending_account() -> None:
     assert deadline("10") == 10
     with pytest.raises(ValueError, match="allowed is 1 to 240 minutes"):
         deadline("1e300")
+
+
+def test_doctor_warns_loudly_about_a_schedule_that_uses_much_of_the_limit(tmp_path: Path) -> None:
+    from watchdog.doctor import Doctor
+
+    path = write(tmp_path, every="30", host="smtp-mail.outlook.com", address="f@outlook.com")
+    doctor = Doctor(load_config(path))
+    doctor.schedule()
+    [finding] = doctor.findings
+    assert finding.level == "WARN" and finding.name == "schedule"
+    assert finding.line().startswith(f"WARN Schedule: {path}: [schedule] every_minutes = 30: ")
+    assert "16% of the about 300 a day" in finding.line()
+
+
+def test_doctor_shows_a_sound_schedule_as_ok_with_its_daily_count(tmp_path: Path) -> None:
+    from watchdog.doctor import Doctor
+
+    doctor = Doctor(load_config(write(tmp_path, host="smtp.gmail.com", address="f@gmail.com")))
+    doctor.schedule()
+    [finding] = doctor.findings
+    assert finding.level == "OK"
+    assert "a check every 30 minutes (48 test messages a day)" in finding.line()
