@@ -19,6 +19,7 @@ from typing import Any
 
 from .errors import ConfigError
 from .models import AlertPolicy, Policy, Security
+from .netguard import is_office_address
 
 CONFIG_ENV = "WATCHDOG_CONFIG"
 APP_NAME = "delivery-watchdog"
@@ -887,8 +888,9 @@ def is_local_host(host: str) -> bool:
 
     Numeric spellings are judged by the address they stand for (:func:`numeric_address`): a
     dotless ``134744072`` is 8.8.8.8 on the internet, not an office host called that. A numeric
-    spelling the resolver would not read as an address is not local. A name is judged by its
-    form only; the connection itself checks the address it reached (netguard).
+    spelling the resolver would not read as an address is not local. An address is judged by
+    :func:`netguard.is_office_address`, the rule for the address a connection reached; a name
+    by its form only, and the connection itself then checks where it went.
     """
     name = host.strip().lower().rstrip(".")
     address = numeric_address(host)
@@ -900,7 +902,8 @@ def is_local_host(host: str) -> bool:
         ):
             return True
         return bool(name) and "." not in name
-    return address.is_loopback or address.is_private or address.is_link_local
+    # The same rule as for the address a connection actually reached: one rule, one place.
+    return is_office_address(str(address))
 
 
 def is_this_pc(host: str) -> bool:
