@@ -716,9 +716,9 @@ class _Reader:
         self.refuse_unknown(table, {"every_minutes", "deadline_minutes"}, "schedule")
         every = self.minutes(table, "schedule", "every_minutes", default=30.0)
         deadline = self.minutes(table, "schedule", "deadline_minutes", default=10.0)
-        on_this_pc = is_this_pc(sender.smtp_host)
+        on_this_pc = no_provider_behind(sender.smtp_host)
         problem = every_minutes_problem(every, on_this_pc=on_this_pc)
-        if problem is None:
+        if problem is None and not on_this_pc:
             problem = daily_share_problem(
                 every, sender.smtp_host, sender.address, provider=sender.provider
             )
@@ -915,11 +915,28 @@ def is_this_pc(host: str) -> bool:
     return address is not None and address.is_loopback
 
 
+#: Top-level names reserved for testing and documentation (RFC 2606, RFC 6761): no provider's
+#: server can ever be found under them.
+_TEST_ZONES = ("test", "example", "invalid", "localhost")
+
+
+def no_provider_behind(host: str) -> bool:
+    """Whether no provider's account can be behind the outgoing server ``host``.
+
+    True for this PC itself (:func:`is_this_pc`: the demo, the tests, a local relay) and for the
+    names reserved for tests (``smtp.example.invalid``). The schedule's lower bounds protect a
+    provider's account, so they are not applied to these; a local relay is warned about.
+    """
+    name = host.strip().lower().rstrip(".")
+    return is_this_pc(host) or name.rpartition(".")[2] in _TEST_ZONES
+
+
 # -- the schedule ---------------------------------------------------------------------------------
 
 #: Bounds of ``[schedule]``. The lower ones protect the practice's account and the meaning of a
-#: "lost" canary; they are not applied when the outgoing server is on this PC (the demo, tests,
-#: a local relay), where no provider counts the messages and a canary arrives in milliseconds.
+#: "lost" canary; they are not applied when no provider can be behind the outgoing server
+#: (:func:`no_provider_behind`: this PC, names reserved for tests), where no provider counts the
+#: messages and a canary arrives in milliseconds.
 MIN_EVERY_MINUTES = 5.0
 MAX_EVERY_MINUTES = 24 * 60.0
 MIN_DEADLINE_MINUTES = 1.0

@@ -24,7 +24,7 @@ from .config import (
     deadline_minutes_problem,
     every_minutes_problem,
     is_local_host,
-    is_this_pc,
+    no_provider_behind,
 )
 from .models import Security
 from .terminal import safe_text
@@ -110,8 +110,9 @@ def every_minutes_parser(
 
     def parse(value: str) -> float:
         minutes = parse_minutes(value)
-        problem = every_minutes_problem(minutes, on_this_pc=is_this_pc(smtp_host))
-        if problem is None:
+        exempt = no_provider_behind(smtp_host)
+        problem = every_minutes_problem(minutes, on_this_pc=exempt)
+        if problem is None and not exempt:
             problem = daily_share_problem(minutes, smtp_host, address, provider=provider)
         if problem is not None:
             raise ValueError(f"{minutes:g} {problem}")
@@ -125,7 +126,7 @@ def deadline_minutes_parser(smtp_host: str) -> Callable[[str], float]:
 
     def parse(value: str) -> float:
         minutes = parse_minutes(value)
-        problem = deadline_minutes_problem(minutes, on_this_pc=is_this_pc(smtp_host))
+        problem = deadline_minutes_problem(minutes, on_this_pc=no_provider_behind(smtp_host))
         if problem is not None:
             raise ValueError(f"{minutes:g} {problem}")
         return minutes

@@ -211,3 +211,26 @@ def test_doctor_shows_a_sound_schedule_as_ok_with_its_daily_count(tmp_path: Path
     [finding] = doctor.findings
     assert finding.level == "OK"
     assert "a check every 30 minutes (48 test messages a day)" in finding.line()
+
+
+def test_names_reserved_for_tests_are_exempt_from_the_lower_bounds(tmp_path: Path) -> None:
+    config = load_config(
+        write(tmp_path, every="0.05", deadline="0.05", host="smtp.example.invalid")
+    )
+    assert config.schedule.every_seconds == pytest.approx(3.0)
+    # A real provider's name is not: "smtp.example.com" is a real, resolvable domain.
+    assert "too often" in refusal(write(tmp_path, every="0.05", host="smtp.example.com"))
+
+
+def test_a_provider_named_for_a_relay_on_this_pc_is_warned_about_not_refused(
+    tmp_path: Path,
+) -> None:
+    path = write(tmp_path, every="0.05", deadline="0.02", host="127.0.0.1")
+    path.write_text(
+        path.read_text().replace("smtp_port = 465", 'smtp_port = 465\nprovider = "gmail"')
+    )
+    warnings = schedule_warnings(load_config(path))
+    assert any("of the about 2,000 a day that Gmail" in w for w in warnings)
+    assert any(
+        "allowed only because the outgoing server 127.0.0.1 is on this PC" in w for w in warnings
+    )
