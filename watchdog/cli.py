@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import importlib
+import io
 import json
 import logging
 import os
@@ -19,7 +20,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, TextIO, cast
 
 from . import __version__
 from .config import Config, load_config, schedule_warnings
@@ -654,7 +655,12 @@ def cmd_export(args: argparse.Namespace) -> int:
     write = write_csv if args.format == "csv" else write_json
     with History(history_path(config)) as history:
         if args.output is None:
-            count = write(history.iter_checks(since), sys.stdout)
+            # On a terminal, server replies in the rows are shown safely; a pipe or a file
+            # redirect gets the data unchanged.
+            out = sys.stdout
+            if out.isatty():
+                out = cast(TextIO, _TerminalSafeWriter(out))
+            count = write(history.iter_checks(since), out)
         else:
             # Write beside the target, then rename: a failed export never leaves half a file.
             partial = args.output.with_name(args.output.name + ".partial")
@@ -665,6 +671,17 @@ def cmd_export(args: argparse.Namespace) -> int:
             partial.replace(args.output)
             _say(f"{count} checks written to {args.output}", file=sys.stderr)
     return EXIT_OK
+
+
+class _TerminalSafeWriter(io.TextIOBase):
+    """Writes through to ``target`` with :func:`terminal.safe_text` applied to each piece."""
+
+    def __init__(self, target: TextIO) -> None:
+        self._target = target
+
+    def write(self, text: str) -> int:
+        self._target.write(safe_text(text))
+        return len(text)
 
 
 # -- test-alert and guide -------------------------------------------------------------------

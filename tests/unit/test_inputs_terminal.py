@@ -3,8 +3,10 @@ a bare UP while a canary waits long past its deadline (item 2, the status part).
 
 from __future__ import annotations
 
+import io
 import json
 import logging
+import sys
 import time
 from pathlib import Path
 
@@ -177,3 +179,28 @@ def test_a_canary_still_within_its_deadline_leaves_a_plain_up(
     assert out.startswith("Status: UP since ")
     assert "unconfirmed" not in out
     assert code == cli.EXIT_OK
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+@pytest.mark.parametrize("form", ["csv", "json"])
+def test_export_to_a_terminal_shows_hostile_replies_safely_but_a_pipe_gets_the_data(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, form: str
+) -> None:
+    config = _config(tmp_path)
+    builder = HistoryBuilder(tmp_path / "data" / "history.sqlite3")
+    reply = SmtpReply(550, f"5.7.1 no\x9b2J{HOSTILE}", "5.7.1")
+    builder.add(time.time() - 120, Outcome.SEND_FAILED, reply=reply)
+    builder.close()
+    terminal = _Terminal()
+    monkeypatch.setattr(sys, "stdout", terminal)
+    assert cli.main(["--config", str(config), "export", "--format", form]) == 0
+    assert "5.7.1 no" in terminal.getvalue()
+    assert_safe(terminal.getvalue())
+    pipe = io.StringIO()
+    monkeypatch.setattr(sys, "stdout", pipe)
+    assert cli.main(["--config", str(config), "export", "--format", form]) == 0
+    assert "\x9b" in pipe.getvalue()  # the data itself is unchanged
