@@ -530,11 +530,9 @@ class _Reader:
 
     def host(self, table: dict[str, Any], section: str, key: str) -> str:
         value = self.text(table, section, key, required=True)
-        spaced = any(c.isspace() for c in value)
-        if spaced or "/" in value or (":" in value and not _is_ip(value)):
-            raise self.fail(
-                section, key, f"= {value!r} must be a server name like smtp.example.com"
-            )
+        problem = host_problem(value)
+        if problem is not None:
+            raise self.fail(section, key, f"= {value!r} {problem}")
         return value
 
     def port(
@@ -840,6 +838,14 @@ def address_problem(value: str) -> str | None:
             f"contains {first!r} (U+{ord(first):04X}): only ASCII addresses can be used, "
             f"because mail with other characters in an address cannot be sent here; {hint}"
         )
+    return None
+
+
+def host_problem(value: str) -> str | None:
+    """Why ``value`` cannot be a server name or IP address here, or None (config and setup)."""
+    spaced = any(c.isspace() for c in value)
+    if not value or spaced or "/" in value or (":" in value and not _is_ip(value)):
+        return "must be a server name like smtp.example.com"
     return None
 
 

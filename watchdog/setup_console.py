@@ -23,6 +23,7 @@ from .config import (
     daily_share_problem,
     deadline_minutes_problem,
     every_minutes_problem,
+    host_problem,
     is_local_host,
     no_provider_behind,
 )
@@ -66,10 +67,11 @@ def parse_address(value: str) -> str:
 
 
 def parse_host(value: str) -> str:
-    """A server name or IP address, by the same rule as the config."""
+    """A server name or IP address, by the config's own rule (:func:`config.host_problem`)."""
     value = one_line(value)
-    if not value or " " in value or "/" in value or (":" in value and not _is_ipv6(value)):
-        raise ValueError(f"{value!r} must be a server name like smtp.example.com")
+    problem = host_problem(value)
+    if problem is not None:
+        raise ValueError(f"{value!r} {problem}")
     return value
 
 
@@ -154,16 +156,6 @@ def one_line(value: str) -> str:
     if control_character(value) is not None:
         raise ValueError(f"{value!r} must be a single line")
     return value.strip()
-
-
-def _is_ipv6(value: str) -> bool:
-    import ipaddress
-
-    try:
-        ipaddress.IPv6Address(value)
-    except ValueError:
-        return False
-    return True
 
 
 def check_plain(host: str, security: Security) -> None:

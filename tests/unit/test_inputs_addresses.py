@@ -171,3 +171,21 @@ def test_plain_text_is_refused_for_every_spelling_of_an_internet_address(
 )
 def test_this_pc_is_recognised_in_every_spelling(host: str, here: bool) -> None:
     assert is_this_pc(host) is here
+
+
+@pytest.mark.parametrize("typed", ["smtp.example.com", "10.0.0.5", "::1", "mailserver"])
+def test_setup_accepts_the_server_names_the_config_accepts(tmp_path: Path, typed: str) -> None:
+    from watchdog.setup_console import parse_host
+
+    assert parse_host(typed) == typed
+    assert load_config(write(tmp_path, host=typed)).sender.smtp_host == typed
+
+
+@pytest.mark.parametrize("typed", ["smtp example.com", "smtp.example.com/x", "host:25", "[::1]"])
+def test_setup_refuses_the_server_names_the_config_refuses(tmp_path: Path, typed: str) -> None:
+    from watchdog.setup_console import parse_host
+
+    with pytest.raises(ValueError, match="must be a server name"):
+        parse_host(typed)
+    with pytest.raises(ConfigError, match="must be a server name"):
+        load_config(write(tmp_path, host=typed))
