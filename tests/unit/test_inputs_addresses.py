@@ -189,3 +189,25 @@ def test_setup_refuses_the_server_names_the_config_refuses(tmp_path: Path, typed
         parse_host(typed)
     with pytest.raises(ConfigError, match="must be a server name"):
         load_config(write(tmp_path, host=typed))
+
+
+@pytest.mark.parametrize(
+    ("url", "allowed"),
+    [
+        ("http://2130706433:8080/hook", True),
+        ("http://[::1]:8080/hook", True),
+        ("http://134744072/hook", False),
+        ("http://[::ffff:8.8.8.8]/hook", False),
+        ("http://0x08080808/hook", False),
+    ],
+)
+def test_a_plain_http_webhook_is_allowed_only_inside_the_office_in_every_spelling(
+    tmp_path: Path, url: str, allowed: bool
+) -> None:
+    path = write(tmp_path)
+    path.write_text(path.read_text() + f'\n[[alerts.webhook]]\nurl = "{url}"\n')
+    if allowed:
+        assert load_config(path).alerts.webhooks[0].url == url
+        return
+    with pytest.raises(ConfigError, match="must start with https://"):
+        load_config(path)
