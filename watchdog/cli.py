@@ -1,8 +1,8 @@
 """Command line: thin subcommands over the app. ``main()`` is the one place that maps errors to
 exit codes and plain messages.
 
-Exit codes: 0 delivered / OK, 1 degraded (late or junk), 2 failed, 3 configuration or setup problem,
-130 interrupted.
+Exit codes: 0 delivered / OK, 1 degraded (late or junk; for ``status``: unconfirmed, a canary
+pending long past its deadline), 2 failed, 3 configuration or setup problem, 130 interrupted.
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import importlib
+import io
 import json
 import logging
 import os
@@ -19,14 +20,15 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO, cast
 
 from . import __version__
-from .config import Config, load_config
+from .config import Config, load_config, schedule_warnings
 from .errors import AlreadyRunningError, ConfigError, SecretError, StorageError, WatchdogError
 from .history import AlertAttempt
 from .humanize import format_duration, parse_since
 from .models import CheckResult, Diagnosis, Flip, Outcome, Status, StatusSnapshot
+from .terminal import SafeFormatter, safe_text
 
 EXIT_OK = 0
 EXIT_DEGRADED = 1
@@ -233,28 +235,40 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return func(args)
     except (ConfigError, SecretError) as e:
-        print(f"Configuration problem: {e}", file=sys.stderr)
+        _say(f"Configuration problem: {e}", file=sys.stderr)
         return EXIT_CONFIG
     except StorageError as e:
-        print(f"History problem: {e}", file=sys.stderr)
+        _say(f"History problem: {e}", file=sys.stderr)
         return EXIT_CONFIG
     except AlreadyRunningError as e:
-        print(str(e), file=sys.stderr)
+        _say(str(e), file=sys.stderr)
         return EXIT_FAILED
     except WatchdogError as e:
-        print(f"Error: {e}", file=sys.stderr)
+        _say(f"Error: {e}", file=sys.stderr)
         return EXIT_FAILED
     except KeyboardInterrupt:
-        print("Interrupted.", file=sys.stderr)
+        _say("Interrupted.", file=sys.stderr)
         return EXIT_INTERRUPTED
 
 
 _LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 
+def _say(text: object = "", *, file: TextIO | None = None, flush: bool = False) -> None:
+    """Print one piece of output, made safe for a terminal first (:func:`terminal.safe_text`).
+
+    Every line the commands print goes through here, because so much of it is written by
+    servers: replies, folder names, bounce texts, a webhook's answer, error messages.
+    """
+    print(safe_text(str(text)), file=file, flush=flush)
+
+
 def _setup_logging(verbose: int) -> None:
     level = logging.WARNING if verbose == 0 else logging.INFO if verbose == 1 else logging.DEBUG
     logging.basicConfig(level=level, format=_LOG_FORMAT)
+    for handler in logging.getLogger().handlers:
+        if type(handler) is logging.StreamHandler:  # the one basicConfig made: the terminal
+            handler.setFormatter(SafeFormatter(_LOG_FORMAT))
 
 
 def _log_to_file(verbose: int) -> Path | None:
@@ -279,7 +293,7 @@ def _log_to_file(verbose: int) -> Path | None:
         log.warning("Cannot write the log file %s: %s", path, e)
         return None
     handler.setLevel(logging.DEBUG if verbose > 1 else logging.INFO)
-    handler.setFormatter(logging.Formatter(_LOG_FORMAT))
+    handler.setFormatter(SafeFormatter(_LOG_FORMAT))
     root = logging.getLogger()
     root.addHandler(handler)
     root.setLevel(min(root.level, handler.level))
@@ -308,12 +322,12 @@ def cmd_check(args: argparse.Namespace) -> int:
         payload = result_json(result)
         payload["status"] = status_json(report.status)
         payload["exit_code"] = code
-        print(json.dumps(payload, indent=2))
+        _say(json.dumps(payload, indent=2))
     else:
-        print(describe_check(config, app.provider, result))
-        print(f"Status: {describe_status_line(report.status)}")
+        _say(describe_check(config, app.provider, result))
+        _say(f"Status: {describe_status_line(report.status)}")
         if report.status.status is not Status.UP and report.status.reason:
-            print(f"Why: {report.status.reason}")
+            _say(f"Why: {report.status.reason}")
     return code
 
 
@@ -366,22 +380,24 @@ def cmd_run(args: argparse.Namespace) -> int:
     log_file = _log_to_file(args.verbose)
 
     def show(result: CheckResult, snapshot: StatusSnapshot, flip: Flip | None) -> None:
-        print(f"{_clock(result.sent_at)}  {result.outcome.value:<16} {_short(result)}", flush=True)
+        _say(f"{_clock(result.sent_at)}  {result.outcome.value:<16} {_short(result)}", flush=True)
         if flip is not None:
-            print(f"    status {flip.from_status} -> {flip.to_status}: {flip.reason}", flush=True)
+            _say(f"    status {flip.from_status} -> {flip.to_status}: {flip.reason}", flush=True)
 
     with _single_instance(config), open_app(config, listeners=[show]) as app:
         _stop_on_signals(app.loop.stop)
-        print(
+        _say(
             f"Checking {config.sender.address} -> {config.seed.address} every "
             f"{config.schedule.every_minutes:g} min (deadline {config.schedule.deadline_minutes:g}"
             " min). Ctrl-C stops.",
             flush=True,
         )
         if log_file is not None:
-            print(f"Log: {log_file}", flush=True)
+            _say(f"Log: {log_file}", flush=True)
+        for warning in schedule_warnings(config):
+            log.warning("%s", warning)  # on the terminal and in the log file support reads
         app.loop.run()
-    print("Stopped.", flush=True)
+    _say("Stopped.", flush=True)
     return EXIT_OK
 
 
@@ -457,11 +473,16 @@ def cmd_status(args: argparse.Namespace) -> int:
         last = history.recent(1)
         pending = history.pending()
         failing = failing_channels(history.alert_attempts(limit=200))
+    overdue = overdue_canaries(pending, time.time())
+    code = EXIT_DEGRADED if overdue else EXIT_OK
     if args.json:
-        print(
+        _say(
             json.dumps(
                 {
                     "status": status_json(snapshot),
+                    "unconfirmed": bool(overdue),
+                    "overdue": [result_json(p) for p in overdue],
+                    "exit_code": code,
                     "last_check": result_json(last[0]) if last else None,
                     "pending": [result_json(p) for p in pending],
                     "failing_channels": [
@@ -477,24 +498,45 @@ def cmd_status(args: argparse.Namespace) -> int:
                 indent=2,
             )
         )
-        return EXIT_OK
-    print(f"Status: {describe_status_line(snapshot)}")
+        return code
+    if overdue:
+        oldest = overdue[0]
+        waiting = (
+            f"a check has been waiting since {_clock(oldest.sent_at)}, past its deadline of "
+            f"{_clock(oldest.deadline_at)}: the last check may have been cut off (run "
+            "`watchdog check`, and see that `watchdog run` or the tray icon is running)"
+        )
+        _say(f"Status: {describe_status_line(snapshot, unconfirmed=waiting)}")
+    else:
+        _say(f"Status: {describe_status_line(snapshot)}")
     if snapshot.reason:
-        print(f"Why: {snapshot.reason}")
+        _say(f"Why: {snapshot.reason}")
     if last:
-        print(f"Last check: {_clock(last[0].sent_at)} - {last[0].outcome.value}: {_short(last[0])}")
+        _say(f"Last check: {_clock(last[0].sent_at)} - {last[0].outcome.value}: {_short(last[0])}")
     else:
-        print("Last check: none yet (run `watchdog check`).")
+        _say("Last check: none yet (run `watchdog check`).")
     if pending:
-        print(f"Pending canaries: {len(pending)}")
+        _say(f"Pending canaries: {len(pending)}")
         for p in pending:
-            print(f"  sent {_clock(p.sent_at)}, deadline {_clock(p.deadline_at)}")
+            _say(f"  sent {_clock(p.sent_at)}, deadline {_clock(p.deadline_at)}")
     else:
-        print("Pending canaries: none")
+        _say("Pending canaries: none")
     for a in failing:
         fix = " (fix the settings)" if a.permanent else ""
-        print(f"Alert channel {a.channel} failed at {_clock(a.at, date=True)}{fix}: {a.detail}")
-    return EXIT_OK
+        _say(f"Alert channel {a.channel} failed at {_clock(a.at, date=True)}{fix}: {a.detail}")
+    return code
+
+
+#: How long past its deadline a pending canary may stay before ``status`` stops vouching for the
+#: stored status: the check that owns it settles it within moments of the deadline, so a minute
+#: covers a slow search; more means the check was cut off (power, logoff, a killed process) or
+#: the loop is not running, and the stored UP may be stale.
+OVERDUE_GRACE_S = 60.0
+
+
+def overdue_canaries(pending: Sequence[CheckResult], now: float) -> list[CheckResult]:
+    """Pending canaries more than :data:`OVERDUE_GRACE_S` past their deadline, oldest first."""
+    return [p for p in pending if now > p.deadline_at + OVERDUE_GRACE_S]
 
 
 def failing_channels(attempts: Sequence[AlertAttempt]) -> list[AlertAttempt]:
@@ -515,10 +557,10 @@ def cmd_history(args: argparse.Namespace) -> int:
     with History(history_path(config)) as history:
         rows = history.recent(args.limit)
     if args.json:
-        print(json.dumps([result_json(r) for r in rows], indent=2))
+        _say(json.dumps([result_json(r) for r in rows], indent=2))
         return EXIT_OK
     if not rows:
-        print("No checks yet.")
+        _say("No checks yet.")
         return EXIT_OK
     header = ("Sent", "Outcome", "Latency", "Folder", "Diagnosis", "Server reply")
     table = [
@@ -533,9 +575,9 @@ def cmd_history(args: argparse.Namespace) -> int:
         for r in rows
     ]
     widths = [max(len(h), *(len(row[i]) for row in table)) for i, h in enumerate(header)]
-    print("  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)).rstrip())
+    _say("  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)).rstrip())
     for row in table:
-        print("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
+        _say("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
     return EXIT_OK
 
 
@@ -559,7 +601,7 @@ def cmd_incidents(args: argparse.Namespace) -> int:
     ]
     now = time.time()
     if args.json:
-        print(
+        _say(
             json.dumps(
                 [
                     {
@@ -583,20 +625,20 @@ def cmd_incidents(args: argparse.Namespace) -> int:
         )
         return EXIT_OK
     if not incidents:
-        print("No incidents: reminders went out every time they were checked.")
+        _say("No incidents: reminders went out every time they were checked.")
         return EXIT_OK
     for i in incidents:
         end = "ongoing" if i.ongoing else _clock(i.end or 0, date=True)
         told = sorted({a.channel for a in i.alerts if a.ok})
-        print(
+        _say(
             f"{i.status.value:<8} {_clock(i.start, date=True)} -> {end} "
             f"({format_duration(i.duration(now))})"
         )
-        print(f"         why: {', '.join(d.value for d in i.diagnoses) or 'unknown'}")
-        print(f"         canaries failed: {i.canaries_failed}; told: {', '.join(told) or 'nobody'}")
+        _say(f"         why: {', '.join(d.value for d in i.diagnoses) or 'unknown'}")
+        _say(f"         canaries failed: {i.canaries_failed}; told: {', '.join(told) or 'nobody'}")
         if i.person_acted_at:
             acted = ", ".join(_clock(t) for t in i.person_acted_at)
-            print(f"         Check now pressed at: {acted}")
+            _say(f"         Check now pressed at: {acted}")
     return EXIT_OK
 
 
@@ -613,7 +655,12 @@ def cmd_export(args: argparse.Namespace) -> int:
     write = write_csv if args.format == "csv" else write_json
     with History(history_path(config)) as history:
         if args.output is None:
-            count = write(history.iter_checks(since), sys.stdout)
+            # On a terminal, server replies in the rows are shown safely; a pipe or a file
+            # redirect gets the data unchanged.
+            out = sys.stdout
+            if out.isatty():
+                out = cast(TextIO, _TerminalSafeWriter(out))
+            count = write(history.iter_checks(since), out)
         else:
             # Write beside the target, then rename: a failed export never leaves half a file.
             partial = args.output.with_name(args.output.name + ".partial")
@@ -622,8 +669,19 @@ def cmd_export(args: argparse.Namespace) -> int:
             with open(fd, "w", encoding="utf-8", newline="") as out:
                 count = write(history.iter_checks(since), out)
             partial.replace(args.output)
-            print(f"{count} checks written to {args.output}", file=sys.stderr)
+            _say(f"{count} checks written to {args.output}", file=sys.stderr)
     return EXIT_OK
+
+
+class _TerminalSafeWriter(io.TextIOBase):
+    """Writes through to ``target`` with :func:`terminal.safe_text` applied to each piece."""
+
+    def __init__(self, target: TextIO) -> None:
+        self._target = target
+
+    def write(self, text: str) -> int:
+        self._target.write(safe_text(text))
+        return len(text)
 
 
 # -- test-alert and guide -------------------------------------------------------------------
@@ -635,13 +693,13 @@ def cmd_test_alert(args: argparse.Namespace) -> int:
     config = _config(args)
     with open_app(config) as app:
         if not app.notifier.channels:
-            print("No alert channels are configured ([alerts] desktop = false, no webhooks).")
+            _say("No alert channels are configured ([alerts] desktop = false, no webhooks).")
             return EXIT_CONFIG
         results = app.notifier.send_test()
     for r in results:
         state = "sent" if r.ok else ("FAILED (check the settings)" if r.permanent else "FAILED")
         detail = f": {r.detail}" if r.detail and not r.ok else ""
-        print(f"{r.channel:<24} {state}{detail}")
+        _say(f"{r.channel:<24} {state}{detail}")
     return EXIT_OK if all(r.ok for r in results) else EXIT_FAILED
 
 
@@ -696,11 +754,12 @@ def cmd_guide(args: argparse.Namespace) -> int:
         generated_at=time.time(),
     )
     output = args.output or (data_dir(config) / "guide.html")
-    path = write_guide(output, page)
-    print(f"Guide: {guide.title}")
-    print(f"Written to {path}")
+    # 0600: the page can hold the server's last reply and the office's details (issue 11, 21).
+    path = write_guide(output, page, private=True)
+    _say(f"Guide: {guide.title}")
+    _say(f"Written to {path}")
     if not args.no_open and not open_in_browser(path):
-        print("No web browser could be opened; open the file above by hand.")
+        _say("No web browser could be opened; open the file above by hand.")
     return EXIT_OK
 
 
@@ -734,7 +793,7 @@ def cmd_explain(args: argparse.Namespace) -> int:
     summary = describe(diagnosis)
     fix = short_fix(provider.name, diagnosis)
     if args.json:
-        print(
+        _say(
             json.dumps(
                 {
                     "diagnosis": diagnosis.value,
@@ -753,9 +812,9 @@ def cmd_explain(args: argparse.Namespace) -> int:
             )
         )
         return EXIT_OK
-    print(f"Diagnosis: {diagnosis.value}")
-    print(f"What it means: {summary}")
-    print(f"What to do ({provider.display_name}): {fix}")
+    _say(f"Diagnosis: {diagnosis.value}")
+    _say(f"What it means: {summary}")
+    _say(f"What to do ({provider.display_name}): {fix}")
     return EXIT_OK
 
 
@@ -816,7 +875,11 @@ def status_json(s: StatusSnapshot) -> dict[str, Any]:
     }
 
 
-def describe_status_line(s: StatusSnapshot) -> str:
+def describe_status_line(s: StatusSnapshot, *, unconfirmed: str = "") -> str:
+    """``UP since ...``; with ``unconfirmed`` (why the stored status may be stale), never a
+    bare status: ``UP (unconfirmed: ...)``."""
+    if unconfirmed:
+        return f"{s.status.value} (unconfirmed: {unconfirmed})"
     if s.since is None:
         return f"{s.status.value} (no checks yet)"
     return f"{s.status.value} since {_clock(s.since, date=True)}"

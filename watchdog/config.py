@@ -8,7 +8,10 @@ never live here: a password key is refused with a message that says where passwo
 from __future__ import annotations
 
 import ipaddress
+import math
 import os
+import re
+import socket
 import tomllib
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -16,6 +19,7 @@ from typing import Any
 
 from .errors import ConfigError
 from .models import AlertPolicy, Policy, Security
+from .netguard import is_office_address
 
 CONFIG_ENV = "WATCHDOG_CONFIG"
 APP_NAME = "delivery-watchdog"
@@ -328,9 +332,7 @@ def parse_config(raw: dict[str, Any], path: Path) -> Config:
         seed, oauth=reader.oauth(seed_raw, "seed", seed.auth, oauth_provider_for(seed_host))
     )
 
-    reader.refuse_unknown(schedule_raw, {"every_minutes", "deadline_minutes"}, "schedule")
-    every = reader.minutes(schedule_raw, "schedule", "every_minutes", default=30.0)
-    deadline = reader.minutes(schedule_raw, "schedule", "deadline_minutes", default=10.0)
+    schedule = reader.schedule(schedule_raw, sender)
     reader.refuse_unknown(policy_raw, {"down_after_lost", "down_after_refusals"}, "policy")
     policy = Policy(
         down_after_lost=reader.count(policy_raw, "policy", "down_after_lost", default=1),
@@ -351,7 +353,7 @@ def parse_config(raw: dict[str, Any], path: Path) -> Config:
         path=path,
         sender=sender,
         seed=seed,
-        schedule=ScheduleConfig(every_minutes=every, deadline_minutes=deadline),
+        schedule=schedule,
         policy=policy,
         office=_single_line(office, path, "office"),
         data_dir=data_dir,
@@ -521,25 +523,16 @@ class _Reader:
 
     def address(self, table: dict[str, Any], section: str) -> str:
         value = self.text(table, section, "address", required=True)
-        local, at, domain = value.rpartition("@")
-        spaced = any(c.isspace() for c in value)
-        if not at or not local or ("." not in domain and domain != "localhost") or spaced:
-            raise self.fail(
-                section, "address", f"= {value!r} is not an e-mail address like name@example.com"
-            )
-        if any(c in value for c in "<>,;\"'()"):
-            raise self.fail(
-                section, "address", f"= {value!r}: give the bare address, like name@example.com"
-            )
+        problem = address_problem(value)
+        if problem is not None:
+            raise self.fail(section, "address", f"= {value!r} {problem}")
         return value
 
     def host(self, table: dict[str, Any], section: str, key: str) -> str:
         value = self.text(table, section, key, required=True)
-        spaced = any(c.isspace() for c in value)
-        if spaced or "/" in value or (":" in value and not _is_ip(value)):
-            raise self.fail(
-                section, key, f"= {value!r} must be a server name like smtp.example.com"
-            )
+        problem = host_problem(value)
+        if problem is not None:
+            raise self.fail(section, key, f"= {value!r} {problem}")
         return value
 
     def port(
@@ -701,13 +694,38 @@ class _Reader:
         unit: str = "minutes",
     ) -> float:
         value = table.get(key, default)
-        if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, int | float)
+            or not math.isfinite(value)
+            or not value > 0
+        ):
+            # Why isfinite: TOML allows inf and nan; inf minutes crashed the loop's timer.
             raise self.fail(
                 section,
                 key,
                 f"= {value!r} must be a number of {unit} above 0 (fractions allowed, e.g. 0.5)",
             )
         return float(value)
+
+    def schedule(self, table: dict[str, Any], sender: SenderConfig) -> ScheduleConfig:
+        """``[schedule]`` within the bounds that keep the practice's account safe (see
+        :func:`every_minutes_problem`); the sender decides which bounds apply."""
+        self.refuse_unknown(table, {"every_minutes", "deadline_minutes"}, "schedule")
+        every = self.minutes(table, "schedule", "every_minutes", default=30.0)
+        deadline = self.minutes(table, "schedule", "deadline_minutes", default=10.0)
+        on_this_pc = no_provider_behind(sender.smtp_host)
+        problem = every_minutes_problem(every, on_this_pc=on_this_pc)
+        if problem is None and not on_this_pc:
+            problem = daily_share_problem(
+                every, sender.smtp_host, sender.address, provider=sender.provider
+            )
+        if problem is not None:
+            raise self.fail("schedule", "every_minutes", f"= {every:g} {problem}")
+        problem = deadline_minutes_problem(deadline, on_this_pc=on_this_pc)
+        if problem is not None:
+            raise self.fail("schedule", "deadline_minutes", f"= {deadline:g} {problem}")
+        return ScheduleConfig(every_minutes=every, deadline_minutes=deadline)
 
     def count(self, table: dict[str, Any], section: str, key: str, *, default: int) -> int:
         value = table.get(key, default)
@@ -786,12 +804,274 @@ def _is_ip(value: str) -> bool:
     return True
 
 
-def is_local_host(host: str) -> bool:
-    """Loopback, a private-range address, or a bare/.local/.lan name inside the office."""
-    if host == "localhost" or host.endswith((".local", ".lan", ".internal", ".home.arpa")):
-        return True
+# -- addresses ------------------------------------------------------------------------------------
+
+
+def address_problem(value: str) -> str | None:
+    """Why ``value`` cannot be used as an e-mail address here, or None when it can.
+
+    The one rule for addresses: the config's ``[sender]`` / ``[seed] address`` and setup's
+    prompts and options all use it, so setup never accepts what the config then refuses.
+    The words follow the value in the caller's message (``'x' is not an e-mail address ...``).
+
+    Why ASCII only: the canary goes out without SMTPUTF8, so a non-ASCII address can never be
+    sent (smtplib refuses it, and a server without SMTPUTF8 would too): every check would fail
+    for our own reason. A domain with accents has a plain ``xn--`` spelling, proposed here.
+    """
+    local, at, domain = value.rpartition("@")
+    spaced = any(c.isspace() for c in value)
+    if not at or not local or ("." not in domain and domain != "localhost") or spaced:
+        return "is not an e-mail address like name@example.com"
+    if any(c in value for c in "<>,;\"'()"):
+        return "must be the bare address, like name@example.com"
+    if not value.isascii():
+        first = next(c for c in value if not c.isascii())
+        hint = "ask the provider for the account's plain address"
+        if local.isascii():
+            try:
+                plain_domain = domain.encode("idna").decode("ascii")
+            except UnicodeError:
+                pass
+            else:
+                hint = f"write the domain in its plain form: {local}@{plain_domain}"
+        return (
+            f"contains {first!r} (U+{ord(first):04X}): only ASCII addresses can be used, "
+            f"because mail with other characters in an address cannot be sent here; {hint}"
+        )
+    return None
+
+
+def host_problem(value: str) -> str | None:
+    """Why ``value`` cannot be a server name or IP address here, or None (config and setup)."""
+    spaced = any(c.isspace() for c in value)
+    if not value or spaced or "/" in value or (":" in value and not _is_ip(value)):
+        return "must be a server name like smtp.example.com"
+    return None
+
+
+# -- which servers are local ----------------------------------------------------------------------
+
+#: A host spelled only with numbers (decimal, 0x hex, 0 octal), in one to four dotted parts: the
+#: operating system's resolver reads it as an IPv4 address (``inet_aton``), never as a name.
+_NUMERIC_HOST = re.compile(r"(?:0[xX][0-9a-fA-F]*|[0-9]+)(?:\.(?:0[xX][0-9a-fA-F]*|[0-9]+))*\.?")
+
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+
+def numeric_address(host: str) -> IPAddress | None:
+    """The IP address a numeric ``host`` stands for, the way the resolver reads it; else None.
+
+    Besides the usual forms this reads what ``inet_aton`` accepts (``127.1``, ``2130706433``,
+    ``0x7f000001``, ``0177.0.0.1``), IPv6 in brackets (``[::1]``) and IPv4-mapped IPv6
+    (``::ffff:8.8.8.8`` is 8.8.8.8). Why: these spellings connect to the address they encode,
+    so a check of "is this on the office network" must judge that address, not the text.
+    """
+    text = host.strip()
+    if text.startswith("[") and text.endswith("]"):
+        text = text[1:-1]
     try:
-        ip = ipaddress.ip_address(host)
+        address: IPAddress = ipaddress.ip_address(text)
     except ValueError:
-        return "." not in host
-    return ip.is_loopback or ip.is_private or ip.is_link_local
+        if not _NUMERIC_HOST.fullmatch(text):
+            return None
+        try:
+            address = ipaddress.IPv4Address(socket.inet_aton(text))
+        except (OSError, ValueError):
+            return None
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return address.ipv4_mapped
+    return address
+
+
+def looks_numeric(host: str) -> bool:
+    """Whether ``host`` is spelled like an address (digits, dots, 0x, brackets, colons)."""
+    text = host.strip()
+    return bool(_NUMERIC_HOST.fullmatch(text)) or ":" in text or text.startswith("[")
+
+
+def is_local_host(host: str) -> bool:
+    """Loopback, a private-range address, or a bare/.local/.lan name inside the office.
+
+    Numeric spellings are judged by the address they stand for (:func:`numeric_address`): a
+    dotless ``134744072`` is 8.8.8.8 on the internet, not an office host called that. A numeric
+    spelling the resolver would not read as an address is not local. An address is judged by
+    :func:`netguard.is_office_address`, the rule for the address a connection reached; a name
+    by its form only, and the connection itself then checks where it went.
+    """
+    name = host.strip().lower().rstrip(".")
+    address = numeric_address(host)
+    if address is None and looks_numeric(host):
+        return False
+    if address is None:
+        if name == "localhost" or name.endswith(
+            (".localhost", ".local", ".lan", ".internal", ".home.arpa")
+        ):
+            return True
+        return bool(name) and "." not in name
+    # The same rule as for the address a connection actually reached: one rule, one place.
+    return is_office_address(str(address))
+
+
+def is_this_pc(host: str) -> bool:
+    """Whether ``host`` names this PC itself: ``localhost`` or a loopback address, any spelling."""
+    name = host.strip().lower().rstrip(".")
+    if name == "localhost" or name.endswith(".localhost"):
+        return True
+    address = numeric_address(host)
+    return address is not None and address.is_loopback
+
+
+#: Top-level names reserved for testing and documentation (RFC 2606, RFC 6761): no provider's
+#: server can ever be found under them.
+_TEST_ZONES = ("test", "example", "invalid", "localhost")
+
+
+def no_provider_behind(host: str) -> bool:
+    """Whether no provider's account can be behind the outgoing server ``host``.
+
+    True for this PC itself (:func:`is_this_pc`: the demo, the tests, a local relay) and for the
+    names reserved for tests (``smtp.example.invalid``). The schedule's lower bounds protect a
+    provider's account, so they are not applied to these; a local relay is warned about.
+    """
+    name = host.strip().lower().rstrip(".")
+    return is_this_pc(host) or name.rpartition(".")[2] in _TEST_ZONES
+
+
+# -- the schedule ---------------------------------------------------------------------------------
+
+#: Bounds of ``[schedule]``. The lower ones protect the practice's account and the meaning of a
+#: "lost" canary; they are not applied when no provider can be behind the outgoing server
+#: (:func:`no_provider_behind`: this PC, names reserved for tests), where no provider counts the
+#: messages and a canary arrives in milliseconds.
+MIN_EVERY_MINUTES = 5.0
+MAX_EVERY_MINUTES = 24 * 60.0
+MIN_DEADLINE_MINUTES = 1.0
+MAX_DEADLINE_MINUTES = 4 * 60.0
+#: Shares of the provider's published daily sending limit that the canaries alone may use:
+#: above the first, setup and doctor warn; from the second on, the config is refused.
+WARN_DAILY_SHARE = 0.10
+REFUSE_DAILY_SHARE = 0.50
+
+
+def canaries_per_day(every_minutes: float) -> float:
+    """How many canaries a day the schedule sends (one per check)."""
+    return MAX_EVERY_MINUTES / every_minutes
+
+
+def every_minutes_problem(value: float, *, on_this_pc: bool) -> str | None:
+    """Why ``every_minutes = value`` is refused (words after the value), or None."""
+    if not math.isfinite(value) or value <= 0:
+        return "must be a number of minutes above 0"
+    if value > MAX_EVERY_MINUTES:
+        return (
+            f"is more than a day: allowed is {MIN_EVERY_MINUTES:g} to {MAX_EVERY_MINUTES:g} "
+            "minutes, because a check less often than once a day would tell about a stopped "
+            "delivery only after the practice's patients have missed their reminders"
+        )
+    if value < MIN_EVERY_MINUTES and not on_this_pc:
+        return (
+            f"is too often: allowed is {MIN_EVERY_MINUTES:g} to {MAX_EVERY_MINUTES:g} minutes, "
+            f"because checking more often than every {MIN_EVERY_MINUTES:g} minutes sends so many "
+            "messages that the provider may suspend the account (30 is the usual choice)"
+        )
+    return None
+
+
+def deadline_minutes_problem(value: float, *, on_this_pc: bool) -> str | None:
+    """Why ``deadline_minutes = value`` is refused (words after the value), or None."""
+    if not math.isfinite(value) or value <= 0:
+        return "must be a number of minutes above 0"
+    if value > MAX_DEADLINE_MINUTES:
+        return (
+            f"is too long: allowed is {MIN_DEADLINE_MINUTES:g} to {MAX_DEADLINE_MINUTES:g} "
+            f"minutes, because a test message that has not arrived within "
+            f"{MAX_DEADLINE_MINUTES / 60:g} hours is lost for the practice's purposes, and a "
+            "longer wait only delays the alert (10 is the usual choice)"
+        )
+    if value < MIN_DEADLINE_MINUTES and not on_this_pc:
+        return (
+            f"is too short: allowed is {MIN_DEADLINE_MINUTES:g} to {MAX_DEADLINE_MINUTES:g} "
+            "minutes, because a provider's normal delay of a few seconds to a minute would "
+            "otherwise count as a lost message and raise false alarms (10 is the usual choice)"
+        )
+    return None
+
+
+def _daily_share(
+    every_minutes: float, smtp_host: str, address: str, provider_name: str
+) -> tuple[float, int, str] | None:
+    """(share of the daily limit, the limit, the provider's name) when the limit is known."""
+    from .providers import detect_provider
+
+    provider = detect_provider(smtp_host, address, named=provider_name)
+    limit = provider.daily_limit_for(address)
+    if limit is None:
+        return None
+    return canaries_per_day(every_minutes) / limit, limit, provider.display_name
+
+
+def _share_words(every_minutes: float, share: float, limit: int, provider: str) -> str:
+    per_day = canaries_per_day(every_minutes)
+    comfortable = math.ceil(MAX_EVERY_MINUTES / (WARN_DAILY_SHARE * limit))
+    return (
+        f"a check every {every_minutes:g} minutes sends {per_day:,.0f} test messages a day, "
+        f"{share:.0%} of the about {limit:,} a day that {provider} allows the account; the "
+        "practice's own mail would run short and the provider may suspend the account. "
+        f"Every {comfortable} minutes or more keeps the checks under "
+        f"{WARN_DAILY_SHARE:.0%} of the limit"
+    )
+
+
+def daily_share_problem(
+    every_minutes: float, smtp_host: str, address: str, *, provider: str = ""
+) -> str | None:
+    """Why the schedule is refused for the sending account (words after the value), or None.
+
+    ``smtp_host``, ``address`` and ``provider`` are the ``[sender]`` settings that tell the
+    provider (:func:`~watchdog.providers.detect_provider`).
+
+    Refused when the canaries alone would use :data:`REFUSE_DAILY_SHARE` or more of the
+    provider's published daily sending limit: that is the blast that gets accounts suspended,
+    the very block the watchdog exists to catch. Providers without a published limit pass.
+    """
+    known = _daily_share(every_minutes, smtp_host, address, provider)
+    if known is None or known[0] < REFUSE_DAILY_SHARE:
+        return None
+    share, limit, provider = known
+    return "is too often: " + _share_words(every_minutes, share, limit, provider)
+
+
+def schedule_warnings(config: Config) -> list[str]:
+    """Plain warnings about a schedule the config accepts but support should rethink.
+
+    Shown by setup and doctor (and logged when ``run`` starts): canaries that use more than
+    :data:`WARN_DAILY_SHARE` of the provider's daily limit, a deadline longer than the interval
+    (a check still waits when the next one starts, so results come in late and overlap), and a
+    fast schedule through a server on this PC, which may pass the messages on to a provider.
+    """
+    schedule, sender = config.schedule, config.sender
+    every, deadline = schedule.every_minutes, schedule.deadline_minutes
+    warnings = []
+    known = _daily_share(every, sender.smtp_host, sender.address, sender.provider)
+    if known is not None and known[0] > WARN_DAILY_SHARE:
+        share, limit, provider = known
+        warnings.append(
+            f"{config.path}: [schedule] every_minutes = {every:g}: "
+            + _share_words(every, share, limit, provider)
+            + "."
+        )
+    if deadline > every:
+        warnings.append(
+            f"{config.path}: [schedule] deadline_minutes = {deadline:g} is longer than "
+            f"every_minutes = {every:g}: a test message is still awaited when the next one is "
+            "sent, so a stop in delivery is told only after the longer wait. Make the deadline "
+            "shorter than the interval (10 and 30 are the usual choice)."
+        )
+    if every < MIN_EVERY_MINUTES and is_this_pc(sender.smtp_host):
+        warnings.append(
+            f"{config.path}: [schedule] every_minutes = {every:g}: allowed only because the "
+            f"outgoing server {sender.smtp_host} is on this PC. If it passes mail on to a "
+            f"provider, check no more often than every {MIN_EVERY_MINUTES:g} minutes, or the "
+            "provider may suspend the account."
+        )
+    return warnings

@@ -41,7 +41,15 @@ from .classifier import (
     network_failure_of,
     parse_smtp_reply,
 )
-from .config import Config, SeedConfig, SenderConfig, default_config_path, load_config
+from .config import (
+    Config,
+    SeedConfig,
+    SenderConfig,
+    canaries_per_day,
+    default_config_path,
+    load_config,
+    schedule_warnings,
+)
 from .credentials import (
     KEYRING_SERVICE,
     Role,
@@ -55,6 +63,7 @@ from .errors import ConfigError, MailboxError, SecretError
 from .guidance import short_fix
 from .models import Diagnosis, Security
 from .providers import Provider, detect_provider
+from .terminal import safe_text
 
 EXIT_OK = 0
 EXIT_FAILED = 2
@@ -265,9 +274,9 @@ class Finding:
     fix: str = ""  # what to do, for WARN and FAIL
 
     def line(self) -> str:
-        """``OK   what`` or ``FAIL what: what to do``."""
+        """``OK   what`` or ``FAIL what: what to do``, safe to print (servers' words are in it)."""
         text = f"{self.level:<4} {self.what}"
-        return f"{text}: {self.fix}" if self.fix and self.level != "OK" else text
+        return safe_text(f"{text}: {self.fix}" if self.fix and self.level != "OK" else text)
 
 
 @dataclass(frozen=True)
@@ -311,6 +320,7 @@ class Doctor:
         c = self.config
         office = f' for "{c.office}"' if c.office else ""
         self.add("config", "OK", f"Configuration{office}: {c.path}")
+        self.schedule()
         sender_password = self.credential(
             "sender", c.sender.username, "the sending account", c.sender.auth
         )
@@ -333,6 +343,23 @@ class Doctor:
         self.notifications()
         self.tray()
         return self.findings
+
+    # -- schedule ----------------------------------------------------------------------------
+
+    def schedule(self) -> None:
+        """The schedule the config accepts, and loudly what support should rethink about it."""
+        s = self.config.schedule
+        warnings = schedule_warnings(self.config)
+        for warning in warnings:
+            self.add("schedule", "WARN", f"Schedule: {warning}")
+        if not warnings:
+            per_day = canaries_per_day(s.every_minutes)
+            self.add(
+                "schedule",
+                "OK",
+                f"Schedule: a check every {s.every_minutes:g} minutes ({per_day:,.0f} test "
+                f"messages a day), a test message lost after {s.deadline_minutes:g} minutes",
+            )
 
     # -- passwords ---------------------------------------------------------------------------
 
@@ -591,12 +618,15 @@ class Doctor:
             return
         if facts.junk_folders:
             names = ", ".join(f'"{n}"' for n in facts.junk_folders)
-            self.add("imap.junk", "OK", f"Junk folder of the seed mailbox: {names}")
+            self.add(
+                "imap.junk", "OK", f"Junk folders the search for test messages looks in: {names}"
+            )
         else:
             self.add(
                 "imap.junk",
                 "WARN",
-                "Junk folder of the seed mailbox: none found — canaries in junk would be missed",
+                "Junk folders of the seed mailbox: none found — test messages filed as junk "
+                "would be missed",
                 'Add the junk folder\'s name to [seed] junk_folders, e.g. junk_folders = ["Spam"]',
             )
         if facts.has_idle:
@@ -833,7 +863,7 @@ def run_doctor(args: argparse.Namespace) -> int:
         _finish([finding], EXIT_CONFIG, path, as_json)
         return EXIT_CONFIG
     if not as_json:
-        print(f"Delivery Watchdog doctor: checking {path}", flush=True)
+        print(safe_text(f"Delivery Watchdog doctor: checking {path}"), flush=True)
     findings = Doctor(config, timeout=timeout, report=show).run()
     code = EXIT_FAILED if any(f.level == "FAIL" for f in findings) else EXIT_OK
     _finish(findings, code, path, as_json, printed=True)

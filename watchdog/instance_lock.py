@@ -26,6 +26,7 @@ lock alive after the watchdog has ended.
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
 import socket
@@ -47,6 +48,7 @@ __all__ = [
     "InstanceLockError",
     "LockOwner",
     "already_running_message",
+    "lock_file_error",
     "lock_path",
 ]
 
@@ -176,7 +178,12 @@ class InstanceLock:
                     _unlock(fd)
                     os.close(fd)
                     continue
-                _write_details(fd)
+                try:
+                    _write_details(fd)
+                except OSError as e:
+                    # A full or read-only disk lets the file open (it exists already, or a
+                    # new name needs no data block) and fails only here.
+                    raise lock_file_error(self.path, e, "written") from e
             except BaseException:
                 with contextlib.suppress(OSError):
                     os.close(fd)
@@ -231,7 +238,53 @@ class InstanceLock:
             flags = os.O_RDWR | os.O_CREAT | getattr(os, "O_BINARY", 0)
             return os.open(self.path, flags, 0o600)
         except OSError as e:
-            raise InstanceLockError(f"Cannot create the lock file {self.path}: {e}") from e
+            raise lock_file_error(self.path, e, "created") from e
+
+
+#: Why a file cannot be made or written, in plain words, and what to do: by errno.
+_DISK_PROBLEMS = {
+    errno.ENOSPC: (
+        "the disk is full",
+        "Free some space on that disk (empty the recycle bin, remove old downloads), or move "
+        "data_dir in the config to a disk with room, then start the watchdog again.",
+    ),
+    errno.EROFS: (
+        "the disk is read-only",
+        "Make the disk writable again (a disk the system found faulty turns read-only: restart "
+        "the PC, and have the disk checked if it happens again), or move data_dir in the config "
+        "to a writable folder.",
+    ),
+    errno.EACCES: (
+        "this user may not write there",
+        "Give this user write access to that folder (or run the watchdog as the user who set "
+        "it up), or move data_dir in the config to a folder of this user.",
+    ),
+}
+_DISK_PROBLEMS[errno.EPERM] = _DISK_PROBLEMS[errno.EACCES]
+if hasattr(errno, "EDQUOT"):  # not on Windows
+    _DISK_PROBLEMS[errno.EDQUOT] = (
+        "this user's disk quota is used up",
+        "Free some of this user's space, or ask the administrator for a larger quota, then "
+        "start the watchdog again.",
+    )
+
+
+def lock_file_error(path: Path, error: OSError, done: str) -> InstanceLockError:
+    """A plain message for a lock file that could not be ``done`` ("created" / "written").
+
+    Why: at start-up a full, read-only or foreign disk is the first thing to fail, here; a
+    traceback from ``os.write`` told the office nothing. The message names the file, what is
+    wrong with the disk in words, and what to do; the system's own words follow in brackets.
+    """
+    problem, todo = _DISK_PROBLEMS.get(
+        error.errno if error.errno is not None else -1,
+        ("the system refused", "Check that the folder exists and can be written, then try again."),
+    )
+    system = error.strerror or str(error)
+    return InstanceLockError(
+        f"Delivery Watchdog cannot start: the lock file {path} could not be {done}: {problem} "
+        f"({system}). {todo}"
+    )
 
 
 def _try_lock(fd: int) -> bool:

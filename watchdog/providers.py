@@ -66,6 +66,21 @@ class Provider:
     sign_in_note: str
     sending_limits: str
     imap_username: ImapUserName
+    #: The published number of messages (recipients) a day, None when not published.
+    daily_limit: int | None = None
+    #: The same for an account at the practice's own domain (Google Workspace), when it differs.
+    daily_limit_own_domain: int | None = None
+
+    def daily_limit_for(self, address: str) -> int | None:
+        """The daily sending limit that applies to ``address``, None when unknown.
+
+        An address at one of the provider's own ``domains`` (gmail.com) is a personal account;
+        any other domain sent through the provider's server is a business one (Workspace).
+        """
+        domain = _normalise(address.rpartition("@")[2])
+        if self.daily_limit_own_domain is not None and domain not in self.domains:
+            return self.daily_limit_own_domain
+        return self.daily_limit
 
     def imap_user(self, address: str) -> str:
         """The IMAP user name for ``address`` under this provider's rule."""
@@ -179,6 +194,8 @@ _KEYS = {
     "sign_in_note",
     "sending_limits",
     "imap_username",
+    "daily_limit",
+    "daily_limit_own_domain",
 }
 
 
@@ -206,7 +223,19 @@ def _parse_one(name: str, table: Any, source: str) -> Provider:
         sign_in_note=_text(table, "sign_in_note", where),
         sending_limits=_text(table, "sending_limits", where),
         imap_username=_choice(ImapUserName, table, "imap_username", where),
+        daily_limit=_limit(table, "daily_limit", where),
+        daily_limit_own_domain=_limit(table, "daily_limit_own_domain", where),
     )
+
+
+def _limit(table: dict[str, Any], key: str, where: str) -> int | None:
+    """A daily sending limit: a whole number of messages, or absent when not published."""
+    value = table.get(key)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"{where} {key} = {value!r} must be a whole number of messages, 1 or more")
+    return value
 
 
 def _server(raw: Any, where: str) -> ServerPreset | None:

@@ -17,8 +17,18 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
 
-from .config import is_local_host
+from .config import (
+    address_problem,
+    control_character,
+    daily_share_problem,
+    deadline_minutes_problem,
+    every_minutes_problem,
+    host_problem,
+    is_local_host,
+    no_provider_behind,
+)
 from .models import Security
+from .terminal import safe_text
 
 EXIT_DONE = 0
 EXIT_TEST_FAILED = 2
@@ -48,21 +58,20 @@ class BadInput(SetupStopped):
 
 
 def parse_address(value: str) -> str:
-    """A bare e-mail address, by the same rule as the config."""
+    """A bare e-mail address, by the config's own rule (:func:`config.address_problem`)."""
     value = one_line(value)
-    local, at, domain = value.rpartition("@")
-    if not at or not local or ("." not in domain and domain != "localhost") or " " in value:
-        raise ValueError(f"{value!r} is not an e-mail address like name@example.com")
-    if any(c in value for c in "<>,;\"'()"):
-        raise ValueError(f"{value!r}: give the bare address, like name@example.com")
+    problem = address_problem(value)
+    if problem is not None:
+        raise ValueError(f"{value!r} {problem}")
     return value
 
 
 def parse_host(value: str) -> str:
-    """A server name or IP address, by the same rule as the config."""
+    """A server name or IP address, by the config's own rule (:func:`config.host_problem`)."""
     value = one_line(value)
-    if not value or " " in value or "/" in value or (":" in value and not _is_ipv6(value)):
-        raise ValueError(f"{value!r} must be a server name like smtp.example.com")
+    problem = host_problem(value)
+    if problem is not None:
+        raise ValueError(f"{value!r} {problem}")
     return value
 
 
@@ -96,6 +105,37 @@ def parse_minutes(value: str) -> float:
     return minutes
 
 
+def every_minutes_parser(
+    smtp_host: str, address: str, provider: str = ""
+) -> Callable[[str], float]:
+    """A parser of ``every_minutes`` for this sending account, by the config's own bounds."""
+
+    def parse(value: str) -> float:
+        minutes = parse_minutes(value)
+        exempt = no_provider_behind(smtp_host)
+        problem = every_minutes_problem(minutes, on_this_pc=exempt)
+        if problem is None and not exempt:
+            problem = daily_share_problem(minutes, smtp_host, address, provider=provider)
+        if problem is not None:
+            raise ValueError(f"{minutes:g} {problem}")
+        return minutes
+
+    return parse
+
+
+def deadline_minutes_parser(smtp_host: str) -> Callable[[str], float]:
+    """A parser of ``deadline_minutes`` for this outgoing server, by the config's own bounds."""
+
+    def parse(value: str) -> float:
+        minutes = parse_minutes(value)
+        problem = deadline_minutes_problem(minutes, on_this_pc=no_provider_behind(smtp_host))
+        if problem is not None:
+            raise ValueError(f"{minutes:g} {problem}")
+        return minutes
+
+    return parse
+
+
 def parse_ca_file(value: str) -> Path | None:
     """An existing PEM file (made absolute), or None for an empty answer."""
     value = one_line(value)
@@ -108,20 +148,14 @@ def parse_ca_file(value: str) -> Path | None:
 
 
 def one_line(value: str) -> str:
-    """Free text on one line, trimmed; a line break or other control character is refused."""
-    if any(ord(c) < 0x20 and c != "\t" for c in value):
+    """Free text on one line, trimmed; a line break or other control character is refused.
+
+    The config's rule (:func:`config.control_character`), so a typed value the config would
+    refuse is refused here already.
+    """
+    if control_character(value) is not None:
         raise ValueError(f"{value!r} must be a single line")
     return value.strip()
-
-
-def _is_ipv6(value: str) -> bool:
-    import ipaddress
-
-    try:
-        ipaddress.IPv6Address(value)
-    except ValueError:
-        return False
-    return True
 
 
 def check_plain(host: str, security: Security) -> None:
@@ -140,7 +174,8 @@ class Console:
     """Questions and answers with ``input()`` and ``getpass``; tests drive it through a pty."""
 
     def say(self, text: str = "") -> None:
-        print(text, flush=True)
+        """One line (or a few) for the person; servers' words are among them, so made safe."""
+        print(safe_text(text), flush=True)
 
     def ask(self, question: str, default: str | None = None, *, optional: bool = False) -> str:
         """One answer; Enter takes the default. Required unless ``optional``."""

@@ -40,7 +40,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal, TypeVar
 
-from .config import OAUTH_PROVIDERS, OAuthSettings, default_config_path
+from .config import OAUTH_PROVIDERS, OAuthSettings, default_config_path, schedule_warnings
 from .config_writer import (
     ConfigValues,
     SeedValues,
@@ -64,6 +64,8 @@ from .setup_console import (
     Console,
     SetupStopped,
     check_plain,
+    deadline_minutes_parser,
+    every_minutes_parser,
     one_line,
     parse_address,
     parse_ca_file,
@@ -580,16 +582,19 @@ class Wizard:
             self.ui.say(f"  {line}")
         return problem
 
-    def schedule(self) -> tuple[float, float]:
+    def schedule(self, sender: Account) -> tuple[float, float]:
+        """How often and how long, within the config's bounds for this sending account."""
         ui = self.ui
         ui.say()
         ui.say("-- Schedule --")
         every = ui.ask_as(
-            "Check every how many minutes", parse_minutes, self._flag("--every-minutes") or "30"
+            "Check every how many minutes",
+            every_minutes_parser(sender.host, sender.address),
+            self._flag("--every-minutes") or "30",
         )
         deadline = ui.ask_as(
             "Minutes after which a test message that has not arrived counts as lost",
-            parse_minutes,
+            deadline_minutes_parser(sender.host),
             self._flag("--deadline-minutes") or "10",
         )
         return every, deadline
@@ -817,6 +822,12 @@ def _render(plan: _Plan, path: Path) -> str:
     return text
 
 
+def warn_about_schedule(ui: Console, text: str, path: Path) -> None:
+    """Say loudly what :func:`config.schedule_warnings` finds; the config is still saved."""
+    for warning in schedule_warnings(validate_config_text(text, path)):
+        ui.say(f"WARN {warning}")
+
+
 def first_canary(ui: Console, plan: _Plan, text: str, path: Path) -> bool:
     """A real round trip with the new settings, as ``watchdog check`` makes it; True if it works.
 
@@ -989,7 +1000,7 @@ def _interactive(ui: Console, args: argparse.Namespace, path: Path, journal: Sig
         raise BadInput("--ca-file", str(e)) from None
     sender, sender_password = wizard.account("sender")
     seed, seed_password = wizard.account("seed")
-    every, deadline = wizard.schedule()
+    every, deadline = wizard.schedule(sender)
     office, contact = wizard.office()
     plan = _Plan(
         sender,
@@ -1006,6 +1017,7 @@ def _interactive(ui: Console, args: argparse.Namespace, path: Path, journal: Sig
         journal=journal,
     )
     text = _render(plan, path)
+    warn_about_schedule(ui, text, path)
     if args.no_test:
         ui.say("Live tests skipped (--no-test): the settings are saved without proof.")
     else:
@@ -1058,6 +1070,7 @@ def _scripted(ui: Console, args: argparse.Namespace, path: Path, journal: SignIn
     text = _render(plan, path)
     ui.say(f"Sending account: {sender.describe()}")
     ui.say(f"Seed mailbox:    {seed.describe()}")
+    warn_about_schedule(ui, text, path)
     for account in (sender, seed):
         if account.oauth is None:
             continue

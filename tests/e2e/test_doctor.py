@@ -78,7 +78,7 @@ def test_every_check_passes_against_working_servers_with_passwords_in_the_keyrin
         f"Connection to the seed mailbox 127.0.0.1:{servers.imaps_port}",
         "Secure connection (ssl, certificate verified)",
         "Sign-in to the seed mailbox as seed",
-        'Junk folder of the seed mailbox: "Junk"',
+        'Junk folders the search for test messages looks in: "Junk"',
         "The seed mailbox supports IDLE",
     ):
         assert level_of(out, start) == "OK", start
@@ -158,3 +158,14 @@ def test_json_output_of_a_missing_config_is_one_failed_check_and_exit_3(
     assert done.returncode == report["exit_code"] == 3
     assert [c["name"] for c in report["checks"]] == ["config"]
     assert report["checks"][0]["level"] == "FAIL"
+
+
+def test_doctor_questions_a_deadline_longer_than_the_interval_and_still_exits_0(
+    tmp_path: Path, servers: Any, watchdog_env: dict[str, str], write_config: Any
+) -> None:
+    config = write_config(tmp_path, servers, every_minutes=10, deadline_minutes=20)
+    done = watchdog("doctor", env=watchdog_env, config=config)
+    assert done.returncode == 0, done.stdout + done.stderr
+    line = line_starting(done.stdout, "Schedule:")
+    assert line.startswith("WARN Schedule: ")
+    assert "deadline_minutes = 20 is longer than every_minutes = 10" in line

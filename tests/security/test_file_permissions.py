@@ -150,3 +150,22 @@ def test_the_log_file_of_watchdog_run_is_private(
     assert log.exists()
     assert mode(log.parent) == 0o700
     assert mode(log) == 0o600
+
+
+def test_the_guide_page_written_by_watchdog_guide_is_private(tmp_path: Path, umask: int) -> None:
+    """It quotes the server's last reply (with its queue id) and the office's details."""
+    from tests.support.history_builder import HistoryBuilder
+    from watchdog import cli
+    from watchdog.models import Outcome, SmtpReply
+
+    data = tmp_path / "data"
+    config = tmp_path / "config.toml"
+    config.write_text(f'data_dir = "{data.as_posix()}"\n{GOOD}', encoding="utf-8")
+    builder = HistoryBuilder(data / "history.sqlite3")
+    reply = SmtpReply(554, "5.7.1 Service unavailable; queued as 4Xyz", "5.7.1")
+    builder.add(time.time() - 60, Outcome.SEND_FAILED, reply=reply)
+    builder.close()
+    assert cli.main(["--config", str(config), "guide", "--no-open"]) == 0
+    page = data / "guide.html"
+    assert "queued as 4Xyz" in page.read_text(encoding="utf-8")
+    assert mode(page) == 0o600
