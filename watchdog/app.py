@@ -283,7 +283,7 @@ class AppControls:
 
         try:
             _title, page = current_guide_html(self.app.config, self.app.history, self.app.clock)
-            path = write_guide(data_dir(self.app.config) / "guide.html", page)
+            path = write_guide(data_dir(self.app.config) / "guide.html", page, private=True)
             if not open_in_browser(path):
                 log.warning("No web browser could be opened for %s", path)
         except Exception:

@@ -161,6 +161,12 @@ def smtp_problem(
     error: BaseException, host: str, port: int, provider: str, stage: Literal["connect", "login"]
 ) -> Problem:
     """Read an smtplib or socket error the way the watchdog reads a failed canary."""
+    from .probe import ProbeError
+
+    if isinstance(error, ProbeError):
+        # The probe knew what went wrong (a wrong port, STARTTLS missing, plain text leaving
+        # the office) and said it in plain words: the same words as a failed canary.
+        return Problem(error.diagnosis, str(error), stage)
     if isinstance(error, smtplib.SMTPResponseException):
         reply = parse_smtp_reply(error.smtp_code, error.smtp_error)
         return Problem(diagnose_reply(reply, provider), f"the server said: {reply}", stage)

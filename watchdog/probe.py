@@ -502,6 +502,17 @@ class SmtpProbe:
             except (smtplib.SMTPException, OSError) as e:  # ssl errors are OSErrors too
                 error, cause = self._failure(e, stage, guard, progress)
                 raise error from cause
+            except UnicodeEncodeError:
+                # smtplib sends AUTH in ASCII: a user name or password with other characters
+                # can never sign in from here. Our own set-up problem, in plain words.
+                raise SendError(
+                    "The sender's user name or password has characters (such as accents) "
+                    "that Watchdog cannot send when signing in; only plain letters, "
+                    "digits and symbols work. Support: use the account's plain user name, or an "
+                    "app password.",
+                    stage=stage,
+                    diagnosis=Diagnosis.CANNOT_CHECK,
+                ) from None
 
     def _failure(
         self, e: BaseException, stage: str, guard: Guard, progress: _Progress

@@ -35,7 +35,7 @@ username = "canary.frontdesk@gmail.com"
 
 [schedule]
 every_minutes = 30
-deadline_minutes = 0.05
+deadline_minutes = 1
 """
 
 

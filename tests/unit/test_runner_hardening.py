@@ -482,3 +482,33 @@ def test_a_canary_late_because_the_seed_was_full_is_our_problem_not_a_slow_provi
     late = settled[lost.token]
     assert (late.outcome, late.diagnosis) == (Outcome.LATE, Diagnosis.SEED_MAILBOX_FULL)
     assert runner.history.status().status is Status.UNKNOWN  # not "reminders arrive late"
+
+
+def test_a_password_with_accents_is_a_plain_setup_problem_and_never_shown(tmp_path: Path) -> None:
+    """smtplib signs in with ASCII only: the probe says so without the password's text."""
+    import smtplib
+
+    from watchdog.config import SenderConfig
+    from watchdog.credentials import PasswordSignIn
+    from watchdog.models import Security
+    from watchdog.probe import SmtpProbe
+
+    class Greeting(smtplib.SMTP):
+        def __init__(self) -> None:
+            super().__init__()
+            self.esmtp_features = {"auth": "PLAIN"}
+            self.does_esmtp = True
+
+        def ehlo_or_helo_if_needed(self) -> None:
+            pass
+
+        def docmd(self, cmd: str, args: str = "") -> tuple[int, bytes]:
+            raise AssertionError("nothing may be sent")
+
+    sender = SenderConfig("a@example.com", "smtp.example.com", 465, Security.SSL, "a")
+    probe = SmtpProbe(sender, PasswordSignIn("a", lambda: "pässwörd-sëcret"))
+    probe._connect = lambda *a, **k: Greeting()  # type: ignore[method-assign]
+    with pytest.raises(SendError) as raised:
+        probe.send(EmailMessage())
+    assert raised.value.diagnosis is Diagnosis.CANNOT_CHECK
+    assert "accents" in str(raised.value) and "sëcret" not in str(raised.value)
