@@ -109,6 +109,9 @@ class _Link:
         self.handle: socket.socket | None = None
         self.peer: str | None = None  # the address the connection actually reached
         self.line_too_long = False
+        # Guards that cut the connection and are gone: one that fired just as its step ended
+        # still explains why the next step finds the connection dead.
+        self.cut_by: list[Guard] = []
 
     def connect(self, address: tuple[str, int], timeout: float | None) -> socket.socket:
         guard = self.guards[-1] if self.guards else None
@@ -134,6 +137,8 @@ class _Link:
     def pop(self, guard: Guard) -> None:
         with contextlib.suppress(ValueError):
             self.guards.remove(guard)
+        if guard.tripped:
+            self.cut_by.append(guard)
 
     def count(self, n: int) -> None:
         for guard in list(self.guards):
@@ -191,9 +196,10 @@ class _GuardedIMAP4(imaplib.IMAP4):
     def readline(self) -> bytes:
         try:
             line = super().readline()
-        except self.error:
+        except self.error as e:
             # imaplib's own limit: a line over 1 MB. Far more than any answer of ours.
-            self._link.line_too_long = True
+            if "got more than" in str(e):
+                self._link.line_too_long = True
             raise
         self._link.count(len(line))
         return line
@@ -357,9 +363,9 @@ class SeedMailbox:
             finally:
                 self._link.pop(guard)
 
-    def _cut_error(self, action: str, cause: BaseException) -> MailboxError | None:
+    def _cut_error(self, action: str) -> MailboxError | None:
         """The plain-words error for a step the guards cut, or None if none did."""
-        guards = self._link.guards
+        guards = [*self._link.guards, *self._link.cut_by]
         server = f"the {self.label} server {self.seed.imap_host}"
         if self._link.line_too_long or any(g.over_size for g in guards):
             return MailboxError(
@@ -395,7 +401,7 @@ class SeedMailbox:
         except MailboxError:
             raise
         except Exception as e:
-            cut = self._cut_error(action, e)
+            cut = self._cut_error(action)
             if cut is not None:
                 raise cut from e
             if isinstance(e, LoginError):
