@@ -304,3 +304,19 @@ def test_a_canary_is_found_and_deleted_over_every_security_setting(
         assert found is not None
         mailbox.delete([found])
     assert servers.dovecot.count(servers.seed_user) == 0
+
+
+def test_a_junk_folder_gone_since_it_was_listed_does_not_stop_the_search(
+    servers: MailServers, extra_folders: list[str]
+) -> None:
+    create(servers, extra_folders, "Spam")
+    token = new_token()
+    servers.dovecot.deliver(servers.seed_user, bytes(canary(servers, token)), JUNK)
+    with open_seed(servers) as mailbox:
+        assert mailbox.junk_folders == [JUNK, "Spam"]
+        with servers.dovecot.imap(servers.seed_user) as client:
+            client.delete_folder("Spam")
+        found = mailbox.search([token, new_token()])
+        assert mailbox.junk_folders == [JUNK]
+    assert list(found) == [token]
+    assert found[token].folder == JUNK
