@@ -166,3 +166,31 @@ def test_plain_text_to_an_address_outside_the_office_is_refused_before_login(
     assert error.diagnosis is Diagnosis.WRONG_SERVER_SETTINGS
     assert "imap_host 127.0.0.1 reached 127.0.0.1" in str(error)
     assert "office network only" in str(error)
+
+
+def test_a_flood_while_idling_is_cut_with_bounded_memory() -> None:
+    with HostileImap("flood_idle") as server, mailbox_for(server, timeout=10) as mailbox:
+        assert mailbox.has_idle
+        tracemalloc.start()
+        try:
+            started = time.monotonic()
+            with pytest.raises(MailboxError) as caught:
+                mailbox.wait_for(TOKEN, time.monotonic() + 600)
+            elapsed = time.monotonic() - started
+            _, peak = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
+    assert elapsed < BOUND_S * 3  # the flood is cut by size, long before the deadline
+    assert peak < 64 * 1024 * 1024, f"{peak / 1e6:.0f} MB peak"
+    assert_seed_unreachable(caught.value, "sent far more than expected")
+
+
+def test_a_trickled_end_of_idle_is_cut_at_the_overall_limit() -> None:
+    with HostileImap("trickle_idle") as server, mailbox_for(server) as mailbox:
+        assert mailbox.has_idle
+        started = time.monotonic()
+        with pytest.raises(MailboxError) as caught:
+            mailbox.wait_for(TOKEN, time.monotonic() + 600)
+        elapsed = time.monotonic() - started
+    assert elapsed < BOUND_S
+    assert_seed_unreachable(caught.value, "answered too slowly")

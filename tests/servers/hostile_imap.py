@@ -9,7 +9,9 @@ well enough for imapclient, and then, depending on ``mode``:
 - ``huge_literal``: SEARCH finds message 1, and its FETCH announces a ``{300000000}`` literal,
   then floods (``pace="flood"``) or trickles (``pace="trickle"``) the bytes;
 - ``slow_literal``: the FETCH announces a small literal and trickles it;
-- ``trickle_greeting``: even the greeting comes one byte at a time.
+- ``trickle_greeting``: even the greeting comes one byte at a time;
+- ``flood_idle``: SEARCH finds nothing, then IDLE is answered with endless untagged lines;
+- ``trickle_idle``: SEARCH finds nothing, then IDLE's end (DONE) is answered one byte at a time.
 
 Every loop is bounded (bytes and seconds) and ends at :meth:`HostileImap.stop` or when the
 client hangs up. The server records the command names it received (never their arguments) and
@@ -32,12 +34,15 @@ MODES = (
     "huge_literal",
     "slow_literal",
     "trickle_greeting",
+    "flood_idle",
+    "trickle_idle",
 )
 
 #: What the huge literal announces: 300 MB, as in the reproduced 952 MB memory blow-up.
 HUGE_LITERAL = 300_000_000
 
-_GREETING = b"* OK [CAPABILITY IMAP4rev1 AUTH=PLAIN] hostile test server ready\r\n"
+_IDLE_MODES = ("flood_idle", "trickle_idle")
+_FLOOD_LINE = b"* OK " + b"still here " * 100 + b"\r\n"
 _CHUNK = b"x" * 65536
 
 
@@ -67,6 +72,8 @@ class HostileImap:
         self.max_seconds = max_seconds
         self.junk_folders = junk_folders
         self.commands: list[str] = []
+        self._idle_tag: str | None = None
+        self._capabilities = "IMAP4rev1 AUTH=PLAIN" + (" IDLE" if mode in _IDLE_MODES else "")
         self.bytes_sent = 0
         self._stop = threading.Event()
         self._lock = threading.Lock()
@@ -150,10 +157,11 @@ class HostileImap:
             sent += len(piece)
 
     def _serve(self, sock: socket.socket) -> None:
+        greeting = f"* OK [CAPABILITY {self._capabilities}] hostile test server ready\r\n"
         if self.mode == "trickle_greeting":
-            self._trickle(sock, _GREETING)
+            self._trickle(sock, greeting.encode())
             return
-        self._send(sock, _GREETING)
+        self._send(sock, greeting.encode())
         reader = sock.makefile("rb")
         while not self._stop.is_set():
             line = reader.readline(65536)
@@ -161,6 +169,8 @@ class HostileImap:
                 return
             tag, _, rest = line.decode("ascii", "replace").strip().partition(" ")
             words = rest.split()
+            if tag.upper() == "DONE" and self._idle_tag is not None:
+                words, tag, self._idle_tag = ["DONE"], self._idle_tag, None
             if not words:
                 continue
             name = words[0].upper()
@@ -175,7 +185,14 @@ class HostileImap:
         """Answer one command; False ends the conversation."""
         ok = f"{tag} OK {name} completed\r\n".encode()
         if name == "CAPABILITY":
-            self._send(sock, b"* CAPABILITY IMAP4rev1 AUTH=PLAIN\r\n" + ok)
+            self._send(sock, f"* CAPABILITY {self._capabilities}\r\n".encode() + ok)
+        elif name == "IDLE":
+            return self._idle(sock, tag)
+        elif name == "DONE":
+            if self.mode == "trickle_idle":
+                self._trickle(sock, b"* OK still idling ")  # a line that never ends
+                return False
+            self._send(sock, ok.replace(b"DONE", b"IDLE"))
         elif name == "LOGOUT":
             self._send(sock, b"* BYE bye\r\n" + ok)
             return False
@@ -209,9 +226,18 @@ class HostileImap:
             self._stop.wait(self.max_seconds)
             return False
         if self.mode == "flood_search":
-            self._flood(sock, b"* OK " + b"still here " * 100 + b"\r\n", 400_000_000)
+            self._flood(sock, _FLOOD_LINE, 400_000_000)
             return False
-        self._send(sock, b"* SEARCH 1\r\n" + ok)
+        found = b"* SEARCH\r\n" if self.mode in _IDLE_MODES else b"* SEARCH 1\r\n"
+        self._send(sock, found + ok)
+        return True
+
+    def _idle(self, sock: socket.socket, tag: str) -> bool:
+        self._idle_tag = tag
+        self._send(sock, b"+ idling\r\n")
+        if self.mode == "flood_idle":
+            self._flood(sock, _FLOOD_LINE, 400_000_000)
+            return False
         return True
 
     def _fetch(self, sock: socket.socket) -> bool:
