@@ -217,7 +217,8 @@ class SeedMailbox:
     ``timeout`` bounds every read and is the overall budget of each step (connect, login, list,
     one batch of a search, a delete). ``should_stop`` (optional) cuts any step at once, even a
     read that is blocked; ``label`` names the mailbox in messages ("test mailbox", or the
-    practice's own mailbox when this class reads bounces there).
+    practice's own mailbox when this class reads bounces there) and ``security_key`` its
+    security setting.
     """
 
     def __init__(
@@ -229,6 +230,7 @@ class SeedMailbox:
         timeout: float = 30.0,
         should_stop: Callable[[], bool] = _never,
         label: str = "test mailbox",
+        security_key: str = "[seed] security",
     ) -> None:
         self.seed = seed
         self.signin = signin
@@ -236,6 +238,7 @@ class SeedMailbox:
         self.timeout = timeout
         self.should_stop = should_stop
         self.label = label
+        self.security_key = security_key
         self._client: IMAPClient | None = None
         self._link = _Link()
         self.inbox = "INBOX"
@@ -282,11 +285,12 @@ class SeedMailbox:
         peer = self._link.peer or "an unknown address"
         if self._link.peer is not None and is_office_address(self._link.peer):
             return
-        s = self.seed
+        key = self.security_key
         raise MailboxError(
-            f'[seed] security = "none" sends the password as plain text, which is for the office '
-            f"network only, but imap_host {s.imap_host} reached {peer}, outside it. Nothing was "
-            f'sent. Use security = "ssl" (port 993) or "starttls" (port 143) for this server.',
+            f'{key} = "none" sends the password as plain text, which is for the office network '
+            f"only, but the {self.label} server {self.seed.imap_host} was reached at {peer}, "
+            f'outside it. Nothing was sent. Set {key} = "ssl" (port 993) or "starttls" '
+            "(port 143) for this server.",
             diagnosis=Diagnosis.WRONG_SERVER_SETTINGS,
         )
 

@@ -164,7 +164,8 @@ def test_plain_text_to_an_address_outside_the_office_is_refused_before_login(
     assert "LOGIN" not in commands
     error = caught.value
     assert error.diagnosis is Diagnosis.WRONG_SERVER_SETTINGS
-    assert "imap_host 127.0.0.1 reached 127.0.0.1" in str(error)
+    assert "server 127.0.0.1 was reached at 127.0.0.1" in str(error)
+    assert '[seed] security = "none"' in str(error)
     assert "office network only" in str(error)
 
 
