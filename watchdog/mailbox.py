@@ -371,11 +371,12 @@ class SeedMailbox:
         """The plain-words error for a step the guards cut, or None if none did."""
         guards = [*self._link.guards, *self._link.cut_by]
         server = f"the {self.label} server {self.seed.imap_host}"
+        section = self.security_key.partition(" ")[0]  # "[seed]", "[sender]"
         if self._link.line_too_long or any(g.over_size for g in guards):
             return MailboxError(
                 f"{server[0].upper()}{server[1:]} sent far more than expected ({action}), so "
-                "the connection was cut to protect this PC. Check [seed] imap_host and imap_port "
-                "point at the right mail server.",
+                f"the connection was cut to protect this PC. Check that {section} imap_host and "
+                "imap_port point at the right mail server.",
                 network=True,
                 diagnosis=Diagnosis.SEED_UNREACHABLE,
             )

@@ -102,6 +102,7 @@ def test_a_300_mb_literal_is_refused_before_it_is_read(pace: str) -> None:
     assert peak < 32 * 1024 * 1024, f"{peak / 1e6:.0f} MB peak"
     assert server.bytes_sent < 100_000_000  # the server was cut off long before 300 MB
     assert_seed_unreachable(caught.value, "sent far more than expected")
+    assert "[seed] imap_host and imap_port" in str(caught.value)
 
 
 def test_a_slowly_trickled_literal_is_cut_at_the_overall_limit() -> None:
