@@ -162,24 +162,26 @@ class HostileImap:
             self._trickle(sock, greeting.encode())
             return
         self._send(sock, greeting.encode())
-        reader = sock.makefile("rb")
-        while not self._stop.is_set():
-            line = reader.readline(65536)
-            if not line:
-                return
-            tag, _, rest = line.decode("ascii", "replace").strip().partition(" ")
-            words = rest.split()
-            if tag.upper() == "DONE" and self._idle_tag is not None:
-                words, tag, self._idle_tag = ["DONE"], self._idle_tag, None
-            if not words:
-                continue
-            name = words[0].upper()
-            if name == "UID" and len(words) > 1:
-                name = f"UID {words[1].upper()}"
-            with self._lock:
-                self.commands.append(name)
-            if not self._answer(sock, tag, name):
-                return
+        with sock.makefile("rb") as reader:
+            while not self._stop.is_set():
+                line = reader.readline(65536)
+                if not line or not self._command(sock, line):
+                    return
+
+    def _command(self, sock: socket.socket, line: bytes) -> bool:
+        """Record and answer one command line; False ends the conversation."""
+        tag, _, rest = line.decode("ascii", "replace").strip().partition(" ")
+        words = rest.split()
+        if tag.upper() == "DONE" and self._idle_tag is not None:
+            words, tag, self._idle_tag = ["DONE"], self._idle_tag, None
+        if not words:
+            return True
+        name = words[0].upper()
+        if name == "UID" and len(words) > 1:
+            name = f"UID {words[1].upper()}"
+        with self._lock:
+            self.commands.append(name)
+        return self._answer(sock, tag, name)
 
     def _answer(self, sock: socket.socket, tag: str, name: str) -> bool:
         """Answer one command; False ends the conversation."""
