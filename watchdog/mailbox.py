@@ -475,10 +475,10 @@ class SeedMailbox:
             log.info("Looking for %d canaries, %d per search", len(wanted), SEARCH_BATCH)
         for folder in [self.inbox, *self.junk_folders]:
             remaining = sorted(wanted - found.keys())
-            if not remaining or not self._select_to_search(folder):
-                continue
-            for batch in _batches(remaining, SEARCH_BATCH):
+            for index, batch in enumerate(_batches(remaining, SEARCH_BATCH)):
                 with self._step(f"search {folder}"):
+                    if index == 0 and not self._select_to_search(folder):
+                        break
                     for item in self._search_batch(folder, set(batch)):
                         found.setdefault(item.token, item)
         return found
@@ -487,13 +487,15 @@ class SeedMailbox:
         """Select ``folder``; False for a junk candidate the server will not open.
 
         A junk candidate may be gone since the folders were listed, or closed to this user: the
-        other folders are still searched (a refused INBOX still fails the search).
+        other folders are still searched. A refused INBOX, or a connection that broke, still
+        fails the search.
         """
         try:
-            with self._step(f"search {folder}"):
-                self.client.select_folder(folder)
-        except MailboxError as e:
-            if folder == self.inbox or e.network or e.diagnosis is not None:
+            self.client.select_folder(folder)
+        except imaplib.IMAP4.abort:
+            raise
+        except imaplib.IMAP4.error as e:  # imapclient's IMAPClientError: the server said NO
+            if folder == self.inbox:
                 raise
             log.warning("Skipping the junk folder %r of the seed mailbox: %s", folder, e)
             self.junk_folders = [f for f in self.junk_folders if f != folder]
