@@ -22,7 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.message import EmailMessage
-from email.utils import format_datetime, make_msgid
+from email.utils import format_datetime
 
 from .config import SenderConfig
 from .credentials import SignIn
@@ -58,7 +58,7 @@ def build_canary(
     msg["Subject"] = f"Delivery check from {sender_address} \u2013 no action needed"
     msg["Date"] = format_datetime(datetime.fromtimestamp(sent_at, UTC).astimezone())
     domain = sender_address.rpartition("@")[2] or None
-    msg["Message-ID"] = make_msgid(idstring="watchdog", domain=domain)
+    msg["Message-ID"] = f"<{token}@{domain or 'localhost'}>"  # found again if X- is stripped
     msg[CANARY_HEADER] = token
     # RFC 3834: tells vacation responders and Exchange not to answer a machine.
     msg["Auto-Submitted"] = "auto-generated"

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import os
+import re
 import secrets
 from pathlib import Path
 
@@ -58,3 +59,22 @@ def load_or_create_key(path: Path) -> bytes:
     with os.fdopen(fd, "wb") as f:
         f.write(key)
     return key
+
+
+#: A token as it appears in text: version, seconds, hex nonce, hex MAC. A valid dot-atom, so a
+#: canary's Message-ID can be ``<token@sender-domain>``.
+_TOKEN_TEXT = re.compile(rf"{_VERSION}\.[0-9]{{1,12}}\.[0-9a-f]{{2,64}}\.[0-9a-f]{{{_MAC_HEX}}}")
+_MESSAGE_ID = re.compile(r"<([^<>@\s]+)@[^<>@\s]+>")
+
+
+def token_of_message_id(value: str) -> str | None:
+    """The token a Message-ID carries as its whole local part, or None.
+
+    Exact only: ``<x-v1.…@d>`` or ``<v1.….more@d>`` carry no token. The caller still checks the
+    token is one it waits for, and the runner verifies its signature.
+    """
+    match = _MESSAGE_ID.fullmatch(" ".join(value.split()))
+    if match is None:
+        return None
+    local = match.group(1)
+    return local if _TOKEN_TEXT.fullmatch(local) else None
