@@ -158,7 +158,13 @@ def open_app(
 
         def open_sender_inbox() -> SeedMailbox:
             assert inbox is not None
-            return SeedMailbox(inbox, inbox_signin, clock)
+            return SeedMailbox(
+                inbox,
+                inbox_signin,
+                clock,
+                label="practice's mailbox",
+                security_key="[sender] imap_security",
+            )
 
     runner = Runner(
         config=config,

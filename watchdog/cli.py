@@ -266,6 +266,10 @@ def _say(text: object = "", *, file: TextIO | None = None, flush: bool = False) 
 def _setup_logging(verbose: int) -> None:
     level = logging.WARNING if verbose == 0 else logging.INFO if verbose == 1 else logging.DEBUG
     logging.basicConfig(level=level, format=_LOG_FORMAT)
+    # imapclient logs every command and response at DEBUG: in the practice's inbox that would be
+    # bounce bodies and notice headers (patient mail). Our own debug lines say what support
+    # needs; the library stays at INFO whatever -v asks.
+    logging.getLogger("imapclient").setLevel(max(level, logging.INFO))
     for handler in logging.getLogger().handlers:
         if type(handler) is logging.StreamHandler:  # the one basicConfig made: the terminal
             handler.setFormatter(SafeFormatter(_LOG_FORMAT))

@@ -188,6 +188,10 @@ def imap_problem(error: BaseException, host: str, port: int) -> Problem:
     """Read a failed seed mailbox sign-in: a refused login, a network failure, or other."""
     from imapclient.exceptions import LoginError
 
+    if isinstance(error, MailboxError) and error.diagnosis is not None:
+        # The mailbox code named the problem itself (plain text leaving the office, a server
+        # that trickled or flooded): its own words, as a failed canary would show them.
+        return Problem(error.diagnosis, str(error), "connect")
     link: BaseException | None = error
     while link is not None:
         if isinstance(link, LoginError):
@@ -656,6 +660,9 @@ class Doctor:
         try:
             client = probe._connect()
         except Exception as e:  # imapclient raises its own errors as well as socket/ssl ones
+            if isinstance(e, MailboxError) and e.diagnosis is not None:
+                self.tls_failed(a, str(e))
+                return False
             failure = network_failure_of(e)
             said = network_words(failure, a.host, a.port) if failure else ""
             self.tls_failed(a, f"{said} ({_technical(e)})" if said else _technical(e))
