@@ -6,10 +6,23 @@ what ``controls.state()`` says and calls one Controls method per menu item.
 Entry points:
 
 - :func:`run_tray` shows the icon and blocks the calling (main) thread until Quit; it returns
-  False at once when this desktop has no tray, so the caller can keep checking headless.
+  False at once when this desktop has no graphical session (or pystray cannot start), and
+  after :data:`TRAY_RETRY_S` when no tray ever came, so the caller can keep checking headless.
 - :func:`create_tray` + :meth:`Tray.run` do the same in two steps, for a caller that needs
-  :meth:`Tray.stop` (a signal handler, or the loop ending on its own).
-- :func:`tray_backend_problem` says why no tray is possible, for ``watchdog doctor``.
+  :meth:`Tray.stop` (a signal handler, or the loop ending on its own). ``create_tray`` returns
+  within :data:`TRAY_WAIT_S`; a tray that is not there yet (at login the panel often starts
+  after the programs of the session) and an icon that could not be created are retried by
+  ``run()`` with growing pauses, bounded, each step in the log.
+- :func:`tray_title` makes every title the icon gets, for the backend it goes to
+  (:data:`TITLE_RULES`): the front desk's words, the office's account, within the backend's
+  length and characters.
+- :func:`tray_capabilities` (what this desktop can show, in words for ``watchdog doctor``) and
+  :func:`tray_backend_problem` (why no tray is possible).
+
+Trays without menus (pystray's ``HAS_MENU`` False: the xorg backend) get the menu's actions
+another way: the icon's default action (a left click) opens
+:class:`watchdog.actions_window.ActionsWindow`, a small Tk window on a thread of its own with
+the status line and the same actions. Elsewhere the default action is Show guidance.
 
 Threads (pystray's rules, see ``/work/shared/TESTING.md``): ``Icon.run()`` owns the main thread
 (macOS requires it). A daemon thread polls ``controls.state()`` every ``poll_s`` seconds and
@@ -27,7 +40,12 @@ seen with Xvfb + trayer in ``tests/integration/test_tray.py``:
 - ``import pystray`` raises (Xlib's ``DisplayNameError``, not ImportError) without a display,
   so it is imported lazily and any exception means "no tray".
 - With no system tray running, ``run()`` blocks forever behind an invisible icon. We look for
-  the tray's selection owner first, waiting :data:`TRAY_WAIT_S` for a panel that starts late.
+  the tray's selection owner first, waiting :data:`TRAY_WAIT_S` for a panel that starts late,
+  then again with growing pauses for up to :data:`TRAY_RETRY_S`.
+- It sets the title as the window's ``WM_NAME`` in Latin-1: any other character raised inside
+  ``Icon()`` or a title change, and the icon was never created, or kept an old title beside a
+  new colour. :func:`tray_title` keeps xorg titles Latin-1; the Unicode title goes to
+  ``_NET_WM_NAME``.
 - It shares one X connection between threads in python-xlib's threaded mode, which loses
   wake-ups: a request stays unsent, or a thread waits for a lock no thread will release. Seen:
   ``stop()`` not ending ``run()`` (one run in ten), ``visible = True`` and the loop itself
@@ -510,15 +528,19 @@ def create_tray(
         except Exception as e:
             problem = _import_problem(e)
         else:
-            tray = Tray(controls, pystray, title=title, poll_s=poll_s, retry_for_s=retry_for_s)
-            not_yet = tray.showable_problem(wait_s=tray_wait_s)
-            if not_yet is not None:
-                log.info(
-                    "The tray icon cannot be shown yet (%s); looking again for up to %s",
-                    not_yet,
-                    _minutes(retry_for_s),
-                )
-            return tray
+            try:
+                tray = Tray(controls, pystray, title=title, poll_s=poll_s, retry_for_s=retry_for_s)
+            except Exception as e:  # the icon's own failures are retried inside; not these
+                problem = f"the tray could not be set up: {type(e).__name__}: {e}"
+            else:
+                not_yet = tray.showable_problem(wait_s=tray_wait_s)
+                if not_yet is not None:
+                    log.info(
+                        "The tray icon cannot be shown yet (%s); looking again for up to %s",
+                        not_yet,
+                        _minutes(retry_for_s),
+                    )
+                return tray
     log.warning(_NO_TRAY, problem)
     return None
 
