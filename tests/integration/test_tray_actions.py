@@ -20,6 +20,7 @@ from tests.integration.test_tray import (
     docked_icon,
     drive,
     host,
+    in_ci,
     today_at,
     up_state,
     wait_for_colour,
@@ -57,7 +58,19 @@ def outage() -> TrayState:
     )
 
 
-def make(controls: FakeControls) -> Tray:
+def require_tk() -> None:
+    """Skip without Tk for Python (Debian: python3-tk), but fail under ``CI=true``."""
+    problem = actions_window.tk_problem()
+    if problem is not None:
+        if in_ci():
+            pytest.fail(f"CI=true and {problem} (apt-get install python3-tk)", pytrace=False)
+        pytest.skip(problem)
+
+
+def make(controls: FakeControls, *, needs_tk: bool = True) -> Tray:
+    """A tray whose click opens the actions window (when ``needs_tk``: Tk must be there)."""
+    if needs_tk:
+        require_tk()
     tray = create_tray(controls, poll_s=0.05, tray_wait_s=1.0)
     assert tray is not None
     return tray
@@ -210,7 +223,7 @@ def test_without_tk_a_click_on_the_icon_opens_the_guidance_as_before(
 ) -> None:
     monkeypatch.setattr(actions_window, "tk_problem", lambda: "no Tk here")
     controls = FakeControls(up_state())
-    tray = make(controls)
+    tray = make(controls, needs_tk=False)
 
     def steps(tray: Tray) -> None:
         desktop.click(docked_icon(desktop, TITLE))
