@@ -14,7 +14,12 @@ from .models import Diagnosis, Status
 
 @dataclass(frozen=True)
 class TrayState:
-    """What the tray shows: the icon colour comes from ``status`` (PAUSED while paused)."""
+    """What the tray shows: the icon colour comes from ``status`` (PAUSED while paused).
+
+    ``account`` is the office's sending address (``[sender] address``): the front desk knows
+    its reminders by it, so the tray's title names it ("Reminders from frontdesk@...").
+    Empty: the title says "Reminder e-mails" instead.
+    """
 
     status: Status
     since: float | None
@@ -23,6 +28,7 @@ class TrayState:
     diagnosis: Diagnosis | None = None
     paused_until: float | None = None
     provider_name: str = ""
+    account: str = ""
 
 
 class Controls(Protocol):

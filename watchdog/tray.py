@@ -6,10 +6,23 @@ what ``controls.state()`` says and calls one Controls method per menu item.
 Entry points:
 
 - :func:`run_tray` shows the icon and blocks the calling (main) thread until Quit; it returns
-  False at once when this desktop has no tray, so the caller can keep checking headless.
+  False at once when this desktop has no graphical session (or pystray cannot start), and
+  after :data:`TRAY_RETRY_S` when no tray ever came, so the caller can keep checking headless.
 - :func:`create_tray` + :meth:`Tray.run` do the same in two steps, for a caller that needs
-  :meth:`Tray.stop` (a signal handler, or the loop ending on its own).
-- :func:`tray_backend_problem` says why no tray is possible, for ``watchdog doctor``.
+  :meth:`Tray.stop` (a signal handler, or the loop ending on its own). ``create_tray`` returns
+  within :data:`TRAY_WAIT_S`; a tray that is not there yet (at login the panel often starts
+  after the programs of the session) and an icon that could not be created are retried by
+  ``run()`` with growing pauses, bounded, each step in the log.
+- :func:`tray_title` makes every title the icon gets, for the backend it goes to
+  (:data:`TITLE_RULES`): the front desk's words, the office's account, within the backend's
+  length and characters.
+- :func:`tray_capabilities` (what this desktop can show, in words for ``watchdog doctor``) and
+  :func:`tray_backend_problem` (why no tray is possible).
+
+Trays without menus (pystray's ``HAS_MENU`` False: the xorg backend) get the menu's actions
+another way: the icon's default action (a left click) opens
+:class:`watchdog.actions_window.ActionsWindow`, a small Tk window on a thread of its own with
+the status line and the same actions. Elsewhere the default action is Show guidance.
 
 Threads (pystray's rules, see ``/work/shared/TESTING.md``): ``Icon.run()`` owns the main thread
 (macOS requires it). A daemon thread polls ``controls.state()`` every ``poll_s`` seconds and
@@ -27,7 +40,12 @@ seen with Xvfb + trayer in ``tests/integration/test_tray.py``:
 - ``import pystray`` raises (Xlib's ``DisplayNameError``, not ImportError) without a display,
   so it is imported lazily and any exception means "no tray".
 - With no system tray running, ``run()`` blocks forever behind an invisible icon. We look for
-  the tray's selection owner first, waiting :data:`TRAY_WAIT_S` for a panel that starts late.
+  the tray's selection owner first, waiting :data:`TRAY_WAIT_S` for a panel that starts late,
+  then again with growing pauses for up to :data:`TRAY_RETRY_S`.
+- It sets the title as the window's ``WM_NAME`` in Latin-1: any other character raised inside
+  ``Icon()`` or a title change, and the icon was never created, or kept an old title beside a
+  new colour. :func:`tray_title` keeps xorg titles Latin-1; the Unicode title goes to
+  ``_NET_WM_NAME``.
 - It shares one X connection between threads in python-xlib's threaded mode, which loses
   wake-ups: a request stays unsent, or a thread waits for a lock no thread will release. Seen:
   ``stop()`` not ending ``run()`` (one run in ten), ``visible = True`` and the loop itself
@@ -59,30 +77,42 @@ import queue
 import sys
 import threading
 import time
+import unicodedata
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from types import ModuleType
 from typing import Any
 
+from .actions_window import Action, ActionsWindow, tk_problem
 from .controls import Controls, TrayState
-from .models import Status
+from .models import Diagnosis, Status
 from .tray_icon import draw_icon
 
 __all__ = [
+    "DEFAULT_SUBJECT",
     "DEFAULT_TITLE",
     "PAUSE_SECONDS",
+    "TITLE_RULES",
     "TOOLTIP_MAX_CHARS",
+    "TRAY_RETRY_S",
+    "TitleRule",
     "Tray",
+    "TrayCapabilities",
     "create_tray",
     "run_tray",
     "shown_status",
-    "tooltip_text",
     "tray_backend_problem",
+    "tray_capabilities",
+    "tray_title",
 ]
 
 log = logging.getLogger(__name__)
 
+#: The program's name: the actions window's title.
 DEFAULT_TITLE = "Delivery Watchdog"
+
+#: What the icon's title starts with when the state names no account.
+DEFAULT_SUBJECT = "Reminder e-mails"
 
 #: "Pause for 1 hour".
 PAUSE_SECONDS = 3600.0
@@ -94,6 +124,15 @@ TOOLTIP_MAX_CHARS = 127
 #: How long :func:`create_tray` waits for a system tray to appear on X. At login, programs
 #: started automatically often run before the panel that holds the tray.
 TRAY_WAIT_S = 5.0
+
+#: How long :meth:`Tray.run` keeps looking for a system tray (and retrying to create the icon)
+#: before it gives up and the watchdog runs on without an icon. A login's panel can take
+#: minutes on a slow PC; looking costs two X requests.
+TRAY_RETRY_S = 900.0
+
+#: The pauses between those looks: doubling from the first to the last, then the last.
+_RETRY_FIRST_S = 1.0
+_RETRY_MAX_S = 30.0
 
 #: How long run() waits, after the loop, for the polling thread to finish.
 _WIND_DOWN_S = 2.0
@@ -118,29 +157,116 @@ def shown_status(state: TrayState) -> Status:
     return Status.PAUSED if state.paused_until is not None else state.status
 
 
-def tooltip_text(state: TrayState, title: str = DEFAULT_TITLE, *, now: float | None = None) -> str:
-    """The tooltip: ``"Delivery Watchdog: UP since 14:05 · last check 14:35"``.
+@dataclass(frozen=True)
+class TitleRule:
+    """What one tray backend can carry as the icon's title (its tooltip).
 
-    While paused it says until when; on a problem the reason follows, as far as it fits in
-    :data:`TOOLTIP_MAX_CHARS` (cut with an ellipsis). Times are local; one from another day
-    carries the weekday (``Mon 14:05``), or the date when more than six days away.
+    ``max_units``: UTF-16 code units kept (what Windows counts). ``encoding``: the only
+    characters the backend can send, or None for any Unicode text.
+    """
+
+    max_units: int
+    encoding: str | None = None
+
+
+#: Per pystray backend (see :func:`_backend_name`). Why each:
+#:
+#: - ``win32``: Windows keeps at most 127 UTF-16 code units (``szTip[128]``); pystray's ctypes
+#:   structure raises on a longer one.
+#: - ``xorg``: pystray sets the title as the window's ``WM_NAME``, a ``STRING`` property, and
+#:   python-xlib encodes it as Latin-1: one en dash, curly quote or ellipsis raised
+#:   UnicodeEncodeError, and the icon was never created. The full Unicode title goes to
+#:   ``_NET_WM_NAME`` beside it.
+#: - everywhere else: no hard limit, but a tooltip longer than two lines is not read; the same
+#:   127 keeps every desktop's title alike.
+TITLE_RULES: dict[str, TitleRule] = {
+    "win32": TitleRule(TOOLTIP_MAX_CHARS),
+    "xorg": TitleRule(TOOLTIP_MAX_CHARS, "latin-1"),
+}
+_ANY_BACKEND = TitleRule(TOOLTIP_MAX_CHARS)
+
+#: How much of the reason the actions window shows (about six lines).
+_WINDOW_REASON_MAX = 320
+_WINDOW_REASON = TitleRule(_WINDOW_REASON_MAX)
+
+#: Typographic characters and their plain look-alikes, for backends that cannot carry them.
+_PLAIN = str.maketrans(
+    {
+        "\u2010": "-",  # hyphen
+        "\u2011": "-",  # non-breaking hyphen
+        "\u2012": "-",  # figure dash
+        "\u2013": "-",  # en dash
+        "\u2014": "-",  # em dash
+        "\u2015": "-",  # horizontal bar
+        "\u2212": "-",  # minus sign
+        "\u2018": "'",
+        "\u2019": "'",
+        "\u201a": "'",
+        "\u201b": "'",
+        "\u2032": "'",
+        "\u201c": '"',
+        "\u201d": '"',
+        "\u201e": '"',
+        "\u201f": '"',
+        "\u2033": '"',
+        "\u2026": "...",
+        "\u2022": "\u00b7",  # bullet -> middle dot (Latin-1)
+        "\u2192": "->",
+        "\u2190": "<-",
+        "\u20ac": "EUR",
+        "\u2009": " ",  # thin space
+        "\u202f": " ",  # narrow no-break space (French and some locales' times)
+    }
+)
+
+
+def tray_title(
+    state: TrayState,
+    backend: str = "",
+    *,
+    fallback_subject: str = DEFAULT_SUBJECT,
+    now: float | None = None,
+) -> str:
+    """The icon's title for ``backend``, in the front desk's words, always safe to set there.
+
+    ``"Reminders from frontdesk@example.com: not getting through since 10:02 · last check
+    10:15 · <reason>"``. It names the office's account (``state.account``; without one,
+    ``fallback_subject``), says in plain words what happens to the reminders and since when,
+    then the last check, then (on a problem) the reason on one line, cut to what the backend
+    keeps (:data:`TITLE_RULES`) with an ellipsis, with characters the backend cannot carry
+    replaced by plain look-alikes. The one place every title of the icon is made.
     """
     now = time.time() if now is None else now
+    rule = TITLE_RULES.get(backend, _ANY_BACKEND)
+    subject = f"Reminders from {state.account}" if state.account else fallback_subject
     status = shown_status(state)
-    if status is Status.PAUSED and state.paused_until is not None:
-        head = f"{title}: PAUSED until {_clock(state.paused_until, now)}"
-    elif state.since is not None:
-        head = f"{title}: {status} since {_clock(state.since, now)}"
-    else:
-        head = f"{title}: {status}"
+    text = f"{subject}: {_what_happens(state, status, now)}"
     if state.last_check_at is not None:
-        text = f"{head} · last check {_clock(state.last_check_at, now)}"
-    else:
-        text = f"{head} · no check yet"
+        text += f" · last check {_clock(state.last_check_at, now)}"
     reason = " ".join(state.reason.split())  # one line: X window names and Windows tips
     if reason and status not in (Status.UP, Status.PAUSED):
         text = f"{text} · {reason}"
-    return _fit(text, TOOLTIP_MAX_CHARS)
+    return _fit(_encodable(text, rule.encoding), rule)
+
+
+def _what_happens(state: TrayState, status: Status, now: float) -> str:
+    """ "not getting through since 10:02": the status in the front desk's words."""
+    if status is Status.PAUSED and state.paused_until is not None:
+        return f"checks paused until {_clock(state.paused_until, now)}"
+    if status is Status.UNKNOWN and state.since is None and state.last_check_at is None:
+        return "not checked yet"
+    words = {
+        Status.UP: "getting through",
+        Status.DOWN: "not getting through",
+        Status.DEGRADED: (
+            "landing in junk" if state.diagnosis is Diagnosis.JUNK_PLACEMENT else "arriving late"
+        ),
+        Status.UNKNOWN: "cannot be checked",
+        Status.PAUSED: "checks paused",
+    }[status]
+    if state.since is not None:
+        return f"{words} since {_clock(state.since, now)}"
+    return words
 
 
 def _clock(at: float, now: float) -> str:
@@ -159,18 +285,49 @@ def _day_number(at: float) -> int:
     return datetime.date.fromtimestamp(at).toordinal()
 
 
-def _fit(text: str, limit: int) -> str:
-    """``text`` cut to ``limit`` UTF-16 code units (what Windows counts), ending in an ellipsis."""
-    if _utf16_len(text) <= limit:
+def _encodable(text: str, encoding: str | None) -> str:
+    """``text`` without control or format characters, and (with ``encoding``) within it.
+
+    Controls go everywhere (a NUL ends a Windows tip early). Characters ``encoding`` lacks
+    become their plain look-alike (:data:`_PLAIN`), else their base letter ("ő" -> "o"),
+    else "?".
+    """
+    kept = "".join(c for c in text if unicodedata.category(c) not in ("Cc", "Cf"))
+    if encoding is None:
+        return kept
+    out: list[str] = []
+    for char in kept.translate(_PLAIN):
+        if _can_encode(char, encoding):
+            out.append(char)
+            continue
+        base = "".join(
+            c for c in unicodedata.normalize("NFKD", char) if not unicodedata.combining(c)
+        )
+        out.append(base if base and _can_encode(base, encoding) else "?")
+    return "".join(out)
+
+
+def _can_encode(text: str, encoding: str) -> bool:
+    try:
+        text.encode(encoding)
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _fit(text: str, rule: TitleRule) -> str:
+    """``text`` cut to ``rule.max_units`` UTF-16 code units, ending in an ellipsis it can carry."""
+    if _utf16_len(text) <= rule.max_units:
         return text
+    ellipsis = "…" if rule.encoding is None or _can_encode("…", rule.encoding) else "..."
     kept: list[str] = []
-    used = 1  # the ellipsis
+    used = _utf16_len(ellipsis)
     for char in text:
         used += _utf16_len(char)
-        if used > limit:
+        if used > rule.max_units:
             break
         kept.append(char)
-    return "".join(kept).rstrip(" ·") + "…"
+    return "".join(kept).rstrip(" ·") + ellipsis
 
 
 def _utf16_len(text: str) -> int:
@@ -182,8 +339,9 @@ class _View:
     """What the icon shows (was last asked to show); a change touches only the parts that differ."""
 
     status: Status
-    tooltip: str
+    tooltip: str  # what the backend gets (:func:`tray_title` for it)
     paused: bool
+    full_title: str = ""  # the same in full Unicode (xorg's ``_NET_WM_NAME``)
 
 
 # --- finding a tray ------------------------------------------------------------------------------
@@ -260,44 +418,110 @@ def _xorg_tray_problem(*, wait_s: float) -> str | None:
         display.close()
 
 
+@dataclass(frozen=True)
+class TrayCapabilities:
+    """What this desktop can show of the tray, in words ``watchdog doctor`` can print as they are.
+
+    ``how_actions_are_offered`` is one sentence for the reader of ``doctor`` (support): where
+    Show guidance, Check now, Pause and Quit are on this desktop, or that they are nowhere.
+    ``problem``: why no icon can be shown (None when one can).
+    """
+
+    can_show_icon: bool
+    has_menu: bool
+    how_actions_are_offered: str
+    problem: str | None = None
+
+
+def tray_capabilities() -> TrayCapabilities:
+    """The truth about this desktop's tray, for ``watchdog doctor``.
+
+    pystray's X11 backend (xorg: Linux without PyGObject) has no menu; there a click on the
+    icon opens the actions window (Tk) instead, so the same actions exist, if Tk can start.
+    """
+    problem = _session_problem()
+    pystray: ModuleType | None = None
+    if problem is None:
+        try:
+            pystray = _import_pystray()
+        except Exception as e:
+            problem = _import_problem(e)
+    if pystray is not None and _backend_name(pystray) == "xorg":
+        problem = _xorg_tray_problem(wait_s=0.0)
+    has_menu = pystray is not None and bool(getattr(pystray.Icon, "HAS_MENU", True))
+    if problem is not None:
+        how = (
+            "None: without a tray icon, Show guidance, Check now, Pause and Quit are not "
+            "offered on this desktop; alerts still arrive as notifications."
+        )
+        return TrayCapabilities(False, has_menu, how, problem)
+    if has_menu:
+        how = (
+            "The tray icon's menu (click or right-click the icon): Show guidance, Check now, "
+            "Pause for 1 hour, Open history report, Open settings, Quit."
+        )
+        return TrayCapabilities(True, True, how)
+    missing_tk = tk_problem()
+    if missing_tk is None:
+        how = (
+            "This desktop's tray has no menus: a click on the tray icon opens a small "
+            "Delivery Watchdog window with Show guidance, Check now, Pause for 1 hour, "
+            "Open history report, Open settings and Quit."
+        )
+        return TrayCapabilities(True, False, how)
+    how = (
+        "This desktop's tray has no menus and the window that replaces them cannot open "
+        f"({missing_tk}): a click on the icon only opens the guidance. Install Tk for Python "
+        "(on Debian and Ubuntu: the package python3-tk) to get Check now, Pause and Quit."
+    )
+    return TrayCapabilities(True, False, how)
+
+
 # --- the tray ------------------------------------------------------------------------------------
 
 
 def run_tray(
     controls: Controls,
     *,
-    title: str = DEFAULT_TITLE,
+    title: str = DEFAULT_SUBJECT,
     poll_s: float = 5.0,
     tray_wait_s: float = TRAY_WAIT_S,
+    retry_for_s: float = TRAY_RETRY_S,
 ) -> bool:
-    """Show the tray icon and block until Quit; False at once if this desktop has no tray.
+    """Show the tray icon and block until Quit; False if this desktop has no tray.
 
     Call it on the main thread (macOS requires it). True means the user chose Quit (after
-    ``controls.quit()``) or :meth:`Tray.stop` was called; False means no tray could be shown,
-    or it ended on its own, and the caller should keep the watchdog running headless. The
+    ``controls.quit()``) or :meth:`Tray.stop` was called; False means no tray could be shown
+    (at once without a graphical session; after ``retry_for_s`` when the tray never came), or
+    it ended on its own, and the caller should keep the watchdog running headless. The
     reason is logged: "No system tray is available on this desktop (...); the watchdog keeps
     checking in the background."
     """
-    tray = create_tray(controls, title=title, poll_s=poll_s, tray_wait_s=tray_wait_s)
+    tray = create_tray(
+        controls, title=title, poll_s=poll_s, tray_wait_s=tray_wait_s, retry_for_s=retry_for_s
+    )
     return tray.run() if tray is not None else False
 
 
 def create_tray(
     controls: Controls,
     *,
-    title: str = DEFAULT_TITLE,
+    title: str = DEFAULT_SUBJECT,
     poll_s: float = 5.0,
     tray_wait_s: float = TRAY_WAIT_S,
+    retry_for_s: float = TRAY_RETRY_S,
 ) -> Tray | None:
-    """A ready, not yet running :class:`Tray`; None (and the log line) when no tray is possible.
+    """A not yet running :class:`Tray`; None (and the log line) when no tray is possible at all.
 
-    ``tray_wait_s`` is how long to wait for an X system tray to appear (only the xorg backend
-    can tell; the other backends show the icon whenever a tray turns up).
+    None only for what waiting cannot change: no graphical session, or pystray cannot start.
+    A system tray that is not there yet (xorg: waited for ``tray_wait_s`` here), or an icon
+    that could not be created, is retried by :meth:`Tray.run` for up to ``retry_for_s``, so
+    this returns within ``tray_wait_s`` and the caller can start checking meanwhile.
+    ``title``: how the icon's title starts when the state names no account.
     """
     if poll_s <= 0:
         raise ValueError(f"poll_s must be positive, not {poll_s}")
     problem = _session_problem()
-    tray: Tray | None = None
     if problem is None:
         try:
             pystray = _import_pystray()
@@ -305,18 +529,28 @@ def create_tray(
             problem = _import_problem(e)
         else:
             try:
-                tray = Tray(controls, pystray, title=title, poll_s=poll_s)
-            except Exception as e:
-                problem = f"the tray icon could not be created: {type(e).__name__}: {e}"
+                tray = Tray(controls, pystray, title=title, poll_s=poll_s, retry_for_s=retry_for_s)
+            except Exception as e:  # the icon's own failures are retried inside; not these
+                problem = f"the tray could not be set up: {type(e).__name__}: {e}"
             else:
-                if tray.backend == "xorg":
-                    problem = _xorg_tray_problem(wait_s=tray_wait_s)
-    if problem is not None:
-        if tray is not None:
-            tray._release()
-        log.warning(_NO_TRAY, problem)
-        return None
-    return tray
+                not_yet = tray.showable_problem(wait_s=tray_wait_s)
+                if not_yet is not None:
+                    log.info(
+                        "The tray icon cannot be shown yet (%s); looking again for up to %s",
+                        not_yet,
+                        _minutes(retry_for_s),
+                    )
+                return tray
+    log.warning(_NO_TRAY, problem)
+    return None
+
+
+def _minutes(seconds: float) -> str:
+    """``15 minutes`` / ``1 minute`` / ``20 seconds``: a bound in the log, in words."""
+    if seconds >= 60:
+        minutes = round(seconds / 60)
+        return f"{minutes} minute{'s' if minutes != 1 else ''}"
+    return f"{seconds:g} seconds"
 
 
 class _ClosedDisplay:
@@ -419,22 +653,33 @@ class _XorgCalls:
 class Tray:
     """One pystray icon bound to ``controls``; build it with :func:`create_tray`.
 
-    ``icon`` is the ``pystray.Icon``; its ``menu`` holds the items in order: Check now, Show
-    guidance (the default action), Open history report, Pause for 1 hour / Resume, Open
-    settings, Quit.
+    ``icon`` is the ``pystray.Icon`` (None until it could be created); its ``menu`` holds the
+    items in order: Check now, Show guidance, Open history report, Pause for 1 hour / Resume,
+    Open settings, Quit. The default item (a click on the icon where pystray has one) is Show
+    guidance where the tray shows menus; where it shows none (``has_menu`` False: pystray's
+    X11 backend) it is "Open Delivery Watchdog", which opens the :class:`ActionsWindow` with
+    the same actions.
     """
 
     def __init__(
-        self, controls: Controls, pystray: ModuleType, *, title: str, poll_s: float
+        self,
+        controls: Controls,
+        pystray: ModuleType,
+        *,
+        title: str = DEFAULT_SUBJECT,
+        poll_s: float = 5.0,
+        retry_for_s: float = TRAY_RETRY_S,
     ) -> None:
         self.controls = controls
         self.title = title
         self.poll_s = poll_s
+        self.retry_for_s = retry_for_s
         self.backend = _backend_name(pystray)
+        self.has_menu = bool(getattr(pystray.Icon, "HAS_MENU", True))
+        self._pystray = pystray
 
         self._state = self._read_state() or TrayState(Status.UNKNOWN, None, None)
-        first = self._view(self._state)
-        self._shown = first  # what the poller last asked the icon to show
+        self._shown = self._view(self._state)  # what the poller last asked the icon to show
 
         # _stopping: no more icon changes. _stop_requested: run() reports a clean stop.
         self._stopping = threading.Event()
@@ -454,35 +699,99 @@ class Tray:
         self._dock_asked_at = 0.0
         self._dock_retries = 0
 
+        #: Where the tray shows no menu: the window with the menu's actions (see the class doc).
+        self.actions_window: ActionsWindow | None = None
+        if not self.has_menu:
+            self.actions_window = ActionsWindow(
+                title=DEFAULT_TITLE,
+                headline=lambda: self._headline(),
+                reason=lambda: self._reason(),
+                status=lambda: shown_status(self._state),
+                actions=self._window_actions,
+            )
+
+        self.icon: Any = None
+        self._icon_problem: str | None = None
+        self._make_icon()
+
+    def _menu(self) -> Any:
+        pystray = self._pystray
         menu_item = pystray.MenuItem
-        self.icon: Any = pystray.Icon(
-            "delivery-watchdog",
-            icon=draw_icon(first.status),
-            title=first.tooltip,
-            menu=pystray.Menu(
-                menu_item("Check now", self._action("Check now", controls.check_now)),
+        controls = self.controls
+        guidance_is_default = self.actions_window is None
+        items = [
+            menu_item("Check now", self._action("Check now", controls.check_now)),
+            menu_item(
+                "Show guidance",
+                self._action("Show guidance", controls.show_guidance),
+                default=guidance_is_default,
+            ),
+            menu_item(
+                "Open history report",
+                self._action("Open history report", controls.open_history_report),
+            ),
+            menu_item(self._pause_text, self._action("Pause", self._toggle_pause)),
+            menu_item("Open settings", self._action("Open settings", controls.open_settings)),
+            pystray.Menu.SEPARATOR,
+            menu_item("Quit", self._action("Quit", self._quit)),
+        ]
+        if not guidance_is_default:
+            items.insert(
+                0,
                 menu_item(
-                    "Show guidance",
-                    self._action("Show guidance", controls.show_guidance),
+                    f"Open {DEFAULT_TITLE}",
+                    self._action("Open the actions window", self._open_actions_window),
                     default=True,
                 ),
-                menu_item(
-                    "Open history report",
-                    self._action("Open history report", controls.open_history_report),
-                ),
-                menu_item(self._pause_text, self._action("Pause", self._toggle_pause)),
-                menu_item("Open settings", self._action("Open settings", controls.open_settings)),
-                pystray.Menu.SEPARATOR,
-                menu_item("Quit", self._action("Quit", self._quit)),
-            ),
-        )
+            )
+        return pystray.Menu(*items)
+
+    def _make_icon(self) -> bool:
+        """Create the pystray icon (and the xorg adaptations) if not yet done; False on failure.
+
+        Why it can fail and be retried: the X server or the tray not answering at login. The
+        title it is created with is always one the backend can carry (:func:`tray_title`).
+        """
+        if self.icon is not None:
+            return True
+        view = self._view(self._state)
+        try:
+            icon = self._pystray.Icon(
+                "delivery-watchdog",
+                icon=draw_icon(view.status),
+                title=view.tooltip,
+                menu=self._menu(),
+            )
+        except Exception as e:
+            self._icon_problem = f"the tray icon could not be created: {type(e).__name__}: {e}"
+            return False
+        self.icon = icon
+        self._shown = view
+        self._icon_problem = None
         if self.backend == "xorg":
             self._adapt_xorg()
+            self._set_xorg_unicode_name(view.full_title)
+        return True
+
+    def showable_problem(self, *, wait_s: float = 0.0) -> str | None:
+        """Why the icon cannot be shown right now (None when it can); creates it if needed.
+
+        xorg waits up to ``wait_s`` for a system tray (no other backend can tell).
+        """
+        if not self._make_icon():
+            return self._icon_problem
+        if self.backend == "xorg":
+            return _xorg_tray_problem(wait_s=wait_s)
+        return None
 
     # --- life cycle ------------------------------------------------------------------------------
 
     def run(self) -> bool:
         """Show the icon and block until stopped; call on the main thread. See :func:`run_tray`."""
+        if not self._wait_until_showable():
+            self._stopping.set()
+            self._release()
+            return self._stop_requested
         if self._stop_requested:
             self._release()
             return True
@@ -498,6 +807,8 @@ class Tray:
             self._wake.set()
             if self._poller.is_alive():
                 self._poller.join(timeout=_WIND_DOWN_S)
+            if self.actions_window is not None:
+                self.actions_window.shut()
             self._release()
         if failed:
             log.warning(_NO_TRAY, "the tray icon failed")
@@ -506,6 +817,35 @@ class Tray:
             return True
         log.warning(_NO_TRAY, "the tray icon closed by itself")
         return False
+
+    def _wait_until_showable(self) -> bool:
+        """Look for a tray and retry the icon with growing pauses, for up to ``retry_for_s``.
+
+        True once the icon can be shown; False when stopped meanwhile or given up (logged:
+        once when it starts waiting, at each look in the debug log, and at the end).
+        """
+        problem = self.showable_problem()
+        if problem is None:
+            return True
+        deadline = time.monotonic() + self.retry_for_s
+        pause = _RETRY_FIRST_S
+        looks = 1
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                log.warning(
+                    _NO_TRAY, f"{problem}; looked {looks} times in {_minutes(self.retry_for_s)}"
+                )
+                return False
+            if self._stopping.wait(min(pause, left)):
+                return False
+            pause = min(pause * 2, _RETRY_MAX_S)
+            problem = self.showable_problem()
+            looks += 1
+            if problem is None:
+                log.info("The system tray is there now; showing the tray icon")
+                return True
+            log.debug("Still no tray icon (%s); looking again in %g s", problem, pause)
 
     def stop(self) -> None:
         """End :meth:`run` cleanly (it returns True). Safe from any thread and a signal handler.
@@ -567,10 +907,10 @@ class Tray:
 
     # --- menu ------------------------------------------------------------------------------------
 
-    def _action(self, name: str, call: Callable[[], None]) -> Callable[[Any, Any], None]:
-        """A pystray menu action calling ``call``; no exception ever escapes into pystray."""
+    def _guarded(self, name: str, call: Callable[[], None]) -> Callable[[], None]:
+        """``call``, logged instead of raised (into pystray or Tk), then the poller woken."""
 
-        def act(icon: Any, item: Any) -> None:
+        def act() -> None:
             try:
                 call()
             except Exception:
@@ -578,6 +918,56 @@ class Tray:
             self._wake.set()
 
         return act
+
+    def _action(self, name: str, call: Callable[[], None]) -> Callable[[Any, Any], None]:
+        """A pystray menu action calling ``call``; no exception ever escapes into pystray."""
+        guarded = self._guarded(name, call)
+
+        def act(icon: Any, item: Any) -> None:
+            guarded()
+
+        return act
+
+    # --- the actions window (trays without menus) ------------------------------------------------
+
+    def _open_actions_window(self) -> None:
+        """The default action where the tray has no menu; the guidance if Tk cannot start."""
+        window = self.actions_window
+        if window is None or not window.open(on_failure=self._guarded_guidance):
+            self._guarded_guidance()
+
+    def _guarded_guidance(self) -> None:
+        self._guarded("Show guidance", self.controls.show_guidance)()
+
+    def _window_actions(self) -> list[Action]:
+        """The menu's actions, for the window; labels follow the last state read."""
+        controls = self.controls
+        return [
+            Action("Show guidance", self._guarded("Show guidance", controls.show_guidance)),
+            Action("Check now", self._guarded("Check now", controls.check_now)),
+            Action(self._pause_text(None), self._guarded("Pause", self._toggle_pause)),
+            Action(
+                "Open history report",
+                self._guarded("Open history report", controls.open_history_report),
+            ),
+            Action("Open settings", self._guarded("Open settings", controls.open_settings)),
+            Action("Quit", self._guarded("Quit", self._quit)),
+        ]
+
+    def _headline(self) -> str:
+        """The window's status line: the icon's title without the reason, in full Unicode."""
+        return tray_title(replace(self._state, reason=""), fallback_subject=self.title)
+
+    def _reason(self) -> str:
+        """The reason (the icon's title cuts it short), on a problem only.
+
+        Cut at :data:`_WINDOW_REASON_MAX` characters all the same: a server's reply can run to
+        pages, and the window must stay small enough to fit the screen beside the tray.
+        """
+        status = shown_status(self._state)
+        if status in (Status.UP, Status.PAUSED):
+            return ""
+        return _fit(_encodable(" ".join(self._state.reason.split()), None), _WINDOW_REASON)
 
     def _paused(self) -> bool:
         return shown_status(self._state) is Status.PAUSED
@@ -630,22 +1020,29 @@ class Tray:
             return
         picture = draw_icon(view.status) if view.status != shown.status else None
         title = view.tooltip if view.tooltip != shown.tooltip else None
+        full_title = view.full_title if view.full_title != shown.full_title else None
         menu = view.paused != shown.paused
 
         def change() -> None:
+            # Each part on its own: a picture that fails must not leave an old title.
             if self._stopping.is_set():
                 return
-            try:
-                if picture is not None:
-                    self.icon.icon = picture
-                if title is not None:
-                    self.icon.title = title
-                if menu:
-                    self.icon.update_menu()
-            except Exception:
-                log.exception("The tray icon could not be updated")
+            if picture is not None:
+                self._change("picture", lambda: setattr(self.icon, "icon", picture))
+            if title is not None:
+                self._change("title", lambda: setattr(self.icon, "title", title))
+            if full_title is not None and self.backend == "xorg":
+                self._set_xorg_unicode_name(full_title)
+            if menu:
+                self._change("menu", self.icon.update_menu)
 
         self._on_ui_thread(change)
+
+    def _change(self, what: str, call: Callable[[], None]) -> None:
+        try:
+            call()
+        except Exception:
+            log.exception("The tray icon's %s could not be updated", what)
 
     def _read_state(self) -> TrayState | None:
         """``controls.state()``, or None when it failed (logged once per run of failures)."""
@@ -662,7 +1059,8 @@ class Tray:
     def _view(self, state: TrayState) -> _View:
         return _View(
             status=shown_status(state),
-            tooltip=tooltip_text(state, self.title),
+            tooltip=tray_title(state, self.backend, fallback_subject=self.title),
+            full_title=tray_title(state, fallback_subject=self.title),
             paused=shown_status(state) is Status.PAUSED,
         )
 
@@ -748,6 +1146,23 @@ class Tray:
             original()
 
         icon._dock_window = dock_window
+
+    def _set_xorg_unicode_name(self, text: str) -> None:
+        """xorg: the title in full Unicode as ``_NET_WM_NAME`` (UTF-8), beside the Latin-1
+        ``WM_NAME`` pystray sets; panels that show tray tooltips read this one first.
+
+        Runs where pystray's connection may be used: before its loop starts, or on its loop
+        thread (:meth:`_refresh`'s change).
+        """
+        try:
+            display = self.icon._display
+            utf8 = display.intern_atom("UTF8_STRING")
+            self.icon._window.change_property(
+                display.intern_atom("_NET_WM_NAME"), utf8, 8, text.encode("utf-8")
+            )
+            display.flush()
+        except Exception:
+            log.debug("Could not set the tray icon's _NET_WM_NAME", exc_info=True)
 
     def _let_xorg_see_clicks(self) -> None:
         """Make pystray's X window receive button presses (pystray 0.19 never asks for them)."""

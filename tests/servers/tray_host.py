@@ -203,17 +203,43 @@ class TrayHost:
 
     def click(self, window: XWindow, button: int = 1) -> None:
         """Move the pointer into ``window`` and press and release ``button`` (XTEST)."""
-        x_const = _xlib("X")
-        xtest = _xlib("ext.xtest")
         root = self._x.screen().root
         resource = self._resource(window)
         geometry = resource.get_geometry()
         origin = root.translate_coords(resource, 0, 0)
-        x, y = origin.x + geometry.width // 2, origin.y + geometry.height // 2
+        self.click_at(origin.x + geometry.width // 2, origin.y + geometry.height // 2, button)
+
+    def click_at(self, x: int, y: int, button: int = 1) -> None:
+        """Move the pointer to (``x``, ``y``) on the screen and click ``button`` there (XTEST),
+        as a person's mouse does (what ``xdotool mousemove x y click 1`` sends)."""
+        x_const = _xlib("X")
+        xtest = _xlib("ext.xtest")
         xtest.fake_input(self._x, x_const.MotionNotify, x=x, y=y)
         xtest.fake_input(self._x, x_const.ButtonPress, button)
         xtest.fake_input(self._x, x_const.ButtonRelease, button)
         self._x.sync()
+
+    def text_property(self, window: XWindow, name: str) -> str | None:
+        """A text property of ``window`` as X holds it: ``WM_NAME`` is Latin-1 (``STRING``),
+        ``_NET_WM_NAME`` UTF-8; None when the window has no such property."""
+        atom = self._x.intern_atom(name)
+        prop = self._resource(window).get_full_property(atom, _xlib("X").AnyPropertyType)
+        if prop is None:
+            return None
+        utf8 = self._x.intern_atom("UTF8_STRING")
+        raw = bytes(prop.value)
+        return raw.decode("utf-8" if prop.property_type == utf8 else "latin-1")
+
+    def screenshot(self, path: Path) -> Path:
+        """The whole screen as a PNG at ``path`` (for a person to look at)."""
+        root = self._x.screen().root
+        geometry = root.get_geometry()
+        raw = root.get_image(0, 0, geometry.width, geometry.height, _xlib("X").ZPixmap, 0xFFFFFFFF)
+        image = Image.frombytes(
+            "RGB", (geometry.width, geometry.height), bytes(raw.data), "raw", "BGRX"
+        )
+        image.save(path)
+        return path
 
     # --- internals ----------------------------------------------------------------------------
 

@@ -1,4 +1,4 @@
-"""The tray icon's picture (``watchdog.tray_icon``) and its tooltip text (``watchdog.tray``).
+"""The tray icon's picture (``watchdog.tray_icon``); its title is in ``test_tray_title.py``.
 
 Pure functions, no display: colours are judged by hue and saturation, not by comparing with the
 module's own constants, so a wrong colour fails here.
@@ -7,15 +7,12 @@ module's own constants, so a wrong colour fails here.
 from __future__ import annotations
 
 import colorsys
-import time
 from collections import Counter
 
 import pytest
 from PIL import Image
 
-from watchdog.controls import TrayState
 from watchdog.models import Status
-from watchdog.tray import TOOLTIP_MAX_CHARS, shown_status, tooltip_text
 from watchdog.tray_icon import draw_icon
 
 SIZES = (16, 32, 48, 64)
@@ -133,78 +130,3 @@ def test_every_status_has_its_own_shape() -> None:
             overlap = len(masks[first] & masks[second])
             union = len(masks[first] | masks[second])
             assert overlap / union < 0.6, (first, second, overlap / union)
-
-
-# --- the tooltip ---------------------------------------------------------------------------------
-
-
-def local(day: int, hour: int, minute: int, month: int = 3) -> float:
-    """A Unix time for a local wall-clock time in 2025 (10 March 2025 is a Monday)."""
-    return time.mktime((2025, month, day, hour, minute, 0, 0, 0, -1))
-
-
-NOW = local(12, 14, 40)
-
-
-def test_the_tooltip_says_the_status_since_when_and_the_last_check() -> None:
-    state = TrayState(Status.UP, since=local(12, 14, 5), last_check_at=local(12, 14, 35))
-    assert tooltip_text(state, now=NOW) == "Delivery Watchdog: UP since 14:05 · last check 14:35"
-
-
-def test_the_tooltip_of_a_pause_says_until_when_and_the_icon_shows_paused() -> None:
-    state = TrayState(
-        Status.UP,
-        since=local(12, 14, 5),
-        last_check_at=local(12, 14, 35),
-        reason="all fine",
-        paused_until=local(12, 15, 35),
-    )
-    assert shown_status(state) is Status.PAUSED
-    assert tooltip_text(state, now=NOW) == (
-        "Delivery Watchdog: PAUSED until 15:35 · last check 14:35"
-    )
-
-
-def test_before_the_first_check_the_tooltip_says_so() -> None:
-    state = TrayState(Status.UNKNOWN, since=None, last_check_at=None)
-    assert tooltip_text(state, "Watchdog", now=NOW) == "Watchdog: UNKNOWN · no check yet"
-
-
-def test_a_problem_carries_its_reason_on_one_line() -> None:
-    state = TrayState(
-        Status.DOWN,
-        since=local(12, 9, 0),
-        last_check_at=local(12, 14, 35),
-        reason="The outgoing server\nrefused the sender",
-    )
-    assert tooltip_text(state, now=NOW) == (
-        "Delivery Watchdog: DOWN since 09:00 · last check 14:35"
-        " · The outgoing server refused the sender"
-    )
-
-
-def test_times_of_other_days_carry_the_weekday_or_the_date() -> None:
-    recent = TrayState(Status.DEGRADED, since=local(10, 9, 0), last_check_at=local(12, 14, 35))
-    old = TrayState(Status.DEGRADED, since=local(1, 9, 0, month=2), last_check_at=None)
-    assert "DEGRADED since Mon 09:00 ·" in tooltip_text(recent, now=NOW)
-    assert "DEGRADED since 1 Feb 09:00 ·" in tooltip_text(old, now=NOW)
-
-
-def test_new_year_is_a_day_after_new_years_eve_not_a_date_away() -> None:
-    state = TrayState(
-        Status.DOWN,
-        since=time.mktime((2025, 12, 31, 23, 0, 0, 0, 0, -1)),
-        last_check_at=None,
-    )
-    now = time.mktime((2026, 1, 1, 0, 30, 0, 0, 0, -1))
-    assert "DOWN since Wed 23:00 ·" in tooltip_text(state, now=now)
-
-
-def test_a_long_tooltip_is_cut_to_what_windows_keeps_counting_utf16_units() -> None:
-    reason = "Mailbox full 📬 " * 20  # each emoji is two UTF-16 code units
-    state = TrayState(Status.DOWN, since=local(12, 9, 0), last_check_at=None, reason=reason)
-    text = tooltip_text(state, now=NOW)
-    assert text.endswith("…")
-    assert text.startswith("Delivery Watchdog: DOWN since 09:00 · no check yet · Mailbox full")
-    assert len(text.encode("utf-16-le")) // 2 <= TOOLTIP_MAX_CHARS
-    assert len(text.encode("utf-16-le")) // 2 >= TOOLTIP_MAX_CHARS - 2
