@@ -14,7 +14,7 @@ installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install o
 # desktop notifications headless. libdbus/glib/pkg-config: to build dbus-python. Chromium: to
 # render the HTML guides and reports in tests. trayer: a system tray for the tray icon under Xvfb.
 packages=(dovecot-imapd dovecot-lmtpd xvfb dbus dbus-x11 dunst libnotify-bin
-  libglib2.0-bin libdbus-1-dev libglib2.0-dev pkg-config chromium trayer)
+  libglib2.0-bin libdbus-1-dev libglib2.0-dev pkg-config chromium trayer python3-tk)
 command -v python3 >/dev/null || packages+=(python3)
 [ -d .venv ] || python3 -c 'import ensurepip' 2>/dev/null || packages+=(python3-venv)
 if command -v dpkg-query >/dev/null; then

@@ -275,6 +275,7 @@ class AppControls:
             reason=snapshot.reason,
             diagnosis=snapshot.diagnosis,
             paused_until=paused,
+            account=sender.address,
             provider_name=detect_provider(
                 sender.smtp_host, sender.address, named=sender.provider
             ).display_name,

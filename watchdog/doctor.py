@@ -706,23 +706,43 @@ class Doctor:
             )
 
     def tray(self) -> None:
-        """Only when this version has a tray icon (``watchdog.tray``)."""
+        """What this desktop can show of the tray, and where its actions are: the truth.
+
+        The notifications, guides and messages send the front desk to the tray's actions; where
+        the tray has no menu (pystray's X11 backend) a click opens the actions window instead,
+        and where neither can appear, support must know.
+        """
         try:
             module = importlib.import_module("watchdog.tray")
-            problem_of = module.tray_backend_problem
+            capabilities_of = module.tray_capabilities
         except (ImportError, AttributeError):
             return
         except Exception as e:  # a GUI toolkit can fail to load in many ways without a display
             self.add("tray", "WARN", f"Tray icon: cannot be loaded ({_technical(e)})", _TRAY_FIX)
             return
         try:
-            problem = problem_of()
+            found = capabilities_of()
         except Exception as e:
-            problem = _technical(e)
-        if problem:
-            self.add("tray", "WARN", f"Tray icon: {problem}", _TRAY_FIX)
+            self.add("tray", "WARN", f"Tray icon: cannot be checked ({_technical(e)})", _TRAY_FIX)
+            return
+        if not found.can_show_icon:
+            self.add(
+                "tray",
+                "WARN",
+                f"Tray icon: cannot be shown here ({found.problem}). "
+                + found.how_actions_are_offered,
+                _TRAY_FIX,
+            )
+        elif not found.has_menu and "cannot open" in found.how_actions_are_offered:
+            self.add(
+                "tray",
+                "WARN",
+                "Tray icon: can be shown. " + found.how_actions_are_offered,
+                "Install Tk for Python (Debian and Ubuntu: the package python3-tk), or PyGObject "
+                "with an AppIndicator tray for a real menu",
+            )
         else:
-            self.add("tray", "OK", "Tray icon: can be shown")
+            self.add("tray", "OK", "Tray icon: can be shown. " + found.how_actions_are_offered)
 
 
 _TRAY_FIX = (

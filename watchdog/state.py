@@ -100,15 +100,15 @@ def evaluate(
         return nxt, flip
     if outcome is Outcome.DELIVERED:
         latency = f" in {result.latency_s:.1f} s" if result.latency_s is not None else ""
-        nxt = _to(prev, Status.UP, f"Canary delivered{latency}.", Diagnosis.OK, now)
+        nxt = _to(prev, Status.UP, f"Test message delivered{latency}.", Diagnosis.OK, now)
         nxt = replace(nxt, consecutive_lost=0, consecutive_refused=0, streak_since=None)
     elif outcome in (Outcome.JUNK, Outcome.LATE) or (
         outcome is Outcome.LOST and result.diagnosis in _STILL_TRYING
     ):
         if outcome is Outcome.JUNK:
-            reason = "Canary arrived in the junk folder."
+            reason = "The test message arrived in the junk folder."
         elif outcome is Outcome.LATE:
-            reason = "Canary arrived, but only after the deadline."
+            reason = "The test message arrived, but later than it should."
         else:
             reason = result.detail or (
                 "The canary has not arrived yet; the provider reported that it is still trying "

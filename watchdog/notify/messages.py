@@ -12,7 +12,7 @@ from ..classifier import describe
 from ..models import Diagnosis, Status, StatusSnapshot
 from . import Alert, AlertKind
 
-GUIDE_HINT = "Open the Watchdog guide: tray icon \u2192 Show guidance (or run: watchdog guide)."
+GUIDE_HINT = "Open the Watchdog guide: click the tray icon \u2192 Show guidance."
 
 
 #: What an UNKNOWN alert says about a problem of Watchdog's own set-up (state's
