@@ -46,6 +46,9 @@ Listener = Literal["starttls", "ssl", "plain"]
 MODES: tuple[str, ...] = get_args(Mode)
 STAGES: tuple[str, ...] = get_args(Stage)
 
+#: The Sent folder's name for :meth:`SubmissionServer.keep_copy` (Dovecot's usual one).
+SENT = "Sent"
+
 #: What Microsoft 365 says when it throttles a sender; the default for ``tempfail``.
 TEMPFAIL_REPLY = "451 4.7.500 Access denied, please try again later"
 
@@ -83,6 +86,14 @@ class Behaviour:
     seconds: float = 0.0  # delay: how long after the 250 the message arrives; stall: how long
     #                       the server sits on the message data before it answers
     times: int = 0  # tempfail: how many attempts are refused before mail is delivered
+
+
+@dataclass(frozen=True)
+class _KeepCopy:
+    """Where :meth:`SubmissionServer.keep_copy` files the copies."""
+
+    imap_port: int
+    folder: str
 
 
 @dataclass(frozen=True)
@@ -128,6 +139,7 @@ class SubmissionServer:
         self._errors: list[str] = []
         self._timers: list[threading.Timer] = []
         self._controllers: dict[Listener, Controller] = {}
+        self._keep_copy: _KeepCopy | None = None
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -160,6 +172,7 @@ class SubmissionServer:
             self._tempfails_left = 0
             self._received.clear()
             self._errors.clear()
+            self._keep_copy = None
 
     def __enter__(self) -> SubmissionServer:
         self.start()
@@ -236,6 +249,18 @@ class SubmissionServer:
         with self._lock:
             self._behaviour = Behaviour(mode, reply, stage, seconds, times)
             self._tempfails_left = times if mode == "tempfail" else 0
+
+    def keep_copy(self, imap_port: int | None, folder: str = SENT) -> None:
+        """Keep a copy of every accepted message in the sender's Sent folder (None: stop).
+
+        As Gmail and Outlook.com / Microsoft 365 do for SMTP submissions: each message this
+        server answers with 250, whatever the mode then does with it (a ``blackhole`` too),
+        is APPENDed over IMAP at ``imap_port`` (Dovecot's plain port on loopback) to ``folder``
+        of the signed-in user (else of the MAIL FROM's local part), with the users' passwords.
+        The folder is created when missing. :meth:`reset` switches this off.
+        """
+        with self._lock:
+            self._keep_copy = None if imap_port is None else _KeepCopy(imap_port, folder)
 
     @property
     def behaviour(self) -> Behaviour:
@@ -374,10 +399,19 @@ class SubmissionServer:
             if error is not None:
                 reply = f"451 4.3.0 Test server could not deliver the bounce: {error}"
 
+        login = session.auth_data if isinstance(session.auth_data, str) else None
+        with self._lock:
+            keep = self._keep_copy
+        if keep is not None and reply is not None and reply.startswith("2"):
+            owner = login or mail_from.partition("@")[0]
+            loop = asyncio.get_running_loop()
+            error = await loop.run_in_executor(None, self._file_copy, keep, owner, content)
+            if error is not None:
+                reply = f"451 4.3.0 Test server could not keep the Sent copy: {error}"
         self._record(
             ReceivedMessage(
                 listener=self._listener_of(server),
-                login=session.auth_data if isinstance(session.auth_data, str) else None,
+                login=login,
                 mail_from=mail_from,
                 rcpt_tos=rcpt_tos,
                 content=content,
@@ -426,6 +460,30 @@ class SubmissionServer:
                 raise smtplib.SMTPRecipientsRefused(refused)
         except (OSError, smtplib.SMTPException) as e:
             text = f"LMTP delivery to {recipients} failed: {e!r}"
+            log.error(text)
+            with self._lock:
+                self._errors.append(text)
+            return text
+        return None
+
+    def _file_copy(self, keep: _KeepCopy, user: str, content: bytes) -> str | None:
+        """APPEND ``content`` to ``user``'s Sent folder; an error text instead of raising."""
+        from imapclient import IMAPClient
+
+        try:
+            password = self.users[user]
+            client = IMAPClient("127.0.0.1", port=keep.imap_port, ssl=False, timeout=10)
+            try:
+                client.login(user, password)
+                if not client.folder_exists(keep.folder):
+                    with contextlib.suppress(Exception):  # another thread may have made it
+                        client.create_folder(keep.folder)
+                client.append(keep.folder, content, flags=(rb"\Seen",))
+            finally:
+                with contextlib.suppress(Exception):
+                    client.logout()
+        except Exception as e:
+            text = f"keeping a Sent copy for {user!r} failed: {e!r}"
             log.error(text)
             with self._lock:
                 self._errors.append(text)
