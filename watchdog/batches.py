@@ -46,6 +46,13 @@ class BatchRules:
     min_messages: int = 10
     max_gap_s: float = 60.0
     quiet_after_s: float = 120.0
+    #: While a long batch is still running, a canary every this many seconds (None: only after
+    #: it): a block that starts early in a 400-message run would otherwise wait for the run's
+    #: end (about 13 minutes at one message every 2 s) before any canary could notice it. One
+    #: extra message among hundreds does not change how the provider sees the run. 180 s keeps
+    #: the time from a block to its lost canary near 4 minutes (docs/batches.md) for about 3
+    #: canaries per 400-message batch.
+    running_canary_every_s: float | None = 180.0
 
     def __post_init__(self) -> None:
         if self.min_messages < 2:
@@ -58,6 +65,12 @@ class BatchRules:
             raise ValueError(
                 f"quiet_after_s = {self.quiet_after_s} must be at least max_gap_s = "
                 f"{self.max_gap_s}: a batch can only be over after its longest gap"
+            )
+        every = self.running_canary_every_s
+        if every is not None and every < self.quiet_after_s:
+            raise ValueError(
+                f"running_canary_every_s = {every} must be at least quiet_after_s = "
+                f"{self.quiet_after_s}, or None"
             )
 
 
@@ -118,6 +131,27 @@ def batch_needing_canary(
             return batch
         return None
     return None
+
+
+def running_batch_needing_canary(
+    batches: Sequence[Batch],
+    last_canary_sent_at: float | None,
+    now: float,
+    rules: BatchRules = DEFAULT_BATCH_RULES,
+) -> Batch | None:
+    """The running batch, when ``running_canary_every_s`` passed without a canary in it.
+
+    Counted from the batch's first message or from our last canary, whichever is later, so a
+    run shorter than that interval gets no canary until it has gone quiet.
+    """
+    every = rules.running_canary_every_s
+    if every is None or not batches or batches[-1].quiet:
+        return None
+    batch = batches[-1]
+    since = batch.first_at
+    if last_canary_sent_at is not None:
+        since = max(since, last_canary_sent_at)
+    return batch if now - since >= every else None
 
 
 def usual_batch_times(

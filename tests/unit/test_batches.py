@@ -24,6 +24,7 @@ from watchdog.batches import (
     quantile,
     reminder_canary_times,
     reminders_touched,
+    running_batch_needing_canary,
     thinned_interval,
     touched_words,
     usual_batch_times,
@@ -100,6 +101,7 @@ def test_batches_are_found_in_unsorted_send_times() -> None:
         ({"min_messages": 1}, "min_messages"),
         ({"max_gap_s": 0}, "max_gap_s"),
         ({"max_gap_s": 120, "quiet_after_s": 60}, "quiet_after_s"),
+        ({"running_canary_every_s": 60}, "running_canary_every_s"),
     ],
 )
 def test_batch_rules_that_cannot_work_are_refused_naming_the_setting(
@@ -134,6 +136,34 @@ def test_the_canary_goes_after_the_latest_quiet_batch_once(
     name: str, batches: list[Batch], last_canary: float | None, expected: Batch | None
 ) -> None:
     assert batch_needing_canary(batches, last_canary) == expected, name
+
+
+RUN_START = T0 + 7200
+RUNNING_RULES = BatchRules(running_canary_every_s=300)
+
+
+@pytest.mark.parametrize(
+    ("name", "last_canary", "now", "due"),
+    [
+        ("a run younger than the interval gets none", None, RUN_START + 299, False),
+        ("a long run gets a canary after the interval", None, RUN_START + 300, True),
+        ("a canary in the run restarts the interval", RUN_START + 300, RUN_START + 599, False),
+        ("and the next falls due an interval later", RUN_START + 300, RUN_START + 600, True),
+    ],
+)
+def test_a_long_running_batch_gets_a_canary_every_interval(
+    name: str, last_canary: float | None, now: float, due: bool
+) -> None:
+    running = Batch(RUN_START, now - 1, 150, quiet=False, quiet_at=now + 119)
+    found = running_batch_needing_canary([QUIET_EARLY, running], last_canary, now, RUNNING_RULES)
+    assert (found == running) is due, name
+
+
+def test_a_quiet_batch_or_switched_off_rule_gives_no_running_canary() -> None:
+    assert running_batch_needing_canary([QUIET_LATE], None, T0 + 99_999, RULES) is None
+    off = BatchRules(running_canary_every_s=None)
+    running = Batch(RUN_START, RUN_START + 900, 400, quiet=False, quiet_at=RUN_START + 1020)
+    assert running_batch_needing_canary([running], None, RUN_START + 901, off) is None
 
 
 def evening_batch(day: int, hour: int, minute: int) -> Batch:
@@ -204,7 +234,12 @@ def test_sends_are_counted_per_minute() -> None:
 def test_batches_never_overlap_and_never_count_more_than_was_sent(
     gaps: list[float], min_messages: int, max_gap: float
 ) -> None:
-    rules = BatchRules(min_messages=min_messages, max_gap_s=max_gap, quiet_after_s=max_gap * 2)
+    rules = BatchRules(
+        min_messages=min_messages,
+        max_gap_s=max_gap,
+        quiet_after_s=max_gap * 2,
+        running_canary_every_s=None,
+    )
     times = [T0]
     for gap in gaps:
         times.append(times[-1] + gap)
