@@ -86,6 +86,8 @@ class SentPoll:
 class SentFolderReader:
     """Polls one account's Sent folder; keeps UIDVALIDITY and the highest UID between polls.
 
+    Not thread-safe: one reader per account, polled from one thread.
+
     ``folder`` names the folder when support knows it; otherwise it is found by SPECIAL-USE
     ``\\Sent`` and then by :data:`USUAL_SENT_NAMES`. ``where`` (host:port) goes into error
     messages only.
@@ -103,6 +105,7 @@ class SentFolderReader:
         self.exclude_header = exclude_header
         self.uidvalidity: int | None = None
         self.highest_uid = 0
+        self.fetch_slice = 500  # UIDs per FETCH
         self._header_search = exclude_header is not None
 
     def poll_with(self, connect: Callable[[], IMAPClient], since: float) -> SentPoll:
@@ -150,14 +153,17 @@ class SentFolderReader:
         # "UID n:*" always matches the last message, even one below n.
         uids = sorted(uid for uid in uids if uid > self.highest_uid)
         times: list[float] = []
-        if uids:
+        # In slices: the first look of a day at a busy account can find thousands of UIDs, and
+        # some servers refuse command lines longer than a few kilobytes.
+        for start in range(0, len(uids), self.fetch_slice):
+            part = uids[start : start + self.fetch_slice]
             with self._errors(f"read dates in {folder}"):
-                fetched = client.fetch(uids, ["INTERNALDATE"])
-            for uid in uids:
+                fetched = client.fetch(part, ["INTERNALDATE"])
+            for uid in part:
                 when = fetched.get(uid, {}).get(b"INTERNALDATE")
                 if isinstance(when, datetime) and when.timestamp() >= since:
                     times.append(when.timestamp())
-            self.highest_uid = max(self.highest_uid, uids[-1])
+            self.highest_uid = max(self.highest_uid, part[-1])
         log.debug("Sent folder: %d new message(s) since the last look", len(times))
         return SentPoll(folder, tuple(sorted(times)), restarted, self._header_search)
 

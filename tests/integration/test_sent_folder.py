@@ -108,6 +108,28 @@ def test_a_second_look_fetches_only_the_new_messages(
     assert reader.poll_with(sender, since=at(-60).timestamp()).new_times == ()
 
 
+def test_many_new_messages_are_read_in_slices(
+    sender: Callable[[], IMAPClient], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for minute in range(5):
+        append(sender, "Sent", at(minute), message())
+    reader = SentFolderReader()
+    reader.fetch_slice = 2
+    fetched: list[int] = []
+    client = sender()
+    real_fetch = client.fetch
+
+    def recording_fetch(uids: Any, data: Any, *args: Any, **kwargs: Any) -> Any:
+        fetched.append(len(list(uids)))
+        return real_fetch(uids, data, *args, **kwargs)
+
+    monkeypatch.setattr(client, "fetch", recording_fetch)
+    poll = reader.poll(client, since=at(-60).timestamp())
+    client.logout()
+    assert fetched == [2, 2, 1]
+    assert poll.new_times == tuple(at(m).timestamp() for m in range(5))
+
+
 def test_a_renumbered_folder_is_read_again_from_the_start(
     sender: Callable[[], IMAPClient],
 ) -> None:
