@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 from imapclient import IMAPClient
 
-from tests.servers import MailServers
+from tests.servers import Dovecot, MailServers
 from watchdog.batches import BatchRules, find_batches, reminders_touched
 from watchdog.errors import MailboxError
 from watchdog.sent_folder import CANARY_HEADER, SentFolderReader
@@ -79,6 +79,49 @@ def test_the_sent_folder_is_found_by_its_name_and_read_for_dates(
     assert poll.folder == "Sent Items"
     assert poll.new_times == tuple(at(m).timestamp() for m in (0, 1, 2.5))
     assert poll.restarted
+
+
+class SpecialUseDovecot(Dovecot):
+    """The test Dovecot plus a folder marked SPECIAL-USE \\Sent under an unusual name."""
+
+    SENT_NAME = "Outgoing Mail"
+
+    def _write_config(self) -> None:
+        super()._write_config()
+        conf = self.root / "dovecot.conf"
+        extra = (
+            f'\nnamespace inbox {{\n  mailbox "{self.SENT_NAME}" {{\n'
+            "    special_use = \\Sent\n    auto = create\n  }\n}\n"
+        )
+        conf.write_text(conf.read_text() + extra)
+
+
+@pytest.fixture(scope="module")
+def special_use_account(mail_servers: MailServers) -> Iterator[Callable[[], IMAPClient]]:
+    """A mailbox whose Sent folder is known only by its SPECIAL-USE flag."""
+    dovecot = SpecialUseDovecot({"frontdesk": "frontdesk-pass-1"}, mail_servers.certificates)
+    dovecot.start()
+
+    def connect() -> IMAPClient:
+        client = IMAPClient("127.0.0.1", port=dovecot.imap_port, ssl=False, timeout=10)
+        client.login("frontdesk", "frontdesk-pass-1")
+        return client
+
+    try:
+        yield connect
+    finally:
+        dovecot.stop()
+
+
+def test_the_sent_folder_marked_special_use_wins_over_a_usual_name(
+    special_use_account: Callable[[], IMAPClient],
+) -> None:
+    append(special_use_account, SpecialUseDovecot.SENT_NAME, at(0), message())
+    append(special_use_account, "Sent", at(1), message())  # a folder a person made
+    append(special_use_account, "Sent", at(2), message())
+    poll = SentFolderReader().poll_with(special_use_account, since=at(-60).timestamp())
+    assert poll.folder == SpecialUseDovecot.SENT_NAME
+    assert poll.new_times == (at(0).timestamp(),)
 
 
 def test_a_second_look_fetches_only_the_new_messages(
