@@ -140,6 +140,8 @@ class SubmissionServer:
         self._timers: list[threading.Timer] = []
         self._controllers: dict[Listener, Controller] = {}
         self._keep_copy: _KeepCopy | None = None
+        self._copy_lock = threading.Lock()  # guards the IMAP sessions below
+        self._copy_clients: dict[str, Any] = {}  # user -> logged-in IMAPClient
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -155,6 +157,8 @@ class SubmissionServer:
     def stop(self) -> None:
         """Cancel pending delayed deliveries and stop every listener."""
         self._cancel_timers()
+        with self._copy_lock:
+            self._drop_copy_client()
         controllers, self._controllers = self._controllers, {}
         for controller in controllers.values():
             with contextlib.suppress(Exception):
@@ -173,6 +177,8 @@ class SubmissionServer:
             self._received.clear()
             self._errors.clear()
             self._keep_copy = None
+        with self._copy_lock:
+            self._drop_copy_client()
 
     def __enter__(self) -> SubmissionServer:
         self.start()
@@ -261,6 +267,8 @@ class SubmissionServer:
         """
         with self._lock:
             self._keep_copy = None if imap_port is None else _KeepCopy(imap_port, folder)
+        with self._copy_lock:
+            self._drop_copy_client()
 
     @property
     def behaviour(self) -> Behaviour:
@@ -467,28 +475,43 @@ class SubmissionServer:
         return None
 
     def _file_copy(self, keep: _KeepCopy, user: str, content: bytes) -> str | None:
-        """APPEND ``content`` to ``user``'s Sent folder; an error text instead of raising."""
+        """APPEND ``content`` to ``user``'s Sent folder; an error text instead of raising.
+
+        One IMAP session per user is kept open between messages (a batch of hundreds would
+        otherwise log in hundreds of times), and opened again once if it broke.
+        """
         from imapclient import IMAPClient
 
-        try:
-            password = self.users[user]
-            client = IMAPClient("127.0.0.1", port=keep.imap_port, ssl=False, timeout=10)
-            try:
-                client.login(user, password)
-                if not client.folder_exists(keep.folder):
-                    with contextlib.suppress(Exception):  # another thread may have made it
+        with self._copy_lock:
+            for attempt in range(2):
+                client = self._copy_clients.get(user)
+                try:
+                    if client is None:
+                        client = IMAPClient("127.0.0.1", port=keep.imap_port, ssl=False, timeout=10)
+                        self._copy_clients[user] = client
+                        client.login(user, self.users[user])
+                    if not client.folder_exists(keep.folder):
                         client.create_folder(keep.folder)
-                client.append(keep.folder, content, flags=(rb"\Seen",))
-            finally:
+                    client.append(keep.folder, content, flags=(rb"\Seen",))
+                    return None
+                except Exception as e:
+                    self._drop_copy_client(user)
+                    if attempt == 1 or isinstance(e, KeyError):
+                        text = f"keeping a Sent copy for {user!r} failed: {e!r}"
+                        log.error(text)
+                        with self._lock:
+                            self._errors.append(text)
+                        return text
+        return None  # not reached
+
+    def _drop_copy_client(self, user: str | None = None) -> None:
+        """Log out the kept IMAP session of ``user`` (None: of everyone)."""
+        users = list(self._copy_clients) if user is None else [user]
+        for name in users:
+            client = self._copy_clients.pop(name, None)
+            if client is not None:
                 with contextlib.suppress(Exception):
                     client.logout()
-        except Exception as e:
-            text = f"keeping a Sent copy for {user!r} failed: {e!r}"
-            log.error(text)
-            with self._lock:
-                self._errors.append(text)
-            return text
-        return None
 
     def _deliver_later(
         self, seconds: float, mail_from: str, rcpt_tos: tuple[str, ...], content: bytes
