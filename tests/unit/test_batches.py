@@ -522,3 +522,19 @@ def test_the_reminders_a_block_touched_are_counted(
 )
 def test_the_touched_reminders_are_said_in_plain_words(touched: Touched, words: str) -> None:
     assert words in touched_words(touched, tz=TZ)
+
+
+@given(
+    times=st.lists(st.floats(min_value=0, max_value=10_000, allow_nan=False), max_size=100),
+    start=st.floats(min_value=0, max_value=10_000),
+    length=st.floats(min_value=0, max_value=10_000),
+)
+def test_the_touched_count_is_every_send_inside_the_window_and_no_other(
+    times: list[float], start: float, length: float
+) -> None:
+    end = start + length
+    touched = reminders_touched(start, end, times)
+    inside = [t for t in times if start <= t <= end]
+    assert touched.count == len(inside)
+    if inside:
+        assert (touched.first_at, touched.last_at) == (min(inside), max(inside))
