@@ -46,6 +46,9 @@ Listener = Literal["starttls", "ssl", "plain"]
 MODES: tuple[str, ...] = get_args(Mode)
 STAGES: tuple[str, ...] = get_args(Stage)
 
+#: The Sent folder's name for :meth:`SubmissionServer.keep_copy` (Dovecot's usual one).
+SENT = "Sent"
+
 #: What Microsoft 365 says when it throttles a sender; the default for ``tempfail``.
 TEMPFAIL_REPLY = "451 4.7.500 Access denied, please try again later"
 
@@ -83,6 +86,14 @@ class Behaviour:
     seconds: float = 0.0  # delay: how long after the 250 the message arrives; stall: how long
     #                       the server sits on the message data before it answers
     times: int = 0  # tempfail: how many attempts are refused before mail is delivered
+
+
+@dataclass(frozen=True)
+class _KeepCopy:
+    """Where :meth:`SubmissionServer.keep_copy` files the copies."""
+
+    imap_port: int
+    folder: str
 
 
 @dataclass(frozen=True)
@@ -128,6 +139,9 @@ class SubmissionServer:
         self._errors: list[str] = []
         self._timers: list[threading.Timer] = []
         self._controllers: dict[Listener, Controller] = {}
+        self._keep_copy: _KeepCopy | None = None
+        self._copy_lock = threading.Lock()  # guards the IMAP sessions below
+        self._copy_clients: dict[str, Any] = {}  # user -> logged-in IMAPClient
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -143,6 +157,8 @@ class SubmissionServer:
     def stop(self) -> None:
         """Cancel pending delayed deliveries and stop every listener."""
         self._cancel_timers()
+        with self._copy_lock:
+            self._drop_copy_client()
         controllers, self._controllers = self._controllers, {}
         for controller in controllers.values():
             with contextlib.suppress(Exception):
@@ -160,6 +176,9 @@ class SubmissionServer:
             self._tempfails_left = 0
             self._received.clear()
             self._errors.clear()
+            self._keep_copy = None
+        with self._copy_lock:
+            self._drop_copy_client()
 
     def __enter__(self) -> SubmissionServer:
         self.start()
@@ -236,6 +255,20 @@ class SubmissionServer:
         with self._lock:
             self._behaviour = Behaviour(mode, reply, stage, seconds, times)
             self._tempfails_left = times if mode == "tempfail" else 0
+
+    def keep_copy(self, imap_port: int | None, folder: str = SENT) -> None:
+        """Keep a copy of every accepted message in the sender's Sent folder (None: stop).
+
+        As Gmail and Outlook.com / Microsoft 365 do for SMTP submissions: each message this
+        server answers with 250, whatever the mode then does with it (a ``blackhole`` too),
+        is APPENDed over IMAP at ``imap_port`` (Dovecot's plain port on loopback) to ``folder``
+        of the signed-in user (else of the MAIL FROM's local part), with the users' passwords.
+        The folder is created when missing. :meth:`reset` switches this off.
+        """
+        with self._lock:
+            self._keep_copy = None if imap_port is None else _KeepCopy(imap_port, folder)
+        with self._copy_lock:
+            self._drop_copy_client()
 
     @property
     def behaviour(self) -> Behaviour:
@@ -374,10 +407,19 @@ class SubmissionServer:
             if error is not None:
                 reply = f"451 4.3.0 Test server could not deliver the bounce: {error}"
 
+        login = session.auth_data if isinstance(session.auth_data, str) else None
+        with self._lock:
+            keep = self._keep_copy
+        if keep is not None and reply is not None and reply.startswith("2"):
+            owner = login or mail_from.partition("@")[0]
+            loop = asyncio.get_running_loop()
+            error = await loop.run_in_executor(None, self._file_copy, keep, owner, content)
+            if error is not None:
+                reply = f"451 4.3.0 Test server could not keep the Sent copy: {error}"
         self._record(
             ReceivedMessage(
                 listener=self._listener_of(server),
-                login=session.auth_data if isinstance(session.auth_data, str) else None,
+                login=login,
                 mail_from=mail_from,
                 rcpt_tos=rcpt_tos,
                 content=content,
@@ -431,6 +473,45 @@ class SubmissionServer:
                 self._errors.append(text)
             return text
         return None
+
+    def _file_copy(self, keep: _KeepCopy, user: str, content: bytes) -> str | None:
+        """APPEND ``content`` to ``user``'s Sent folder; an error text instead of raising.
+
+        One IMAP session per user is kept open between messages (a batch of hundreds would
+        otherwise log in hundreds of times), and opened again once if it broke.
+        """
+        from imapclient import IMAPClient
+
+        with self._copy_lock:
+            for attempt in range(2):
+                client = self._copy_clients.get(user)
+                try:
+                    if client is None:
+                        client = IMAPClient("127.0.0.1", port=keep.imap_port, ssl=False, timeout=10)
+                        self._copy_clients[user] = client
+                        client.login(user, self.users[user])
+                    if not client.folder_exists(keep.folder):
+                        client.create_folder(keep.folder)
+                    client.append(keep.folder, content, flags=(rb"\Seen",))
+                    return None
+                except Exception as e:
+                    self._drop_copy_client(user)
+                    if attempt == 1 or isinstance(e, KeyError):
+                        text = f"keeping a Sent copy for {user!r} failed: {e!r}"
+                        log.error(text)
+                        with self._lock:
+                            self._errors.append(text)
+                        return text
+        return None  # not reached
+
+    def _drop_copy_client(self, user: str | None = None) -> None:
+        """Log out the kept IMAP session of ``user`` (None: of everyone)."""
+        users = list(self._copy_clients) if user is None else [user]
+        for name in users:
+            client = self._copy_clients.pop(name, None)
+            if client is not None:
+                with contextlib.suppress(Exception):
+                    client.logout()
 
     def _deliver_later(
         self, seconds: float, mail_from: str, rcpt_tos: tuple[str, ...], content: bytes
