@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -268,11 +269,24 @@ class AppControls:
             return TrayState(Status.UNKNOWN, None, app.loop.last_check_at, "History unreadable")
         paused = app.loop.paused_until
         sender = app.config.sender
+        status, reason = snapshot.status, snapshot.reason
+        if status is Status.UP:
+            from .state import overdue_canaries
+
+            overdue = overdue_canaries(app.history.pending(), app.clock.now())
+            if overdue:
+                # Never green on a check that has not come back: the status is in doubt.
+                waiting = time.strftime("%H:%M", time.localtime(overdue[0].sent_at))
+                status = Status.UNKNOWN
+                reason = (
+                    f"A check has been waiting since {waiting}, past its deadline: it may have "
+                    "been cut off. The next check will tell."
+                )
         return TrayState(
-            status=Status.PAUSED if paused is not None else snapshot.status,
+            status=Status.PAUSED if paused is not None else status,
             since=snapshot.since,
             last_check_at=app.loop.last_check_at,
-            reason=snapshot.reason,
+            reason=reason,
             diagnosis=snapshot.diagnosis,
             paused_until=paused,
             account=sender.address,

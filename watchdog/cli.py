@@ -477,6 +477,8 @@ def cmd_status(args: argparse.Namespace) -> int:
         last = history.recent(1)
         pending = history.pending()
         failing = failing_channels(history.alert_attempts(limit=200))
+    from .state import overdue_canaries
+
     overdue = overdue_canaries(pending, time.time())
     code = EXIT_DEGRADED if overdue else EXIT_OK
     if args.json:
@@ -535,14 +537,6 @@ def cmd_status(args: argparse.Namespace) -> int:
 #: stored status: the check that owns it settles it within moments of the deadline, so a minute
 #: covers a slow search; more means the check was cut off (power, logoff, a killed process) or
 #: the loop is not running, and the stored UP may be stale.
-OVERDUE_GRACE_S = 60.0
-
-
-def overdue_canaries(pending: Sequence[CheckResult], now: float) -> list[CheckResult]:
-    """Pending canaries more than :data:`OVERDUE_GRACE_S` past their deadline, oldest first."""
-    return [p for p in pending if now > p.deadline_at + OVERDUE_GRACE_S]
-
-
 def failing_channels(attempts: Sequence[AlertAttempt]) -> list[AlertAttempt]:
     """Channels whose newest attempt failed: support must know an alert path is broken."""
     newest: dict[str, AlertAttempt] = {}

@@ -26,7 +26,7 @@ that the caller records and announces. No I/O, no clock reads: ``now`` is passed
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 
 from .models import (
@@ -74,6 +74,16 @@ _SETUP_REASONS = {
 
 #: What a delay notice makes of a lost canary: still being tried, so late rather than lost.
 _STILL_TRYING = frozenset({Diagnosis.DELAYED, Diagnosis.RATE_LIMITED})
+
+#: How long past its deadline a canary may still be pending before the status is in doubt: the
+#: check that owns it is settling it, or was cut off (then "UP" would be greener than the truth).
+OVERDUE_GRACE_S = 60.0
+
+
+def overdue_canaries(pending: Sequence[CheckResult], now: float) -> list[CheckResult]:
+    """Pending canaries more than :data:`OVERDUE_GRACE_S` past their deadline, oldest first."""
+    return [p for p in pending if now > p.deadline_at + OVERDUE_GRACE_S]
+
 
 INITIAL = StatusSnapshot(status=Status.UNKNOWN, since=None, reason="No check has run yet.")
 

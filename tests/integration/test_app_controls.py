@@ -62,3 +62,23 @@ def test_show_guidance_opens_the_guide_for_the_current_problem(
     guide = tmp_path / "data" / "guide.html"
     assert opened == [guide.resolve().as_uri()]
     assert "never arrived" in guide.read_text(encoding="utf-8")  # the silent-drop guide
+
+
+def test_the_tray_is_never_green_while_a_check_waits_long_past_its_deadline(
+    tmp_path: Path, servers: MailServers, watchdog_env: dict[str, str]
+) -> None:
+    from watchdog.models import Canary
+
+    rig = open_rig(tmp_path, servers)
+    try:
+        rig.app.runner.safe_check(threading.Event())
+        controls = AppControls(rig.app)
+        assert controls.state().status is Status.UP
+        # A canary whose check was cut off: still pending, well past its deadline.
+        now = rig.app.clock.now()
+        rig.app.history.record_pending(Canary("v1.1.aa.bb", "<x@y>", now - 900, now - 600), now)
+        state = controls.state()
+        assert state.status is Status.UNKNOWN
+        assert "past its deadline" in state.reason
+    finally:
+        rig.close()
