@@ -21,6 +21,9 @@ from .runner import Listener, Runner
 from .tokens import load_or_create_key
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from .batch_watch import BatchWatch
     from .controls import TrayState
     from .notify.heartbeat import Heartbeat
 
@@ -187,8 +190,26 @@ def open_app(
         runner=runner,
         provider=provider,
         notifier=notifier,
-        loop=Loop(runner, clock),
+        loop=Loop(runner, clock, batch_watch=_batch_watch(open_sender_inbox, provider, clock)),
     )
+
+
+def _batch_watch(
+    open_sender_inbox: Callable[[], SeedMailbox] | None, provider: str, clock: Clock
+) -> BatchWatch | None:
+    """The Sent-folder watch for reminder batches, where it can see them.
+
+    Only with the practice's own inbox configured (``[sender] imap_host``) and a provider that
+    is not known to keep no copy of mail sent through its outgoing server (Yahoo, iCloud).
+    """
+    if open_sender_inbox is None:
+        return None
+    from .batch_watch import BatchWatch
+    from .sent_folder import keeps_sent_copy
+
+    if keeps_sent_copy(provider).keeps_copy == "no":
+        return None
+    return BatchWatch(open_sender_inbox, clock)
 
 
 def alert_channels(config: Config, clock: Clock) -> list[Channel]:

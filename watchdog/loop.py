@@ -9,9 +9,13 @@ from __future__ import annotations
 import datetime
 import logging
 import threading
+from typing import TYPE_CHECKING
 
 from .clock import Clock
 from .runner import Runner
+
+if TYPE_CHECKING:
+    from .batch_watch import BatchWatch
 
 log = logging.getLogger(__name__)
 
@@ -43,9 +47,12 @@ class SleepDetector:
 class Loop:
     """Runs ``runner`` every ``every_minutes`` until ``stop()``; thread-safe controls."""
 
-    def __init__(self, runner: Runner, clock: Clock) -> None:
+    def __init__(self, runner: Runner, clock: Clock, batch_watch: BatchWatch | None = None) -> None:
         self.runner = runner
         self.clock = clock
+        # Reads the practice's Sent folder for reminder batches, where the account keeps copies:
+        # a batch gone quiet gets a canary at once, on top of the schedule.
+        self.batch_watch = batch_watch
         self.stopping = threading.Event()
         self._wake = threading.Event()
         self._lock = threading.Lock()
@@ -95,6 +102,7 @@ class Loop:
         job = scheduler.every(interval).seconds.do(lambda: None)  # type: ignore[arg-type]
         while not self.stopping.is_set():
             self._notice_sleep()
+            self._watch_batches()
             if self._due(job):
                 started = datetime.datetime.now()
                 self.last_check_at = self.clock.now()
@@ -109,8 +117,34 @@ class Loop:
             if paused_until is not None:
                 # The schedule is overdue during a pause; wait for the pause to end instead.
                 idle = min(max(paused_until - self.clock.now(), 0.0), _MAX_IDLE_S)
+            if self.batch_watch is not None:
+                idle = min(idle, self.batch_watch.seconds_to_next_poll())
             self._wake.wait(idle)
             self._wake.clear()
+
+    def _watch_batches(self) -> None:
+        """Look at the Sent folder when due; a batch with no canary after it asks for one now."""
+        watch = self.batch_watch
+        if watch is None or self.paused_until is not None:
+            return
+        watch.poll_if_due()
+        retry_at = self.runner.signin_retry_at()
+        if retry_at is not None and self.clock.now() < retry_at:
+            return  # backing off after refused sign-ins: a batch does not override that
+        try:
+            recent = self.runner.history.recent(1)
+        except Exception:
+            log.exception("Could not read the history for the last canary")
+            return
+        last_sent = recent[0].sent_at if recent else None
+        batch = watch.needs_canary(last_sent)
+        if batch is None:
+            return
+        from .batch_watch import describe_batch
+
+        log.info("Reminder batch (%s): a canary goes out now", describe_batch(batch))
+        with self._lock:
+            self._check_requested = True
 
     def _due(self, job: object) -> bool:
         """A check is due when asked for, or by the schedule, and not during a pause."""

@@ -38,6 +38,7 @@ if TYPE_CHECKING:
     from imapclient import IMAPClient
 
     from .bounces import Bounce
+    from .sent_folder import SentFolderReader, SentPoll
 
 log = logging.getLogger(__name__)
 
@@ -621,6 +622,15 @@ class SeedMailbox:
                 if isinstance(headers, bytes) and (when is None or when >= since):
                     found.append((headers, when))
             return found
+
+    def sent_times(self, reader: SentFolderReader, since: float) -> SentPoll:
+        """The send times ``reader`` finds in this account's Sent folder (read-only).
+
+        One guarded step like every other: a server that trickles or floods the answer is cut.
+        Only SEARCH and INTERNALDATE are asked for; nothing about the messages is read.
+        """
+        with self._step("read the Sent folder", self.timeout * 2):
+            return reader.poll(self.client, since)
 
     def delete(self, items: Iterable[Found]) -> None:
         """Remove found canaries so the seed mailbox does not fill up."""

@@ -1,0 +1,100 @@
+"""A canary right after each reminder batch (issue 14), on the real app and real servers.
+
+The test SMTP server keeps a copy of every accepted message in the sender's Sent folder in
+Dovecot, as Gmail and Outlook do. A batch of reminders through it is seen by the product's
+Sent-folder watch; once the batch has gone quiet the loop asks for a canary at once, and a canary
+sent after the batch answers it.
+"""
+
+from __future__ import annotations
+
+import smtplib
+import threading
+import time
+from email.message import EmailMessage
+from pathlib import Path
+
+import pytest
+
+from tests.faults.rig import open_rig
+from tests.servers import MailServers
+from watchdog.batch_watch import BatchWatch
+from watchdog.batches import BatchRules
+
+pytestmark = pytest.mark.servers
+
+PATIENT = "patient.sentinel@example.org"
+SUBJECT = "Your appointment with Dr Sentinel"
+
+#: A batch of at least 5 messages, quiet after 2 s: the shipped rules in seconds, not minutes.
+FAST = BatchRules(min_messages=5, max_gap_s=2, quiet_after_s=2, running_canary_every_s=None)
+
+
+def send_reminders(servers: MailServers, count: int) -> None:
+    with smtplib.SMTP("127.0.0.1", servers.smtp_plain_port, timeout=30) as smtp:
+        smtp.login(servers.sender_user, servers.sender_password)
+        for _ in range(count):
+            message = EmailMessage()
+            message["From"] = servers.sender_address
+            message["To"] = PATIENT
+            message["Subject"] = SUBJECT
+            message.set_content("See you tomorrow at 9:00.")
+            smtp.send_message(message)
+
+
+def test_a_quiet_batch_gets_a_canary_at_once_and_the_canary_answers_it(
+    tmp_path: Path, servers: MailServers, watchdog_env: dict[str, str]
+) -> None:
+    inbox = {
+        "imap_host": servers.imap_host,
+        "imap_port": servers.imaps_port,
+        "imap_security": "ssl",
+    }
+    rig = open_rig(tmp_path, servers, sender=inbox)
+    try:
+        loop = rig.app.loop
+        watch = loop.batch_watch
+        assert isinstance(watch, BatchWatch)  # the practice's inbox is configured
+        watch.rules = FAST
+        loop._check_requested = False  # only the batch may ask for a check here
+
+        servers.smtp.keep_copy(servers.imap_port)
+        servers.smtp.set_mode("blackhole")  # the patients' addresses do not exist here
+        send_reminders(servers, 8)
+        servers.smtp.set_mode("deliver")
+        loop._watch_batches()
+        assert [b.count for b in watch.batches()] == [8]
+        assert loop._check_requested is False  # still running: no canary in the middle
+
+        time.sleep(FAST.quiet_after_s + 0.5)
+        watch.next_poll_at = 0.0
+        loop._watch_batches()
+        assert loop._check_requested is True  # gone quiet, no canary after it: check now
+
+        servers.smtp.keep_copy(None)
+        report = rig.app.runner.safe_check(threading.Event())
+        assert report is not None and report.result.outcome.value == "delivered"
+        loop._check_requested = False
+        watch.next_poll_at = 0.0
+        loop._watch_batches()
+        assert loop._check_requested is False  # the canary after the batch answered it
+    finally:
+        servers.smtp.keep_copy(None)
+        rig.close()
+    # Counts and times only: nothing of the reminders is kept or logged by the watch.
+    assert all(isinstance(t, float) for t in watch.times)
+    log = (tmp_path / "data").glob("**/*")
+    for path in log:
+        if path.is_file():
+            data = path.read_bytes()
+            assert PATIENT.encode() not in data and SUBJECT.encode() not in data, path
+
+
+def test_without_the_practices_inbox_there_is_no_batch_watch(
+    tmp_path: Path, servers: MailServers, watchdog_env: dict[str, str]
+) -> None:
+    rig = open_rig(tmp_path, servers)
+    try:
+        assert rig.app.loop.batch_watch is None
+    finally:
+        rig.close()

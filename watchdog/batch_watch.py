@@ -1,0 +1,143 @@
+"""Watch the practice's reminder batches in its Sent folder and ask for a canary after each one.
+
+The block this product watches for is set off by a batch of reminders. Where the sending account
+keeps a copy of what it sends (Gmail, Outlook.com, Microsoft 365), the Sent folder shows each
+batch as it happens: this module polls it (times only, through :mod:`watchdog.sent_folder`),
+finds the batches (:mod:`watchdog.batches`), and tells the loop when a batch has gone quiet
+without a canary after it, so the canary goes out at once instead of at the next regular slot.
+
+Nothing about the messages is kept but their INTERNALDATEs, in memory, for today.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+from datetime import datetime
+from typing import Protocol
+
+from .batches import (
+    DEFAULT_BATCH_RULES,
+    Batch,
+    BatchRules,
+    batch_needing_canary,
+    find_batches,
+    running_batch_needing_canary,
+)
+from .clock import Clock
+from .errors import MailboxError, SecretError
+from .sent_folder import SentFolderReader, SentPoll
+
+log = logging.getLogger(__name__)
+
+#: How often the Sent folder is read while a batch is running (a message within the batch gap)
+#: and otherwise. Each look is one SEARCH and, for new messages only, one FETCH of dates.
+POLL_DURING_BATCH_S = 20.0
+POLL_IDLE_S = 300.0
+#: After a failed look (mailbox down, password missing), wait this long: the canary schedule
+#: goes on regardless, and the failure is the seed/inbox checks' to report.
+POLL_AFTER_FAILURE_S = 600.0
+
+
+class SentReader(Protocol):
+    """The one thing the watch needs of the sender's inbox: its Sent folder's new send times."""
+
+    def sent_times(self, reader: SentFolderReader, since: float) -> SentPoll: ...
+
+
+class BatchWatch:
+    """Send times of today's mail from the Sent folder, and the batch that needs a canary."""
+
+    def __init__(
+        self,
+        open_inbox: Callable[[], AbstractContextManager[SentReader]],
+        clock: Clock,
+        *,
+        rules: BatchRules = DEFAULT_BATCH_RULES,
+        folder: str | None = None,
+    ) -> None:
+        self.open_inbox = open_inbox
+        self.clock = clock
+        self.rules = rules
+        self.reader = SentFolderReader(folder=folder)
+        self.times: list[float] = []
+        self.day: str | None = None
+        self.next_poll_at = 0.0
+        self.last_error: str | None = None
+
+    def poll_if_due(self) -> None:
+        """Read the Sent folder when it is time; never raises (a failure is logged)."""
+        now = self.clock.now()
+        if now < self.next_poll_at:
+            return
+        self.poll()
+
+    def poll(self) -> None:
+        """One look at the Sent folder: today's send times, kept in memory."""
+        now = self.clock.now()
+        today = datetime.fromtimestamp(now).strftime("%Y-%m-%d")
+        if today != self.day:
+            self.day, self.times = today, []
+            self.reader.highest_uid = 0  # a new day: start from its midnight
+        midnight = (
+            datetime.fromtimestamp(now)
+            .replace(hour=0, minute=0, second=0, microsecond=0)
+            .timestamp()
+        )
+        try:
+            with self.open_inbox() as inbox:
+                found = inbox.sent_times(self.reader, since=midnight)
+        except (MailboxError, SecretError) as e:
+            if str(e) != self.last_error:
+                log.warning("Could not read the Sent folder for reminder batches: %s", e)
+            self.last_error = str(e)
+            self.next_poll_at = now + POLL_AFTER_FAILURE_S
+            return
+        self.last_error = None
+        fresh = [t for t in found.new_times if t >= midnight]
+        self.times = sorted(fresh if found.restarted else [*self.times, *fresh])
+        running = bool(self.times) and now - self.times[-1] <= self.rules.max_gap_s
+        quieting = bool(self.batches()) and not self.batches()[-1].quiet
+        busy = running or quieting
+        self.next_poll_at = now + (POLL_DURING_BATCH_S if busy else POLL_IDLE_S)
+        if fresh:
+            log.debug("Sent folder: %d new e-mails, %d today", len(fresh), len(self.times))
+
+    def batches(self) -> list[Batch]:
+        """Today's batches, as of now."""
+        return find_batches(self.times, self.clock.now(), self.rules)
+
+    @property
+    def last_batch(self) -> Batch | None:
+        found = self.batches()
+        return found[-1] if found else None
+
+    def needs_canary(self, last_canary_sent_at: float | None) -> Batch | None:
+        """The batch a canary should answer now: one gone quiet, or a long one still running."""
+        found = self.batches()
+        quiet = batch_needing_canary(found, last_canary_sent_at)
+        if quiet is not None:
+            return quiet
+        return running_batch_needing_canary(
+            found, last_canary_sent_at, self.clock.now(), self.rules
+        )
+
+    def seconds_to_next_poll(self) -> float:
+        """How long the loop may sleep before the next look (or before a batch goes quiet)."""
+        now = self.clock.now()
+        wait = self.next_poll_at - now
+        last = self.last_batch
+        if last is not None and not last.quiet:
+            wait = min(wait, last.quiet_at - now)
+        return max(0.0, wait)
+
+
+def describe_batch(batch: Batch) -> str:
+    """A batch in words, for the log and the status: counts and times only."""
+
+    def hhmm(ts: float) -> str:
+        return time.strftime("%H:%M", time.localtime(ts))
+
+    return f"{batch.count} e-mails sent between {hhmm(batch.first_at)} and {hhmm(batch.last_at)}"
