@@ -24,8 +24,10 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
     from .batch_watch import BatchWatch
+    from .batches import BudgetState
     from .controls import TrayState
     from .notify.heartbeat import Heartbeat
+    from .providers import Provider
 
 log = logging.getLogger(__name__)
 
@@ -190,12 +192,23 @@ def open_app(
         runner=runner,
         provider=provider,
         notifier=notifier,
-        loop=Loop(runner, clock, batch_watch=_batch_watch(open_sender_inbox, provider, clock)),
+        loop=Loop(
+            runner,
+            clock,
+            batch_watch=_batch_watch(
+                open_sender_inbox, provider_info, config.sender.address, history, notifier, clock
+            ),
+        ),
     )
 
 
 def _batch_watch(
-    open_sender_inbox: Callable[[], SeedMailbox] | None, provider: str, clock: Clock
+    open_sender_inbox: Callable[[], SeedMailbox] | None,
+    provider: Provider,
+    address: str,
+    history: History,
+    notifier: Notifier,
+    clock: Clock,
 ) -> BatchWatch | None:
     """The Sent-folder watch for reminder batches, where it can see them.
 
@@ -207,9 +220,21 @@ def _batch_watch(
     from .batch_watch import BatchWatch
     from .sent_folder import keeps_sent_copy
 
-    if keeps_sent_copy(provider).keeps_copy == "no":
+    if keeps_sent_copy(provider.name).keeps_copy == "no":
         return None
-    return BatchWatch(open_sender_inbox, clock)
+    from .notify.messages import short_provider_name
+
+    def warn(budget: BudgetState) -> None:
+        notifier.warn_budget(budget.words)
+
+    return BatchWatch(
+        open_sender_inbox,
+        clock,
+        daily_limit=provider.daily_limit_for(address),
+        provider_name=short_provider_name(provider.display_name),
+        canaries_since=history.canaries_since,
+        on_budget_warning=warn,
+    )
 
 
 def alert_channels(config: Config, clock: Clock) -> list[Channel]:

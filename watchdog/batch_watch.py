@@ -22,7 +22,9 @@ from .batches import (
     DEFAULT_BATCH_RULES,
     Batch,
     BatchRules,
+    BudgetState,
     batch_needing_canary,
+    daily_budget,
     find_batches,
     running_batch_needing_canary,
 )
@@ -57,10 +59,22 @@ class BatchWatch:
         *,
         rules: BatchRules = DEFAULT_BATCH_RULES,
         folder: str | None = None,
+        daily_limit: int | None = None,
+        provider_name: str = "the provider",
+        canaries_since: Callable[[float], int] | None = None,
+        on_budget_warning: Callable[[BudgetState], None] | None = None,
     ) -> None:
         self.open_inbox = open_inbox
         self.clock = clock
         self.rules = rules
+        # The daily budget: what went out today (Sent folder + our canaries) against the
+        # provider's published limit; a warning once a day before the limit is reached.
+        self.daily_limit = daily_limit
+        self.provider_name = provider_name
+        self.canaries_since = canaries_since
+        self.on_budget_warning = on_budget_warning
+        self.budget: BudgetState | None = None
+        self._warned_day: str | None = None
         self.reader = SentFolderReader(folder=folder)
         self.times: list[float] = []
         self.day: str | None = None
@@ -104,6 +118,24 @@ class BatchWatch:
         self.next_poll_at = now + (POLL_DURING_BATCH_S if busy else POLL_IDLE_S)
         if fresh:
             log.debug("Sent folder: %d new e-mails, %d today", len(fresh), len(self.times))
+        self._check_budget(midnight, today)
+
+    def _check_budget(self, midnight: float, today: str) -> None:
+        """Today's sending against the provider's daily limit; warn once a day near it."""
+        canaries = 0
+        if self.canaries_since is not None:
+            try:
+                canaries = self.canaries_since(midnight)
+            except Exception:
+                log.exception("Could not count today's canaries")
+        self.budget = daily_budget(len(self.times), canaries, self.daily_limit, self.provider_name)
+        if self.budget.warn and self._warned_day != today and self.on_budget_warning is not None:
+            self._warned_day = today
+            log.warning("%s", self.budget.words)
+            try:
+                self.on_budget_warning(self.budget)
+            except Exception:
+                log.exception("Could not send the daily-limit warning")
 
     def batches(self) -> list[Batch]:
         """Today's batches, as of now."""

@@ -353,6 +353,14 @@ class History:
         )
         return [_result(r) for r in rows]
 
+    def canaries_since(self, since: float) -> int:
+        """How many canaries were sent since ``since`` (the provider counts them all)."""
+        rows = self._rows(
+            "SELECT COUNT(*) FROM canaries WHERE sent_at >= ? AND outcome != ?",
+            (since, Outcome.NOT_SENT.value),
+        )
+        return int(rows[0][0])
+
     def clock_skew(self, since: float) -> float | None:
         """The newest measured clock skew (server minus this PC, seconds) since ``since``."""
         rows = self._rows(

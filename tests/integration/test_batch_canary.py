@@ -98,3 +98,61 @@ def test_without_the_practices_inbox_there_is_no_batch_watch(
         assert rig.app.loop.batch_watch is None
     finally:
         rig.close()
+
+
+def test_the_daily_limit_warning_reaches_the_desktop_once_a_day_with_counts_only(
+    tmp_path: Path,
+    servers: MailServers,
+    watchdog_env: dict[str, str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from tests.integration.test_desktop_notifications import _require_tools
+    from tests.servers.notification_daemon import NotificationDaemon
+    from watchdog.notify.desktop import DesktopChannel
+
+    _require_tools()
+    inbox = {
+        "imap_host": servers.imap_host,
+        "imap_port": servers.imaps_port,
+        "imap_security": "ssl",
+    }
+    with NotificationDaemon() as daemon:
+        for name, value in daemon.env.items():
+            monkeypatch.setenv(name, value)
+        rig = open_rig(tmp_path, servers, sender=inbox, channels=[DesktopChannel()])
+        try:
+            app = rig.app
+            report = app.runner.safe_check(threading.Event())  # one canary today
+            assert report is not None
+
+            def watch() -> BatchWatch:
+                """The app's watch, with a small daily limit (the test server has none)."""
+                assert app.loop.batch_watch is not None
+                return BatchWatch(
+                    app.loop.batch_watch.open_inbox,
+                    app.clock,
+                    rules=FAST,
+                    daily_limit=10,
+                    provider_name="Gmail",
+                    canaries_since=app.history.canaries_since,
+                    on_budget_warning=lambda b: app.notifier.warn_budget(b.words) and None,
+                )
+
+            servers.smtp.keep_copy(servers.imap_port)
+            servers.smtp.set_mode("blackhole")
+            send_reminders(servers, 8)  # 8 reminders + 1 canary = 9 of 10
+            servers.smtp.set_mode("deliver")
+            first = watch()
+            first.poll()
+            assert first.budget is not None and first.budget.warn
+            first.poll()  # the same day: not again
+            watch().poll()  # nor after a restart (the history knows it was told)
+        finally:
+            servers.smtp.keep_copy(None)
+            rig.close()
+        shown = [n for n in daemon.received() if "sending limit" in n["summary"]]
+    assert len(shown) == 1, shown
+    assert shown[0]["summary"] == "Reminder e-mails: close to the daily sending limit"
+    assert "9 e-mails have gone out from this account today" in shown[0]["body"]
+    assert "Gmail stops at about 10 a day: send the rest tomorrow" in shown[0]["body"]
+    assert PATIENT not in shown[0]["body"] and SUBJECT not in shown[0]["body"]

@@ -25,6 +25,7 @@ class AlertKind(enum.StrEnum):
     UNKNOWN = "unknown"  # we cannot check (seed mailbox, this PC offline)
     TEST = "test"  # `watchdog test-alert`
     RESULT = "result"  # the answer to "Check now", whatever it is
+    BUDGET = "budget"  # the account nears its provider's daily sending limit (once a day)
 
 
 @dataclass(frozen=True)

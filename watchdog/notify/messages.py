@@ -149,3 +149,30 @@ def _hhmm(ts: float | None) -> str:
     if ts is None:
         return "now"
     return time.strftime("%H:%M", time.localtime(ts))
+
+
+def build_budget_alert(
+    words: str,
+    snapshot: StatusSnapshot,
+    *,
+    provider: str,
+    provider_display_name: str,
+    office: str,
+    now: float,
+) -> Alert:
+    """The once-a-day warning before the provider's daily sending limit is reached.
+
+    ``words`` come from ``batches.daily_budget`` (counts only): "412 e-mails have gone out from
+    this account today; Gmail stops at about 500 a day: send the rest tomorrow."
+    """
+    message = f"{words} Reminders sent past the limit may be refused or held back."
+    return Alert(
+        kind=AlertKind.BUDGET,
+        status=snapshot.status,
+        title="Reminder e-mails: close to the daily sending limit",
+        message=message[:255],
+        office=office,
+        provider=provider,
+        provider_name=provider_display_name,
+        at=now,
+    )

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Sequence
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 from ..clock import Clock
@@ -126,6 +127,39 @@ class Notifier:
             _log_failure(result)
             results.append(result)
         return results
+
+    def warn_budget(self, words: str) -> bool:
+        """Tell people once a day that the account nears its daily limit; False if told already.
+
+        Once a day across restarts: today's budget alerts are looked up in the history, where
+        every attempt is recorded. The alert memory (which drives DOWN reminders) is untouched.
+        """
+        from .messages import build_budget_alert
+
+        now = self.clock.now()
+        midnight = (
+            datetime.fromtimestamp(now).replace(hour=0, minute=0, second=0, microsecond=0)
+        ).timestamp()
+        told = [
+            a
+            for a in self.history.alert_attempts(limit=200)
+            if a.kind == AlertKind.BUDGET.value and a.at >= midnight
+        ]
+        if told:
+            return False
+        alert = build_budget_alert(
+            words,
+            self.history.status(),
+            provider=self.provider,
+            provider_display_name=self.provider_display_name,
+            office=self.office,
+            now=now,
+        )
+        results = self.send(alert)
+        self.history.record_alert(
+            self.history.alert_memory(), [self._row(alert, r) for r in results]
+        )
+        return True
 
     def send_test(self) -> list[AttemptResult]:
         """``watchdog test-alert``: a sample alert on every channel, recorded in the history."""

@@ -74,6 +74,7 @@ _NTFY_TAGS: Final[Mapping[AlertKind, str]] = {
     AlertKind.RECOVERED: "white_check_mark",
     AlertKind.UNKNOWN: "grey_question",
     AlertKind.TEST: "test_tube",
+    AlertKind.BUDGET: "chart_with_upwards_trend",
 }
 _TEAMS_COLOR: Final[Mapping[AlertKind, str]] = {
     AlertKind.DOWN: "Attention",
@@ -82,6 +83,7 @@ _TEAMS_COLOR: Final[Mapping[AlertKind, str]] = {
     AlertKind.UNKNOWN: "Warning",
     AlertKind.RECOVERED: "Good",
     AlertKind.TEST: "Accent",
+    AlertKind.BUDGET: "Warning",
 }
 
 
