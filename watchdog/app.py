@@ -185,6 +185,11 @@ def open_app(
         before_check=[notifier.before_check],
         after_check=[notifier.after_check],
     )
+    watch = _batch_watch(
+        open_sender_inbox, provider_info, config.sender.address, history, notifier, clock
+    )
+    if watch is not None:
+        notifier.touched = watch.touched
     return App(
         config=config,
         clock=clock,
@@ -195,9 +200,7 @@ def open_app(
         loop=Loop(
             runner,
             clock,
-            batch_watch=_batch_watch(
-                open_sender_inbox, provider_info, config.sender.address, history, notifier, clock
-            ),
+            batch_watch=watch,
         ),
     )
 

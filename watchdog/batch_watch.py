@@ -12,6 +12,7 @@ Nothing about the messages is kept but their INTERNALDATEs, in memory, for today
 from __future__ import annotations
 
 import logging
+import math
 import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager
@@ -23,9 +24,11 @@ from .batches import (
     Batch,
     BatchRules,
     BudgetState,
+    Touched,
     batch_needing_canary,
     daily_budget,
     find_batches,
+    reminders_touched,
     running_batch_needing_canary,
 )
 from .clock import Clock
@@ -136,6 +139,20 @@ class BatchWatch:
                 self.on_budget_warning(self.budget)
             except Exception:
                 log.exception("Could not send the daily-limit warning")
+
+    def touched(self, start: float, end: float) -> Touched:
+        """How many e-mails left the account between ``start`` and ``end``, from the Sent folder.
+
+        Unknown (never 0) when the Sent folder has not been read, or the window begins before
+        what is kept (today, from midnight).
+        """
+        if self.day is None or self.last_error is not None:
+            return reminders_touched(start, end, None)
+        midnight = datetime.strptime(self.day, "%Y-%m-%d").timestamp()
+        if start < midnight:
+            return reminders_touched(start, end, None)
+        # INTERNALDATE has whole seconds: a reminder in the same second as ``start`` counts.
+        return reminders_touched(math.floor(start), end, self.times)
 
     def batches(self) -> list[Batch]:
         """Today's batches, as of now."""

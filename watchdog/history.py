@@ -353,6 +353,19 @@ class History:
         )
         return [_result(r) for r in rows]
 
+    def last_arrival_before(self, when: float) -> float | None:
+        """When the last canary that arrived (inbox, junk or late) before ``when`` was sent.
+
+        Everything sent after it may have gone into a block that began later: the window of
+        reminders a block may have touched starts here.
+        """
+        rows = self._rows(
+            "SELECT MAX(sent_at) FROM canaries WHERE sent_at < ? AND outcome IN (?, ?, ?)",
+            (when, Outcome.DELIVERED.value, Outcome.JUNK.value, Outcome.LATE.value),
+        )
+        value = rows[0][0] if rows else None
+        return float(value) if value is not None else None
+
     def canaries_since(self, since: float) -> int:
         """How many canaries were sent since ``since`` (the provider counts them all)."""
         rows = self._rows(

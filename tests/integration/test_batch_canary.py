@@ -156,3 +156,40 @@ def test_the_daily_limit_warning_reaches_the_desktop_once_a_day_with_counts_only
     assert "9 e-mails have gone out from this account today" in shown[0]["body"]
     assert "Gmail stops at about 10 a day: send the rest tomorrow" in shown[0]["body"]
     assert PATIENT not in shown[0]["body"] and SUBJECT not in shown[0]["body"]
+
+
+def test_a_block_during_a_batch_is_told_with_how_many_reminders_went_into_it(
+    tmp_path: Path, servers: MailServers, watchdog_env: dict[str, str]
+) -> None:
+    inbox = {
+        "imap_host": servers.imap_host,
+        "imap_port": servers.imaps_port,
+        "imap_security": "ssl",
+    }
+    rig = open_rig(tmp_path, servers, sender=inbox)
+    try:
+        app = rig.app
+        watch = app.loop.batch_watch
+        assert watch is not None
+        assert app.runner.safe_check(threading.Event()) is not None  # UP before the batch
+        # The provider starts swallowing everything: the batch's reminders and the canary.
+        servers.smtp.keep_copy(servers.imap_port)
+        servers.smtp.set_mode("blackhole")
+        send_reminders(servers, 6)
+        watch.poll()
+        down = app.runner.safe_check(threading.Event())
+        assert down is not None and down.status.status.value == "DOWN"
+        servers.smtp.keep_copy(None)
+        servers.smtp.set_mode("deliver")
+        watch.poll()
+        up = app.runner.safe_check(threading.Event())
+        assert up is not None and up.status.status.value == "UP"
+    finally:
+        servers.smtp.keep_copy(None)
+        rig.close()
+    kinds = [a.kind.value for a in rig.alerts]
+    assert kinds == ["down", "recovered"], kinds
+    for alert in rig.alerts:
+        assert "6 reminders sent between" in alert.message, alert.message
+        assert "consider calling those patients" in alert.message
+        assert PATIENT not in alert.message and SUBJECT not in alert.message

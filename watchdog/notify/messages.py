@@ -90,6 +90,7 @@ def build_alert(
     now: float,
     previous_since: float | None = None,
     last_reply: str | None = None,
+    touched: str | None = None,
 ) -> Alert:
     """The alert for ``kind`` given the status now. ``previous_since``: when the problem began."""
     name = short_provider_name(provider_display_name)
@@ -99,7 +100,11 @@ def build_alert(
     since = snapshot.streak_since or snapshot.since
     if kind is AlertKind.RECOVERED:
         message = f"Mail is flowing again since {_hhmm(now)}."
-        if previous_since is not None:
+        if touched is not None and previous_since is not None:
+            # Counted from the practice's Sent folder: "38 reminders sent between 17:02 and
+            # 17:40 may not have arrived; consider calling those patients."
+            message += f" {touched}"
+        elif previous_since is not None:
             # What the front desk can act on: which patients may have missed a reminder.
             message += (
                 f" Reminders sent from {_when(previous_since, now)} until now may not have "
@@ -122,6 +127,8 @@ def build_alert(
         message = f"Since {_hhmm(since)}. {_SETUP_WORDS[diagnosis]} {GUIDE_HINT}"
     else:
         lead = f"Since {_hhmm(since)}: {summary}" if since else summary
+        if touched is not None and kind in (AlertKind.DOWN, AlertKind.REMINDER):
+            lead = f"{lead} {touched}"  # how many reminders went out into the block so far
         message = f"{lead} {GUIDE_HINT}"
     return Alert(
         kind=kind,

@@ -20,6 +20,9 @@ from . import Alert, AlertKind, AttemptResult, Channel
 from .messages import build_alert
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from ..batches import Touched
     from .heartbeat import Heartbeat
 
 log = logging.getLogger(__name__)
@@ -52,6 +55,9 @@ class Notifier:
         self.office = office
         self.heartbeat = heartbeat
         self._announce_next = threading.Event()
+        # How many e-mails left the account in a window (the Sent-folder watch, where there is
+        # one): the recovery alert says how many reminders a block touched.
+        self.touched: Callable[[float, float], Touched] | None = None
 
     # -- runner hooks -----------------------------------------------------------------------
 
@@ -99,6 +105,13 @@ class Notifier:
         if kind is None:
             return
         previous_since = memory.problem_since if kind == AlertKind.RECOVERED else None
+        touched = None
+        if self.touched is not None and kind in (
+            AlertKind.DOWN,
+            AlertKind.REMINDER,
+            AlertKind.RECOVERED,
+        ):
+            touched = self._touched_words(previous_since or snapshot.streak_since, now)
         reply = str(result.smtp_reply) if result.smtp_reply is not None else None
         alert = build_alert(
             AlertKind(kind),
@@ -109,9 +122,23 @@ class Notifier:
             now=now,
             previous_since=previous_since,
             last_reply=reply,
+            touched=touched,
         )
         attempts = self.send(alert)
         self.history.record_alert(new_memory, [self._row(alert, a) for a in attempts])
+
+    def _touched_words(self, problem_since: float | None, now: float) -> str | None:
+        """How many reminders the block may have touched, in words, or None if not known.
+
+        The window runs from the send of the last canary that arrived before the problem
+        began (anything after it may have been caught) until now.
+        """
+        if self.touched is None or problem_since is None:
+            return None
+        from ..batches import touched_words
+
+        start = self.history.last_arrival_before(problem_since) or problem_since
+        return touched_words(self.touched(start, now))
 
     # -- sending ----------------------------------------------------------------------------
 
