@@ -12,10 +12,11 @@ installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install o
 # --- Debian packages: Dovecot for the real IMAP/LMTP test server -------------------------------
 # Dovecot: the real IMAP/LMTP server; dovecot-sieve for Sieve filing rules in it. Postfix: a
 # real MTA in front of it (tests/servers/postfix.py runs its own instance from a temp folder).
-# Xvfb + D-Bus + dunst: a notification daemon to capture real desktop notifications headless. libdbus/glib/pkg-config: to build dbus-python. Chromium: to
-# render the HTML guides and reports in tests. trayer: a system tray for the tray icon under Xvfb.
-packages=(dovecot-imapd dovecot-lmtpd dovecot-sieve postfix xvfb dbus dbus-x11 dunst libnotify-bin
-  libglib2.0-bin libdbus-1-dev libglib2.0-dev pkg-config chromium trayer)
+# Xvfb + D-Bus + dunst: a notification daemon to capture real desktop notifications headless.
+# libdbus/glib/pkg-config: to build dbus-python. Chromium: to render the HTML guides and reports
+# in tests. trayer: a system tray for the tray icon under Xvfb.
+packages=(dovecot-imapd dovecot-lmtpd dovecot-sieve postfix xvfb dbus dbus-x11 dunst
+  libnotify-bin libglib2.0-bin libdbus-1-dev libglib2.0-dev pkg-config chromium trayer)
 command -v python3 >/dev/null || packages+=(python3)
 [ -d .venv ] || python3 -c 'import ensurepip' 2>/dev/null || packages+=(python3-venv)
 if command -v dpkg-query >/dev/null; then
