@@ -217,6 +217,19 @@ def test_a_sieve_rule_files_the_message_into_a_folder_that_is_not_special_use_ju
     assert b"\\Junk" in flags["Junk"]
 
 
+def test_the_header_stripping_port_removes_watchdog_headers_and_keeps_the_message_id(
+    servers: PostfixServers,
+) -> None:
+    raw = b"X-Watchdog-Canary: token-1\r\n" + message_to(servers.address(SEED_USER))
+    with servers.submission(port=servers.postfix.ports.strip_header) as client:
+        assert client.sendmail("sender@example.test", [servers.address(SEED_USER)], raw) == {}
+    assert servers.dovecot.wait_for_count(SEED_USER, "INBOX", 1, timeout=10) == 1
+    (delivered,) = servers.dovecot.messages(SEED_USER)
+    assert b"X-Watchdog-" not in delivered
+    message_id = email.message_from_bytes(raw)["Message-ID"]
+    assert email.message_from_bytes(delivered)["Message-ID"] == message_id
+
+
 # -- refused in the SMTP conversation -----------------------------------------------------------
 
 

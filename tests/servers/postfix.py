@@ -14,8 +14,8 @@ What each address or port gets, all real Postfix 3.7 / Dovecot 2.3 behaviour:
 ``seed@example.test``         delivered to Dovecot's INBOX
 ``sender@example.test``       the sending account; bounces and delay notices land in its INBOX
 ``nosuchuser@example.test``   unknown to Postfix: ``550 5.1.1 ... User unknown in virtual mailbox
-                              table`` at RCPT (on ``accept_unlisted_port``: accepted, then a
-                              bounce with ``Diagnostic-Code: X-Postfix; unknown user``)
+                              table`` at RCPT (on the ``accept_unlisted`` port: accepted, then a
+                              bounce with Dovecot's LMTP ``550 5.1.1 User doesn't exist``)
 ``ghost@example.test``        known to Postfix, no Dovecot mailbox: accepted, then a bounce with
                               Dovecot's LMTP ``550 5.1.1 User doesn't exist``
 ``full@example.test``         over quota, Dovecot refuses: a bounce with ``552 5.2.2``
@@ -23,12 +23,16 @@ What each address or port gets, all real Postfix 3.7 / Dovecot 2.3 behaviour:
                               sends a "delayed mail" notice (``4.2.2``) after ``delay_warning``
 ``spam@example.test``         filed into the folder ``Spam`` by the user's Sieve script
 ``quarantine@example.test``   filed into ``Quarantine`` by Sieve
-``someone@elsewhere.test``    unauthenticated: ``554 5.7.1 Relay access denied`` at RCPT
+``someone@elsewhere.test``    unauthenticated: ``554 5.7.1 Relay access denied`` at RCPT; signed
+                              in: refused at RCPT, or on the ``accept_unlisted`` port accepted
+                              and bounced by the error transport (``Diagnostic-Code: X-Postfix;``)
 ============================  ===================================================================
 
 MAIL FROM an address of another user than the one signed in: ``553 5.7.1 ... Sender address
-rejected: not owned by user ...`` (``reject_sender_login_mismatch``). ``rate_limited_port``
-allows one message per client per minute (anvil), then ``452 4.7.0 Error: too many messages``.
+rejected: not owned by user ...`` (``reject_sender_login_mismatch``). ``rate_limited``
+port allows one message per client per minute (anvil), then ``450 4.7.1 Error: too much mail
+from 127.0.0.1``. The ``strip_header`` port removes every ``X-Watchdog-*`` header on the way, as
+some relays and mail security gateways do.
 """
 
 from __future__ import annotations
@@ -67,7 +71,7 @@ SPAM_USER = "spam"  # Sieve: fileinto "Spam"
 QUARANTINE_USER = "quarantine"  # Sieve: fileinto "Quarantine"
 #: Known to Postfix (virtual_mailbox_maps) but with no Dovecot mailbox: LMTP says 550 5.1.1.
 GHOST_USER = "ghost"
-#: Unknown to Postfix: refused at RCPT, or (``accept_unlisted_port``) bounced by Postfix itself.
+#: Unknown to Postfix: refused at RCPT, or (``accept_unlisted`` port) bounced after LMTP refused.
 UNKNOWN_USER = "nosuchuser"
 #: Outside every domain Postfix serves: relaying there needs a signed-in client.
 OUTSIDE_ADDRESS = "someone@elsewhere.test"
@@ -110,6 +114,9 @@ lmtp      unix  -       -       n       -       -       lmtp
 anvil     unix  -       -       n       -       1       anvil
 scache    unix  -       -       n       -       1       scache
 postlog   unix-dgram n  -       n       -       1       postlogd
+cleanup-strip unix n    -       n       -       0       cleanup
+  -o header_checks=regexp:{root}/strip_headers
+  -o syslog_name=postfix/cleanup-strip
 """
 
 _LISTENER = "{host}:{port} inet n - n - - smtpd\n  -o syslog_name=postfix/{name}\n"
@@ -227,6 +234,7 @@ class Ports:
     ssl: int  # implicit TLS (like port 465)
     rate_limited: int  # anvil: one message per client per minute on this port
     accept_unlisted: int  # smtpd_reject_unlisted_recipient = no: unknown users bounce later
+    strip_header: int  # a relay that removes X-Watchdog-* headers (cleanup header_checks)
 
 
 class Postfix:
@@ -263,7 +271,7 @@ class Postfix:
         self._root = Path(tempfile.mkdtemp(prefix="watchdog-postfix-"))
         self._root.chmod(0o755)
         for attempt in range(3):
-            self._ports = Ports(*free_ports(5))
+            self._ports = Ports(*free_ports(6))
             self._write_config()
             try:
                 self._spawn(timeout)
@@ -400,6 +408,8 @@ class Postfix:
             + "  -o smtpd_client_message_rate_limit=1\n",
             _LISTENER.format(host=HOST, port=ports.accept_unlisted, name="accept-unlisted")
             + "  -o smtpd_reject_unlisted_recipient=no\n",
+            _LISTENER.format(host=HOST, port=ports.strip_header, name="strip-header")
+            + "  -o cleanup_service_name=cleanup-strip\n",
         ]
         (etc / "master.cf").write_text(
             _MASTER_CF.format(root=root, listeners="".join(listeners).rstrip("\n"))
@@ -411,7 +421,9 @@ class Postfix:
         (root / "sender_logins").write_text(
             "".join(f"{name}@{DOMAIN} {name}\n" for name in self.mailboxes)
         )
-        for name in ("virtual_mailboxes", "sender_logins"):
+        # What some relays and security gateways do to headers they do not know.
+        (root / "strip_headers").write_text("/^X-Watchdog-/ IGNORE\n")
+        for name in ("virtual_mailboxes", "sender_logins", "strip_headers"):
             (root / name).chmod(0o644)
         # The postfix command changes into the queue folder before anything else; post-install
         # creates the rest. The data folder belongs to the mail owner.
