@@ -30,6 +30,7 @@ from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
@@ -377,7 +378,7 @@ class RunnerModel(RuleBasedStateMachine):
 
 TestRunnerModel = RunnerModel.TestCase
 TestRunnerModel.settings = settings(
-    max_examples=60,
+    max_examples=40,
     stateful_step_count=25,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow],
@@ -465,17 +466,21 @@ def test_a_delivered_canary_whose_result_could_not_be_stored_is_not_lost_after_a
     assert Status.DOWN not in [f.to_status for f in scene.flips()]
 
 
-def test_an_offline_check_whose_result_could_not_be_stored_is_not_lost_after_a_restart(
-    tmp_path: Path,
+@pytest.mark.parametrize("fate", [OFFLINE, REFUSED])
+def test_an_unsent_canary_whose_result_could_not_be_stored_is_not_lost_after_a_restart(
+    tmp_path: Path, fate: str
 ) -> None:
-    # Model sequence: network(offline=True), history_write_fails_during_a_check_then_restarted,
-    # network(offline=False), time_passes(60), check. The canary never left this PC.
+    # Model sequences: network(offline=True) or provider_behaves(provider='refused'), then
+    # history_write_fails_during_a_check_then_restarted, the fault ends, time_passes(60), check.
+    # The server never accepted the canary: it cannot have been dropped.
     scene = Scene(tmp_path)
-    scene.world.offline = True
+    scene.world.offline = fate == OFFLINE
+    scene.world.provider = REFUSED if fate == REFUSED else DELIVERED
     scene.check_with_a_failing_history_write()
     scene.world.offline = False
+    scene.world.provider = DELIVERED
     scene.world.clock.sleep(60)
     scene.runner.check()
-    offline = scene.row(OFFLINE)
-    assert offline.outcome not in AFTER_ACCEPTANCE, (offline.outcome, offline.diagnosis)
-    assert Status.DOWN not in [f.to_status for f in scene.flips()]
+    unsent = scene.row(fate)
+    assert unsent.outcome not in AFTER_ACCEPTANCE, (unsent.outcome, unsent.diagnosis)
+    assert unsent.diagnosis is not Diagnosis.SILENT_DROP
