@@ -47,21 +47,16 @@ import socket
 import subprocess
 import tempfile
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 
+# The same names and passwords as the aiosmtpd servers: the product's test environment
+# (tests/conftest.py, watchdog_env) carries these passwords.
+from . import DOMAIN, HOST, SEED_PASSWORD, SEED_USER, SENDER_PASSWORD, SENDER_USER
 from .dovecot import Dovecot, Quota, free_ports
 from .tls import TestCertificates, make_certificates
-
-DOMAIN = "example.test"
-HOST = "127.0.0.1"
-
-SEED_USER = "seed"
-SEED_PASSWORD = "seed-pass-1"  # the same as tests.servers: the product's environment has it
-SENDER_USER = "sender"
-SENDER_PASSWORD = "sender-pass-1"
 
 #: Seed mailboxes with a problem of their own; they sign in with the seed password, so the
 #: product's test environment (WATCHDOG_SEED_PASSWORD) opens them all.
@@ -614,9 +609,8 @@ def start_postfix_servers(*, keep: bool = False) -> PostfixServers:
     )
 
 
-def wait_until(condition: object, timeout: float, interval: float = 0.1) -> bool:
+def wait_until(condition: Callable[[], bool], timeout: float, interval: float = 0.1) -> bool:
     """Poll ``condition()`` until it is true or ``timeout`` passes (bounded); its last value."""
-    assert callable(condition)
     deadline = time.monotonic() + timeout
     while True:
         if condition():
