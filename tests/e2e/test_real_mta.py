@@ -25,6 +25,7 @@ from tests.e2e.cli import watchdog_json
 from tests.servers.postfix import (
     FULL_DEFER_USER,
     FULL_USER,
+    GREYLIST_DOMAIN,
     OUTSIDE_ADDRESS,
     QUARANTINE_FOLDER,
     QUARANTINE_USER,
@@ -191,6 +192,18 @@ def test_a_full_seed_mailbox_that_only_defers_is_seed_mailbox_full_from_the_dela
     result = check(watchdog_env, config_for(seed_user=FULL_DEFER_USER))
     assert_a_setup_problem(result, "seed_mailbox_full")
     assert result["outcome"] != "delivered"
+
+
+def test_a_greylisting_delay_notice_shapes_the_diagnosis_of_the_missing_canary(
+    servers: PostfixServers, watchdog_env: dict[str, str], config_for: Any
+) -> None:
+    # The seed is at another provider whose MX greylists: Postfix keeps the canary queued and
+    # sends the practice a "Delayed Mail" notice naming 4.7.1. That is not a silent drop.
+    config = config_for(seed_address=f"someone@{GREYLIST_DOMAIN}")
+    result = check(watchdog_env, config)
+    assert result["outcome"] != "delivered", result
+    assert result["diagnosis"] != "silent_drop", result
+    assert "4.7.1" in json.dumps(result), "the notice's status is kept for support"
 
 
 def test_a_bounce_is_found_while_waiting_not_only_at_the_deadline(

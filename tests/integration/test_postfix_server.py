@@ -24,18 +24,20 @@ from tests.servers.postfix import (
     FULL_DEFER_USER,
     FULL_USER,
     GHOST_USER,
+    GREYLIST_DOMAIN,
     HOST,
     OUTSIDE_ADDRESS,
     QUARANTINE_FOLDER,
     QUARANTINE_USER,
+    REJECT_DOMAIN,
     SEED_USER,
     SENDER_USER,
     SPAM_FOLDER,
     SPAM_USER,
     UNKNOWN_USER,
     PostfixServers,
-    _alive,
     find_postfix,
+    process_alive,
     running_postfix,
     start_postfix_servers,
     wait_until,
@@ -340,6 +342,30 @@ def test_a_bounce_from_postfix_itself_has_an_x_postfix_diagnostic_and_no_reply_c
     assert fields["Remote-MTA"] is None
 
 
+def test_a_greylisting_remote_mx_makes_postfix_send_a_4_7_1_delay_notice(
+    servers: PostfixServers,
+) -> None:
+    queue = queue_id(submit(servers, f"someone@{GREYLIST_DOMAIN}"))
+    report = report_for(servers, queue)
+    assert report["Subject"] == "Delayed Mail (still being retried)"
+    fields = recipient_fields(report)
+    code, text = expected("4.7.1 <someone@greylist.test>: Recipient address rejected: Grey")
+    assert (fields["Action"], fields["Status"]) == ("delayed", "4.7.1")
+    assert fields["Remote-MTA"] == "dns; 127.0.0.1"
+    assert unfold(fields["Diagnostic-Code"]) == f"smtp; {code} {text}"
+
+
+def test_a_remote_mx_refusal_comes_back_as_a_bounce_with_the_remote_reply(
+    servers: PostfixServers,
+) -> None:
+    queue = queue_id(submit(servers, f"someone@{REJECT_DOMAIN}"))
+    fields = recipient_fields(report_for(servers, queue))
+    code, text = expected("5.7.1 <someone@reject.test>: Recipient address rejected: Message")
+    assert (fields["Action"], fields["Status"]) == ("failed", "5.7.1")
+    assert fields["Remote-MTA"] == "dns; 127.0.0.1"
+    assert unfold(fields["Diagnostic-Code"]) == f"smtp; {code} {text}"
+
+
 # -- the fixture itself ---------------------------------------------------------------------------
 
 
@@ -348,7 +374,7 @@ def test_every_row_of_the_replies_table_names_known_diagnoses() -> None:
 
     with REPLIES.open(encoding="utf-8", newline="") as table:
         rows = list(csv.DictReader(table, delimiter="\t"))
-    assert len(rows) >= 10
+    assert len(rows) >= 12
     for row in rows:
         Diagnosis(row["diagnosis"])
         Diagnosis(row["canary_diagnosis"])
@@ -364,7 +390,7 @@ def test_a_stopped_instance_leaves_no_master_running_and_no_folder() -> None:
         pytest.skip(reason)
     started = start_postfix_servers()
     master, root = started.postfix.pid, started.postfix.root
-    assert master is not None and _alive(master)
+    assert master is not None and process_alive(master)
     status = subprocess.run(
         [str(find_postfix()), "-c", str(started.postfix.config_directory), "status"],
         capture_output=True,
@@ -372,5 +398,5 @@ def test_a_stopped_instance_leaves_no_master_running_and_no_folder() -> None:
     )
     assert status.returncode == 0
     started.stop()
-    assert not _alive(master)
+    assert not process_alive(master)
     assert not root.exists()

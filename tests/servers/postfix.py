@@ -23,6 +23,10 @@ What each address or port gets, all real Postfix 3.7 / Dovecot 2.3 behaviour:
                               sends a "delayed mail" notice (``4.2.2``) after ``delay_warning``
 ``spam@example.test``         filed into the folder ``Spam`` by the user's Sieve script
 ``quarantine@example.test``   filed into ``Quarantine`` by Sieve
+``x@greylist.test``           accepted, handed to the "remote" listener, which defers it: 450 4.7.1
+                              Greylisted; a delay notice after ``delay_warning``
+``x@reject.test``             accepted, then the "remote" listener refuses it: a bounce with
+                              ``550 5.7.1 ... Message rejected as spam`` and a Remote-MTA
 ``someone@elsewhere.test``    unauthenticated: ``554 5.7.1 Relay access denied`` at RCPT; signed
                               in: refused at RCPT, or on the ``accept_unlisted`` port accepted
                               and bounced by the error transport (``Diagnostic-Code: X-Postfix;``)
@@ -71,6 +75,16 @@ UNKNOWN_USER = "nosuchuser"
 #: Outside every domain Postfix serves: relaying there needs a signed-in client.
 OUTSIDE_ADDRESS = "someone@elsewhere.test"
 
+#: Domains of another provider, reached through this instance's own "remote" listener (still
+#: 127.0.0.1), and what that listener answers at RCPT: after Postfix accepted the message, a real
+#: delay notice (greylisting) or a real bounce relayed back from the "remote" side.
+GREYLIST_DOMAIN = "greylist.test"
+REJECT_DOMAIN = "reject.test"
+REMOTE_REPLIES = {
+    GREYLIST_DOMAIN: "450 4.7.1 Greylisted, please try again later",
+    REJECT_DOMAIN: "550 5.7.1 Message rejected as spam",
+}
+
 SPAM_FOLDER = "Spam"
 QUARANTINE_FOLDER = "Quarantine"
 
@@ -112,6 +126,10 @@ postlog   unix-dgram n  -       n       -       1       postlogd
 cleanup-strip unix n    -       n       -       0       cleanup
   -o header_checks=regexp:{root}/strip_headers
   -o syslog_name=postfix/cleanup-strip
+# The only SMTP client, used only for the two test domains of transport_maps, which both lead
+# to this instance's own "remote" listener on 127.0.0.1.
+loopback-smtp unix -    -       n       -       -       smtp
+  -o syslog_name=postfix/loopback-smtp
 """
 
 _LISTENER = "{host}:{port} inet n - n - - smtpd\n  -o syslog_name=postfix/{name}\n"
@@ -192,6 +210,9 @@ def _main_cf(
         "delay_warning_time": delay_warning,
         "maximal_queue_lifetime": "1h",
         "bounce_queue_lifetime": "1h",
+        # Two domains handed over to the "remote" listener, which answers with REMOTE_REPLIES.
+        "transport_maps": f"texthash:{root}/transport",
+        "remote_mx_restrictions": f"check_recipient_access texthash:{root}/remote_replies, reject",
     }
 
 
@@ -230,6 +251,7 @@ class Ports:
     rate_limited: int  # anvil: one message per client per minute on this port
     accept_unlisted: int  # smtpd_reject_unlisted_recipient = no: unknown users bounce later
     strip_header: int  # a relay that removes X-Watchdog-* headers (cleanup header_checks)
+    remote: int  # the "remote" MX of greylist.test and reject.test (see REMOTE_REPLIES)
 
 
 class Postfix:
@@ -266,7 +288,7 @@ class Postfix:
         self._root = Path(tempfile.mkdtemp(prefix="watchdog-postfix-"))
         self._root.chmod(0o755)
         for attempt in range(3):
-            self._ports = Ports(*free_ports(6))
+            self._ports = Ports(*free_ports(7))
             self._write_config()
             try:
                 self._spawn(timeout)
@@ -405,6 +427,10 @@ class Postfix:
             + "  -o smtpd_reject_unlisted_recipient=no\n",
             _LISTENER.format(host=HOST, port=ports.strip_header, name="strip-header")
             + "  -o cleanup_service_name=cleanup-strip\n",
+            # Another provider's MX: no sign-in, no sender check, and a reply per domain.
+            _LISTENER.format(host=HOST, port=ports.remote, name="remote-mx")
+            + "  -o smtpd_sasl_auth_enable=no\n  -o smtpd_sender_restrictions=\n"
+            + "  -o smtpd_relay_restrictions=$remote_mx_restrictions\n",
         ]
         (etc / "master.cf").write_text(
             _MASTER_CF.format(root=root, listeners="".join(listeners).rstrip("\n"))
@@ -418,7 +444,22 @@ class Postfix:
         )
         # What some relays and security gateways do to headers they do not know.
         (root / "strip_headers").write_text("/^X-Watchdog-/ IGNORE\n")
-        for name in ("virtual_mailboxes", "sender_logins", "strip_headers"):
+        (root / "transport").write_text(
+            "".join(
+                f"{domain} loopback-smtp:[{HOST}]:{ports.remote}\n" for domain in REMOTE_REPLIES
+            )
+        )
+        (root / "remote_replies").write_text(
+            "".join(f"{domain} {reply}\n" for domain, reply in REMOTE_REPLIES.items())
+        )
+        names = (
+            "virtual_mailboxes",
+            "sender_logins",
+            "strip_headers",
+            "transport",
+            "remote_replies",
+        )
+        for name in names:
             (root / name).chmod(0o644)
         # The postfix command changes into the queue folder before anything else; post-install
         # creates the rest. The data folder belongs to the mail owner.
@@ -645,11 +686,11 @@ def running_postfix() -> Iterator[PostfixServers]:
         yield started
     finally:
         started.stop()
-    if master is not None and _alive(master):
+    if master is not None and process_alive(master):
         pytest.fail(f"the Postfix master (pid {master}) still runs after stop()")
 
 
-def _alive(pid: int) -> bool:
+def process_alive(pid: int) -> bool:
     """Whether a process with ``pid`` exists (a zombie counts as ended)."""
     try:
         with open(f"/proc/{pid}/stat") as stat:
