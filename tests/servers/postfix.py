@@ -95,6 +95,8 @@ _SIEVE_FILEINTO = (
 #: Where Debian installs Postfix's programs.
 _SBIN_DIRS = ("/usr/sbin", "/usr/local/sbin", "/sbin")
 DAEMON_DIRECTORY = Path("/usr/lib/postfix/sbin")
+#: Where Dovecot's plugins live (Debian, then a source build's default).
+_DOVECOT_MODULES = ("/usr/lib/dovecot/modules", "/usr/local/lib/dovecot")
 
 #: The services a delivering Postfix needs, as Debian ships them, but none chrooted (a chroot
 #: would need copies of /etc files in the queue folder) and with no ``smtp``/``relay`` client:
@@ -238,6 +240,8 @@ def postfix_unavailable_reason() -> str | None:
         )
     if os.geteuid() != 0:
         return "the Postfix fixture needs root (Postfix's master runs as root)"
+    if not any(Path(folder).glob("lib90_sieve_plugin.so") for folder in _DOVECOT_MODULES):
+        return "Dovecot's Sieve plugin is not installed (apt-get install dovecot-sieve)"
     return None
 
 
