@@ -54,6 +54,8 @@ PROVIDER_BLAME = {
     "verification_required",
 }
 
+_TIMES_AND_TOKEN = {"token", "sent_at", "deadline_at", "found_at", "latency_s", "status"}
+
 QUEUED = re.compile(r"^2\.0\.0 Ok: queued as [0-9A-F]{6,}$")
 
 
@@ -310,5 +312,7 @@ def test_a_bounce_with_an_x_postfix_diagnostic_gets_no_invented_smtp_code(
     assert QUEUED.match(result["smtp_reply"]["text"]), result["smtp_reply"]
     text = json.dumps(result)
     assert "no delivery outside example.test" in text
-    # 554 and 451 are what a bounce without a code used to be given.
-    assert not re.search(r"\b(554|451|550)\b", text), text
+    # 554 and 451 are what a bounce without a code used to be given. (Times and the token are
+    # left out: a time like 03:01:55.554 would match.)
+    words = json.dumps({k: v for k, v in result.items() if k not in _TIMES_AND_TOKEN})
+    assert not re.search(r"\b(554|451|550)\b", words), words
