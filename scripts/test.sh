@@ -10,11 +10,15 @@ as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'; }
 
 # --- Debian packages: Dovecot for the real IMAP/LMTP test server -------------------------------
-# Dovecot: the real IMAP/LMTP server. Xvfb + D-Bus + dunst: a notification daemon to capture real
-# desktop notifications headless. libdbus/glib/pkg-config: to build dbus-python. Chromium: to
-# render the HTML guides and reports in tests. trayer: a system tray for the tray icon under Xvfb.
-packages=(dovecot-imapd dovecot-lmtpd xvfb dbus dbus-x11 dunst libnotify-bin
-  libglib2.0-bin libdbus-1-dev libglib2.0-dev pkg-config chromium trayer python3-tk)
+# Dovecot: the real IMAP/LMTP server; dovecot-sieve for Sieve filing rules in it. Postfix: a
+# real MTA in front of it (tests/servers/postfix.py runs its own instance from a temp folder).
+# Xvfb + D-Bus + dunst: a notification daemon to capture real desktop notifications headless.
+# libdbus/glib/pkg-config: to build dbus-python. Chromium: to render the HTML guides and reports
+# in tests. trayer: a system tray for the tray icon under Xvfb; python3-tk: the actions
+# window where the tray has no menu.
+packages=(dovecot-imapd dovecot-lmtpd dovecot-sieve postfix xvfb dbus dbus-x11 dunst
+  libnotify-bin libglib2.0-bin libdbus-1-dev libglib2.0-dev pkg-config chromium trayer
+  python3-tk)
 command -v python3 >/dev/null || packages+=(python3)
 [ -d .venv ] || python3 -c 'import ensurepip' 2>/dev/null || packages+=(python3-venv)
 if command -v dpkg-query >/dev/null; then
@@ -30,9 +34,17 @@ if command -v dpkg-query >/dev/null; then
       as_root chmod +x "$policy"
       trap 'as_root rm -f "$policy"' EXIT
     fi
+    # Postfix asks how to set itself up: "No configuration" writes no /etc/postfix/main.cf,
+    # so even a later boot starts no system Postfix; the tests run their own instance.
+    echo "postfix postfix/main_mailer_type select No configuration" \
+      | as_root debconf-set-selections
     as_root apt-get update -q
     as_root env DEBIAN_FRONTEND=noninteractive \
       apt-get install -y -q --no-install-recommends "${missing[@]}"
+    # Belt and braces: no system Postfix may be left running by the install.
+    if [ -x /usr/sbin/postfix ] && as_root /usr/sbin/postfix status >/dev/null 2>&1; then
+      as_root /usr/sbin/postfix stop || true
+    fi
   fi
 else
   echo "No dpkg here: install Dovecot (imapd + lmtpd) yourself, or the server tests are skipped."

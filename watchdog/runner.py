@@ -33,7 +33,7 @@ if TYPE_CHECKING:
     from .bounces import Bounce
     from .notices import ProviderNotice
 from .models import Canary, CheckResult, Diagnosis, Flip, Outcome, SmtpReply, StatusSnapshot
-from .probe import SmtpProbe, build_canary
+from .probe import DEFAULT_OVERALL_S, SmtpProbe, build_canary
 from .tokens import make_token, verify_token
 
 log = logging.getLogger(__name__)
@@ -49,9 +49,10 @@ NOTICE_LOOKBACK_S = 24 * 3600.0
 _RECONNECTS = 3
 
 #: A row still ``sending`` after this long belongs to a send that never finished (a power cut,
-#: a kill, a logoff): the probe's own overall limit is far shorter. Younger rows may be another
-#: process's send in progress (``watchdog check`` beside ``watchdog run``) and are left alone.
-STALE_SEND_S = 10 * 60.0
+#: a kill, a logoff): twice the probe's overall limit, so no send can still be under way (the
+#: name lookup before it is not guarded). Younger rows may be another process's send in
+#: progress (``watchdog check`` beside ``watchdog run``) and are left alone.
+STALE_SEND_S = 2 * DEFAULT_OVERALL_S
 
 #: While waiting for a canary, the sender's inbox is looked at for bounces and delay notices
 #: first after this long, then at doubling intervals: a bounce comes back within seconds when

@@ -2,6 +2,10 @@
 
 Everything Dovecot writes (config, sockets, state, log, mail) stays under one folder from
 ``tempfile.mkdtemp()``, which :meth:`Dovecot.stop` removes. It starts in about 25 ms.
+
+Optional, for the real Postfix in tests/servers/postfix.py (all off by default): an ``auth``
+listener on loopback for Postfix's SASL (``auth_listener``), per-user quota limits and whether a
+full mailbox defers or refuses (``quotas``), and per-user Sieve scripts (``sieve_scripts``).
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ import subprocess
 import tempfile
 import time
 from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 
@@ -29,6 +34,22 @@ _SBIN_DIRS = ("/usr/sbin", "/usr/local/sbin", "/sbin")
 
 INBOX = "INBOX"
 JUNK = "Junk"
+
+
+@dataclass(frozen=True)
+class Quota:
+    """A storage limit for one user, and what LMTP answers when a message would exceed it.
+
+    ``tempfail`` False: ``552 5.2.2 Quota exceeded`` (the sending MTA bounces at once); True:
+    ``452 4.2.2`` (Dovecot's ``quota_full_tempfail``: the sending MTA keeps retrying and sends
+    delay notices), as real mailbox providers are configured either way.
+    """
+
+    # A Dovecot quota_rule size. Dovecot lets a mailbox under quota take one more message that
+    # goes over by up to 10 % of the limit (quota_grace): with 1 byte, no message fits.
+    storage: str = "1B"
+    tempfail: bool = False
+
 
 _CONFIG = """\
 # Written by tests/servers/dovecot.py for one test session; nothing outside {root}.
@@ -49,6 +70,7 @@ auth_mechanisms = plain login{oauth_mechanisms}
 # *valid* login) would slow down every later test, so both are off.
 auth_failure_delay = 0
 mail_location = maildir:{root}/mail/%n/Maildir
+{quota_plugin}
 # LMTP to "seed+Junk" files the message into the Junk folder: the server's "junk" mode.
 recipient_delimiter = +
 lmtp_save_to_detail_mailbox = yes
@@ -67,7 +89,7 @@ passdb {{
   driver = passwd-file{passwd_mechanisms}
   args = scheme=PLAIN username_format=%n {root}/passwd
 }}
-{oauth_passdb}userdb {{
+{oauth_passdb}{extra_userdb}userdb {{
   driver = static
   args = uid={uid} gid={gid} home={root}/mail/%n{allow_all_users}
 }}
@@ -99,8 +121,38 @@ service anvil {{
   }}
 }}
 protocol lmtp {{
-  auth_username_format = %n
+  auth_username_format = %n{lmtp_plugins}
 }}
+{extras}"""
+
+#: ``auth_listener``: Postfix's smtpd asks this listener whether a SASL login is right.
+_AUTH_SERVICE = """\
+service auth {{
+  inet_listener auth-postfix {{
+    address = 127.0.0.1
+    port = {auth_port}
+  }}
+}}
+"""
+
+#: ``quotas``: the quota plugin; each limited user's rule comes from the ``userdb`` file.
+_QUOTA_PLUGIN = """\
+mail_plugins = $mail_plugins quota
+"""
+
+#: Users with a quota or a quota_full_tempfail of their own are found here first; every other
+#: user falls through to the static userdb below.
+_EXTRA_USERDB = """\
+userdb {{
+  driver = passwd-file
+  args = username_format=%n {root}/userdb
+  default_fields = uid={uid} gid={gid} home={root}/mail/%n
+}}
+"""
+
+_PLUGIN_SETTINGS = """\
+plugin {{
+{settings}}}
 """
 
 #: With ``oauth2_introspection_url``: XOAUTH2/OAUTHBEARER logins checked by the OAuth2 authority
@@ -161,6 +213,9 @@ class Dovecot:
         binary: str | None = None,
         keep: bool = False,
         oauth2_introspection_url: str | None = None,
+        auth_listener: bool = False,
+        quotas: Mapping[str, Quota] | None = None,
+        sieve_scripts: Mapping[str, str] | None = None,
     ) -> None:
         for name, password in users.items():
             if not name or any(c in name + password for c in ":\n\r+@/"):
@@ -171,6 +226,15 @@ class Dovecot:
         self.keep = keep  # keep the folder after stop(), to read dovecot.log
         # Also accept XOAUTH2 / OAUTHBEARER, with tokens checked at this RFC 7662 endpoint.
         self.oauth2_introspection_url = oauth2_introspection_url
+        # A loopback auth listener for an MTA's SASL (Postfix: smtpd_sasl_type = dovecot).
+        self.auth_listener = auth_listener
+        # Users whose mailbox is limited (tiny: "full"), and how LMTP answers when it is.
+        self.quotas: dict[str, Quota] = dict(quotas or {})
+        # Users with a Sieve script run at LMTP delivery (fileinto "Spam" and the like).
+        self.sieve_scripts: dict[str, str] = dict(sieve_scripts or {})
+        for name in [*self.quotas, *self.sieve_scripts]:
+            if name not in self.users:
+                raise ValueError(f"quota or Sieve script for {name!r}, who is not a user")
         self._root: Path | None = None
         self._process: subprocess.Popen[bytes] | None = None
         self._ports: tuple[int, ...] | None = None
@@ -195,7 +259,7 @@ class Dovecot:
         self._root.chmod(0o755)
         self._write_files()
         for attempt in range(3):
-            self._ports = free_ports(3)
+            self._ports = free_ports(4 if self.auth_listener else 3)
             self._write_config()
             try:
                 self._spawn(timeout)
@@ -254,6 +318,13 @@ class Dovecot:
     def lmtp_port(self) -> int:
         """LMTP for delivery; the recipient is the bare user name (``seed``, ``seed+Junk``)."""
         return self._port(2)
+
+    @property
+    def auth_port(self) -> int:
+        """The loopback auth listener for Postfix's SASL (only with ``auth_listener``)."""
+        if not self.auth_listener:
+            raise RuntimeError("Dovecot was started without auth_listener")
+        return self._port(3)
 
     def log_text(self) -> str:
         """Dovecot's own log plus anything it wrote to stderr, for failure messages."""
@@ -341,6 +412,28 @@ class Dovecot:
         uid, gid = self._mail_ids()
         if os.geteuid() == 0:
             os.chown(mail, uid, gid)
+        if self.quotas:
+            # passwd-file userdb: name, then empty password/uid/gid/gecos/home/shell (the
+            # default_fields fill those in), then this user's own settings.
+            lines = []
+            for name, quota in self.quotas.items():
+                tempfail = "yes" if quota.tempfail else "no"
+                fields = (
+                    f"userdb_quota_rule=*:storage={quota.storage} "
+                    f"userdb_quota_full_tempfail={tempfail}"
+                )
+                lines.append(f"{name}:::::::{fields}\n")
+            userdb = root / "userdb"
+            userdb.write_text("".join(lines))
+            userdb.chmod(0o644)  # read by the auth process
+        for name, script in self.sieve_scripts.items():
+            # Sieve compiles the script beside it, as the mail user: the home must be theirs.
+            home = mail / name
+            home.mkdir()
+            (home / ".dovecot.sieve").write_text(script)
+            if os.geteuid() == 0:
+                for path in (home, home / ".dovecot.sieve"):
+                    os.chown(path, uid, gid)
 
     @staticmethod
     def _mail_ids() -> tuple[int, int]:
@@ -362,7 +455,7 @@ class Dovecot:
                 f"default_login_user = {me}\ndefault_internal_user = {me}\n"
                 f"default_internal_group = {group}\n"
             )
-        imap_port, imaps_port, lmtp_port = self._ports or (0, 0, 0)
+        imap_port, imaps_port, lmtp_port = (self._ports or (0, 0, 0))[:3]
         oauth = self.oauth2_introspection_url
         if oauth is not None:
             conf = self.root / "dovecot-oauth2.conf.ext"
@@ -384,8 +477,28 @@ class Dovecot:
             imap_port=imap_port,
             imaps_port=imaps_port,
             lmtp_port=lmtp_port,
+            lmtp_plugins=("\n  mail_plugins = $mail_plugins sieve" if self.sieve_scripts else ""),
+            quota_plugin=_QUOTA_PLUGIN if self.quotas else "",
+            extra_userdb=(
+                _EXTRA_USERDB.format(root=self.root, uid=uid, gid=gid) if self.quotas else ""
+            ),
+            extras=self._extra_config(),
         )
         (self.root / "dovecot.conf").write_text(text)
+
+    def _extra_config(self) -> str:
+        """The optional tail: auth listener, quota and Sieve settings (empty when none)."""
+        parts = []
+        if self.auth_listener:
+            parts.append(_AUTH_SERVICE.format(auth_port=self.auth_port))
+        settings = ""
+        if self.quotas:
+            settings += "  quota = maildir:User quota\n"
+        if self.sieve_scripts:
+            settings += "  sieve = file:~/sieve;active=~/.dovecot.sieve\n"
+        if settings:
+            parts.append(_PLUGIN_SETTINGS.format(settings=settings))
+        return "".join(parts)
 
     def _spawn(self, timeout: float) -> None:
         assert self.binary is not None
