@@ -99,6 +99,13 @@ def test_the_command_line_parser_of_these_tests_inverts_subprocess_list2cmdline(
     assert windows_argv(r'"C:\x\y.exe" ' + subprocess.list2cmdline(args)) == [r"C:\x\y.exe", *args]
 
 
+#: These render a Windows entry from another system (a dry run), where nothing is looked up on disk.
+not_on_windows = pytest.mark.skipif(
+    sys.platform == "win32", reason="renders from another system; see the native tests below"
+)
+
+
+@not_on_windows
 def test_the_frozen_windows_program_starts_its_windowless_twin_with_tray(frozen: None) -> None:
     result = enable(dry_run=True, platform="win32", executable=FROZEN_EXE)
 
@@ -107,6 +114,7 @@ def test_the_frozen_windows_program_starts_its_windowless_twin_with_tray(frozen:
     assert "-m" not in result.content and "pythonw" not in result.content
 
 
+@not_on_windows
 def test_a_chosen_config_with_spaces_accents_and_an_ampersand_survives_the_run_value(
     frozen: None,
 ) -> None:
@@ -164,3 +172,20 @@ def test_the_frozen_linux_entry_runs_the_program_itself_from_its_real_folder(
     command = launch_command(platform="linux", executable=str(program))
 
     assert command.argv == [str(program), "tray"]
+
+
+@pytest.mark.skipif(sys.platform != "win32", reason="looks for watchdogw.exe on a real disk")
+@pytest.mark.parametrize("windowed_present", [True, False])
+def test_on_windows_the_windowless_program_is_used_only_when_it_is_really_there(
+    frozen: None, tmp_path: Path, windowed_present: bool
+) -> None:
+    folder = tmp_path / "Zoë Müller" / "Delivery Watchdog"
+    folder.mkdir(parents=True)
+    (folder / "watchdog.exe").write_bytes(b"")
+    if windowed_present:
+        (folder / FROZEN_WINDOWED_PROGRAM).write_bytes(b"")
+
+    command = launch_command(platform="win32", executable=str(folder / "watchdog.exe"))
+
+    expected = FROZEN_WINDOWED_PROGRAM if windowed_present else "watchdog.exe"
+    assert command.argv == [str(folder / expected), "tray"]
