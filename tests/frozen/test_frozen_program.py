@@ -14,6 +14,7 @@ import json
 import signal
 import subprocess
 import time
+import zipfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -205,3 +206,19 @@ def test_the_frozen_tray_docks_shows_up_after_a_check_and_stops_on_sigterm(
             process.communicate()
     assert process.returncode == 0, out + err
     assert len(servers.smtp.received) >= 1
+
+
+def test_the_frozen_support_bundle_lists_every_library_with_its_version(
+    tmp_path: Path, frozen: Callable[..., Any]
+) -> None:
+    # The versions come from the distributions' metadata, which the spec copies (copy_metadata);
+    # keyring finds its backends through the same metadata (entry points).
+    target = tmp_path / "bundle.zip"
+    done = frozen("support-bundle", "--output", str(target), "--doctor-timeout", "1")
+    assert done.returncode == 0, done.stdout + done.stderr
+    with zipfile.ZipFile(target) as bundle:
+        versions = bundle.read("versions.txt").decode("utf-8")
+    assert "Keyring backend: keyring.backends.null.Keyring" in versions
+    libraries = versions.split("Libraries:\n", 1)[1].split("\n\n", 1)[0].splitlines()
+    assert len(libraries) >= 10, versions
+    assert not [line for line in libraries if "not installed" in line], versions
