@@ -222,3 +222,33 @@ def test_the_frozen_support_bundle_lists_every_library_with_its_version(
     libraries = versions.split("Libraries:\n", 1)[1].split("\n\n", 1)[0].splitlines()
     assert len(libraries) >= 10, versions
     assert not [line for line in libraries if "not installed" in line], versions
+
+
+def test_a_browser_started_by_the_frozen_program_gets_the_systems_libraries_not_the_bundles(
+    tmp_path: Path, program: Path, env: dict[str, str], workdir: Path
+) -> None:
+    # The bundle has its own libstdc++/libssl; a browser that loaded them could fail to start
+    # ("GLIBCXX_... not found"), and the guide would silently not open.
+    seen = tmp_path / "browser-env.txt"
+    browser = tmp_path / "browser"
+    browser.write_text(f'#!/bin/sh\nenv > "{seen}.partial" && mv "{seen}.partial" "{seen}"\n')
+    browser.chmod(0o755)
+    browser_env = {**env, "BROWSER": str(browser), "DISPLAY": env.get("DISPLAY", ":99")}
+    browser_env.pop("LD_LIBRARY_PATH", None)
+    done = run_frozen(
+        program,
+        "guide",
+        "--provider",
+        "gmail",
+        "--diagnosis",
+        "ok",
+        "--output",
+        str(tmp_path / "guide.html"),
+        env=browser_env,
+        cwd=workdir,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    wait_until(seen.exists, "the browser to be started with the guide")
+    child_env = dict(line.split("=", 1) for line in seen.read_text().splitlines() if "=" in line)
+    bundle = str(program.parent)
+    assert bundle not in child_env.get("LD_LIBRARY_PATH", ""), child_env.get("LD_LIBRARY_PATH")
