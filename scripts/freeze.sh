@@ -28,7 +28,9 @@ fi
 step "Installing PyInstaller and the product's dependencies into $venv"
 # `pip install .` brings the dependencies and delivery-watchdog's metadata (the support bundle
 # lists the library versions from it). The code itself is taken from this tree by the spec.
-"$bin/python" -m pip install --quiet --disable-pip-version-check "pyinstaller>=6.10" .
+# The desktop extra (dbus-python, Linux only: notifications with their icon and timeout) needs
+# libdbus-1-dev and libglib2.0-dev, which scripts/test.sh installs; elsewhere it is empty.
+"$bin/python" -m pip install --quiet --disable-pip-version-check "pyinstaller>=6.10" ".[desktop]"
 
 step "Freezing (PyInstaller, packaging/watchdog.spec)"
 started=$(date +%s)

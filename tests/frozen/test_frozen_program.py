@@ -28,6 +28,8 @@ from tests.frozen.program import (
     python_free_bin,
     run_frozen,
 )
+from tests.servers.notification_daemon import NotificationDaemon
+from tests.servers.notification_daemon import missing_tools as notification_tools_missing
 from tests.servers.tray_host import TrayHost, missing_tools
 
 PROGRAM = frozen_program()
@@ -252,3 +254,23 @@ def test_a_browser_started_by_the_frozen_program_gets_the_systems_libraries_not_
     child_env = dict(line.split("=", 1) for line in seen.read_text().splitlines() if "=" in line)
     bundle = str(program.parent)
     assert bundle not in child_env.get("LD_LIBRARY_PATH", ""), child_env.get("LD_LIBRARY_PATH")
+
+
+def test_the_frozen_test_alert_reaches_a_real_notification_daemon_with_name_and_icon(
+    tmp_path: Path, servers: Any, write_config: Any, frozen: Callable[..., Any], env: dict[str, str]
+) -> None:
+    # D-Bus (dbus-python, the desktop extra) in the bundle: the notification carries the
+    # product's name and its icon file from the bundle's data folder.
+    missing = notification_tools_missing()
+    if missing:
+        pytest.fail(f"not installed: {', '.join(missing)} (scripts/test.sh installs them)")
+    config = Path(write_config(tmp_path, servers))
+    with NotificationDaemon() as daemon:
+        env.update(daemon.env)
+        done = frozen("test-alert", config=config)
+        received = daemon.received()
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert received, done.stdout + done.stderr
+    assert received[0]["appname"] == "Delivery Watchdog"
+    icon = Path(received[0]["icon_path"])
+    assert icon.is_file() and icon.suffix == ".png"
