@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Smoke-test the frozen program built by scripts/freeze.sh, the way an office PC runs it: a copy
-# of dist/watchdog/ in a fresh temporary folder outside the source tree, started with no Python on
+# of dist/watchdog/ in a fresh temporary folder outside the source tree (a path with a space and
+# accents, like C:\Users\Zoë Müller\AppData\...), started with no Python on
 # PATH (tests/frozen/program.py builds that PATH) and no PYTHON* variables. The test venv's
 # Python only drives tests/frozen/ and the test servers (Dovecot, aiosmtpd, Xvfb + trayer).
 #
@@ -12,8 +13,11 @@ built=dist/watchdog
 [ -d "$built" ] || { echo "No frozen program in $built: run scripts/freeze.sh first."; exit 2; }
 [ -x .venv/bin/pytest ] || { echo "No test venv: run scripts/test.sh once first."; exit 2; }
 
-folder=$(mktemp -d "${TMPDIR:-/tmp}/watchdog-frozen.XXXXXX")
-trap 'rm -rf "$folder"' EXIT
+scratch=$(mktemp -d "${TMPDIR:-/tmp}/watchdog-frozen.XXXXXX")
+trap 'rm -rf "$scratch"' EXIT
+# Installed as an office PC would have it: under a user name with a space and accents.
+folder="$scratch/Zoë Müller/Delivery Watchdog"
+mkdir -p "$folder"
 cp -a "$built" "$folder/"
 program="$folder/watchdog/watchdog"
 [ -f "$program.exe" ] && program="$program.exe"
