@@ -39,6 +39,7 @@ from .errors import WatchdogError
 
 __all__ = [
     "DESKTOP_FILE_NAME",
+    "FROZEN_WINDOWED_PROGRAM",
     "LAUNCH_AGENT_LABEL",
     "RUN_KEY",
     "RUN_VALUE_NAME",
@@ -79,6 +80,8 @@ MARKER_KEY = "X-Delivery-Watchdog-Autostart"
 #: (``watchdog.log`` in the same folder) is set up ends up here, such as a crash on start.
 MACOS_STDOUT_NAME = "launchd-stdout.log"
 MACOS_STDERR_NAME = "launchd-stderr.log"
+#: The frozen Windows program without a console window (packaging/watchdog.spec builds it).
+FROZEN_WINDOWED_PROGRAM = "watchdogw.exe"
 #: Windows may ignore longer Run-key command lines; we warn rather than refuse.
 _WINDOWS_RUN_VALUE_LIMIT = 260
 
@@ -140,6 +143,7 @@ def launch_command(
     *,
     platform: str | None = None,
     executable: str | None = None,
+    frozen: bool | None = None,
 ) -> LaunchCommand:
     """What starts the tray at login: this installation's programs, by absolute path.
 
@@ -155,6 +159,13 @@ def launch_command(
 
     ``-P`` (Python 3.11+) keeps the working directory off ``sys.path``: at login that is the
     home folder (or System32), and a folder there named ``watchdog`` would be imported instead.
+
+    The frozen program (PyInstaller, ``frozen`` defaults to ``sys.frozen``; see
+    packaging/watchdog.spec) is its own interpreter: ``executable`` *is* the ``watchdog``
+    program, so the entry is ``<it> tray``, with no ``-P -m``. On Windows the installed folder
+    also has ``watchdogw.exe``, the same program without a console window, and that one is
+    started, for the reason above; only if it is missing from a real installation does
+    ``watchdog.exe`` stand in.
     """
     system = system_of(platform or sys.platform)
     exe = executable if executable is not None else sys.executable
@@ -176,6 +187,14 @@ def launch_command(
     module_args: tuple[str, ...] = ("-P", "-m", "watchdog", "tray")
     program: str
     args: tuple[str, ...]
+    if frozen if frozen is not None else bool(getattr(sys, "frozen", False)):
+        program = exe
+        if system == "windows":
+            windowed = paths.join(folder, FROZEN_WINDOWED_PROGRAM)
+            # A dry run for Windows from elsewhere shows the installed layout.
+            if not native or os.path.isfile(windowed):
+                program = windowed
+        return LaunchCommand(program, ("tray",), _config_argument(config_path, native=native))
     if system == "windows":
         if pythonw := present("pythonw.exe"):
             program, args = pythonw, module_args
