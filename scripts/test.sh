@@ -62,7 +62,7 @@ step "Installing the project with test extras"
 
 # --- Checks: run them all, then fail if any failed -------------------------------------------
 dirs=()
-for d in watchdog tests benchmarks; do
+for d in watchdog tests benchmarks packaging; do
   if [ -d "$d" ]; then dirs+=("$d"); fi
 done
 failed=()
@@ -76,6 +76,10 @@ check "ruff check" .venv/bin/ruff check "${dirs[@]}"
 check "ruff format --check" .venv/bin/ruff format --check "${dirs[@]}"
 check "mypy" .venv/bin/mypy
 check "pytest" .venv/bin/pytest -q "$@"
+# Windows and macOS: what can be proven here (types for both platforms, wheels that resolve).
+check "static Windows/macOS checks" scripts/static_platform_checks.sh
+# The frozen program (PyInstaller), run from a clean folder with no Python on PATH.
+check "frozen program (build + smoke test)" bash -c 'scripts/freeze.sh && scripts/smoke_frozen.sh'
 
 if [ ${#failed[@]} -gt 0 ]; then
   printf '\nFAILED: %s\n' "${failed[*]}"

@@ -397,7 +397,7 @@ def open_in_editor(path: Path) -> bool:
 
     try:
         if sys.platform == "win32":
-            os.startfile(path, "edit")  # type: ignore[attr-defined]
+            os.startfile(path, "edit")
         elif sys.platform == "darwin":
             subprocess.Popen(["open", "-t", str(path)])
         else:
