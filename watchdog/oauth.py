@@ -61,6 +61,26 @@ class SigninUnavailableError(OSError):
 # -- the keyring, in chunks ---------------------------------------------------------------------
 
 
+def _utf16_chunks(record: str, max_bytes: int) -> list[str]:
+    """``record`` cut into pieces of at most ``max_bytes`` in UTF-16, never inside a character.
+
+    Windows' Credential Manager limits the secret blob in bytes of UTF-16 (2,560), where a
+    character outside the Basic Multilingual Plane takes four: counting characters would let a
+    non-ASCII record overflow it.
+    """
+    chunks: list[str] = []
+    start = size = 0
+    for i, char in enumerate(record):
+        width = 2 if ord(char) < 0x10000 else 4
+        if size + width > max_bytes:
+            chunks.append(record[start:i])
+            start, size = i, 0
+        size += width
+    if start < len(record):
+        chunks.append(record[start:])
+    return chunks
+
+
 def token_entry(role: Role, username: str) -> str:
     """The keyring user name of an account's token record, e.g. ``oauth:seed:me@outlook.com``."""
     return f"oauth:{role}:{username}"
@@ -138,7 +158,7 @@ class TokenStore:
 
         old = self._head()
         generation = secrets.token_hex(4)
-        chunks = [record[i : i + CHUNK_CHARS] for i in range(0, len(record), CHUNK_CHARS)]
+        chunks = _utf16_chunks(record, 2 * CHUNK_CHARS)
         ring = self._keyring()
         try:
             for i, chunk in enumerate(chunks):

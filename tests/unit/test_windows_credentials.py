@@ -123,13 +123,6 @@ def test_the_longest_possible_address_still_fits_credential_managers_user_name(
     assert max(len(name) for _service, name in credential_manager.entries) <= USERNAME_LIMIT_CHARS
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=Exception,
-    reason="CHUNK_CHARS counts characters, Windows counts UTF-16 bytes: a record that is not "
-    "ASCII (characters outside the BMP take 4 bytes) overflows a 1,000-character chunk. Today "
-    "every record is json.dumps(ensure_ascii=True), so none is; see the report for the fix.",
-)
 def test_a_record_that_is_not_ascii_would_still_fit(
     credential_manager: FakeCredentialManager,
 ) -> None:
