@@ -182,10 +182,7 @@ class Notifier:
             office=self.office,
             now=now,
         )
-        results = self.send(alert)
-        self.history.record_alert(
-            self.history.alert_memory(), [self._row(alert, r) for r in results]
-        )
+        self._send_aside(alert)
         return True
 
     def send_test(self) -> list[AttemptResult]:
@@ -200,6 +197,14 @@ class Notifier:
             office=self.office,
             now=now,
         )
+        return self._send_aside(alert)
+
+    def _send_aside(self, alert: Alert) -> list[AttemptResult]:
+        """Send an alert that is not about a status change, and record every attempt.
+
+        The alert memory (which drives DOWN reminders and recoveries) stays as it is: a test
+        alert or a budget warning must not make a real problem look told or over.
+        """
         results = self.send(alert)
         self.history.record_alert(
             self.history.alert_memory(), [self._row(alert, r) for r in results]
