@@ -189,7 +189,9 @@ def open_app(
         open_sender_inbox, provider_info, config.sender.address, history, notifier, clock
     )
     if watch is not None:
-        notifier.touched = watch.touched
+        from .batches import Touched
+
+        notifier.touched = lambda start, end: Touched(*history.sent_between(start, end))
     return App(
         config=config,
         clock=clock,
@@ -237,6 +239,7 @@ def _batch_watch(
         provider_name=short_provider_name(provider.display_name),
         canaries_since=history.canaries_since,
         on_budget_warning=warn,
+        on_sent=history.record_sent,
     )
 
 

@@ -12,9 +12,8 @@ Nothing about the messages is kept but their INTERNALDATEs, in memory, for today
 from __future__ import annotations
 
 import logging
-import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime
 from typing import Protocol
@@ -24,11 +23,9 @@ from .batches import (
     Batch,
     BatchRules,
     BudgetState,
-    Touched,
     batch_needing_canary,
     daily_budget,
     find_batches,
-    reminders_touched,
     running_batch_needing_canary,
 )
 from .clock import Clock
@@ -66,6 +63,7 @@ class BatchWatch:
         provider_name: str = "the provider",
         canaries_since: Callable[[float], int] | None = None,
         on_budget_warning: Callable[[BudgetState], None] | None = None,
+        on_sent: Callable[[float, Sequence[float]], None] | None = None,
     ) -> None:
         self.open_inbox = open_inbox
         self.clock = clock
@@ -77,6 +75,9 @@ class BatchWatch:
         self.canaries_since = canaries_since
         self.on_budget_warning = on_budget_warning
         self.budget: BudgetState | None = None
+        # Where today's per-minute counts are kept (the history): how many reminders a block
+        # touched is read from there, for today's alerts and for past incidents alike.
+        self.on_sent = on_sent
         self._warned_day: str | None = None
         self.reader = SentFolderReader(folder=folder)
         self.times: list[float] = []
@@ -121,6 +122,11 @@ class BatchWatch:
         self.next_poll_at = now + (POLL_DURING_BATCH_S if busy else POLL_IDLE_S)
         if fresh:
             log.debug("Sent folder: %d new e-mails, %d today", len(fresh), len(self.times))
+        if self.on_sent is not None:
+            try:
+                self.on_sent(midnight, self.times)
+            except Exception:
+                log.exception("Could not store today's sending counts")
         self._check_budget(midnight, today)
 
     def _check_budget(self, midnight: float, today: str) -> None:
@@ -139,20 +145,6 @@ class BatchWatch:
                 self.on_budget_warning(self.budget)
             except Exception:
                 log.exception("Could not send the daily-limit warning")
-
-    def touched(self, start: float, end: float) -> Touched:
-        """How many e-mails left the account between ``start`` and ``end``, from the Sent folder.
-
-        Unknown (never 0) when the Sent folder has not been read, or the window begins before
-        what is kept (today, from midnight).
-        """
-        if self.day is None or self.last_error is not None:
-            return reminders_touched(start, end, None)
-        midnight = datetime.strptime(self.day, "%Y-%m-%d").timestamp()
-        if start < midnight:
-            return reminders_touched(start, end, None)
-        # INTERNALDATE has whole seconds: a reminder in the same second as ``start`` counts.
-        return reminders_touched(math.floor(start), end, self.times)
 
     def batches(self) -> list[Batch]:
         """Today's batches, as of now."""

@@ -11,7 +11,7 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -32,7 +32,7 @@ from .models import (
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 _SCHEMA_V1 = """
 CREATE TABLE canaries (
@@ -109,11 +109,21 @@ ALTER TABLE canaries ADD COLUMN bounce TEXT;
 ALTER TABLE canaries ADD COLUMN clock_skew_s REAL
 """
 
-_MIGRATIONS = {
-    1: _SCHEMA_V1,
-    2: _SCHEMA_V2,
-    3: _SCHEMA_V3,
-}  # version reached -> statements that reach it
+# v4: how many e-mails left the practice's account per minute, from its Sent folder (counts and
+# times only; never who, never what): how many reminders a block touched.
+_SCHEMA_V4 = """
+CREATE TABLE sent_per_minute (
+    minute  INTEGER PRIMARY KEY,
+    count   INTEGER NOT NULL
+);
+-- The local days whose Sent folder was read from midnight on: only there is a count of 0 a 0.
+CREATE TABLE sent_days (
+    day  TEXT PRIMARY KEY
+)
+"""
+
+# Version reached -> statements that reach it.
+_MIGRATIONS = {1: _SCHEMA_V1, 2: _SCHEMA_V2, 3: _SCHEMA_V3, 4: _SCHEMA_V4}
 
 #: How far a canary got: ``sending`` from before the send until the server accepted it.
 _SENDING = "sending"
@@ -352,6 +362,55 @@ class History:
             (*_AWAITING, since),
         )
         return [_result(r) for r in rows]
+
+    def record_sent(self, since: float, times: Iterable[float]) -> None:
+        """Replace the per-minute sending counts from ``since`` on with those of ``times``.
+
+        ``times`` is everything the Sent folder showed since ``since`` (the watch keeps the whole
+        day), so the counts are written whole, never added to: a second look counts nothing twice.
+        """
+        per_minute: dict[int, int] = {}
+        for t in times:
+            if t >= since:
+                per_minute[int(t // 60)] = per_minute.get(int(t // 60), 0) + 1
+        day = time.strftime("%Y-%m-%d", time.localtime(since))
+        with self._transaction() as db:
+            db.execute("DELETE FROM sent_per_minute WHERE minute >= ?", (int(since // 60),))
+            db.executemany(
+                "INSERT INTO sent_per_minute (minute, count) VALUES (?, ?)",
+                sorted(per_minute.items()),
+            )
+            db.execute("INSERT OR IGNORE INTO sent_days (day) VALUES (?)", (day,))
+
+    def sent_between(
+        self, start: float, end: float
+    ) -> tuple[int | None, float | None, float | None]:
+        """E-mails that left the account from ``start`` to ``end``: count, first and last minute.
+
+        Whole minutes: a minute that overlaps the window counts whole (the Sent folder's times
+        have whole seconds, and a block's edges are only known to a check interval anyway).
+        The count is None (not known, never 0) unless the Sent folder was read on every day the
+        window touches.
+        """
+        days = set()
+        t = start
+        while t <= end:
+            days.add(time.strftime("%Y-%m-%d", time.localtime(t)))
+            t += 6 * 3600
+        days.add(time.strftime("%Y-%m-%d", time.localtime(end)))
+        marks = ", ".join("?" for _ in days)
+        known = self._rows(f"SELECT COUNT(*) FROM sent_days WHERE day IN ({marks})", tuple(days))
+        if int(known[0][0]) < len(days):
+            return None, None, None
+        rows = self._rows(
+            "SELECT SUM(count), MIN(minute), MAX(minute) FROM sent_per_minute "
+            "WHERE minute BETWEEN ? AND ?",
+            (int(start // 60), int(end // 60)),
+        )
+        total, first, last = rows[0]
+        if not total:
+            return 0, None, None
+        return int(total), float(first) * 60, float(last) * 60
 
     def last_arrival_before(self, when: float) -> float | None:
         """When the last canary that arrived (inbox, junk or late) before ``when`` was sent.

@@ -47,6 +47,9 @@ class ReportData:
     diagnoses: Sequence[tuple[Diagnosis, int]]
     incidents: Sequence[Incident]
     recent: Sequence[CheckResult]
+    # Per incident (same order): e-mails that left the account meanwhile, from the Sent folder
+    # counts (None: not known, the Sent folder was not read then).
+    sent_meanwhile: Sequence[int | None] = ()
 
 
 @dataclass(frozen=True)
@@ -85,6 +88,9 @@ def gather_report(
         diagnoses=history.diagnosis_counts(since),
         incidents=incidents,
         recent=history.recent(RECENT_CHECKS),
+        sent_meanwhile=[
+            history.sent_between(i.start, i.end if i.end is not None else now)[0] for i in incidents
+        ],
     )
 
 
@@ -322,7 +328,9 @@ def _incidents_section(data: ReportData) -> str:
         return "<h2>Incidents</h2><p class='good'>No incidents: reminders went out all along.</p>"
     down = [i for i in data.incidents if i.status is Status.DOWN]
     rows = []
-    for i in list(data.incidents)[-TIMELINE_INCIDENTS:][::-1]:
+    sent = list(data.sent_meanwhile) or [None] * len(data.incidents)
+    newest = list(zip(data.incidents, sent, strict=True))[-TIMELINE_INCIDENTS:][::-1]
+    for i, meanwhile in newest:
         end = "ongoing" if i.end is None else _when(i.end)
         diagnoses = ", ".join(d.value for d in i.diagnoses) or "-"
         told = sorted({a.channel for a in i.alerts if a.ok})
@@ -332,6 +340,7 @@ def _incidents_section(data: ReportData) -> str:
             f"<tr><td class='{css}'>{_e(i.status.value)}</td><td>{_when(i.start)}</td>"
             f"<td>{_e(end)}</td><td>{_e(format_duration(i.duration(data.generated_at)))}</td>"
             f"<td>{_e(diagnoses)}</td><td class='n'>{i.canaries_failed}</td>"
+            f"<td class='n'>{'not known' if meanwhile is None else meanwhile}</td>"
             f"<td>{_e(', '.join(told) or 'nobody')}</td><td>{_e(acted)}</td></tr>"
         )
     shown = min(TIMELINE_INCIDENTS, len(data.incidents))
@@ -341,7 +350,8 @@ def _incidents_section(data: ReportData) -> str:
         f"or in junk (DEGRADED) {_count(len(data.incidents) - len(down), 'time')}. "
         f"The newest {shown} first.</p><div class='scroll'><table><thead><tr><th>Status</th>"
         "<th>From</th><th>Until</th><th>How long</th><th>Why</th>"
-        "<th class='n'>Test messages lost or refused</th><th>Who was told</th>"
+        "<th class='n'>Test messages lost or refused</th>"
+        "<th class='n'>E-mails sent meanwhile (may not have arrived)</th><th>Who was told</th>"
         "<th>Someone pressed Check now</th></tr></thead><tbody>"
         + "".join(rows)
         + "</tbody></table></div>"

@@ -146,3 +146,21 @@ def test_one_day_of_fast_checks_gives_a_readable_chart_with_the_real_slowest_tim
     ]
     assert chart.count("<circle") == 2  # one day: the dots show what a line cannot
     assert "the last 1 days" not in page and "the last day with checks" in page
+
+
+def test_each_incident_says_how_many_e_mails_left_meanwhile_or_that_it_is_not_known(
+    builder: HistoryBuilder,
+) -> None:
+    fill_a_known_fortnight(builder)
+    data = gather_report(builder.history, office="", now=NOW)
+    (first, *_rest) = [i for i in data.incidents if i.status is Status.DOWN]
+    midnight = local_noon("2026-11-12") - 12 * 3600
+    # The Sent folder was read that day: 5 reminders inside the block, 2 the evening before.
+    inside = [first.start + 60 * k for k in range(5)]
+    builder.history.record_sent(midnight, [*inside, midnight - 3600, midnight - 1800])
+    data = gather_report(builder.history, office="", now=NOW)
+    by_start = dict(zip([i.start for i in data.incidents], data.sent_meanwhile, strict=True))
+    assert by_start[first.start] == 5
+    assert all(v is None for s, v in by_start.items() if s != first.start)  # other days unread
+    page = render_report(data)
+    assert "E-mails sent meanwhile" in page and "not known" in page
