@@ -143,7 +143,7 @@ class SimProbe:
     def __init__(self, provider: Provider) -> None:
         self.provider = provider
 
-    def send(self, message: EmailMessage) -> SmtpReply:
+    def send(self, message: EmailMessage, **_: Any) -> SmtpReply:
         self.provider.accept(str(message[CANARY_HEADER]))
         return SmtpReply(250, "2.0.0 Ok: queued", "2.0.0")
 

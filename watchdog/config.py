@@ -132,6 +132,11 @@ class ScheduleConfig:
 
     every_minutes: float = 30.0
     deadline_minutes: float = 10.0
+    # Learn the deadline from this account's own arrival times (a high percentile with a margin,
+    # never above deadline_minutes): a block is told sooner than a fixed 10 minutes would. Off by
+    # default: with DOWN at the first lost canary, benchmarks/detection.py raised a false DOWN
+    # for a rare 8-minute delay under a learned 2-minute deadline (see docs/batches.md).
+    learn_deadline: bool = False
 
     @property
     def every_seconds(self) -> float:
@@ -711,9 +716,12 @@ class _Reader:
     def schedule(self, table: dict[str, Any], sender: SenderConfig) -> ScheduleConfig:
         """``[schedule]`` within the bounds that keep the practice's account safe (see
         :func:`every_minutes_problem`); the sender decides which bounds apply."""
-        self.refuse_unknown(table, {"every_minutes", "deadline_minutes"}, "schedule")
+        self.refuse_unknown(
+            table, {"every_minutes", "deadline_minutes", "learn_deadline"}, "schedule"
+        )
         every = self.minutes(table, "schedule", "every_minutes", default=30.0)
         deadline = self.minutes(table, "schedule", "deadline_minutes", default=10.0)
+        learn = self.boolean(table, "schedule", "learn_deadline", default=False)
         on_this_pc = no_provider_behind(sender.smtp_host)
         problem = every_minutes_problem(every, on_this_pc=on_this_pc)
         if problem is None and not on_this_pc:
@@ -725,7 +733,7 @@ class _Reader:
         problem = deadline_minutes_problem(deadline, on_this_pc=on_this_pc)
         if problem is not None:
             raise self.fail("schedule", "deadline_minutes", f"= {deadline:g} {problem}")
-        return ScheduleConfig(every_minutes=every, deadline_minutes=deadline)
+        return ScheduleConfig(every_minutes=every, deadline_minutes=deadline, learn_deadline=learn)
 
     def count(self, table: dict[str, Any], section: str, key: str, *, default: int) -> int:
         value = table.get(key, default)

@@ -412,6 +412,18 @@ class History:
             return 0, None, None
         return int(total), float(first) * 60, float(last) * 60
 
+    def arrival_latencies(self, limit: int) -> list[float]:
+        """How long the newest ``limit`` arrived canaries took (inbox, junk, late), oldest first.
+
+        Late ones count too: leaving them out would let a learned deadline shrink itself.
+        """
+        rows = self._rows(
+            "SELECT latency_s FROM canaries WHERE outcome IN (?, ?, ?) AND latency_s IS NOT NULL "
+            "ORDER BY sent_at DESC LIMIT ?",
+            (Outcome.DELIVERED.value, Outcome.JUNK.value, Outcome.LATE.value, limit),
+        )
+        return [float(r[0]) for r in reversed(rows)]
+
     def last_arrival_before(self, when: float) -> float | None:
         """When the last canary that arrived (inbox, junk or late) before ``when`` was sent.
 

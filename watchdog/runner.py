@@ -184,7 +184,8 @@ class Runner:
             self.config.sender.address, self.config.seed.address, canary.token, canary.sent_at
         )
         canary = replace(canary, message_id=str(message["Message-ID"]))
-        deadline_mono = self.clock.monotonic() + self.config.schedule.deadline_seconds
+        deadline_s = canary.deadline_at - canary.sent_at
+        deadline_mono = self.clock.monotonic() + deadline_s
         self.history.record_pending(canary, self.clock.now())
         log.info("Sending canary %s to %s", canary.token, self.config.seed.address)
         try:
@@ -249,10 +250,27 @@ class Runner:
         wait = min(every * 2.0 ** (self._refused_signins - 1), max(SIGNIN_BACKOFF_MAX_S, every))
         return self._refused_at + wait
 
+    def deadline_seconds(self) -> float:
+        """How long the next canary may take: learned from this account's arrivals, or fixed.
+
+        The configured deadline is the upper bound (and the whole rule with ``learn_deadline =
+        false``); see ``batches.learned_deadline`` for the percentile, margin and floor.
+        """
+        configured = self.config.schedule.deadline_seconds
+        if not self.config.schedule.learn_deadline:
+            return configured
+        from .batches import DEFAULT_DEADLINE_RULES, learned_deadline
+
+        try:
+            latencies = self.history.arrival_latencies(DEFAULT_DEADLINE_RULES.window)
+        except StorageError:
+            return configured
+        return learned_deadline(latencies, configured, DEFAULT_DEADLINE_RULES).seconds
+
     def _new_canary(self) -> Canary:
         sent_at = self.clock.now()
         token = make_token(self.key, sent_at)
-        deadline = sent_at + self.config.schedule.deadline_seconds
+        deadline = sent_at + self.deadline_seconds()
         return Canary(token=token, message_id="", sent_at=sent_at, deadline_at=deadline)
 
     def _await(
@@ -270,7 +288,7 @@ class Runner:
         result cannot be stored (history locked, disk full), the canary stays there and the
         next check settles it from its INTERNALDATE instead of calling it lost.
         """
-        started = deadline_mono - self.config.schedule.deadline_seconds
+        started = deadline_mono - (canary.deadline_at - canary.sent_at)
         watch = _Watch(self, canary, reply, started, flips)
         try:
             found = self._watch(canary.token, deadline_mono, should_stop, watch)
@@ -332,7 +350,7 @@ class Runner:
             canary,
             reply,
             f"The server accepted the canary ({reply.code}) but it did not arrive within "
-            f"{format_duration(self.config.schedule.deadline_seconds)}.",
+            f"{format_duration(canary.deadline_at - canary.sent_at)}.",
             self._notice(since=canary.sent_at),
             delay,
         )
@@ -422,7 +440,7 @@ class Runner:
         if waited_s is not None:
             latency = max(0.0, waited_s)
             arrived = canary.sent_at + latency
-            late = latency > self.config.schedule.deadline_seconds
+            late = latency > canary.deadline_at - canary.sent_at
             if found.arrived_at is not None:
                 # INTERNALDATE is the server's clock; seen_at is ours, a moment after arrival.
                 skew = found.arrived_at - found.seen_at

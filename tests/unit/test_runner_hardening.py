@@ -512,3 +512,35 @@ def test_a_password_with_accents_is_a_plain_setup_problem_and_never_shown(tmp_pa
         probe.send(EmailMessage())
     assert raised.value.diagnosis is Diagnosis.CANNOT_CHECK
     assert "accents" in str(raised.value) and "sëcret" not in str(raised.value)
+
+
+# -- a deadline learned from this account's arrivals (issue 14, opt-in) --------------------
+
+
+def test_a_learned_deadline_follows_the_accounts_arrivals_and_never_exceeds_the_setting(
+    tmp_path: Path,
+) -> None:
+    from dataclasses import replace as replaced
+
+    from watchdog.config import ScheduleConfig
+
+    clock = FakeClock()
+    good = QueuedProbe()
+    runner = runner_for(tmp_path, good, DeliveringMailbox(clock, good), clock)
+    runner.config = replaced(
+        runner.config,
+        schedule=ScheduleConfig(every_minutes=30, deadline_minutes=10, learn_deadline=True),
+    )
+    assert runner.deadline_seconds() == 600  # too few arrivals yet: the setting
+    for _ in range(40):
+        runner.check()
+        clock.t += 1800
+    learned = runner.deadline_seconds()
+    assert 120 <= learned < 600  # fast arrivals: a shorter deadline, at least the floor
+    result = runner.check().result
+    assert result.deadline_at - result.sent_at == pytest.approx(learned)
+    runner.config = replaced(
+        runner.config,
+        schedule=ScheduleConfig(every_minutes=30, deadline_minutes=10, learn_deadline=False),
+    )
+    assert runner.deadline_seconds() == 600  # off: the setting, as by default
