@@ -29,6 +29,9 @@ class TrayState:
     paused_until: float | None = None
     provider_name: str = ""
     account: str = ""
+    # More lines for the front desk, whatever the status: the last reminder batch and the test
+    # message after it, today's sending against the daily limit (counts and times only).
+    notes: tuple[str, ...] = ()
 
 
 class Controls(Protocol):

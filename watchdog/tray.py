@@ -188,6 +188,9 @@ _ANY_BACKEND = TitleRule(TOOLTIP_MAX_CHARS)
 #: How much of the reason the actions window shows (about six lines).
 _WINDOW_REASON_MAX = 320
 _WINDOW_REASON = TitleRule(_WINDOW_REASON_MAX)
+#: Notes (last batch, today's sending) in the menu: how many, and how long each line may be.
+_MENU_NOTES = 2
+_MENU_NOTE = TitleRule(120)
 
 #: Typographic characters and their plain look-alikes, for backends that cannot carry them.
 _PLAIN = str.maketrans(
@@ -735,6 +738,11 @@ class Tray:
             pystray.Menu.SEPARATOR,
             menu_item("Quit", self._action("Quit", self._quit)),
         ]
+        # The last batch and today's sending: lines the menu shows above Quit, not to choose.
+        items[-2:-2] = [
+            menu_item(self._note_text(i), None, enabled=False, visible=self._has_note(i))
+            for i in range(_MENU_NOTES)
+        ]
         if not guidance_is_default:
             items.insert(
                 0,
@@ -965,9 +973,23 @@ class Tray:
         pages, and the window must stay small enough to fit the screen beside the tray.
         """
         status = shown_status(self._state)
+        notes = "\n".join(self._state.notes)
         if status in (Status.UP, Status.PAUSED):
-            return ""
-        return _fit(_encodable(" ".join(self._state.reason.split()), None), _WINDOW_REASON)
+            return notes
+        reason = _fit(_encodable(" ".join(self._state.reason.split()), None), _WINDOW_REASON)
+        return f"{reason}\n{notes}" if notes else reason
+
+    def _note_text(self, index: int) -> Callable[[Any], str]:
+        """The menu text of note ``index`` (pystray asks each time the menu opens)."""
+
+        def text(_item: Any) -> str:
+            notes = self._state.notes
+            return _fit(_encodable(notes[index], None), _MENU_NOTE) if index < len(notes) else ""
+
+        return text
+
+    def _has_note(self, index: int) -> Callable[[Any], bool]:
+        return lambda _item: index < len(self._state.notes)
 
     def _paused(self) -> bool:
         return shown_status(self._state) is Status.PAUSED

@@ -193,3 +193,39 @@ def test_a_block_during_a_batch_is_told_with_how_many_reminders_went_into_it(
         assert "6 reminders sent between" in alert.message, alert.message
         assert "consider calling those patients" in alert.message
         assert PATIENT not in alert.message and SUBJECT not in alert.message
+
+
+def test_the_tray_shows_the_last_batch_and_the_test_message_after_it(
+    tmp_path: Path, servers: MailServers, watchdog_env: dict[str, str]
+) -> None:
+    from watchdog.app import AppControls
+
+    inbox = {
+        "imap_host": servers.imap_host,
+        "imap_port": servers.imaps_port,
+        "imap_security": "ssl",
+    }
+    rig = open_rig(tmp_path, servers, sender=inbox)
+    try:
+        app = rig.app
+        watch = app.loop.batch_watch
+        assert watch is not None
+        watch.rules = FAST
+        controls = AppControls(app)
+        assert controls.state().notes == ()  # no batch yet
+        servers.smtp.keep_copy(servers.imap_port)
+        servers.smtp.set_mode("blackhole")
+        send_reminders(servers, 7)
+        servers.smtp.set_mode("deliver")
+        servers.smtp.keep_copy(None)
+        time.sleep(FAST.quiet_after_s + 0.5)
+        watch.poll()
+        (before,) = controls.state().notes
+        assert before.startswith("Last reminder batch: 7 e-mails sent between")
+        assert "goes out when the batch is over" in before
+        assert app.runner.safe_check(threading.Event()) is not None
+        (after,) = controls.state().notes
+        assert "the test message after it" in after and after.endswith("arrived.")
+    finally:
+        servers.smtp.keep_copy(None)
+        rig.close()
