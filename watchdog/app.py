@@ -23,7 +23,7 @@ from .tokens import load_or_create_key
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from .batch_watch import BatchWatch
+    from .batch_watch import BatchWatch, ReminderTimes
     from .batches import BudgetState
     from .controls import TrayState
     from .notify.heartbeat import Heartbeat
@@ -203,7 +203,17 @@ def open_app(
             runner,
             clock,
             batch_watch=watch,
+            reminder_times=_reminder_times(config, history, clock),
         ),
+    )
+
+
+def _reminder_times(config: Config, history: History, clock: Clock) -> ReminderTimes:
+    """The practice's reminder times: named in the config, and learned from what was seen."""
+    from .batch_watch import ReminderTimes
+
+    return ReminderTimes(
+        config.schedule.reminder_times, clock, sent_minutes_since=history.sent_minutes_since
     )
 
 

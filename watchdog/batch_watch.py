@@ -26,7 +26,9 @@ from .batches import (
     batch_needing_canary,
     daily_budget,
     find_batches,
+    reminder_canary_times,
     running_batch_needing_canary,
+    usual_batch_times,
 )
 from .clock import Clock
 from .errors import MailboxError, SecretError
@@ -182,3 +184,64 @@ def describe_batch(batch: Batch) -> str:
         return time.strftime("%H:%M", time.localtime(ts))
 
     return f"{batch.count} e-mails sent between {hhmm(batch.first_at)} and {hhmm(batch.last_at)}"
+
+
+#: How far back the practice's usual reminder times are learned from the kept sending counts.
+LEARN_DAYS = 14
+
+
+class ReminderTimes:
+    """Canaries at the practice's reminder times, for accounts whose Sent folder shows nothing.
+
+    The times are those named in ``[schedule] reminder_times`` and those learned from the
+    sending counts the history keeps (a batch starting in the same quarter hour on at least three
+    days). A canary is due 20 minutes after each time, unless one was sent since.
+    """
+
+    def __init__(
+        self,
+        configured: Sequence[str],
+        clock: Clock,
+        *,
+        sent_minutes_since: Callable[[float], list[tuple[float, int]]] | None = None,
+        rules: BatchRules = DEFAULT_BATCH_RULES,
+    ) -> None:
+        self.configured = tuple(configured)
+        self.clock = clock
+        self.sent_minutes_since = sent_minutes_since
+        self.rules = rules
+        self._learned: tuple[str, ...] = ()
+        self._learned_on: str | None = None
+
+    def times(self) -> tuple[str, ...]:
+        """Configured and learned times of day ("HH:MM"), learned again once a day."""
+        now = self.clock.now()
+        today = datetime.fromtimestamp(now).strftime("%Y-%m-%d")
+        if self._learned_on != today and self.sent_minutes_since is not None:
+            self._learned_on = today
+            try:
+                minutes = self.sent_minutes_since(now - LEARN_DAYS * 24 * 3600)
+            except Exception:
+                log.exception("Could not read the sending counts to learn reminder times")
+                minutes = []
+            sends = [start for start, count in minutes for _ in range(count)]
+            self._learned = tuple(usual_batch_times(find_batches(sends, now, self.rules)))
+            if self._learned:
+                log.info("Usual reminder times learned: %s", ", ".join(self._learned))
+        return tuple(sorted({*self.configured, *self._learned}))
+
+    def due(self, last_canary_sent_at: float | None) -> str | None:
+        """The reminder time whose canary is due now, or None."""
+        now = self.clock.now()
+        times = self.times()
+        if not times:
+            return None
+        day = datetime.fromtimestamp(now).date()
+        moments = reminder_canary_times(times, day)
+        passed = [(m, t) for m, t in zip(moments, sorted(times), strict=True) if m <= now]
+        if not passed:
+            return None
+        moment, time_of_day = passed[-1]
+        if last_canary_sent_at is not None and last_canary_sent_at >= moment:
+            return None
+        return time_of_day

@@ -137,6 +137,9 @@ class ScheduleConfig:
     # default: with DOWN at the first lost canary, benchmarks/detection.py raised a false DOWN
     # for a rare 8-minute delay under a learned 2-minute deadline (see docs/batches.md).
     learn_deadline: bool = False
+    # When the practice's software sends its reminders ("HH:MM", this PC's time), for accounts
+    # whose Sent folder shows nothing: a canary goes out 20 minutes after each.
+    reminder_times: tuple[str, ...] = ()
 
     @property
     def every_seconds(self) -> float:
@@ -717,8 +720,11 @@ class _Reader:
         """``[schedule]`` within the bounds that keep the practice's account safe (see
         :func:`every_minutes_problem`); the sender decides which bounds apply."""
         self.refuse_unknown(
-            table, {"every_minutes", "deadline_minutes", "learn_deadline"}, "schedule"
+            table,
+            {"every_minutes", "deadline_minutes", "learn_deadline", "reminder_times"},
+            "schedule",
         )
+        reminder_times = self.reminder_times(table)
         every = self.minutes(table, "schedule", "every_minutes", default=30.0)
         deadline = self.minutes(table, "schedule", "deadline_minutes", default=10.0)
         learn = self.boolean(table, "schedule", "learn_deadline", default=False)
@@ -733,7 +739,31 @@ class _Reader:
         problem = deadline_minutes_problem(deadline, on_this_pc=on_this_pc)
         if problem is not None:
             raise self.fail("schedule", "deadline_minutes", f"= {deadline:g} {problem}")
-        return ScheduleConfig(every_minutes=every, deadline_minutes=deadline, learn_deadline=learn)
+        return ScheduleConfig(
+            every_minutes=every,
+            deadline_minutes=deadline,
+            learn_deadline=learn,
+            reminder_times=reminder_times,
+        )
+
+    def reminder_times(self, table: dict[str, Any]) -> tuple[str, ...]:
+        """``[schedule] reminder_times``: a list of "HH:MM" times of day, at most 24."""
+        value = table.get("reminder_times", [])
+        allowed = 'a list of times of day like ["08:00", "17:30"] (at most 24)'
+        if not isinstance(value, list) or len(value) > 24:
+            raise self.fail("schedule", "reminder_times", f"= {value!r} must be {allowed}")
+        times = []
+        for item in value:
+            try:
+                minutes = _minutes_of(item) if isinstance(item, str) else -1
+            except ValueError:
+                minutes = -1
+            if not 0 <= minutes < 24 * 60:
+                raise self.fail(
+                    "schedule", "reminder_times", f"has {item!r}, which is not HH:MM: {allowed}"
+                )
+            times.append(f"{minutes // 60:02d}:{minutes % 60:02d}")
+        return tuple(sorted(set(times)))
 
     def count(self, table: dict[str, Any], section: str, key: str, *, default: int) -> int:
         value = table.get(key, default)

@@ -424,6 +424,14 @@ class History:
         )
         return [float(r[0]) for r in reversed(rows)]
 
+    def sent_minutes_since(self, since: float) -> list[tuple[float, int]]:
+        """(start of minute, e-mails sent in it) from ``since`` on, oldest first."""
+        rows = self._rows(
+            "SELECT minute, count FROM sent_per_minute WHERE minute >= ? ORDER BY minute",
+            (int(since // 60),),
+        )
+        return [(float(r[0]) * 60, int(r[1])) for r in rows]
+
     def last_arrival_before(self, when: float) -> float | None:
         """When the last canary that arrived (inbox, junk or late) before ``when`` was sent.
 

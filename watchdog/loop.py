@@ -15,7 +15,7 @@ from .clock import Clock
 from .runner import Runner
 
 if TYPE_CHECKING:
-    from .batch_watch import BatchWatch
+    from .batch_watch import BatchWatch, ReminderTimes
 
 log = logging.getLogger(__name__)
 
@@ -47,12 +47,20 @@ class SleepDetector:
 class Loop:
     """Runs ``runner`` every ``every_minutes`` until ``stop()``; thread-safe controls."""
 
-    def __init__(self, runner: Runner, clock: Clock, batch_watch: BatchWatch | None = None) -> None:
+    def __init__(
+        self,
+        runner: Runner,
+        clock: Clock,
+        batch_watch: BatchWatch | None = None,
+        reminder_times: ReminderTimes | None = None,
+    ) -> None:
         self.runner = runner
         self.clock = clock
         # Reads the practice's Sent folder for reminder batches, where the account keeps copies:
         # a batch gone quiet gets a canary at once, on top of the schedule.
         self.batch_watch = batch_watch
+        # The practice's reminder times (named or learned): a canary 20 minutes after each.
+        self.reminder_times = reminder_times
         self.stopping = threading.Event()
         self._wake = threading.Event()
         self._lock = threading.Lock()
@@ -123,11 +131,12 @@ class Loop:
             self._wake.clear()
 
     def _watch_batches(self) -> None:
-        """Look at the Sent folder when due; a batch with no canary after it asks for one now."""
-        watch = self.batch_watch
-        if watch is None or self.paused_until is not None:
+        """A canary after each reminder batch (Sent folder) and after each reminder time."""
+        watch, times = self.batch_watch, self.reminder_times
+        if (watch is None and times is None) or self.paused_until is not None:
             return
-        watch.poll_if_due()
+        if watch is not None:
+            watch.poll_if_due()
         retry_at = self.runner.signin_retry_at()
         if retry_at is not None and self.clock.now() < retry_at:
             return  # backing off after refused sign-ins: a batch does not override that
@@ -137,12 +146,19 @@ class Loop:
             log.exception("Could not read the history for the last canary")
             return
         last_sent = recent[0].sent_at if recent else None
-        batch = watch.needs_canary(last_sent)
-        if batch is None:
-            return
-        from .batch_watch import describe_batch
+        why = None
+        batch = watch.needs_canary(last_sent) if watch is not None else None
+        if batch is not None:
+            from .batch_watch import describe_batch
 
-        log.info("Reminder batch (%s): a canary goes out now", describe_batch(batch))
+            why = f"Reminder batch ({describe_batch(batch)})"
+        elif times is not None:
+            due = times.due(last_sent)
+            if due is not None:
+                why = f"Reminders are usually sent at {due}"
+        if why is None:
+            return
+        log.info("%s: a canary goes out now", why)
         with self._lock:
             self._check_requested = True
 

@@ -1,0 +1,92 @@
+"""Canaries at the practice's reminder times, named in the config or learned (issue 14).
+
+For an account whose Sent folder shows nothing, the practice names when its software sends
+(``[schedule] reminder_times``), or the times are learned from the sending counts kept while the
+Sent folder could be seen; a canary is due 20 minutes after each, unless one was sent since.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pytest
+
+from tests.unit.test_runner import FakeClock
+from watchdog.batch_watch import ReminderTimes
+from watchdog.config import load_config
+from watchdog.errors import ConfigError
+
+
+def at(day: str, hhmm: str) -> float:
+    return dt.datetime.strptime(f"{day} {hhmm}", "%Y-%m-%d %H:%M").astimezone().timestamp()
+
+
+def clock_at(ts: float) -> FakeClock:
+    clock = FakeClock()
+    clock.t = ts
+    return clock
+
+
+def test_a_canary_is_due_twenty_minutes_after_a_named_reminder_time_unless_one_went_since() -> None:
+    times = ReminderTimes(["08:00", "17:30"], clock_at(at("2026-12-07", "08:25")))
+    assert times.due(last_canary_sent_at=at("2026-12-07", "07:00")) == "08:00"
+    assert times.due(last_canary_sent_at=at("2026-12-07", "08:21")) is None
+    early = ReminderTimes(["08:00"], clock_at(at("2026-12-07", "08:10")))
+    assert early.due(last_canary_sent_at=None) is None  # the run may still be going on
+
+
+def test_reminder_times_are_learned_from_batches_seen_on_three_days() -> None:
+    minutes: list[tuple[float, int]] = []
+    for day in ("2026-12-01", "2026-12-02", "2026-12-03"):
+        start = at(day, "17:02")
+        minutes += [(start + 60 * k, 5) for k in range(6)]  # 30 e-mails in six minutes
+    minutes.append((at("2026-12-02", "11:00"), 40))  # one day only: a coincidence
+    now = at("2026-12-04", "17:25")
+    times = ReminderTimes([], clock_at(now), sent_minutes_since=lambda since: minutes)
+    assert times.times() == ("17:00",)
+    assert times.due(last_canary_sent_at=at("2026-12-04", "16:00")) == "17:00"
+
+
+def test_reminder_times_in_the_config_must_be_times_of_day(tmp_path: Path) -> None:
+    base = """
+[sender]
+address = "frontdesk@example.test"
+smtp_host = "127.0.0.1"
+smtp_port = 587
+security = "none"
+username = "frontdesk"
+[seed]
+address = "seed@example.test"
+imap_host = "127.0.0.1"
+imap_port = 143
+security = "none"
+username = "seed"
+[schedule]
+"""
+    good = tmp_path / "good.toml"
+    good.write_text(base + 'reminder_times = ["17:30", "08:00", "08:00"]\n', encoding="utf-8")
+    assert load_config(good).schedule.reminder_times == ("08:00", "17:30")
+    bad = tmp_path / "bad.toml"
+    bad.write_text(base + 'reminder_times = ["5pm"]\n', encoding="utf-8")
+    with pytest.raises(ConfigError) as raised:
+        load_config(bad)
+    message = str(raised.value)
+    assert "reminder_times" in message and "'5pm'" in message and "HH:MM" in message
+
+
+def test_the_loop_asks_for_a_canary_at_a_reminder_time(tmp_path: Path) -> None:
+    from tests.unit.test_runner import FakeMailbox
+    from tests.unit.test_runner_hardening import QueuedProbe, runner_for
+    from watchdog.loop import Loop
+
+    clock = clock_at(at("2026-12-07", "08:25"))
+    runner = runner_for(tmp_path, QueuedProbe(), FakeMailbox(clock), clock)
+    loop = Loop(runner, clock, reminder_times=ReminderTimes(["08:00"], clock))
+    loop._check_requested = False
+    loop._watch_batches()
+    assert loop._check_requested is True
+    runner.check()  # the canary after the reminders
+    loop._check_requested = False
+    loop._watch_batches()
+    assert loop._check_requested is False
