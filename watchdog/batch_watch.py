@@ -15,7 +15,7 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Protocol
 
 from .batches import (
@@ -24,10 +24,12 @@ from .batches import (
     BatchRules,
     BudgetState,
     batch_needing_canary,
+    canary_allowance,
     daily_budget,
     find_batches,
     reminder_canary_times,
     running_batch_needing_canary,
+    thinned_interval,
     usual_batch_times,
 )
 from .clock import Clock
@@ -147,6 +149,25 @@ class BatchWatch:
                 self.on_budget_warning(self.budget)
             except Exception:
                 log.exception("Could not send the daily-limit warning")
+
+    def regular_interval(self, every_s: float) -> float | None:
+        """The regular schedule's interval for the rest of today, thinned by the daily budget.
+
+        ``every_s`` while nothing is known or no limit is published; longer when our canaries
+        would take a noticeable share of what is left of the limit; None (no regular canaries)
+        once the practice was warned. The canary after each batch is never thinned.
+        """
+        budget = self.budget
+        if budget is None or budget.limit is None:
+            return every_s
+        now = self.clock.now()
+        midnight = (
+            datetime.fromtimestamp(now).replace(hour=0, minute=0, second=0, microsecond=0)
+            + timedelta(days=1)
+        ).timestamp()
+        left = max(0.0, midnight - now)
+        allowance = canary_allowance(budget, regular_left=int(left // every_s))
+        return thinned_interval(every_s, allowance, left)
 
     def batches(self) -> list[Batch]:
         """Today's batches, as of now."""

@@ -130,6 +130,34 @@ class Loop:
             self._wake.wait(idle)
             self._wake.clear()
 
+    def _thinned(self) -> bool:
+        """True when today's sending budget is tight and a regular canary would use too much.
+
+        The watchdog is never the cause of the block it watches for: its own canaries count
+        against the provider's daily limit, so the regular schedule stretches (or stops, once
+        the practice was warned); the canary after each batch always goes.
+        """
+        watch = self.batch_watch
+        if watch is None:
+            return False
+        every = self.runner.config.schedule.every_seconds
+        interval = watch.regular_interval(every)
+        if interval is not None and interval <= every:
+            return False
+        try:
+            recent = self.runner.history.recent(1)
+        except Exception:
+            return False
+        if interval is not None and (
+            not recent or self.clock.now() - recent[0].sent_at >= interval
+        ):
+            return False
+        log.info(
+            "Today's sending is close to the provider's daily limit: the regular check waits "
+            "(the check after each reminder batch still goes)"
+        )
+        return True
+
     def _watch_batches(self) -> None:
         """A canary after each reminder batch (Sent folder) and after each reminder time."""
         watch, times = self.batch_watch, self.reminder_times
@@ -176,6 +204,10 @@ class Loop:
             requested, self._check_requested = self._check_requested, False
         if requested or not job.should_run:
             return requested
+        if self._thinned():
+            job.last_run = datetime.datetime.now()
+            job._schedule_next_run()
+            return False
         retry_at = self.runner.signin_retry_at()
         if retry_at is not None and self.clock.now() < retry_at:
             # The provider refused the password more than once: a scheduled retry would only

@@ -90,3 +90,42 @@ def test_the_loop_asks_for_a_canary_at_a_reminder_time(tmp_path: Path) -> None:
     loop._check_requested = False
     loop._watch_batches()
     assert loop._check_requested is False
+
+
+def test_a_tight_daily_budget_thins_the_regular_schedule_but_never_the_canary_after_a_batch(
+    tmp_path: Path,
+) -> None:
+    import schedule
+
+    from tests.unit.test_runner import FakeMailbox
+    from tests.unit.test_runner_hardening import QueuedProbe, runner_for
+    from watchdog.batch_watch import BatchWatch
+    from watchdog.batches import daily_budget
+    from watchdog.loop import Loop
+
+    clock = clock_at(at("2026-12-07", "12:00"))
+    runner = runner_for(tmp_path, QueuedProbe(), FakeMailbox(clock), clock)
+    runner.check()  # a canary just now
+    watch = BatchWatch(lambda: None, clock)  # type: ignore[arg-type, return-value]
+    loop = Loop(runner, clock, batch_watch=watch)
+    job = schedule.Scheduler().every(60).seconds.do(lambda: None)
+
+    def due() -> bool:
+        job.next_run = dt.datetime.now() - dt.timedelta(seconds=1)
+        loop._check_requested = False
+        return loop._due(job)
+
+    assert due() is True  # nothing known of the budget: the schedule as configured
+    watch.budget = daily_budget(100, 1, 500, "Gmail")  # room left, but not for every minute
+    every = runner.config.schedule.every_seconds
+    interval = watch.regular_interval(every)
+    assert interval is not None and interval > every  # stretched to stay a small share
+    clock.t += every
+    assert due() is False
+    clock.t += interval
+    assert due() is True
+    watch.budget = daily_budget(420, 10, 500, "Gmail")  # warned: only batch canaries now
+    assert watch.budget.warn
+    assert due() is False
+    loop.request_check()  # a batch (or a person) asks: it still goes
+    assert loop._due(job) is True
