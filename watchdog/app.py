@@ -363,27 +363,18 @@ class AppControls:
         watch = self.app.loop.batch_watch
         if watch is None:
             return ()
-        from .batch_watch import describe_batch
+        from .batch_watch import last_batch_note, sending_today_note
 
-        notes: list[str] = []
-        batch = watch.last_batch
-        if batch is not None:
-            line = f"Last reminder batch: {describe_batch(batch)}"
-            try:
-                after = [r for r in self.app.history.recent(20) if r.sent_at > batch.last_at]
-            except Exception:
-                after = []
-            if after:
-                canary = min(after, key=lambda r: r.sent_at)
-                when = time.strftime("%H:%M", time.localtime(canary.sent_at))
-                outcome = _ARRIVAL_WORDS.get(canary.outcome.value, canary.outcome.value)
-                line += f"; the test message after it ({when}) {outcome}"
-            else:
-                line += "; its test message goes out when the batch is over"
-            notes.append(line + ".")
-        if watch.budget is not None and watch.budget.limit is not None:
-            notes.append(watch.budget.words)
-        return tuple(notes)
+        now = self.app.clock.now()
+        try:
+            notes = (
+                last_batch_note(self.app.history, now, watch.rules),
+                sending_today_note(self.app.history, now, watch.daily_limit, watch.provider_name),
+            )
+        except Exception:
+            log.exception("Could not read today's sending for the tray")
+            return ()
+        return tuple(n for n in notes if n)
 
     def check_now(self) -> None:
         self.app.notifier.announce_next_result()
@@ -428,18 +419,6 @@ class AppControls:
 
     def quit(self) -> None:
         self.app.loop.stop()
-
-
-#: A test message's outcome as the front desk reads it after "the test message after it".
-_ARRIVAL_WORDS = {
-    "delivered": "arrived",
-    "junk": "arrived in the junk folder",
-    "late": "arrived late",
-    "lost": "did not arrive",
-    "pending": "is on its way",
-    "bounced": "came back undelivered",
-    "send_failed": "could not be sent",
-}
 
 
 def open_in_editor(path: Path) -> bool:

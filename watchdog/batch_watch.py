@@ -15,7 +15,7 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Protocol
 
 from .batches import (
@@ -27,6 +27,7 @@ from .batches import (
     canary_allowance,
     daily_budget,
     find_batches,
+    local_midnight,
     reminder_canary_times,
     running_batch_needing_canary,
     thinned_interval,
@@ -34,6 +35,7 @@ from .batches import (
 )
 from .clock import Clock
 from .errors import MailboxError, SecretError
+from .models import CheckResult
 from .sent_folder import SentFolderReader, SentPoll
 
 log = logging.getLogger(__name__)
@@ -103,11 +105,7 @@ class BatchWatch:
         if today != self.day:
             self.day, self.times = today, []
             self.reader.highest_uid = 0  # a new day: start from its midnight
-        midnight = (
-            datetime.fromtimestamp(now)
-            .replace(hour=0, minute=0, second=0, microsecond=0)
-            .timestamp()
-        )
+        midnight = local_midnight(now)
         try:
             with self.open_inbox() as inbox:
                 found = inbox.sent_times(self.reader, since=midnight)
@@ -161,11 +159,7 @@ class BatchWatch:
         if budget is None or budget.limit is None:
             return every_s
         now = self.clock.now()
-        midnight = (
-            datetime.fromtimestamp(now).replace(hour=0, minute=0, second=0, microsecond=0)
-            + timedelta(days=1)
-        ).timestamp()
-        left = max(0.0, midnight - now)
+        left = max(0.0, local_midnight(now, days=1) - now)
         allowance = canary_allowance(budget, regular_left=int(left // every_s))
         return thinned_interval(every_s, allowance, left)
 
@@ -266,3 +260,59 @@ class ReminderTimes:
         if last_canary_sent_at is not None and last_canary_sent_at >= moment:
             return None
         return time_of_day
+
+
+#: A test message's outcome as the front desk reads it after "the test message after it".
+_ARRIVAL_WORDS = {
+    "delivered": "arrived",
+    "junk": "arrived in the junk folder",
+    "late": "arrived late",
+    "lost": "did not arrive",
+    "pending": "is on its way",
+    "bounced": "came back undelivered",
+    "send_failed": "could not be sent",
+}
+
+
+class SendingRecord(Protocol):
+    """What the notes read from the history: sending counts and canaries."""
+
+    def sent_minutes_since(self, since: float) -> list[tuple[float, int]]: ...
+    def first_canary_after(self, when: float) -> CheckResult | None: ...
+    def canaries_since(self, since: float) -> int: ...
+
+
+def last_batch_note(
+    record: SendingRecord, now: float, rules: BatchRules = DEFAULT_BATCH_RULES
+) -> str | None:
+    """Today's last reminder batch and what became of the test message after it, in words.
+
+    Read from the kept per-minute counts (so the tray, the status and the report say the same),
+    counts and times only. None when no batch was seen today.
+    """
+    minutes = record.sent_minutes_since(local_midnight(now))
+    sends = [start for start, count in minutes for _ in range(count)]
+    found = find_batches(sends, now, rules)
+    if not found:
+        return None
+    batch = found[-1]
+    line = f"Last reminder batch: {describe_batch(batch)}"
+    canary = record.first_canary_after(batch.last_at)
+    if canary is None:
+        line += "; its test message goes out when the batch is over"
+    else:
+        when = time.strftime("%H:%M", time.localtime(canary.sent_at))
+        outcome = _ARRIVAL_WORDS.get(canary.outcome.value, canary.outcome.value)
+        line += f"; the test message after it ({when}) {outcome}"
+    return line + "."
+
+
+def sending_today_note(
+    record: SendingRecord, now: float, limit: int | None, provider_name: str
+) -> str | None:
+    """Today's sending against the provider's daily limit, in words (None without a limit)."""
+    if limit is None:
+        return None
+    midnight = local_midnight(now)
+    sent = sum(count for _start, count in record.sent_minutes_since(midnight))
+    return daily_budget(sent, record.canaries_since(midnight), limit, provider_name).words

@@ -22,7 +22,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, tzinfo
+from datetime import date, datetime, timedelta, tzinfo
 
 # --- 1. batches ----------------------------------------------------------------------------------
 
@@ -399,6 +399,12 @@ def thinned_interval(every_s: float, allowance: int, seconds_left_today: float) 
     if allowance <= 0:
         return None
     return max(every_s, seconds_left_today / allowance)
+
+
+def local_midnight(ts: float, *, days: int = 0) -> float:
+    """The start of ``ts``'s local day (this PC's zone), ``days`` later: one rule for "today"."""
+    day = datetime.fromtimestamp(ts).replace(hour=0, minute=0, second=0, microsecond=0)
+    return (day + timedelta(days=days)).timestamp()
 
 
 # --- 4. reminders a block touched ----------------------------------------------------------------

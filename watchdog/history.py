@@ -432,6 +432,14 @@ class History:
         )
         return [(float(r[0]) * 60, int(r[1])) for r in rows]
 
+    def first_canary_after(self, when: float) -> CheckResult | None:
+        """The first canary sent after ``when`` (the one that answers for a batch), if any."""
+        rows = self._rows(
+            "SELECT * FROM canaries WHERE sent_at > ? AND outcome != ? ORDER BY sent_at LIMIT 1",
+            (when, Outcome.NOT_SENT.value),
+        )
+        return _result(rows[0]) if rows else None
+
     def last_arrival_before(self, when: float) -> float | None:
         """When the last canary that arrived (inbox, junk or late) before ``when`` was sent.
 

@@ -50,6 +50,9 @@ class ReportData:
     # Per incident (same order): e-mails that left the account meanwhile, from the Sent folder
     # counts (None: not known, the Sent folder was not read then).
     sent_meanwhile: Sequence[int | None] = ()
+    # Today's last reminder batch and the test message after it; today's sending against the
+    # provider's daily limit (counts and times only; empty without the Sent folder).
+    sending_today: Sequence[str] = ()
 
 
 @dataclass(frozen=True)
@@ -68,9 +71,17 @@ class WeekSummary:
 
 
 def gather_report(
-    history: History, *, office: str, now: float, since: float | None = None
+    history: History,
+    *,
+    office: str,
+    now: float,
+    since: float | None = None,
+    daily_limit: int | None = None,
+    provider_name: str = "the provider",
 ) -> ReportData:
     """Read what the report needs: aggregates in SQL, light rows for the incidents."""
+    from .batch_watch import last_batch_note, sending_today_note
+
     facts = history.check_facts(since)
     flips = history.all_flips()
     alerts = list(reversed(history.alert_attempts(limit=-1)))
@@ -90,6 +101,14 @@ def gather_report(
         recent=history.recent(RECENT_CHECKS),
         sent_meanwhile=[
             history.sent_between(i.start, i.end if i.end is not None else now)[0] for i in incidents
+        ],
+        sending_today=[
+            note
+            for note in (
+                last_batch_note(history, now),
+                sending_today_note(history, now, daily_limit, provider_name),
+            )
+            if note
         ],
     )
 
@@ -148,6 +167,7 @@ def render_report(data: ReportData) -> str:
     sections = [
         f"<h1>{_e(title)}</h1>",
         _status_section(data),
+        _sending_section(data),
         _rates_section(data),
         _latency_section(data),
         _incidents_section(data),
@@ -183,6 +203,14 @@ def _status_section(data: ReportData) -> str:
         f"<p>This report covers {_e(span)}: {total} checks from {_e(first)} to {_e(last)}, "
         f"{_e(overall)}; {_count(len(data.incidents), 'incident')}.</p>"
     )
+
+
+def _sending_section(data: ReportData) -> str:
+    """Today's reminders, as the tray shows them: the last batch and the sending budget."""
+    if not data.sending_today:
+        return ""
+    lines = "".join(f"<li>{_e(note)}</li>" for note in data.sending_today)
+    return f"<h2>Reminders today</h2><ul>{lines}</ul>"
 
 
 def _rates_section(data: ReportData) -> str:
@@ -449,8 +477,21 @@ def run_report(args: argparse.Namespace) -> int:
 
     config = load_config(args.config)
     since = parse_since(args.since)
+    from .notify.messages import short_provider_name
+    from .providers import detect_provider
+
+    provider = detect_provider(
+        config.sender.smtp_host, config.sender.address, named=config.sender.provider
+    )
     with History(history_path(config)) as history:
-        data = gather_report(history, office=config.office, now=time.time(), since=since)
+        data = gather_report(
+            history,
+            office=config.office,
+            now=time.time(),
+            since=since,
+            daily_limit=provider.daily_limit_for(config.sender.address),
+            provider_name=short_provider_name(provider.display_name),
+        )
     target = args.output if args.output is not None else data_dir(config) / "report.html"
     path = write_guide(target, render_report(data), private=True)
     print(f"Report written to {path}")

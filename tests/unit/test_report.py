@@ -164,3 +164,21 @@ def test_each_incident_says_how_many_e_mails_left_meanwhile_or_that_it_is_not_kn
     assert all(v is None for s, v in by_start.items() if s != first.start)  # other days unread
     page = render_report(data)
     assert "E-mails sent meanwhile" in page and "not known" in page
+
+
+def test_the_report_shows_todays_last_batch_and_sending_against_the_daily_limit(
+    builder: HistoryBuilder,
+) -> None:
+    noon = local_noon("2026-11-20")
+    midnight = noon - 12 * 3600
+    batch = [noon - 1800 + 60 * (k // 10) for k in range(40)]  # 40 e-mails in four minutes
+    builder.history.record_sent(midnight, batch)
+    builder.add(noon - 1500, Outcome.DELIVERED, latency_s=2.0)  # the canary after the batch
+    data = gather_report(
+        builder.history, office="", now=NOW, daily_limit=500, provider_name="Gmail"
+    )
+    page = render_report(data)
+    assert "Reminders today" in page
+    assert "Last reminder batch: 40 e-mails sent between 11:30 and 11:33" in page
+    assert "the test message after it (11:35) arrived" in page
+    assert "41 e-mails have gone out from this account today, of about 500 a day" in page

@@ -9,7 +9,6 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Sequence
-from datetime import datetime
 from typing import TYPE_CHECKING
 
 from ..clock import Clock
@@ -164,9 +163,9 @@ class Notifier:
         from .messages import build_budget_alert
 
         now = self.clock.now()
-        midnight = (
-            datetime.fromtimestamp(now).replace(hour=0, minute=0, second=0, microsecond=0)
-        ).timestamp()
+        from ..batches import local_midnight
+
+        midnight = local_midnight(now)
         told = [
             a
             for a in self.history.alert_attempts(limit=200)
