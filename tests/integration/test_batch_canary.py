@@ -19,7 +19,7 @@ import pytest
 from tests.faults.rig import open_rig
 from tests.servers import MailServers
 from watchdog.batch_watch import BatchWatch
-from watchdog.batches import BatchRules
+from watchdog.batches import BatchRules, local_midnight
 
 pytestmark = pytest.mark.servers
 
@@ -229,3 +229,65 @@ def test_the_tray_shows_the_last_batch_and_the_test_message_after_it(
     finally:
         servers.smtp.keep_copy(None)
         rig.close()
+
+
+def test_no_patient_address_or_subject_from_a_batch_reaches_any_output(
+    tmp_path: Path,
+    servers: MailServers,
+    watchdog_env: dict[str, str],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A batch with a sentinel patient: history, report, export, bundle, logs and alerts."""
+    import logging
+    import zipfile
+
+    from tests.e2e.cli import watchdog
+
+    caplog.set_level(logging.DEBUG)
+    inbox = {
+        "imap_host": servers.imap_host,
+        "imap_port": servers.imaps_port,
+        "imap_security": "ssl",
+    }
+    rig = open_rig(tmp_path, servers, sender=inbox)
+    try:
+        app = rig.app
+        watch = app.loop.batch_watch
+        assert watch is not None
+        watch.rules = FAST
+        servers.smtp.keep_copy(servers.imap_port)
+        servers.smtp.set_mode("blackhole")
+        send_reminders(servers, 9)
+        watch.poll()
+        assert app.runner.safe_check(threading.Event()) is not None  # lost: DOWN, with counts
+        servers.smtp.keep_copy(None)
+        servers.smtp.set_mode("deliver")
+        watch.poll()
+        assert app.runner.safe_check(threading.Event()) is not None  # recovered
+        now = app.clock.now()
+        assert app.history.sent_between(local_midnight(now), now + 60)[0] == 9  # counts kept
+    finally:
+        servers.smtp.keep_copy(None)
+        rig.close()
+    config = tmp_path / "config.toml"
+    outputs = tmp_path / "outputs"
+    outputs.mkdir()
+    for args in (
+        ("report", "--output", str(outputs / "report.html")),
+        ("export", "--format", "json", "--output", str(outputs / "export.json")),
+        ("support-bundle", "--output", str(outputs / "bundle.zip")),
+    ):
+        done = watchdog(*args, env=watchdog_env, config=config)
+        assert done.returncode == 0, (args, done.stderr)
+        assert PATIENT not in done.stdout + done.stderr
+    blobs = [p.read_bytes() for p in tmp_path.rglob("*") if p.is_file() and p != config]
+    with zipfile.ZipFile(outputs / "bundle.zip") as bundle:
+        blobs += [bundle.read(name) for name in bundle.namelist()]
+    assert blobs and any(b"9" in b for b in blobs)
+    for blob in blobs:
+        assert PATIENT.encode() not in blob and SUBJECT.encode() not in blob
+    # The product's own log lines (the test servers log the reminders they carry, as they may).
+    logged = "\n".join(r.getMessage() for r in caplog.records if r.name.startswith("watchdog"))
+    said = logged + "".join(f"{a.title} {a.message}" for a in rig.alerts)
+    assert "9 reminders sent between" in said  # the alerts did count the batch
+    assert PATIENT not in said and SUBJECT not in said
