@@ -27,9 +27,7 @@ from .classifier import (
 )
 from .models import Diagnosis, SmtpReply
 from .providers import OTHER
-
-#: The header the sender puts on every canary; read back from the returned message.
-CANARY_HEADER = "X-Watchdog-Canary"
+from .tokens import CANARY_HEADER
 
 _MAX_FIELD = 2000  # a diagnostic longer than this is noise; keep the history row small
 

@@ -386,6 +386,24 @@ def _kind_of(exc: BaseException) -> NetworkFailure | None:
     return None
 
 
+#: Each network failure in plain words; the technical error follows in brackets for support.
+#: One wording for a failed canary and for ``watchdog doctor``.
+NETWORK_WORDS = {
+    NetworkFailure.DNS: "the server name {host} could not be found (DNS)",
+    NetworkFailure.REFUSED: "{host} port {port} refused the connection (nothing listens there)",
+    NetworkFailure.TIMEOUT: "{host} port {port} did not answer in time",
+    NetworkFailure.NO_ROUTE: "there is no network route to {host}",
+    NetworkFailure.RESET: "{host} port {port} closed the connection unexpectedly",
+    NetworkFailure.TLS_CERTIFICATE: "the security certificate of {host} is not valid",
+    NetworkFailure.TLS: "a secure connection to {host} port {port} failed",
+}
+
+
+def network_words(failure: NetworkFailure, host: str, port: int) -> str:
+    """A network failure as a sentence fragment naming the server."""
+    return NETWORK_WORDS[failure].format(host=host, port=port)
+
+
 def diagnose_network(failure: NetworkFailure) -> Diagnosis:
     """``tls_error`` for the two TLS kinds, ``server_unreachable`` for the rest."""
     if failure in (NetworkFailure.TLS, NetworkFailure.TLS_CERTIFICATE):

@@ -30,9 +30,8 @@ from .credentials import SignIn
 from .errors import MailboxError
 from .models import Diagnosis, Security
 from .netguard import Guard, is_office_address
-from .probe import CANARY_HEADER
 from .tls import client_context
-from .tokens import token_of_message_id
+from .tokens import CANARY_HEADER, token_of_message_id
 
 if TYPE_CHECKING:
     from imapclient import IMAPClient

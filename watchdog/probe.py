@@ -30,8 +30,7 @@ from .errors import SendError
 from .models import Diagnosis, Security, SmtpReply
 from .netguard import CappedReader, Guard, OverLimitError, is_office_address
 from .tls import client_context
-
-CANARY_HEADER = "X-Watchdog-Canary"
+from .tokens import CANARY_HEADER
 
 #: CRLF line ends; headers folded only past 200 characters (RFC 5322 allows 998), because the
 #: standard 78 splits the subject's encoded dash into an odd empty encoded word.

@@ -79,18 +79,6 @@ _MAYBE_OFFLINE = {
 }
 
 
-#: Each network failure in plain words; the technical error follows in brackets for support.
-_NETWORK_WORDS = {
-    classifier.NetworkFailure.DNS: "the server name {host} could not be found (DNS)",
-    classifier.NetworkFailure.REFUSED: "{host} port {port} refused the connection",
-    classifier.NetworkFailure.TIMEOUT: "{host} port {port} did not answer in time",
-    classifier.NetworkFailure.NO_ROUTE: "there is no network route to {host}",
-    classifier.NetworkFailure.RESET: "{host} port {port} closed the connection unexpectedly",
-    classifier.NetworkFailure.TLS_CERTIFICATE: "the security certificate of {host} is not valid",
-    classifier.NetworkFailure.TLS: "a secure connection to {host} port {port} failed",
-}
-
-
 @dataclass(frozen=True)
 class CycleReport:
     """What one cycle produced: the new canary's result and any status change on the way."""
@@ -620,7 +608,7 @@ class Runner:
         elif failure is not None:
             diagnosis = classifier.diagnose_network(failure)
             sender = self.config.sender
-            words = _NETWORK_WORDS[failure].format(host=sender.smtp_host, port=sender.smtp_port)
+            words = classifier.network_words(failure, sender.smtp_host, sender.smtp_port)
             detail = f"The canary could not be sent: {words}. ({error})"
             if failure in _MAYBE_OFFLINE:
                 seed_failure = self._seed_network_failure()

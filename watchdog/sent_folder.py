@@ -33,6 +33,7 @@ from importlib import resources
 from typing import TYPE_CHECKING, Any, Literal
 
 from .errors import MailboxError
+from .tokens import CANARY_HEADER
 
 if TYPE_CHECKING:
     from imapclient import IMAPClient
@@ -61,10 +62,6 @@ USUAL_SENT_NAMES = (
     "Verzonden items",
     "Skickat",
 )
-
-#: Our canary's header (``probe.CANARY_HEADER``, not imported: probe pulls in smtplib and the
-#: config). Messages carrying it are our own canaries, counted separately from the practice's.
-CANARY_HEADER = "X-Watchdog-Canary"
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,10 @@ import re
 import secrets
 from pathlib import Path
 
+#: The header that carries a canary's signed token (the Message-ID carries it too, for relays
+#: that strip unknown headers). One name for the probe, the mailbox, bounces and the Sent folder.
+CANARY_HEADER = "X-Watchdog-Canary"
+
 _VERSION = "v1"
 # 96 bits of HMAC and 48 of nonce: ample against forgery, and the whole header line stays under
 # 78 characters, so it is never folded (some IMAP servers search folded headers badly).
