@@ -82,14 +82,16 @@ def windows(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[Callable[..., Any]
     FakeBalloonTip.made, FakeBalloonTip.fail_with, FakeBalloonTip.hold = [], None, None
     exit_hooks: list[Callable[..., Any]] = []
 
-    def register(hook: Callable[..., Any], *args: Any) -> None:
-        exit_hooks.append(lambda: hook(*args))
+    def unregister(hook: Callable[..., Any]) -> None:
+        while hook in exit_hooks:
+            exit_hooks.remove(hook)
 
-    monkeypatch.setattr(atexit, "register", register)
+    monkeypatch.setattr(atexit, "register", exit_hooks.append)
+    monkeypatch.setattr(atexit, "unregister", unregister)
     yield exit_hooks
     if FakeBalloonTip.hold is not None:
         FakeBalloonTip.hold.set()
-    for hook in exit_hooks:  # end every balloon thread, as the exit would
+    for hook in list(exit_hooks):  # end every balloon thread, as the exit would
         hook()
 
 
@@ -189,8 +191,10 @@ def test_without_a_tray_a_windows_balloon_is_shown_from_a_daemon_thread_that_rem
     assert str(tip.kwargs["app_icon"]).endswith(".ico")
     assert tip.kwargs["timeout"] == 0  # plyer itself never sleeps: our thread keeps the time
     assert tip.thread.daemon and tip.thread is not threading.current_thread()
-    assert tip.removed.wait(BOUND_S)  # after timeout_s, no ghost icon is left
     assert len(windows) == 1  # the exit hook that lets a balloon still up be seen
+    assert tip.removed.wait(BOUND_S)  # after timeout_s, no ghost icon is left
+    tip.thread.join(BOUND_S)
+    assert windows == []  # and nothing is left to wait for at exit
 
 
 def test_a_balloon_windows_refuses_is_recorded_as_a_failure_not_as_shown(

@@ -664,6 +664,14 @@ def _show_windows_balloon(
         raise _Failure(f"plyer's Windows balloons cannot load here: {e!r}", permanent=True) from e
     outcome: queue.SimpleQueue[BaseException | None] = queue.SimpleQueue()
     done = threading.Event()
+    shown_until = time.monotonic() + seconds
+
+    def at_exit() -> None:
+        """Keep a balloon still up until its time, at most ``BALLOON_EXIT_WAIT_S``, then end."""
+        if thread.is_alive():
+            done.wait(max(0.0, min(shown_until - time.monotonic(), BALLOON_EXIT_WAIT_S)))
+        done.set()
+        thread.join(timeout=1.0)
 
     def show() -> None:
         try:
@@ -679,6 +687,9 @@ def _show_windows_balloon(
             tip.remove_notify()
         except Exception:
             log.debug("Could not remove the balloon's icon", exc_info=True)
+        # Gone: nothing left to wait for at exit (a long `run` must not collect exit hooks).
+        # plyer's own hook (tip.__del__) stays: its hidden window lives until the exit.
+        atexit.unregister(at_exit)
 
     thread = threading.Thread(target=show, name="watchdog-balloon", daemon=True)
     thread.start()
@@ -692,16 +703,9 @@ def _show_windows_balloon(
         ) from None
     if error is not None:
         raise _Failure(f"Windows did not show the notification: {error}", permanent=False)
-    # Registered after plyer's own atexit hook (made in the thread): runs before it.
-    atexit.register(_let_balloon_be_seen, thread, done, time.monotonic() + seconds)
-
-
-def _let_balloon_be_seen(thread: threading.Thread, done: threading.Event, until: float) -> None:
-    """At exit: keep a balloon that is still up until its time, at most ``BALLOON_EXIT_WAIT_S``."""
-    if thread.is_alive():
-        done.wait(max(0.0, min(until - time.monotonic(), BALLOON_EXIT_WAIT_S)))
-    done.set()
-    thread.join(timeout=1.0)
+    shown_until = time.monotonic() + seconds
+    # Registered after plyer's own atexit hook (made in the thread), so it runs before it.
+    atexit.register(at_exit)
 
 
 # --- the session bus --------------------------------------------------------------------------
