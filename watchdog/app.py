@@ -422,14 +422,22 @@ class AppControls:
 
 
 def open_in_editor(path: Path) -> bool:
-    """Open a text file in the system's editor without waiting for it."""
+    """Open a text file in the system's editor without waiting for it.
+
+    Windows: the "edit" verb of the file's type; a stock Windows has none for ``.toml``
+    (``os.startfile`` raises OSError), so then Notepad, which every Windows has.
+    """
     import os
     import subprocess
     import sys
 
     try:
         if sys.platform == "win32":
-            os.startfile(path, "edit")
+            try:
+                os.startfile(path, "edit")
+            except OSError as e:
+                log.info("No editor is registered for %s (%s); opening it in Notepad", path, e)
+                subprocess.Popen(["notepad.exe", str(path)])
         elif sys.platform == "darwin":
             subprocess.Popen(["open", "-t", str(path)])
         else:

@@ -235,7 +235,7 @@ def load_config(path: Path | None = None) -> Config:
             path=str(path),
         )
     try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+        raw = tomllib.loads(path.read_text(encoding="utf-8-sig"))  # Notepad may add a BOM
     except tomllib.TOMLDecodeError as e:
         raise ConfigError(f"is not valid TOML: {e}", path=str(path)) from e
     except (OSError, UnicodeDecodeError) as e:

@@ -26,8 +26,10 @@ _MAX_IDLE_S = 60.0
 class SleepDetector:
     """Notices wall-clock time that passed while monotonic time stood still: the PC slept.
 
-    On Linux and macOS the monotonic clock stops during suspend while the wall clock runs on, so
-    the difference between the two jumps is the time asleep. A jump larger than ``threshold_s``
+    The monotonic clock stops during suspend while the wall clock runs on, so the difference
+    between the two jumps is the time asleep: on Linux and macOS ``time.monotonic`` does so, on
+    Windows ``SystemClock`` uses ``QueryUnbiasedInterruptTime`` to (``time.monotonic`` there
+    counts sleep, and this detector would never fire). A jump larger than ``threshold_s``
     (the check interval) counts; smaller drifts are ordinary scheduling noise.
     """
 

@@ -61,6 +61,34 @@ class SigninUnavailableError(OSError):
 # -- the keyring, in chunks ---------------------------------------------------------------------
 
 
+def is_keyring_failure(error: BaseException) -> bool:
+    """Whether ``error`` means "the OS keyring failed": a ``KeyringError``, or a Windows error.
+
+    keyring's Windows backend lets the Win32 error of ``CredRead``/``CredWrite`` through as
+    ``pywintypes.error`` (pywin32-ctypes' ``win32ctypes.pywin32.pywintypes.error``, or pywin32's
+    own), not as a ``KeyringError``: e.g. 1312, "A specified logon session does not exist",
+    under a scheduled task set to run whether the user is logged on or not. Recognised by class
+    name and module, so pywin32 is never imported (it does not exist elsewhere).
+    """
+    import keyring.errors
+
+    if isinstance(error, keyring.errors.KeyringError):
+        return True
+    return any(
+        cls.__name__ == "error" and cls.__module__.rpartition(".")[2] == "pywintypes"
+        for cls in type(error).__mro__
+    )
+
+
+def keyring_failure_detail(error: BaseException) -> str:
+    """`` (Windows error 1312: ...)`` for a Windows error, else the error's class name."""
+    code = getattr(error, "winerror", None)
+    if isinstance(code, int):
+        text = getattr(error, "strerror", None) or ""
+        return f"Windows error {code}{': ' + str(text).strip() if text else ''}"
+    return type(error).__name__
+
+
 def _utf16_chunks(record: str, max_bytes: int) -> list[str]:
     """``record`` cut into pieces of at most ``max_bytes`` in UTF-16, never inside a character.
 
@@ -108,19 +136,21 @@ class TokenStore:
 
         return keyring
 
-    def _errors(self, doing: str) -> SecretError:
+    def _errors(self, doing: str, error: BaseException) -> SecretError:
+        """The plain error for a keyring failure (``is_keyring_failure``) while ``doing``."""
         return SecretError(
             f"The system keyring could not be {doing} for the {self.role} sign-in "
-            f"({self.username}); Watchdog keeps OAuth2 sign-ins only there."
+            f"({self.username}; {keyring_failure_detail(error)}); Watchdog keeps OAuth2 "
+            "sign-ins only there."
         )
 
     def _head(self) -> tuple[str, int] | None:
-        import keyring.errors
-
         try:
             head = self._keyring().get_password(KEYRING_SERVICE, self.head)
-        except keyring.errors.KeyringError as e:
-            raise self._errors("read") from e
+        except Exception as e:
+            if not is_keyring_failure(e):
+                raise
+            raise self._errors("read", e) from e
         if not head:
             return None
         version, _, rest = head.partition(":")
@@ -131,8 +161,6 @@ class TokenStore:
 
     def load(self) -> str | None:
         """The stored record, or None when this account never signed in."""
-        import keyring.errors
-
         head = self._head()
         if head is None:
             return None
@@ -148,14 +176,14 @@ class TokenStore:
                         f"The stored {self.role} sign-in is incomplete; sign in again."
                     )
                 parts.append(part)
-        except keyring.errors.KeyringError as e:
-            raise self._errors("read") from e
+        except Exception as e:
+            if not is_keyring_failure(e):
+                raise
+            raise self._errors("read", e) from e
         return "".join(parts)
 
     def save(self, record: str) -> None:
         """Store ``record`` (replacing the old one only once the new one is whole)."""
-        import keyring.errors
-
         old = self._head()
         generation = secrets.token_hex(4)
         chunks = _utf16_chunks(record, 2 * CHUNK_CHARS)
@@ -164,31 +192,33 @@ class TokenStore:
             for i, chunk in enumerate(chunks):
                 ring.set_password(KEYRING_SERVICE, f"{self.head}#{generation}.{i}", chunk)
             ring.set_password(KEYRING_SERVICE, self.head, f"v1:{generation}:{len(chunks)}")
-        except keyring.errors.KeyringError as e:
-            raise self._errors("written") from e
+        except Exception as e:
+            if not is_keyring_failure(e):
+                raise
+            raise self._errors("written", e) from e
         if old is not None:
             self._remove_chunks(*old)
 
     def delete(self) -> None:
         """Forget this account's sign-in (nothing happens if there is none)."""
-        import keyring.errors
-
         old = self._head()
         if old is None:
             return
         try:
             self._keyring().delete_password(KEYRING_SERVICE, self.head)
-        except keyring.errors.KeyringError as e:
-            raise self._errors("changed") from e
+        except Exception as e:
+            if not is_keyring_failure(e):
+                raise
+            raise self._errors("changed", e) from e
         self._remove_chunks(*old)
 
     def _remove_chunks(self, generation: str, count: int) -> None:
-        import keyring.errors
-
         for i in range(count):
             try:
                 self._keyring().delete_password(KEYRING_SERVICE, f"{self.head}#{generation}.{i}")
-            except keyring.errors.KeyringError:
+            except Exception as e:
+                if not is_keyring_failure(e):
+                    raise
                 log.warning("An old chunk of the %s sign-in could not be removed", self.role)
 
 

@@ -10,11 +10,14 @@ is shown as ``?``, and newlines stay only where the output needs them.
 
 from __future__ import annotations
 
+import codecs
+import contextlib
 import logging
 import re
 import unicodedata
+from typing import TextIO
 
-__all__ = ["SafeFormatter", "safe_text"]
+__all__ = ["SafeFormatter", "safe_text", "utf8_when_redirected"]
 
 #: Whole escape sequences, so their parameters do not remain as litter: CSI (``ESC [`` or the
 #: one-byte C1 ``U+009B``, parameters, one final byte), OSC / DCS / SOS / PM / APC strings up to
@@ -65,3 +68,31 @@ class SafeFormatter(logging.Formatter):
 
     def format(self, record: logging.LogRecord) -> str:
         return safe_text(super().format(record))
+
+
+def utf8_when_redirected(*streams: TextIO | None) -> None:
+    """Make each of ``streams`` that is not a terminal write UTF-8 (before anything is written).
+
+    Why: on Windows, output redirected to a file or a pipe is encoded in the ANSI code page
+    (cp1252), which cannot carry most of what we print (the demo's "→", JSON with
+    ``ensure_ascii=False``, a server's reply in another script): ``print`` raised
+    UnicodeEncodeError. A real console is left alone (Python writes it as UTF-16 there), and so
+    is a stream already in a UTF encoding or without ``reconfigure`` (a test's StringIO);
+    a None stream (``pythonw.exe``) is skipped.
+    """
+    for stream in streams:
+        if stream is None:
+            continue
+        with contextlib.suppress(Exception):  # a closed or odd stream: leave it as it is
+            if stream.isatty() or _is_utf(getattr(stream, "encoding", None)):
+                continue
+            reconfigure = getattr(stream, "reconfigure", None)
+            if reconfigure is not None:
+                reconfigure(encoding="utf-8")
+
+
+def _is_utf(encoding: str | None) -> bool:
+    try:
+        return codecs.lookup(encoding or "").name.startswith("utf")
+    except LookupError:
+        return False

@@ -64,6 +64,17 @@ seen with Xvfb + trayer in ``tests/integration/test_tray.py``:
 
 Everywhere: ``Icon.stop()`` before the loop is ready is silently ignored, so :meth:`Tray.stop`
 sends exactly one stop, as soon as the loop is ready.
+
+Windows (pystray's win32 backend), see ``/work/shared/WINDOWS.md``:
+
+- While the icon runs, desktop alerts are shown by this icon (``icon.notify``): the tray
+  registers :meth:`Tray._notify` with :func:`watchdog.notify.desktop.register_tray_notifier`
+  once its loop is ready and unregisters it when the loop ends. plyer would add a second icon
+  per alert and name the program that runs us.
+- pystray answers 0 to ``WM_QUERYENDSESSION``, so a sign-out or shutdown simply killed the
+  process. The tray answers TRUE, and on ``WM_ENDSESSION`` (the session really ends) it asks
+  the loop to stop (``controls.quit()``), waits up to :data:`SESSION_END_WAIT_S` for it, and
+  stops the icon (:meth:`Tray._on_end_session`).
 """
 
 from __future__ import annotations
@@ -86,12 +97,14 @@ from typing import Any
 from .actions_window import Action, ActionsWindow, tk_problem
 from .controls import Controls, TrayState
 from .models import Diagnosis, Status
+from .notify.desktop import register_tray_notifier, unregister_tray_notifier
 from .tray_icon import draw_icon
 
 __all__ = [
     "DEFAULT_SUBJECT",
     "DEFAULT_TITLE",
     "PAUSE_SECONDS",
+    "SESSION_END_WAIT_S",
     "TITLE_RULES",
     "TOOLTIP_MAX_CHARS",
     "TRAY_RETRY_S",
@@ -133,6 +146,14 @@ TRAY_RETRY_S = 900.0
 #: The pauses between those looks: doubling from the first to the last, then the last.
 _RETRY_FIRST_S = 1.0
 _RETRY_MAX_S = 30.0
+
+#: Windows: how long the ``WM_ENDSESSION`` handler waits for the loop to finish its check.
+#: Windows lists a program that takes more than 5 s as "preventing sign-out".
+SESSION_END_WAIT_S = 4.0
+
+#: Windows messages (winuser.h): asked whether the session may end; told it ends (or not).
+WM_QUERYENDSESSION = 0x0011
+WM_ENDSESSION = 0x0016
 
 #: How long run() waits, after the loop, for the polling thread to finish.
 _WIND_DOWN_S = 2.0
@@ -779,6 +800,8 @@ class Tray:
         if self.backend == "xorg":
             self._adapt_xorg()
             self._set_xorg_unicode_name(view.full_title)
+        if self.backend == "win32":
+            self._handle_session_end()
         return True
 
     def showable_problem(self, *, wait_s: float = 0.0) -> str | None:
@@ -810,6 +833,7 @@ class Tray:
             log.exception("The tray icon stopped with an error")
             failed = True
         finally:
+            unregister_tray_notifier(self._notify)
             self._loop_done.set()
             self._stopping.set()
             self._wake.set()
@@ -875,7 +899,53 @@ class Tray:
             return
         self._dock_asked_at = time.monotonic()
         self._on_ui_thread(self._show)
+        if self.backend == "win32":
+            register_tray_notifier(self._notify)
         self._poller.start()
+
+    def _notify(self, title: str, message: str) -> None:
+        """Show a desktop alert through this icon (Windows; see the module doc); raise if not up.
+
+        pystray's ``notify`` sets the icon's balloon (``NIF_INFO``: 63/255 characters, which
+        the desktop channel already keeps). Called from the checking thread, which pystray
+        allows on Windows.
+        """
+        if self._stopping.is_set() or not self._loop_ready:
+            raise RuntimeError("the tray icon is not running")
+        self.icon.notify(message, title)
+
+    def _handle_session_end(self) -> None:
+        """Windows: sign-out and shutdown stop the watchdog cleanly (see the module doc).
+
+        Adds handlers to pystray's ``icon._message_handlers`` (its window procedure returns
+        what a handler returns); skipped, with a debug line, if pystray no longer has them.
+        """
+        handlers = getattr(self.icon, "_message_handlers", None)
+        if not isinstance(handlers, dict):
+            log.debug("pystray's win32 icon has no _message_handlers; sign-out is not handled")
+            return
+        handlers[WM_QUERYENDSESSION] = self._on_query_end_session
+        handlers[WM_ENDSESSION] = self._on_end_session
+
+    def _on_query_end_session(self, wparam: int, lparam: int) -> int:
+        """``WM_QUERYENDSESSION``: TRUE, the session may end (nothing of ours needs saving)."""
+        return 1
+
+    def _on_end_session(self, wparam: int, lparam: int) -> int:
+        """``WM_ENDSESSION``: when the session ends (``wparam`` TRUE), stop everything now.
+
+        Windows may end the process as soon as this returns, so the loop is asked to stop here
+        and given up to :data:`SESSION_END_WAIT_S` to finish the check in progress (its canary
+        stays pending either way); the loop's end stops this tray (``cmd_tray``), which is what
+        the wait watches. Then the icon's loop is stopped.
+        """
+        if not wparam:
+            return 0  # another program cancelled the sign-out: carry on
+        log.warning("Windows is ending the session; stopping (pending canaries are kept)")
+        self._guarded("Quit at sign-out", self.controls.quit)()
+        self._stopping.wait(SESSION_END_WAIT_S)
+        self.stop()
+        return 0
 
     def _show(self) -> None:
         try:

@@ -6,7 +6,14 @@ Backends, chosen by ``DesktopChannel(backend="auto")``:
   bus through ``dbus-python`` (the ``desktop`` extra), so the icon, the urgency and the timeout
   arrive; without ``dbus-python``, the ``notify-send`` program (Debian: ``libnotify-bin``) with the
   same icon, urgency and timeout.
-- **Windows, macOS**: ``plyer``.
+- **Windows with the tray icon running** (``watchdog tray``): the tray icon itself, through
+  pystray's ``icon.notify`` (:func:`register_tray_notifier`): the balloon comes from the
+  product's own icon, no second icon is added and no thread is started.
+- **Windows without a tray** (``watchdog check``, ``run``, ``test-alert``): plyer's balloon
+  class, on a daemon thread of our own (:func:`_show_windows_balloon`): its failures come back
+  to ``send`` within ``call_timeout_s``, its extra icon is removed after ``timeout_s``, and at
+  exit the process waits at most :data:`BALLOON_EXIT_WAIT_S` for a balloon still on screen.
+- **macOS**: ``plyer``.
 
 Why not plyer on Linux too: it would pick the same two transports, but its ``notify-send`` call
 ignores the exit code and has no time limit, drops the icon and the hints and sends timeout 0
@@ -32,9 +39,11 @@ Rules every backend keeps:
 - The icon is shipped in the package (``watchdog/data/icons``): ``.ico`` for Windows, ``.png``
   elsewhere, in a colour and badge for the status.
 - ``send`` never raises and never waits longer than ``call_timeout_s`` (default 5 s) on the
-  D-Bus and notify-send paths, and starts no thread. Before claiming success on a freedesktop
-  system it proves that a session bus answers (a bare SASL handshake on its socket), because a
-  missing or hung bus is the common silent failure (a service, ``sudo``, an SSH session).
+  D-Bus, notify-send and Windows balloon paths, and starts no thread (a Windows balloon
+  without a tray: one daemon thread, which can never keep the process alive). Before claiming
+  success on a freedesktop system it proves that a session bus answers (a bare SASL handshake
+  on its socket), because a missing or hung bus is the common silent failure (a service,
+  ``sudo``, an SSH session).
 
 Urgency and timeout: an alert whose status is DOWN (a DOWN alert, or a REMINDER while still down)
 is *critical* and stays until dismissed by default (``critical_timeout_s=0``): reminders are not
@@ -52,13 +61,16 @@ import html
 import importlib
 import logging
 import os
+import queue
 import re
 import shutil
 import socket
 import subprocess
 import sys
+import threading
 import time
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass
 from importlib.resources import as_file, files
 from pathlib import Path
@@ -70,6 +82,7 @@ from . import Alert, AlertKind, AttemptResult
 
 __all__ = [
     "APP_NAME",
+    "BALLOON_EXIT_WAIT_S",
     "CALL_TIMEOUT_S",
     "CHANNEL_NAME",
     "DESKTOP_ENTRY",
@@ -79,6 +92,7 @@ __all__ = [
     "Backend",
     "DesktopChannel",
     "Rendered",
+    "TrayNotifier",
     "clip_text",
     "escape_markup",
     "icon_path",
@@ -86,7 +100,10 @@ __all__ = [
     "one_line",
     "plain_body",
     "probe_session_bus",
+    "register_tray_notifier",
+    "registered_tray_notifier",
     "session_bus_address",
+    "unregister_tray_notifier",
     "utf16_len",
 ]
 
@@ -106,6 +123,14 @@ ELLIPSIS = "\u2026"
 CALL_TIMEOUT_S = 5.0
 
 Backend = Literal["auto", "dbus", "notify-send", "plyer"]
+
+#: Windows without a tray: the longest the process stays after its work is done, so that a
+#: balloon it showed a moment earlier is seen before its icon goes (plyer's own thread kept
+#: the process for the whole ``timeout``, 30 s by default).
+BALLOON_EXIT_WAIT_S = 10.0
+
+#: Shows ``(title, message)`` through a running tray icon; raises when it cannot.
+TrayNotifier = Callable[[str, str], None]
 
 _BUS_NAME = "org.freedesktop.Notifications"
 _OBJECT_PATH = "/org/freedesktop/Notifications"
@@ -237,6 +262,43 @@ def icon_path(stem: str = "watchdog", suffix: str = ".png") -> Path | None:
     return None
 
 
+# --- the tray icon as the notifier (Windows) ---------------------------------------------------
+
+_tray_lock = threading.Lock()
+_tray_notifier: TrayNotifier | None = None
+
+
+def register_tray_notifier(notifier: TrayNotifier) -> None:
+    """Let every :class:`DesktopChannel` on Windows show alerts through ``notifier``.
+
+    ``watchdog/tray.py`` registers its icon's ``notify`` once the icon is up, and unregisters
+    it when the icon stops. Why: plyer adds an icon of its own per alert (a "ghost" icon that
+    stays until the process ends) and shows our texts under the name of the program that runs
+    us ("Python"); the tray's own icon is already there, named and drawn as the product.
+    """
+    global _tray_notifier
+    with _tray_lock:
+        _tray_notifier = notifier
+
+
+def unregister_tray_notifier(notifier: TrayNotifier) -> None:
+    """Stop using ``notifier`` (only if it is the one registered; another stays).
+
+    Compared with ``==``, not ``is``: a bound method (``tray._notify``) is a new object at
+    every access, equal to the one registered.
+    """
+    global _tray_notifier
+    with _tray_lock:
+        if _tray_notifier == notifier:
+            _tray_notifier = None
+
+
+def registered_tray_notifier() -> TrayNotifier | None:
+    """The tray's notifier while a tray icon runs in this process, else None."""
+    with _tray_lock:
+        return _tray_notifier
+
+
 # --- the channel ------------------------------------------------------------------------------
 
 
@@ -271,6 +333,8 @@ class DesktopChannel:
     :param backend: ``auto`` (D-Bus if ``dbus-python`` imports, else notify-send, on Linux; plyer
         on Windows and macOS), or force ``dbus``, ``notify-send`` or ``plyer`` (tests, support).
     :param call_timeout_s: the most one ``send`` may wait on the session bus or notify-send.
+    :param tray_notifier: on Windows, show alerts through this instead of the notifier the
+        tray registered (:func:`register_tray_notifier`); tests inject one.
     """
 
     def __init__(
@@ -281,6 +345,7 @@ class DesktopChannel:
         app_name: str = APP_NAME,
         backend: Backend = "auto",
         call_timeout_s: float = CALL_TIMEOUT_S,
+        tray_notifier: TrayNotifier | None = None,
     ) -> None:
         if backend not in ("auto", "dbus", "notify-send", "plyer"):
             raise ValueError(f"unknown desktop notification backend {backend!r}")
@@ -289,6 +354,7 @@ class DesktopChannel:
         self.app_name = app_name
         self.backend: Backend = backend
         self.call_timeout_s = call_timeout_s
+        self.tray_notifier = tray_notifier
 
     @property
     def name(self) -> str:
@@ -341,6 +407,9 @@ class DesktopChannel:
         deadline = time.monotonic() + self.call_timeout_s
         backend = self._resolve_backend()
         if backend == "plyer":
+            tray = self._windows_tray_notifier() if self.backend == "auto" else None
+            if tray is not None:
+                return _send_tray(tray, rendered)
             return self._send_plyer(rendered, deadline)
         address = session_bus_address()
         if address is None:
@@ -354,6 +423,16 @@ class DesktopChannel:
         if backend == "dbus":
             return self._send_dbus(rendered, address, deadline)
         return self._send_notify_send(rendered, address, deadline)
+
+    def _windows_tray_notifier(self) -> TrayNotifier | None:
+        """On Windows, the tray icon's notifier (injected, else registered); None elsewhere.
+
+        Linux keeps its D-Bus path (the tray there has no notifications of its own), macOS
+        keeps plyer.
+        """
+        if sys.platform not in ("win32", "cygwin"):
+            return None
+        return self.tray_notifier or registered_tray_notifier()
 
     def _resolve_backend(self) -> Literal["dbus", "notify-send", "plyer"]:
         """``auto``: D-Bus, then notify-send, on freedesktop systems; plyer elsewhere."""
@@ -487,10 +566,12 @@ class DesktopChannel:
     def _send_plyer(self, rendered: Rendered, deadline: float) -> str:
         """plyer's ``notification.notify``: Windows balloon, macOS notification centre.
 
-        On Windows plyer shows the balloon from a thread of its own that keeps the tray icon for
-        ``timeout`` seconds; its errors (too long a text, an unreadable icon) die in that thread
-        unseen, which is why the texts are clipped and the ``.ico`` checked here first. A
-        notification cannot stay until dismissed there, so ``timeout_s`` replaces a 0.
+        On Windows plyer's ``notify`` would show the balloon from a non-daemon thread of its
+        own that keeps the process alive for ``timeout`` seconds and swallows its errors (too
+        long a text, an unreadable icon, no taskbar yet at login), so that path uses plyer's
+        balloon class on a thread of ours instead (:func:`_show_windows_balloon`); the texts are
+        clipped and the ``.ico`` checked here first all the same. A notification cannot stay
+        until dismissed there, so ``timeout_s`` replaces a 0.
         """
         if sys.platform.startswith("linux"):
             # Forced plyer on Linux (tests, support): make its silent failures visible first.
@@ -504,17 +585,28 @@ class DesktopChannel:
             if address is None:
                 raise _Failure("no desktop session bus for plyer to use", permanent=True)
             probe_session_bus(address, deadline)
+        windows = sys.platform in ("win32", "cygwin")
         try:
-            notification = importlib.import_module("plyer").notification
+            notification = None if windows else importlib.import_module("plyer").notification
         except ImportError as e:
             raise _Failure(f"plyer is not installed: {e}", permanent=True) from e
-        windows = sys.platform in ("win32", "cygwin")
         icon = icon_path(rendered.stem, ".ico" if windows else ".png")
         if windows and icon is None:
             raise _Failure(
                 "the notification icon (.ico) is missing from the package", permanent=True
             )
         seconds = rendered.timeout_ms / 1000 if rendered.timeout_ms > 0 else self.timeout_s
+        if windows:
+            _show_windows_balloon(
+                title=rendered.title,
+                message=rendered.message,
+                app_name=self.app_name,
+                icon=str(icon),
+                seconds=max(1.0, seconds),
+                deadline=deadline,
+            )
+            return "shown as a Windows balloon (no tray icon running)"
+        assert notification is not None
         try:
             notification.notify(
                 title=rendered.title,
@@ -532,6 +624,88 @@ class DesktopChannel:
         except Exception as e:  # plyer raises whatever its platform code raises
             raise _Failure(f"plyer failed: {e!r}", permanent=False) from e
         return f"handed to plyer ({sys.platform})"
+
+
+# --- Windows -----------------------------------------------------------------------------------
+
+
+def _send_tray(notifier: TrayNotifier, rendered: Rendered) -> str:
+    """Show the alert through the running tray icon (its own icon and name, no new thread)."""
+    try:
+        notifier(rendered.title, rendered.message)
+    except Exception as e:
+        raise _Failure(f"the tray icon could not show it: {e}", permanent=False) from e
+    return "shown by the tray icon"
+
+
+#: plyer's balloon class, imported only when used (its module loads Windows' DLLs at import).
+_BALLOON_MODULE = "plyer.platforms.win.libs.balloontip"
+
+
+def _show_windows_balloon(
+    *, title: str, message: str, app_name: str, icon: str, seconds: float, deadline: float
+) -> None:
+    """A Windows balloon without a tray icon of ours: shown, or ``_Failure`` by ``deadline``.
+
+    plyer's ``WindowsBalloonTip(timeout=0)`` creates its hidden window and adds its icon with
+    the balloon, raising if Windows refuses (``Shell_NotifyIconW`` failed, the ``.ico`` did
+    not load). That runs on a *daemon* thread of ours, which reports back before ``deadline``
+    and then keeps the icon for ``seconds`` and removes it on the thread that made it. So
+    unlike plyer's ``notify``: a failure reaches ``send`` instead of dying unseen in plyer's
+    thread, no thread can keep the process alive, and no icon is left behind. At exit the
+    process waits at most :data:`BALLOON_EXIT_WAIT_S` for a balloon that is still showing
+    (``watchdog test-alert`` would otherwise remove it the moment it appeared).
+    """
+    try:
+        balloon_class: Any = importlib.import_module(_BALLOON_MODULE).WindowsBalloonTip
+    except ImportError as e:
+        raise _Failure(f"plyer is not installed: {e}", permanent=True) from e
+    except Exception as e:  # its Windows DLL definitions failed to load
+        raise _Failure(f"plyer's Windows balloons cannot load here: {e!r}", permanent=True) from e
+    outcome: queue.SimpleQueue[BaseException | None] = queue.SimpleQueue()
+    done = threading.Event()
+    shown_until = time.monotonic() + seconds
+
+    def at_exit() -> None:
+        """Keep a balloon still up until its time, at most ``BALLOON_EXIT_WAIT_S``, then end."""
+        if thread.is_alive():
+            done.wait(max(0.0, min(shown_until - time.monotonic(), BALLOON_EXIT_WAIT_S)))
+        done.set()
+        thread.join(timeout=1.0)
+
+    def show() -> None:
+        try:
+            tip = balloon_class(
+                title=title, message=message, app_name=app_name, app_icon=icon, timeout=0
+            )
+        except BaseException as e:  # reported to send(), which words it
+            outcome.put(e)
+            return
+        outcome.put(None)
+        done.wait(seconds)
+        try:
+            tip.remove_notify()
+        except Exception:
+            log.debug("Could not remove the balloon's icon", exc_info=True)
+        # Gone: nothing left to wait for at exit (a long `run` must not collect exit hooks).
+        # plyer's own hook (tip.__del__) stays: its hidden window lives until the exit.
+        atexit.unregister(at_exit)
+
+    thread = threading.Thread(target=show, name="watchdog-balloon", daemon=True)
+    thread.start()
+    try:
+        error = outcome.get(timeout=_remaining(deadline))
+    except queue.Empty:
+        done.set()  # if it comes up after all, it goes again at once
+        raise _Failure(
+            "Windows did not show the notification in time (is the taskbar running?)",
+            permanent=False,
+        ) from None
+    if error is not None:
+        raise _Failure(f"Windows did not show the notification: {error}", permanent=False)
+    shown_until = time.monotonic() + seconds
+    # Registered after plyer's own atexit hook (made in the thread), so it runs before it.
+    atexit.register(at_exit)
 
 
 # --- the session bus --------------------------------------------------------------------------
