@@ -30,7 +30,7 @@ def fake_pystray(backend: str) -> types.ModuleType:
     """A module that looks like ``pystray`` with the ``backend`` icon class."""
 
     class MenuItem:
-        def __init__(self, text: Any, action: Any, default: bool = False) -> None:
+        def __init__(self, text: Any, action: Any, default: bool = False, **_options: Any) -> None:
             self.text, self.action, self.default = text, action, default
 
     class Menu:
