@@ -116,14 +116,57 @@ class Problem:
     diagnosis: Diagnosis
     said: str  # the server's words or the network failure, safe to show (never a password)
     stage: Literal["connect", "login"]
+    network: NetworkFailure | None = None  # how the connection failed, when it did
+    no_sign_in_offered: bool = False  # the server offers no AUTH: a relay, or the wrong port
 
     def explain(self, provider: str, role: Role) -> list[str]:
         """Three plain lines: what it means, what happened, what to do."""
+        if self.no_sign_in_offered:
+            return [
+                "This server does not offer signing in (it announces no AUTH): it is a relay "
+                "that takes mail without a user name, or this is not the port for signing in.",
+                f"What happened: {self.said}",
+                "What to do: if this server takes the practice's mail without a password (an "
+                "office relay), type - as the user name for no sign-in; otherwise use the "
+                "provider's port for signing in (587 with starttls, or 465 with ssl).",
+            ]
         return [
             describe(self.diagnosis),
             f"What happened: {self.said}",
             f"What to do: {fix_for(provider, self.diagnosis, role)}",
         ]
+
+    @property
+    def unreachable(self) -> bool:
+        """The server could not be reached at all (a name, a port, this PC's connection)."""
+        return self.network is not None and self.diagnosis is not Diagnosis.TLS_ERROR
+
+    def likely_causes(self, host: str) -> str:
+        """For support, who is reading: what usually causes this failure to connect."""
+        causes = {
+            NetworkFailure.DNS: (
+                f"the server name {host} is misspelled, or this PC is offline (then no name at "
+                "all can be looked up: check that a web page opens on this PC)"
+            ),
+            NetworkFailure.REFUSED: (
+                f"a wrong port: {host} answered, but nothing takes mail on that port"
+            ),
+            NetworkFailure.TIMEOUT: (
+                "a firewall (this PC's, the office's or the provider's) blocks the port, a "
+                "wrong server name or port, or this PC is offline"
+            ),
+            NetworkFailure.NO_ROUTE: (
+                "this PC is offline (cable, Wi-Fi), or the office network does not reach "
+                f"{host}"
+            ),
+            NetworkFailure.RESET: (
+                "a security program or firewall cut the connection, or the security setting "
+                "(ssl or starttls) does not fit the port"
+            ),
+        }
+        if self.network is None:
+            return ""
+        return causes.get(self.network, "a wrong server name or port, or this PC is offline")
 
 
 def fix_for(provider: str, diagnosis: Diagnosis, role: Role) -> str:
@@ -173,7 +216,16 @@ def smtp_problem(
     failure = network_failure_of(error)
     if failure is not None:
         words = network_words(failure, host, port)
-        return Problem(diagnose_network(failure), f"{words} ({_technical(error)})", stage)
+        return Problem(
+            diagnose_network(failure), f"{words} ({_technical(error)})", stage, network=failure
+        )
+    if isinstance(error, smtplib.SMTPNotSupportedError) and stage == "login":
+        return Problem(
+            Diagnosis.UNKNOWN,
+            f"{host} port {port} announced no sign-in (no AUTH) ({error})",
+            stage,
+            no_sign_in_offered=True,
+        )
     if isinstance(error, smtplib.SMTPNotSupportedError):
         return Problem(
             Diagnosis.UNKNOWN,
@@ -206,6 +258,7 @@ def imap_problem(error: BaseException, host: str, port: int) -> Problem:
             Diagnosis.TLS_ERROR if tls else Diagnosis.SEED_UNREACHABLE,
             f"{network_words(failure, host, port)} ({_technical(error)})",
             "connect",
+            network=failure,
         )
     return Problem(Diagnosis.UNKNOWN, str(error), "connect")
 
