@@ -586,12 +586,13 @@ class Wizard:
             )
             if choice == "s":
                 return None
-            if choice == "n" and why is None:
+            if choice == "n" and why is not None:
+                ui.say("  Without a sign-in there is nothing to save for this account.")
+                continue
+            self._other_way_on(choice)
+            if choice == "n":
                 self.sources[account.role] = "oauth"
                 return ""
-            if choice == "n":
-                ui.say("  Without a sign-in there is nothing to save for this account.")
-            self._other_way_on(choice)
 
     def username(
         self,
@@ -641,8 +642,6 @@ class Wizard:
                 )
                 if choice == "s":
                     return None
-                if choice == "n":
-                    break
                 self._other_way_on(choice)
             return ""
         if os.environ.get(env_var(role)):
@@ -652,6 +651,8 @@ class Wizard:
             )
         while True:
             password, source = self._ask_password(account)
+            # Kept for this run: going back to change another answer does not ask for it again.
+            self.typed[role] = (self._account_key(account), password)
             if self.skip_tests:
                 self.sources[role] = source
                 return password
@@ -669,6 +670,7 @@ class Wizard:
             if choice == "s":
                 return None
             if choice == "n":
+                self._other_way_on(choice)
                 self.sources[role] = source
                 self.typed[role] = (self._account_key(account), password)
                 return password
@@ -1226,28 +1228,14 @@ def _interactive(ui: Console, args: argparse.Namespace, path: Path, journal: Sig
                     accounts[role] = wizard.account(role)
                 elif name == "schedule":
                     every, deadline = wizard.schedule(accounts["sender"][0])
+                    draft = _draft(accounts, every, deadline, wizard, journal)
+                    if not wizard.schedule_accepted(_render(draft, path), path):
+                        continue  # the same step again, with these answers as the defaults
                 else:
                     office, contact = wizard.office()
                 step += 1
-            (sender, sender_password), (seed, seed_password) = accounts["sender"], accounts["seed"]
-            plan = _Plan(
-                sender,
-                seed,
-                every,
-                deadline,
-                office,
-                contact,
-                passwords={"sender": sender_password, "seed": seed_password},
-                sources={
-                    "sender": wizard.sources.get("sender", "typed"),
-                    "seed": wizard.sources.get("seed", "typed"),
-                },
-                journal=journal,
-            )
+            plan = _draft(accounts, every, deadline, wizard, journal, office, contact)
             text = _render(plan, path)
-            if not wizard.schedule_accepted(text, path):
-                step = STEPS.index("schedule")
-                continue
             if wizard.skip_tests:
                 ui.say()
                 ui.say(
@@ -1286,6 +1274,33 @@ def _interactive(ui: Console, args: argparse.Namespace, path: Path, journal: Sig
     with_the_pc = offer_autostart(ui, path, ask=True, wanted=False)
     _closing(ui, plan, path, with_the_pc=with_the_pc)
     return EXIT_DONE
+
+
+def _draft(
+    accounts: dict[Role, tuple[Account, str]],
+    every: float,
+    deadline: float,
+    wizard: Wizard,
+    journal: SignInJournal,
+    office: str = "",
+    contact: str = "",
+) -> _Plan:
+    """What the answers so far would save."""
+    (sender, sender_password), (seed, seed_password) = accounts["sender"], accounts["seed"]
+    return _Plan(
+        sender,
+        seed,
+        every,
+        deadline,
+        office,
+        contact,
+        passwords={"sender": sender_password, "seed": seed_password},
+        sources={
+            "sender": wizard.sources.get("sender", "typed"),
+            "seed": wizard.sources.get("seed", "typed"),
+        },
+        journal=journal,
+    )
 
 
 def current_values(ui: Console, path: Path) -> dict[str, dict[str, str]]:
