@@ -144,6 +144,34 @@ def write_guide(path: str | os.PathLike[str], html: str, *, private: bool = Fals
     return target
 
 
+#: Where an installed copy keeps the documents (pyproject.toml: [tool.setuptools.data-files]).
+DOCS_INSTALL_DIR = Path("share") / "doc" / "delivery-watchdog"
+
+
+def doc_path(name: str) -> Path | None:
+    """The document ``name`` (e.g. ``"oauth.md"``) on this PC, or None where it is not.
+
+    A source checkout (or an editable install) has it in ``docs/`` beside the package; an
+    installed copy under ``<prefix>/share/doc/delivery-watchdog`` (the environment's prefix, or
+    the user's for ``pip install --user``).
+    """
+    import site
+    import sysconfig
+
+    candidates = [Path(__file__).resolve().parent.parent / "docs" / name]
+    for base in (sysconfig.get_path("data"), getattr(site, "USER_BASE", None)):
+        if base:
+            candidates.append(Path(base) / DOCS_INSTALL_DIR / name)
+    return next((path for path in candidates if path.is_file()), None)
+
+
+def doc_reference(name: str) -> str:
+    """How a message names a document: its full path on this PC where there is one, so a
+    support person can open it from an installed copy too; else its name in the sources."""
+    path = doc_path(name)
+    return str(path) if path is not None else f"docs/{name} in the Delivery Watchdog sources"
+
+
 #: How long a browser command may run before it counts as started. A browser that cannot start
 #: (no display, a broken desktop entry) exits within a moment with an error; one that works
 #: either hands the page to a running browser and exits with 0, or keeps running as the window.

@@ -50,9 +50,17 @@ from .config_writer import (
     validate_config_text,
     write_config_file,
 )
-from .credentials import KEYRING_SERVICE, Role, env_var, keyring_entry
+from .credentials import (
+    KEYRING_SERVICE,
+    Role,
+    env_var,
+    keyring_backend_problem,
+    keyring_entry,
+    secure_keyring_advice,
+)
 from .doctor import Problem, account_provider
 from .errors import ConfigError, WatchdogError
+from .guide_page import doc_reference
 from .models import Security
 from .providers import OTHER, Provider, ServerPreset, SignIn, all_providers, get_provider
 from .setup_account import SERVICE_NAMES, Account, live_login
@@ -154,7 +162,8 @@ def add_setup_arguments(parser: argparse.ArgumentParser) -> None:
             (
                 f"--{role}-oauth-client-id",
                 "ID",
-                "oauth2: the application (client) id of your own app registration (docs/oauth.md)",
+                "oauth2: the application (client) id of your own app registration (see "
+                "docs/oauth.md)",
             ),
             (
                 f"--{role}-oauth-client-secret",
@@ -518,7 +527,7 @@ class Wizard:
             self.ui.say(
                 f"  Watchdog signs in to {provider.display_name} through a {name} sign-in page "
                 f"(OAuth2). It needs your own {name} app registration (its client id); "
-                "docs/oauth.md says step by step how to make one."
+                f"{doc_reference('oauth.md')} says step by step how to make one."
             )
             return service
         for line in oauth_choice_words(provider, service):
@@ -921,8 +930,9 @@ def store_password(role: Role, username: str, password: str) -> str | None:
     try:
         backend = keyring.get_keyring()
         name = str(getattr(backend, "name", type(backend).__name__))
-        if type(backend).__module__.startswith("keyrings.alt"):
-            return f"the keyring here ({name}) would keep it in a plain file"
+        unsafe = keyring_backend_problem(backend)
+        if unsafe is not None and "keeps nothing" not in unsafe:
+            return unsafe  # never written: a plain file is no place for a password
         keyring.set_password(KEYRING_SERVICE, entry, password)
         kept = keyring.get_password(KEYRING_SERVICE, entry)
     except keyring.errors.KeyringError as e:
@@ -1106,12 +1116,12 @@ def save(ui: Console, plan: _Plan, text: str, path: Path, *, overwrite: bool) ->
             ui.say(f"Password for {account.username}: NOT saved: {problem}.")
             not_kept.append(role)
     if not_kept:
-        names = " and ".join(env_var(r) for r in not_kept)
         ui.say(
-            "Nothing was written to disk instead: a password never goes into a file. Give the "
-            f"watchdog {names} in its environment (for example in the autostart entry or the "
-            "service that runs `watchdog run`); the environment wins over the keyring."
+            "Nothing was written to disk instead: a password never goes into a file (not the "
+            "configuration, not the autostart entry). Until the passwords are saved, the "
+            "watchdog cannot check (its status says so)."
         )
+        ui.say(f"What to do: {secure_keyring_advice()}")
     try:
         write_config_file(path, text, overwrite=overwrite)
     except FileExistsError:
@@ -1125,6 +1135,24 @@ def save(ui: Console, plan: _Plan, text: str, path: Path, *, overwrite: bool) ->
     if plan.journal is not None:
         plan.journal.keep()
     ui.say(f"Configuration written to {path} (readable only by you).")
+
+
+def say_where_passwords_go(ui: Console) -> None:
+    """Before any password is asked: say at once when this PC has no safe place for them."""
+    try:
+        import keyring
+
+        problem = keyring_backend_problem(keyring.get_keyring())
+    except Exception as e:  # a broken keyring setup: the same advice applies
+        problem = f"the system keyring cannot be used ({type(e).__name__})"
+    if problem is None:
+        return
+    ui.say()
+    ui.say(
+        f"Note: passwords cannot be saved on this PC yet: {problem}. Set-up goes on, but "
+        "nothing can check until they are saved."
+    )
+    ui.say(f"What to do: {secure_keyring_advice()}")
 
 
 def offer_autostart(ui: Console, path: Path, *, ask: bool, wanted: bool) -> bool:
@@ -1215,6 +1243,7 @@ def _interactive(ui: Console, args: argparse.Namespace, path: Path, journal: Sig
         raise BadInput("--ca-file", str(e)) from None
     if wizard.skip_tests:
         ui.say("Live tests skipped (--no-test): the settings will be saved without proof.")
+    say_where_passwords_go(ui)
     accounts: dict[Role, tuple[Account, str]] = {}
     every = deadline = 0.0
     office = contact = ""

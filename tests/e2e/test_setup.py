@@ -327,7 +327,7 @@ def test_a_scripted_setup_whose_sign_in_fails_writes_nothing_and_exits_2(
 
 
 @pytest.mark.servers
-def test_without_a_working_keyring_the_config_is_written_and_the_environment_named(
+def test_without_a_working_keyring_the_config_is_written_and_what_to_install_is_said(
     tmp_path: Path, servers: Any, watchdog_env: dict[str, str]
 ) -> None:
     # watchdog_env has the null keyring, which accepts passwords and forgets them.
@@ -337,7 +337,12 @@ def test_without_a_working_keyring_the_config_is_written_and_the_environment_nam
     )
     assert done.returncode == 0, done.stdout + done.stderr
     assert "NOT saved: the system keyring (null Keyring) did not keep it" in done.stdout
-    assert "WATCHDOG_SENDER_PASSWORD and WATCHDOG_SEED_PASSWORD in its environment" in done.stdout
+    assert "a password never goes into a file (not the configuration, not the autostart entry)" in (
+        done.stdout
+    )
+    assert "What to do: Install and enable a system keyring with the Secret Service" in done.stdout
+    # Never advised: a password in the autostart entry, or in the environment of a file.
+    assert "in its environment" not in done.stdout
     assert load_config(config).sender.username == "sender"
     assert servers.smtp.received == []  # --no-test: nothing was sent
 
@@ -577,3 +582,17 @@ def test_running_setup_again_offers_the_current_values_as_defaults(
     w.child.sendintr()
     assert w.exit_code() == 130
     assert load_config(config).schedule.every_minutes == 15  # untouched
+
+
+def test_a_pc_without_any_keyring_is_told_at_once_what_to_install_before_passwords_are_asked(
+    tmp_path: Path, env: dict[str, str]
+) -> None:
+    w = Wizard(
+        tmp_path / "config.toml", {**env, "PYTHON_KEYRING_BACKEND": "keyring.backends.fail.Keyring"}
+    )
+    w.expect(r"Note: passwords cannot be saved on this PC yet: this PC has no system keyring")
+    w.expect(r"What to do: Install and enable a system keyring with the Secret Service: GNOME")
+    w.answer(r"sending e-mail address: ", "frontdesk@smiledental.test")
+    w.child.sendeof()
+    assert w.exit_code() == 130
+    assert "autostart entry (" not in w.output
