@@ -777,6 +777,8 @@ class Wizard:
         else:
             self.ui.say("  The sign-in did not work.")
         for line in problem.explain(account.provider.name, account.role):
+            if problem.unreachable and line.startswith("What to do:"):
+                continue  # the likely causes follow, in words for support (who is reading)
             self.ui.say(f"  {line}")
         return problem
 
