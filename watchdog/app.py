@@ -333,7 +333,8 @@ class AppControls:
             kind=AlertKind.RESULT,
             status=status,
             title=f"{what} could not be opened",
-            message=(f"No web browser could be started on this PC. Open this file by hand: {path}"),
+            # The file first: a notification's text is clipped at 255 characters.
+            message=f"Open this file by hand: {path} (no web browser could be started).",
             office=app.config.office,
             at=app.clock.now(),
         )
