@@ -387,7 +387,7 @@ class AppControls:
             _title, page = current_guide_html(self.app.config, self.app.history, self.app.clock)
             path = write_guide(data_dir(self.app.config) / "guide.html", page, private=True)
             if not open_in_browser(path):
-                log.warning("No web browser could be opened for %s", path)
+                self._browser_did_not_start("The guidance", path)
         except Exception:
             log.exception("Could not show the guide")
 
@@ -404,9 +404,45 @@ class AppControls:
                 now=app.clock.now(),
             )
             if not open_in_browser(path):
-                log.warning("No web browser could be opened for %s", path)
+                self._browser_did_not_start("The history report", path)
         except Exception:
             log.exception("Could not open the history report")
+
+    def _browser_did_not_start(self, what: str, path: Path) -> None:
+        """Tell the person at the PC, who pressed the menu item and saw nothing happen.
+
+        Only the desktop channel: a browser that did not start is news for the person at this
+        PC, not an alert for support's webhooks. The log names the file too.
+        """
+        from .notify import Alert, AlertKind
+
+        log.warning("No web browser could be started for %s; the page is %s", what.lower(), path)
+        app = self.app
+        try:
+            status = app.history.status().status
+        except Exception:
+            from .models import Status
+
+            status = Status.UNKNOWN
+        alert = Alert(
+            kind=AlertKind.RESULT,
+            status=status,
+            title=f"{what} could not be opened",
+            # The file first: a notification's text is clipped at 255 characters.
+            message=f"Open this file by hand: {path} (no web browser could be started).",
+            office=app.config.office,
+            at=app.clock.now(),
+        )
+        for channel in app.notifier.channels:
+            if channel.name != "desktop":
+                continue
+            try:
+                result = channel.send(alert)
+            except Exception:  # a channel must not raise; if one does, the log has it
+                log.exception("The desktop channel raised")
+                continue
+            if not result.ok:
+                log.warning("Could not show the notification either: %s", result.detail)
 
     def pause(self, seconds: float) -> None:
         self.app.loop.pause(seconds)

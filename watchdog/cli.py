@@ -14,6 +14,7 @@ import io
 import json
 import logging
 import os
+import re
 import signal
 import sys
 import threading
@@ -175,15 +176,18 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
             "the text from the practice software's failed test e-mail."
         ),
     )
-    p.add_argument("--smtp-code", type=int, required=True, metavar="CODE", help="e.g. 550")
+    p.add_argument(
+        "--smtp-code", type=smtp_code_argument, required=True, metavar="CODE", help="e.g. 550"
+    )
     p.add_argument(
         "--smtp-message", required=True, metavar="TEXT", help='e.g. "5.4.5 Daily user sending..."'
     )
     p.add_argument(
         "--provider",
+        type=provider_argument,
         metavar="NAME",
         help="gmail, outlook, microsoft365, yahoo, att, aol, comcast, icloud or other "
-        "(default: from the config if there is one, else other)",
+        "(default: the one the error names, e.g. gsmtp, else the config's, else other)",
     )
     p.add_argument("--json", action="store_true", help="print as JSON")
     p.set_defaults(func=cmd_explain)
@@ -200,8 +204,16 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
         parents=[common],
         help="open the step-by-step guide for the current problem (or any given one)",
     )
-    p.add_argument("--provider", metavar="NAME", help="gmail, outlook, ..., other")
-    p.add_argument("--diagnosis", metavar="NAME", help="e.g. sending_limit (see docs/diagnoses.md)")
+    p.add_argument(
+        "--provider", type=provider_argument, metavar="NAME", help="gmail, outlook, ..., other"
+    )
+    p.add_argument(
+        "--diagnosis",
+        type=diagnosis_argument,
+        metavar="NAME",
+        help="e.g. sending_limit, silent_drop, auth_rejected (`watchdog guide --diagnosis x` "
+        "lists them all)",
+    )
     p.add_argument("--output", type=Path, metavar="FILE", help="where to write the HTML page")
     p.add_argument("--no-open", action="store_true", help="only write the page")
     p.set_defaults(func=cmd_guide)
@@ -227,13 +239,35 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run a command; every error ends here as a plain message and an exit code."""
-    words = list(sys.argv[1:] if argv is None else argv)
+    """Run a command; every error ends here as a plain message and an exit code.
+
+    ``watchdog export | head`` (any command whose reader closes the pipe early) ends quietly:
+    the reader has what it wanted, which is no error of ours. The command's own exit code is
+    kept when only the last flush met the closed pipe; a pipe closed while the command was still
+    writing ends it with 0. Standard output is then pointed at nothing, so Python's flush at exit
+    does not print a traceback of its own.
+    """
+    try:
+        code = _run(list(sys.argv[1:] if argv is None else argv))
+    except BrokenPipeError:
+        _silence_stdout()
+        return EXIT_OK
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:
+        _silence_stdout()
+    return code
+
+
+def _run(words: list[str]) -> int:
     args = build_parser(words).parse_args(words)
     _setup_logging(args.verbose)
     func: Callable[[argparse.Namespace], int] = args.func
     try:
         return func(args)
+    except NoConfigError as e:
+        _say(str(e), file=sys.stderr)
+        return EXIT_CONFIG
     except (ConfigError, SecretError) as e:
         _say(f"Configuration problem: {e}", file=sys.stderr)
         return EXIT_CONFIG
@@ -249,6 +283,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         _say("Interrupted.", file=sys.stderr)
         return EXIT_INTERRUPTED
+
+
+class NoConfigError(ConfigError):
+    """There is no configuration yet: the way on is ``watchdog setup``, not a file to fix."""
+
+
+def _silence_stdout() -> None:
+    """Point standard output at the null device, so a closed pipe is not written to again."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):  # no real file descriptor (a test's capture): nothing to do
+        pass
 
 
 _LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -308,6 +356,17 @@ def _log_to_file(verbose: int) -> Path | None:
 
 
 def _config(args: argparse.Namespace) -> Config:
+    """The config, or :class:`NoConfigError` pointing to ``watchdog setup`` when there is none."""
+    from .config import default_config_path
+
+    path: Path = args.config or default_config_path()
+    if not path.exists():
+        given = " --config " + str(args.config) if args.config else ""
+        raise NoConfigError(
+            f"This PC is not set up yet: there is no configuration at {path}. Run "
+            f"`watchdog{given} setup` to set it up (it asks for the accounts step by step and "
+            "tests them), or point --config or WATCHDOG_CONFIG at an existing configuration."
+        )
     return load_config(args.config)
 
 
@@ -518,7 +577,7 @@ def cmd_status(args: argparse.Namespace) -> int:
     if snapshot.reason:
         _say(f"Why: {snapshot.reason}")
     if last:
-        _say(f"Last check: {_clock(last[0].sent_at)} - {last[0].outcome.value}: {_short(last[0])}")
+        _say(f"Last check: {_clock(last[0].sent_at)} - {_last_check_words(last[0])}")
     else:
         _say("Last check: none yet (run `watchdog check`).")
     if pending:
@@ -567,7 +626,7 @@ def cmd_history(args: argparse.Namespace) -> int:
             r.outcome.value,
             format_duration(r.latency_s) if r.latency_s is not None else "-",
             r.folder or "-",
-            r.diagnosis.value,
+            _diagnosis_cell(r),
             _one_line(str(r.smtp_reply), 60) if r.smtp_reply else "-",
         )
         for r in rows
@@ -586,8 +645,12 @@ def cmd_incidents(args: argparse.Namespace) -> int:
     from .app import history_path
     from .history import History
     from .incidents import group_incidents
+    from .providers import detect_provider
 
     config = _config(args)
+    provider = detect_provider(
+        config.sender.smtp_host, config.sender.address, named=config.sender.provider
+    ).name
     since = parse_since(args.since)
     with History(history_path(config)) as history:
         flips = list(reversed(history.flips(limit=100_000)))
@@ -632,7 +695,8 @@ def cmd_incidents(args: argparse.Namespace) -> int:
             f"{i.status.value:<8} {_clock(i.start, date=True)} -> {end} "
             f"({format_duration(i.duration(now))})"
         )
-        _say(f"         why: {', '.join(d.value for d in i.diagnoses) or 'unknown'}")
+        why = "; ".join(diagnosis_words(d, provider) for d in i.diagnoses)
+        _say(f"         why: {why or 'not recorded'}")
         _say(f"         canaries failed: {i.canaries_failed}; told: {', '.join(told) or 'nobody'}")
         if i.person_acted_at:
             acted = ", ".join(_clock(t) for t in i.person_acted_at)
@@ -709,13 +773,15 @@ def cmd_guide(args: argparse.Namespace) -> int:
     from .providers import detect_provider, get_provider
 
     config: Config | None = None
-    if args.provider is None or args.diagnosis is None:
-        config = _config(args)  # the current problem needs the config and the history
+    try:
+        config = _config(args)
+    except ConfigError:
+        # Without a config, a given provider and diagnosis still make a page; the current
+        # problem needs the config and its history.
+        if args.provider is None or args.diagnosis is None:
+            raise
     if args.provider:
-        try:
-            provider = get_provider(args.provider)
-        except ValueError as e:
-            raise ConfigError(f"--provider {args.provider!r}: {e}") from e
+        provider = get_provider(args.provider)
     else:
         assert config is not None
         provider = detect_provider(
@@ -724,11 +790,7 @@ def cmd_guide(args: argparse.Namespace) -> int:
     since: float | None = None
     last_reply: str | None = None
     if args.diagnosis:
-        try:
-            diagnosis = Diagnosis(args.diagnosis)
-        except ValueError:
-            allowed = ", ".join(d.value for d in Diagnosis)
-            raise ConfigError(f"--diagnosis {args.diagnosis!r}: use one of {allowed}") from None
+        diagnosis: Diagnosis = args.diagnosis
     else:
         assert config is not None
         with History(history_path(config)) as history:
@@ -743,6 +805,8 @@ def cmd_guide(args: argparse.Namespace) -> int:
         ):
             last_reply = str(recent[0].smtp_reply)
     guide = guide_for(provider.name, diagnosis)
+    # The office's name and support contact stay on the page whichever provider or diagnosis
+    # was asked for: the page is for this office's front desk.
     page = render_html(
         guide,
         since=since,
@@ -757,7 +821,7 @@ def cmd_guide(args: argparse.Namespace) -> int:
     _say(f"Guide: {guide.title}")
     _say(f"Written to {path}")
     if not args.no_open and not open_in_browser(path):
-        _say("No web browser could be opened; open the file above by hand.")
+        _say(f"No web browser could be started to show it; open this file by hand: {path}")
     return EXIT_OK
 
 
@@ -765,31 +829,28 @@ def cmd_guide(args: argparse.Namespace) -> int:
 
 
 def cmd_explain(args: argparse.Namespace) -> int:
-    from .classifier import describe, diagnose_reply, find_rule, parse_smtp_reply
-    from .guidance import short_fix
+    from .classifier import diagnose_reply, find_rule, parse_smtp_reply
     from .providers import detect_provider, get_provider
 
-    if not 200 <= args.smtp_code <= 599:
-        raise ConfigError(f"--smtp-code {args.smtp_code}: an SMTP code is a number from 200 to 599")
-    if args.provider:
-        try:
-            provider = get_provider(args.provider)
-        except ValueError as e:
-            raise ConfigError(f"--provider {args.provider!r}: {e}") from e
-    else:
-        provider = detect_provider("", "")
+    configured = "other"
+    if not args.provider:
         try:
             config = _config(args)
-            provider = detect_provider(
+            configured = detect_provider(
                 config.sender.smtp_host, config.sender.address, named=config.sender.provider
-            )
+            ).name
         except ConfigError:
             pass  # no config is fine here: explain works on any pasted error
-    reply = parse_smtp_reply(args.smtp_code, _strip_code(args.smtp_code, args.smtp_message))
+    text = _strip_code(args.smtp_code, args.smtp_message)
+    # A reply that names its provider is that provider's, whatever the config says: the
+    # practice software may send through another account than the one the watchdog checks.
+    # --provider, given by the person, is taken as said.
+    named = args.provider or provider_named_in_reply(text, configured) or configured
+    provider = get_provider(named)
+    reply = parse_smtp_reply(args.smtp_code, text)
     diagnosis = diagnose_reply(reply, provider.name)
     rule = find_rule(reply, provider.name)
-    summary = describe(diagnosis)
-    fix = short_fix(provider.name, diagnosis)
+    summary, fix = practice_software_words(diagnosis, provider.name)
     if args.json:
         _say(
             json.dumps(
@@ -814,6 +875,150 @@ def cmd_explain(args: argparse.Namespace) -> int:
     _say(f"What it means: {summary}")
     _say(f"What to do ({provider.display_name}): {fix}")
     return EXIT_OK
+
+
+def smtp_code_argument(value: str) -> int:
+    """``--smtp-code``: a reply code, 200 to 599; a wrong one is a usage error (argparse's)."""
+    try:
+        code = int(value.strip())
+    except ValueError:
+        code = 0
+    if not 200 <= code <= 599:
+        raise argparse.ArgumentTypeError(
+            f"{value!r} is not an SMTP reply code: give the three-digit number the error starts "
+            "with, from 200 to 599 (e.g. 550)"
+        )
+    return code
+
+
+def provider_argument(value: str) -> str:
+    """``--provider``: one of the known providers; a wrong one is a usage error."""
+    from .providers import get_provider
+
+    try:
+        return get_provider(value.strip().lower()).name
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(f"{value!r}: {e}") from None
+
+
+def diagnosis_argument(value: str) -> Diagnosis:
+    """``--diagnosis``: a diagnosis name; a wrong one is a usage error."""
+    try:
+        return Diagnosis(value.strip().lower())
+    except ValueError:
+        allowed = ", ".join(d.value for d in Diagnosis)
+        raise argparse.ArgumentTypeError(f"{value!r}: use one of {allowed}") from None
+
+
+#: Families of providers that share their servers' wording: a Yahoo-style code in an AOL or
+#: AT&T account's reply is that account's own, not Yahoo's.
+_REPLY_FAMILIES: dict[str, frozenset[str]] = {
+    "gmail": frozenset({"gmail"}),
+    "outlook": frozenset({"outlook", "microsoft365"}),
+    "yahoo": frozenset({"yahoo", "aol", "att"}),
+    "icloud": frozenset({"icloud"}),
+    "comcast": frozenset({"comcast"}),
+}
+
+#: What in a reply names the provider that wrote it, e.g. Gmail's "- gsmtp" at the end of every
+#: reply, Microsoft's server names, Yahoo's bracketed codes ("[PH01]", "(#AUTH005)").
+_REPLY_MARKS: tuple[tuple[str, re.Pattern[str]], ...] = (
+    ("gmail", re.compile(r"\bgsmtp\b|support\.google\.com|\bgoogle\.com\b", re.I)),
+    ("outlook", re.compile(r"\boutlook\.com\b|\bhotmail\.com\b|\blive\.com\b", re.I)),
+    (
+        "yahoo",
+        re.compile(
+            r"\[(?:PH|TS|TSS|GL|BL|DM|IP|SU)\d\d\]|\(#(?:AUTH|MBR|CON)\d+\)"
+            r"|\byahoo(?:inc)?\.com\b",
+            re.I,
+        ),
+    ),
+    ("icloud", re.compile(r"\bicloud\.com\b|\bme\.com\b|\bapple\.com\b", re.I)),
+    ("comcast", re.compile(r"\bcomcast\.net\b|\bxfinity\b", re.I)),
+)
+
+
+def provider_named_in_reply(text: str, configured: str) -> str | None:
+    """The provider a reply names ("gsmtp", "outlook.com", "[PH01]"), or None.
+
+    The configured provider is kept when it belongs to the named family (Microsoft 365 for an
+    "outlook.com" server name, AOL or AT&T for a Yahoo code): their servers speak alike.
+    """
+    for family, pattern in _REPLY_MARKS:
+        if pattern.search(text):
+            return configured if configured in _REPLY_FAMILIES[family] else family
+    return None
+
+
+def practice_software_words(diagnosis: Diagnosis, provider: str) -> tuple[str, str]:
+    """What a refusal means and what to do, for an error the practice software showed.
+
+    ``watchdog explain`` is read about the practice's own account: the texts the watchdog uses
+    for its own checks speak of "this program", "the keyring for Watchdog" and "the history",
+    which do not apply to an error pasted from the practice software.
+    """
+    from .classifier import describe
+    from .guidance import short_fix
+    from .providers import get_provider
+
+    info = get_provider(provider)
+    where = f" at {info.sign_in_url}" if info.sign_in_url else " in the account's security settings"
+    settings = "the practice software's mail settings"
+    words: dict[Diagnosis, tuple[str, str]] = {
+        Diagnosis.APP_PASSWORD_REQUIRED: (
+            "The mail provider no longer accepts the account's normal password from a program "
+            "like the practice software; it needs an app password made in the account's "
+            "security settings.",
+            f"Create an app password{where} and type it into {settings} in place of the "
+            "normal password.",
+        ),
+        Diagnosis.AUTH_REJECTED: (
+            "The mail provider did not accept the user name or password in the practice "
+            "software's mail settings.",
+            f"Check the user name and the password in {settings} (many providers want an app "
+            f"password there, made{where}); then send a test e-mail again.",
+        ),
+        Diagnosis.BASIC_AUTH_DISABLED: (
+            "The mail provider has switched off signing in with a password from programs like "
+            "the practice software, so it cannot send this way any more.",
+            short_fix(provider, diagnosis),
+        ),
+        Diagnosis.SIGNIN_EXPIRED: (
+            "The mail provider no longer accepts the sign-in the practice software uses (it "
+            "was withdrawn or the password changed).",
+            f"Sign in again in {settings} (or type the new password there).",
+        ),
+        Diagnosis.MESSAGE_REJECTED: (
+            describe(diagnosis),
+            "A junk-mail filter refused the message; the error's own words say which rule. "
+            "If it keeps happening, ask the provider, or send reminders through a sending "
+            "service.",
+        ),
+        Diagnosis.UNKNOWN: (
+            "The mail provider refused the message for a reason not recognised here.",
+            "The error's own words say why; if it continues, send them to the provider's support.",
+        ),
+        Diagnosis.SERVER_UNREACHABLE: (
+            "The mail server could not be reached; it may be down, or the server name or port "
+            f"in {settings} may be wrong.",
+            f"Check the server name and port in {settings}; if they are right, the provider "
+            "may be down: try again later.",
+        ),
+        Diagnosis.WRONG_SERVER_SETTINGS: (
+            f"The server and port in {settings} answered, but not as a mail server for "
+            "sending, so the port, the server name or the security setting is probably wrong.",
+            f"Compare the server name, port and security in {settings} with the provider's "
+            "settings page (sending is usually port 465 with SSL or 587 with STARTTLS).",
+        ),
+        Diagnosis.RELAY_DENIED: (
+            describe(diagnosis),
+            f"Check in {settings} that signing in is switched on, with the account's own user "
+            "name, and that the From address is that account's address.",
+        ),
+    }
+    if diagnosis in words:
+        return words[diagnosis]
+    return describe(diagnosis), short_fix(provider, diagnosis)
 
 
 def _strip_code(code: int, text: str) -> str:
@@ -893,6 +1098,32 @@ def _iso(ts: float | None) -> str | None:
 
 def _clock(ts: float, *, date: bool = False) -> str:
     return time.strftime("%Y-%m-%d %H:%M:%S" if date else "%H:%M:%S", time.localtime(ts))
+
+
+def _last_check_words(r: CheckResult) -> str:
+    """``delivered: INBOX after 2.1 s``; a check still waiting says so and until when, never an
+    empty ``pending:``."""
+    if r.outcome is Outcome.PENDING:
+        return f"waiting for the test message to arrive (deadline {_clock(r.deadline_at)})"
+    short = _short(r)
+    return f"{r.outcome.value}: {short}" if short else r.outcome.value
+
+
+def diagnosis_words(diagnosis: Diagnosis, provider: str = "other") -> str:
+    """A diagnosis as the guide's title ("Reminders may be disappearing ..."), not its code."""
+    from .guidance import guide_for
+
+    try:
+        return guide_for(provider, diagnosis).title
+    except Exception:  # a guide that cannot be read must not hide the rest of the listing
+        return diagnosis.value
+
+
+def _diagnosis_cell(r: CheckResult) -> str:
+    """The history's Diagnosis column: a check still waiting has none yet, not "unknown"."""
+    if r.outcome is Outcome.PENDING:
+        return "(waiting)"
+    return r.diagnosis.value
 
 
 def _short(r: CheckResult) -> str:

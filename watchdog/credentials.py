@@ -31,6 +31,64 @@ def keyring_entry(role: Role, username: str) -> str:
     return f"{role}:{username}"
 
 
+#: Keyring backends that keep nothing safe: ``fail`` (none found), ``null`` (forgets) and
+#: keyrings.alt's file backends (a file in the home folder, plain or weakly encrypted).
+_UNSAFE_BACKEND_MODULES = ("keyring.backends.fail", "keyring.backends.null", "keyrings.alt")
+
+
+def keyring_backend_problem(backend: object) -> str | None:
+    """Why ``backend`` is no safe place for a password, or None for a real system keyring."""
+    module = type(backend).__module__
+    name = str(getattr(backend, "name", type(backend).__name__))
+    if module.startswith("keyrings.alt"):
+        return f"the keyring here ({name}) would keep it in a plain file"
+    if module.startswith("keyring.backends.fail"):
+        return "this PC has no system keyring that Watchdog can use"
+    if module.startswith("keyring.backends.null"):
+        return f"the keyring here ({name}) keeps nothing"
+    return None
+
+
+def is_safe_keyring(backend: object) -> bool:
+    """True for a real system keyring (not a fail, null or plain-file backend)."""
+    return not type(backend).__module__.startswith(_UNSAFE_BACKEND_MODULES)
+
+
+def secure_keyring_advice(platform: str | None = None) -> str:
+    """What to install or enable so passwords have a safe place on this kind of PC.
+
+    Never a file: not the config, not the autostart entry, not a plain-text keyring.
+    """
+    import sys
+
+    system = platform or sys.platform
+    chosen = os.environ.get("PYTHON_KEYRING_BACKEND")
+    override = (
+        f" PYTHON_KEYRING_BACKEND={chosen} is set here and chooses the keyring: remove it."
+        if chosen
+        else ""
+    )
+    if system.startswith("win"):
+        text = (
+            "Windows keeps passwords in its Credential Manager, which is always there: run "
+            "set-up as the Windows user who will use the watchdog (not as administrator), "
+            "and reinstall Delivery Watchdog if the keyring still cannot be reached."
+        )
+    elif system == "darwin":
+        text = (
+            "macOS keeps passwords in the Keychain: run set-up in the Mac user's own desktop "
+            "session (not over SSH), where the login keychain is unlocked."
+        )
+    else:
+        text = (
+            "Install and enable a system keyring with the Secret Service: GNOME Keyring (on "
+            "Debian and Ubuntu the package gnome-keyring; other desktops: install it too) or "
+            "KWallet on KDE with its Secret Service switched on; then log in to the desktop, "
+            "so it unlocks, and run `watchdog setup` there."
+        )
+    return text + override
+
+
 def env_var(role: Role) -> str:
     """The environment variable that may hold the password for headless use."""
     return f"WATCHDOG_{role.upper()}_PASSWORD"

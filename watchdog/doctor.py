@@ -56,8 +56,11 @@ from .credentials import (
     SignIn,
     account_signin,
     env_var,
+    is_safe_keyring,
+    keyring_backend_problem,
     keyring_entry,
     password_signin,
+    secure_keyring_advice,
 )
 from .errors import ConfigError, MailboxError, SecretError
 from .guidance import short_fix
@@ -116,14 +119,56 @@ class Problem:
     diagnosis: Diagnosis
     said: str  # the server's words or the network failure, safe to show (never a password)
     stage: Literal["connect", "login"]
+    network: NetworkFailure | None = None  # how the connection failed, when it did
+    no_sign_in_offered: bool = False  # the server offers no AUTH: a relay, or the wrong port
 
     def explain(self, provider: str, role: Role) -> list[str]:
         """Three plain lines: what it means, what happened, what to do."""
+        if self.no_sign_in_offered:
+            return [
+                "This server does not offer signing in (it announces no AUTH): it is a relay "
+                "that takes mail without a user name, or this is not the port for signing in.",
+                f"What happened: {self.said}",
+                "What to do: if this server takes the practice's mail without a password (an "
+                "office relay), type - as the user name for no sign-in; otherwise use the "
+                "provider's port for signing in (587 with starttls, or 465 with ssl).",
+            ]
         return [
             describe(self.diagnosis),
             f"What happened: {self.said}",
             f"What to do: {fix_for(provider, self.diagnosis, role)}",
         ]
+
+    @property
+    def unreachable(self) -> bool:
+        """The server could not be reached at all (a name, a port, this PC's connection)."""
+        return self.network is not None and self.diagnosis is not Diagnosis.TLS_ERROR
+
+    def likely_causes(self, host: str) -> str:
+        """For support, who is reading: what usually causes this failure to connect."""
+        causes = {
+            NetworkFailure.DNS: (
+                f"the server name {host} is misspelled, or this PC is offline (then no name at "
+                "all can be looked up: check that a web page opens on this PC)"
+            ),
+            NetworkFailure.REFUSED: (
+                f"a wrong port: {host} answered, but nothing takes mail on that port"
+            ),
+            NetworkFailure.TIMEOUT: (
+                "a firewall (this PC's, the office's or the provider's) blocks the port, a "
+                "wrong server name or port, or this PC is offline"
+            ),
+            NetworkFailure.NO_ROUTE: (
+                f"this PC is offline (cable, Wi-Fi), or the office network does not reach {host}"
+            ),
+            NetworkFailure.RESET: (
+                "a security program or firewall cut the connection, or the security setting "
+                "(ssl or starttls) does not fit the port"
+            ),
+        }
+        if self.network is None:
+            return ""
+        return causes.get(self.network, "a wrong server name or port, or this PC is offline")
 
 
 def fix_for(provider: str, diagnosis: Diagnosis, role: Role) -> str:
@@ -173,7 +218,16 @@ def smtp_problem(
     failure = network_failure_of(error)
     if failure is not None:
         words = network_words(failure, host, port)
-        return Problem(diagnose_network(failure), f"{words} ({_technical(error)})", stage)
+        return Problem(
+            diagnose_network(failure), f"{words} ({_technical(error)})", stage, network=failure
+        )
+    if isinstance(error, smtplib.SMTPNotSupportedError) and stage == "login":
+        return Problem(
+            Diagnosis.UNKNOWN,
+            f"{host} port {port} announced no sign-in (no AUTH) ({error})",
+            stage,
+            no_sign_in_offered=True,
+        )
     if isinstance(error, smtplib.SMTPNotSupportedError):
         return Problem(
             Diagnosis.UNKNOWN,
@@ -206,6 +260,7 @@ def imap_problem(error: BaseException, host: str, port: int) -> Problem:
             Diagnosis.TLS_ERROR if tls else Diagnosis.SEED_UNREACHABLE,
             f"{network_words(failure, host, port)} ({_technical(error)})",
             "connect",
+            network=failure,
         )
     return Problem(Diagnosis.UNKNOWN, str(error), "connect")
 
@@ -284,9 +339,21 @@ class Finding:
     fix: str = ""  # what to do, for WARN and FAIL
 
     def line(self) -> str:
-        """``OK   what`` or ``FAIL what: what to do``, safe to print (servers' words are in it)."""
-        text = f"{self.level:<4} {self.what}"
-        return safe_text(f"{text}: {self.fix}" if self.fix and self.level != "OK" else text)
+        """``OK   What was found.`` or ``FAIL What is wrong. What to do: ...``, as sentences,
+        safe to print (servers' words are in it)."""
+        text = f"{self.level:<4} {sentence(self.what)}"
+        if self.fix and self.level != "OK":
+            text += f" What to do: {sentence(self.fix)}"
+        return safe_text(text)
+
+
+def sentence(text: str) -> str:
+    """``text`` as a sentence: a capital first letter and a full stop at the end."""
+    text = text.strip()
+    if not text:
+        return text
+    text = text[0].upper() + text[1:]
+    return text if text.endswith((".", "!", "?")) else text + "."
 
 
 @dataclass(frozen=True)
@@ -302,6 +369,16 @@ class _Account:
     host_key: str
     port_key: str
     security_key: str
+
+
+def _keyring_is_safe() -> bool:
+    """Whether this PC's keyring is a real one (``keyring set`` would not write a plain file)."""
+    try:
+        import keyring
+
+        return is_safe_keyring(keyring.get_keyring())
+    except Exception:
+        return False
 
 
 class Doctor:
@@ -414,17 +491,40 @@ class Doctor:
         import keyring
         import keyring.errors
 
-        how = f"Run `watchdog setup`, or `keyring set {KEYRING_SERVICE} {entry}`"
         try:
             backend = keyring.get_keyring()
+        except Exception as e:  # no usable backend at all, or a broken keyring setup
+            self.add(
+                name,
+                "FAIL",
+                f"Password for {label}: the system keyring cannot be used ({_technical(e)})",
+                secure_keyring_advice(),
+            )
+            return False
+        unsafe = keyring_backend_problem(backend)
+        if unsafe is not None and not os.environ.get(env):
+            # Never `keyring set` here: with this backend it would write a plain file (or
+            # nothing at all).
+            self.add(
+                name,
+                "FAIL" if "plain file" not in unsafe else "WARN",
+                f"Password for {label}: no safe place for it on this PC: {unsafe}",
+                secure_keyring_advice(),
+            )
+            if "plain file" not in unsafe:
+                return False
+        how = "Run `watchdog setup` on this PC to store it"
+        if unsafe is None:
+            how += f" (or `keyring set {KEYRING_SERVICE} {entry}`)"
+        try:
             stored = keyring.get_password(KEYRING_SERVICE, entry)
         except keyring.errors.KeyringError as e:
             self.add(
                 name,
                 "FAIL",
                 f"Password for {label}: the system keyring cannot be read ({_technical(e)})",
-                f"On a PC without a keyring (a server, a service), set {env} in the watchdog's "
-                "environment instead",
+                "Log in to this PC's desktop so its keyring unlocks, then run `watchdog doctor` "
+                f"again. {secure_keyring_advice()}",
             )
             return False
         if not stored:
@@ -433,19 +533,12 @@ class Doctor:
                 "FAIL",
                 f"Password for {label}: none stored in the system keyring under "
                 f"{KEYRING_SERVICE} / {entry}",
-                f"{how}, or set {env} for headless use",
+                how,
             )
             return False
         backend_name = getattr(backend, "name", type(backend).__name__)
-        if type(backend).__module__.startswith("keyrings.alt"):
-            self.add(
-                name,
-                "WARN",
-                f"Password for {label}: found, but {backend_name} keeps it in a plain file",
-                "Use the system's own keyring (Secret Service, Windows Credential Locker, macOS "
-                f"Keychain), or {env} on a headless PC",
-            )
-            return True
+        if unsafe is not None:
+            return True  # found, and already warned about where it is kept
         self.add(name, "OK", f"Password for {label}: in the system keyring ({backend_name})")
         return True
 
@@ -680,10 +773,13 @@ class Doctor:
         fix = fix_for(provider, problem.diagnosis, role)
         if problem.diagnosis is Diagnosis.AUTH_REJECTED:
             entry = keyring_entry(role, username)
-            fix += (
-                f" Store the right one with `keyring set {KEYRING_SERVICE} {entry}` (or run "
-                f"`watchdog setup`); {env_var(role)}, if set, wins over the keyring."
-            )
+            if _keyring_is_safe():
+                fix += (
+                    f" Store the right one with `watchdog setup` (or `keyring set "
+                    f"{KEYRING_SERVICE} {entry}`); {env_var(role)}, if set, wins over the keyring."
+                )
+            else:
+                fix += f" Store the right one with `watchdog setup`. {secure_keyring_advice()}"
         meaning = describe(problem.diagnosis).rstrip(".")
         self.add(name, "FAIL", f"{who}: {meaning} ({problem.said})", fix)
 
@@ -874,6 +970,14 @@ def add_doctor_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
+class _NotSetUp(Exception):
+    """No configuration yet: the way on is ``watchdog setup``."""
+
+    def __init__(self, what: str, fix: str) -> None:
+        super().__init__(what)
+        self.what, self.fix = what, fix
+
+
 def run_doctor(args: argparse.Namespace) -> int:
     """``watchdog doctor``: 0 all OK/WARN, 2 any FAIL, 3 the config cannot be loaded."""
     path: Path = getattr(args, "config", None) or default_config_path()
@@ -885,13 +989,26 @@ def run_doctor(args: argparse.Namespace) -> int:
             print(finding.line(), flush=True)
 
     try:
+        if not path.exists():
+            given = f" --config {path}" if getattr(args, "config", None) else ""
+            raise _NotSetUp(
+                f"This PC is not set up yet: there is no configuration at {path}",
+                f"Run `watchdog{given} setup` to set it up step by step",
+            )
         config = load_config(path)
+    except _NotSetUp as e:
+        finding = Finding("config", "FAIL", e.what, e.fix)
+        _finish([finding], EXIT_CONFIG, path, as_json)
+        return EXIT_CONFIG
     except ConfigError as e:
+        from .guide_page import doc_reference
+
         finding = Finding(
             "config",
             "FAIL",
             f"Configuration: {e}",
-            "Fix the file (see docs/configuration.md) or run `watchdog setup`",
+            f"Fix the file (every key is explained in {doc_reference('configuration.md')}) or "
+            "run `watchdog setup` to write a new one",
         )
         _finish([finding], EXIT_CONFIG, path, as_json)
         return EXIT_CONFIG

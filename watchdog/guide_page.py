@@ -144,16 +144,100 @@ def write_guide(path: str | os.PathLike[str], html: str, *, private: bool = Fals
     return target
 
 
+#: Where an installed copy keeps the documents (pyproject.toml: [tool.setuptools.data-files]).
+DOCS_INSTALL_DIR = Path("share") / "doc" / "delivery-watchdog"
+
+
+def doc_path(name: str) -> Path | None:
+    """The document ``name`` (e.g. ``"oauth.md"``) on this PC, or None where it is not.
+
+    A source checkout (or an editable install) has it in ``docs/`` beside the package; an
+    installed copy under ``<prefix>/share/doc/delivery-watchdog`` (the environment's prefix, or
+    the user's for ``pip install --user``).
+    """
+    import site
+    import sysconfig
+
+    candidates = [Path(__file__).resolve().parent.parent / "docs" / name]
+    for base in (sysconfig.get_path("data"), getattr(site, "USER_BASE", None)):
+        if base:
+            candidates.append(Path(base) / DOCS_INSTALL_DIR / name)
+    return next((path for path in candidates if path.is_file()), None)
+
+
+def doc_reference(name: str) -> str:
+    """How a message names a document: its full path on this PC where there is one, so a
+    support person can open it from an installed copy too; else its name in the sources."""
+    path = doc_path(name)
+    return str(path) if path is not None else f"docs/{name} in the Delivery Watchdog sources"
+
+
+#: How long a browser command may run before it counts as started. A browser that cannot start
+#: (no display, a broken desktop entry) exits within a moment with an error; one that works
+#: either hands the page to a running browser and exits with 0, or keeps running as the window.
+BROWSER_START_GRACE_S = 3.0
+
+
 def open_in_browser(path: str | os.PathLike[str]) -> bool:
-    """Open the page in the default browser; False (never an exception) if there is none.
+    """Open the page in the default browser; False (never an exception) if it did not start.
 
     A PC without a browser, or a service session without a desktop, must not crash the watchdog:
-    the caller then says where the file is instead.
+    the caller then says where the file is instead. ``webbrowser.open`` alone answers True as
+    soon as a command could be launched, even when that command fails a moment later (``xdg-open``
+    without a display), and Python's generic ``BROWSER`` launcher waits for the browser window to
+    close. So where the browser is a command, it is started here and watched for a few seconds.
     """
+    url = Path(path).resolve().as_uri()
     try:
-        return webbrowser.open(Path(path).resolve().as_uri())
+        command = None
+        if webbrowser.open is _STANDARD_OPEN:  # not replaced (tests record the page instead)
+            command = _browser_command(webbrowser.get(), url)
+        if command is None:
+            return bool(webbrowser.open(url))
     except (webbrowser.Error, OSError):
         return False
+    return start_browser_command(command)
+
+
+#: ``webbrowser.open`` as Python has it. Where it was replaced (the tests record the page
+#: instead of opening a browser; an embedding program may route pages elsewhere), the
+#: replacement is used as it is.
+_STANDARD_OPEN = webbrowser.open
+
+
+def start_browser_command(command: list[str], grace_s: float = BROWSER_START_GRACE_S) -> bool:
+    """Start ``command``; True unless it cannot be started or ends with an error within
+    ``grace_s`` (a command still running then is a browser window: started)."""
+    import subprocess
+    import sys
+
+    try:
+        process = subprocess.Popen(
+            command,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            # The browser outlives the watchdog's own signals (POSIX; ignored on Windows).
+            start_new_session=sys.platform != "win32",
+        )
+    except OSError:
+        return False
+    try:
+        return process.wait(timeout=grace_s) == 0
+    except subprocess.TimeoutExpired:
+        return True
+
+
+def _browser_command(controller: webbrowser.BaseBrowser, url: str) -> list[str] | None:
+    """The command line of a command-style browser (``BROWSER``, ``xdg-open``...), or None for
+    one that is not a plain command (macOS, Windows, a browser's remote-control protocol)."""
+    if type(controller) not in (webbrowser.GenericBrowser, webbrowser.BackgroundBrowser):
+        return None
+    name = str(getattr(controller, "name", ""))
+    args = [str(a) for a in getattr(controller, "args", ["%s"])]
+    if not name:
+        return None
+    return [name, *(a.replace("%s", url) for a in args)]
 
 
 # --- internals ----------------------------------------------------------------------------------

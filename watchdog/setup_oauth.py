@@ -37,6 +37,7 @@ from .config import (
 from .credentials import KEYRING_SERVICE, Role
 from .doctor import account_provider
 from .errors import ConfigError, SecretError, WatchdogError
+from .guide_page import doc_reference
 from .providers import Provider, SignIn, get_provider
 from .setup_account import SERVICE_NAMES, Account, live_login
 from .setup_console import (
@@ -80,7 +81,7 @@ def oauth_choice_words(provider: Provider, service: str) -> list[str]:
         f"{provider.display_name} also lets Watchdog sign in through a {name} sign-in page "
         "(OAuth2) instead of a password: no password is kept, and a password change does not "
         f"break it silently. It needs your own {name} app registration (its client id); "
-        "docs/oauth.md says step by step how to make one.",
+        f"{doc_reference('oauth.md')} says step by step how to make one.",
     ]
     if provider.name == "microsoft365":
         lines.append(
@@ -285,7 +286,7 @@ def oauth_from_options(
             raise BadInput(
                 f"--{role}-auth",
                 f"{provider.display_name} accepts no password, not even an app password: use "
-                "oauth2 (see docs/oauth.md)",
+                f"oauth2 (see {doc_reference('oauth.md')})",
             )
         given = [f"--{role}-{name}" for name in (*oauth_options, "oauth-scopes") if flag(name)]
         if given:
@@ -314,7 +315,8 @@ def oauth_from_options(
         raise BadInput(
             f"--{role}-oauth-client-id",
             f"is required for an OAuth2 sign-in: the client id of your own "
-            f"{SERVICE_NAMES[service]} app registration (docs/oauth.md says how to make one)",
+            f"{SERVICE_NAMES[service]} app registration ({doc_reference('oauth.md')} says how "
+            "to make one)",
         )
     client_id = parsed("oauth-client-id", parse_client_id, raw_id)
     raw_secret = flag("oauth-client-secret") or os.environ.get(oauth_secret_var(role)) or ""

@@ -32,6 +32,7 @@ end of input (nothing written).
 from __future__ import annotations
 
 import argparse
+import getpass
 import importlib
 import inspect
 import os
@@ -49,9 +50,17 @@ from .config_writer import (
     validate_config_text,
     write_config_file,
 )
-from .credentials import KEYRING_SERVICE, Role, env_var, keyring_entry
+from .credentials import (
+    KEYRING_SERVICE,
+    Role,
+    env_var,
+    keyring_backend_problem,
+    keyring_entry,
+    secure_keyring_advice,
+)
 from .doctor import Problem, account_provider
 from .errors import ConfigError, WatchdogError
+from .guide_page import doc_reference
 from .models import Security
 from .providers import OTHER, Provider, ServerPreset, SignIn, all_providers, get_provider
 from .setup_account import SERVICE_NAMES, Account, live_login
@@ -153,7 +162,8 @@ def add_setup_arguments(parser: argparse.ArgumentParser) -> None:
             (
                 f"--{role}-oauth-client-id",
                 "ID",
-                "oauth2: the application (client) id of your own app registration (docs/oauth.md)",
+                "oauth2: the application (client) id of your own app registration (see "
+                "docs/oauth.md)",
             ),
             (
                 f"--{role}-oauth-client-secret",
@@ -313,38 +323,90 @@ def password_word(provider: Provider) -> str:
 # --- the interactive wizard ---------------------------------------------------------------------
 
 
+class GoBack(Exception):
+    """The person chose to change an earlier answer: set-up goes back to ``step``."""
+
+    def __init__(self, step: str) -> None:
+        super().__init__(step)
+        self.step = step
+
+
+#: The parts of the interactive set-up, in order; each can be gone back to.
+STEPS = ("sender", "seed", "schedule", "office")
+_STEP_WORDS = {
+    "sender": "the sending account",
+    "seed": "the seed mailbox",
+    "schedule": "the schedule",
+    "office": "the office's name and support contact",
+}
+
+
 class Wizard:
-    """The questions, in the order a support person thinks about an office."""
+    """The questions, in the order a support person thinks about an office.
+
+    Every answer is remembered: going back to an earlier step offers the answers given there as
+    the defaults, and a second run of set-up offers the existing configuration's values.
+    """
 
     def __init__(
-        self, args: argparse.Namespace, console: Console, journal: SignInJournal | None = None
+        self,
+        args: argparse.Namespace,
+        console: Console,
+        journal: SignInJournal | None = None,
+        current: dict[str, dict[str, str]] | None = None,
     ) -> None:
         self.args = args
         self.ui = console
         self.journal = journal or SignInJournal()
         self.ca_flag: Path | None = parse_ca_file(args.ca_file) if args.ca_file else None
         self.ca_default = self.ca_flag  # becomes the sender's CA, offered again for the seed
+        #: The values of the configuration being replaced (``current_values``), as defaults.
+        self.current = current or {}
+        #: What was answered in this run, per step: defaults when the person goes back.
+        self.answers: dict[str, dict[str, str]] = {}
+        #: The password typed per account (never shown), kept when the person goes back.
+        self.typed: dict[Role, tuple[str, str]] = {}
+        #: Where each password comes from: "typed", "keyring" (kept), "oauth" or "none".
+        self.sources: dict[Role, str] = {}
+        self.skip_tests = bool(args.no_test)
+
+    def default(self, step: str, key: str, option: str | None = None) -> str | None:
+        """This run's earlier answer, else the option given, else the existing config's value."""
+        earlier = self.answers.get(step, {}).get(key)
+        if earlier is not None:
+            return earlier
+        flag = self._flag(option) if option else None
+        if flag is not None:
+            return flag
+        return self.current.get(step, {}).get(key)
 
     def account(self, role: Role) -> tuple[Account, str]:
-        """Ask for one account and its password, and prove the sign-in unless ``--no-test``."""
+        """Ask for one account and its password, and prove the sign-in unless tests are skipped."""
         words = _WORDS[role]
         ui = self.ui
         ui.say()
         ui.say(f"-- {words.title} --")
-        address = ui.ask_as(words.address_question, parse_address, self._flag(words.address_option))
-        provider = self.provider(role, address)
-        host_default = self._flag(words.host_option)
-        port_default = self._flag(words.port_option)
-        security_default = self._flag(words.security_option)
-        username_default = self._flag(words.username_option)
-        ca_default = self.ca_default
+        address = ui.ask_as(
+            words.address_question,
+            parse_address,
+            self.default(role, "address", words.address_option),
+        )
+        provider = self.provider(role, address, self.default(role, "provider"))
+        host_default = self.default(role, "host", words.host_option)
+        port_default = self.default(role, "port", words.port_option)
+        security_default = self.default(role, "security", words.security_option)
+        username_default = self.default(role, "username", words.username_option)
+        earlier_ca = self.default(role, "ca_file")
+        ca_default = Path(earlier_ca) if earlier_ca else self.ca_default
         while True:
             preset = preset_of(role, provider)
-            if preset is not None:
+            if preset is not None and host_default in (None, preset.host):
                 ui.say(
                     f"{provider.display_name} settings: {preset.host}, port {preset.port}, "
                     f"{preset.security.value}. Press Enter to keep each one."
                 )
+            elif host_default:
+                ui.say("The answers given before are in [brackets]; press Enter to keep each one.")
             host = ui.ask_as(
                 words.server, parse_host, host_default or (preset.host if preset else None)
             )
@@ -353,6 +415,14 @@ class Wizard:
                 ui.say(f"{host} belongs to {found.display_name}.")
                 self.explain(found, role)
                 provider, preset = found, preset_of(role, found)
+            elif preset is not None and host.lower().rstrip(".") != preset.host:
+                # The summary above named the preset's server; say plainly that the one in use
+                # is another, whose port and security may differ.
+                ui.say(
+                    f"  {host} is not {provider.display_name}'s usual server ({preset.host}). "
+                    f"The port and security below are {provider.display_name}'s usual ones: "
+                    f"change them if {host} uses others."
+                )
             guess = default_port(preset)
             port = ui.ask_as(
                 "Port", parse_port, port_default or (str(guess) if guess is not None else None)
@@ -375,9 +445,12 @@ class Wizard:
                 role, provider, address, username_default, allow_none=not service
             )
             # A private CA belongs to a private server ("other"); a big provider gets one only
-            # when --ca-file asked for it, never the sender's by accident.
+            # when --ca-file asked for it, never the sender's by accident. Without encryption
+            # (security = none) there is no certificate to check, so nothing is asked.
             ca_file = ca_default if provider.name == OTHER else self.ca_flag
-            if provider.name == OTHER or ca_file is not None:
+            if security is Security.NONE:
+                ca_file = None
+            elif provider.name == OTHER or ca_file is not None:
                 ca_file = ui.ask_as(
                     "Private certificate authority (PEM file) of this server, if it has one "
                     "(Enter for none; type - to clear)",
@@ -385,6 +458,15 @@ class Wizard:
                     str(ca_file) if ca_file else None,
                     optional=True,
                 )
+            self.answers[role] = {
+                "address": address,
+                "provider": provider.name,
+                "host": host,
+                "port": str(port),
+                "security": security.value,
+                "username": username if username else "-",
+                "ca_file": str(ca_file) if ca_file else "",
+            }
             oauth = self.oauth_settings(role, service) if service else None
             account = Account(
                 role, address, host, port, security, username, ca_file, provider, oauth
@@ -396,13 +478,15 @@ class Wizard:
                 return account, password
             # The person wants to change the server settings: the answers become the defaults.
             host_default, port_default, security_default = host, str(port), security.value
-            username_default, ca_default = username, ca_file
+            username_default, ca_default = username if username else "-", ca_file
 
-    def provider(self, role: Role, address: str) -> Provider:
+    def provider(self, role: Role, address: str, earlier: str | None = None) -> Provider:
         """Recognise the provider from the address, let the person correct it, explain it."""
         detected = account_provider(role, "", address)
+        if earlier and earlier in {p.name for p in all_providers()}:
+            detected = get_provider(earlier)
         names = [p.name for p in all_providers()]
-        if detected.name != OTHER:
+        if detected.name != OTHER and not earlier:
             self.ui.say(f"Recognised: {detected.display_name}.")
 
         def known(value: str) -> Provider:
@@ -443,7 +527,7 @@ class Wizard:
             self.ui.say(
                 f"  Watchdog signs in to {provider.display_name} through a {name} sign-in page "
                 f"(OAuth2). It needs your own {name} app registration (its client id); "
-                "docs/oauth.md says step by step how to make one."
+                f"{doc_reference('oauth.md')} says step by step how to make one."
             )
             return service
         for line in oauth_choice_words(provider, service):
@@ -497,19 +581,27 @@ class Wizard:
             problem = None
             if why is not None:
                 ui.say(f"  The sign-in did not work: {why}")
-            elif not self.args.no_test:
+            elif not self.skip_tests:
                 problem = self.prove(account, "")
             if why is None and problem is None:
+                self.sources[account.role] = "oauth"
                 return ""
+            options = {"a": "sign in again", "s": "change the server settings"}
+            options.update(self._way_on_options(problem, account.host))
             choice = ui.choose(
                 "What now",
-                {"a": "sign in again", "s": "change the server settings", "q": "stop"},
+                options,
                 "a" if problem is None or problem.stage == "login" else "s",
             )
             if choice == "s":
                 return None
-            if choice == "q":
-                raise SetupStopped("Setup stopped; nothing was saved.", EXIT_TEST_FAILED)
+            if choice == "n" and why is not None:
+                ui.say("  Without a sign-in there is nothing to save for this account.")
+                continue
+            self._other_way_on(choice)
+            if choice == "n":
+                self.sources[account.role] = "oauth"
+                return ""
 
     def username(
         self,
@@ -541,44 +633,152 @@ class Wizard:
     def password(self, account: Account) -> str | None:
         """Ask for the password until the sign-in works; None: change the server settings."""
         ui = self.ui
-        if account.role == "sender" and not account.username:
+        role = account.role
+        if role == "sender" and not account.username:
             ui.say("No sign-in: no password needed.")
-            if not self.args.no_test:
-                self.prove(account, "")
+            self.sources[role] = "none"
+            while not self.skip_tests:
+                problem = self.prove(account, "")
+                if problem is None:
+                    break
+                choice = ui.choose(
+                    "What now",
+                    {
+                        "s": "change the server settings",
+                        **self._way_on_options(problem, account.host),
+                    },
+                    "s",
+                )
+                if choice == "s":
+                    return None
+                self._other_way_on(choice)
             return ""
-        if os.environ.get(env_var(account.role)):
+        if os.environ.get(env_var(role)):
             ui.say(
-                f"Note: {env_var(account.role)} is set here; when the watchdog runs with it, "
+                f"Note: {env_var(role)} is set here; when the watchdog runs with it, "
                 "it wins over the password saved now."
             )
         while True:
-            word = password_word(account.provider)
-            password = ui.secret(f"{word} for {account.username} (not shown as you type): ")
-            if self.args.no_test:
+            password, source = self._ask_password(account)
+            # Kept for this run: going back to change another answer does not ask for it again.
+            self.typed[role] = (self._account_key(account), password)
+            if self.skip_tests:
+                self.sources[role] = source
                 return password
             problem = self.prove(account, password)
             if problem is None:
+                self.sources[role] = source
+                self.typed[role] = (self._account_key(account), password)
                 return password
-            default = "p" if problem.stage == "login" else "s"
-            choice = ui.choose(
-                "What now",
-                {"p": "type the password again", "s": "change the server settings", "q": "stop"},
-                default,
-            )
+            options: dict[str, str] = {}
+            if problem.stage == "login" and not problem.no_sign_in_offered:
+                options["p"] = "type the password again"
+            options["s"] = "change the server settings"
+            options.update(self._way_on_options(problem, account.host))
+            choice = ui.choose("What now", options, "p" if "p" in options else "s")
             if choice == "s":
                 return None
-            if choice == "q":
-                raise SetupStopped("Setup stopped; nothing was saved.", EXIT_TEST_FAILED)
+            if choice == "n":
+                self._other_way_on(choice)
+                self.sources[role] = source
+                self.typed[role] = (self._account_key(account), password)
+                return password
+            if choice == "p":
+                self.typed.pop(role, None)
+                continue
+            self._other_way_on(choice)
+
+    def _ask_password(self, account: Account) -> tuple[str, str]:
+        """The password and where it came from: typed now, typed before in this run, or the
+        one the keyring already holds for this account (a second run of set-up)."""
+        word = password_word(account.provider)
+        prompt = f"{word} for {account.username} (not shown as you type"
+        role = account.role
+        earlier = self.typed.get(role)
+        kept: str | None = None
+        source = "typed"
+        if earlier is not None and earlier[0] == self._account_key(account):
+            kept, keep_words = earlier[1], "the one typed before"
+        elif self.current:
+            kept, keep_words, source = (
+                _keyring_get(role, account.username),
+                "the saved one",
+                "keyring",
+            )
+        if kept:
+            prompt += f"; Enter keeps {keep_words}"
+        prompt += "): "
+        while True:
+            value = getpass.getpass(prompt)
+            if value:
+                return value, "typed"
+            if kept:
+                return kept, source
+            self.ui.say("  A password is needed here.")
+
+    @staticmethod
+    def _account_key(account: Account) -> str:
+        return f"{account.username}@{account.host}"
+
+    def _way_on_options(self, problem: Problem | None, host: str) -> dict[str, str]:
+        """The ways on after a failed live test, besides retrying: back, save untested, stop."""
+        if problem is not None and problem.unreachable:
+            self._say_unreachable(problem, host)
+        return {
+            "b": "go back to an earlier answer",
+            "n": "save without testing",
+            "q": "stop",
+        }
+
+    def _say_unreachable(self, problem: Problem, host: str) -> None:
+        causes = problem.likely_causes(host)
+        if causes:
+            self.ui.say(f"  Likely: {causes}.")
+        self.ui.say(
+            "  If this PC cannot reach the server yet (a new network, a firewall still to open), "
+            "save without testing (n): the settings are saved as typed, without proof that "
+            "they work, and the watchdog shows the problem until the server can be reached; "
+            "`watchdog doctor` proves every setting then. (`watchdog setup --no-test` skips "
+            "the tests from the start.)"
+        )
+
+    def _other_way_on(self, choice: str) -> None:
+        """Go back (raises :class:`GoBack`), save without tests (returns), or stop (raises)."""
+        if choice == "q":
+            raise SetupStopped("Setup stopped; nothing was saved.", EXIT_TEST_FAILED)
+        if choice == "b":
+            raise GoBack(self.choose_step())
+        if choice == "n":
+            self.skip_tests = True
+            self.ui.say(
+                "  Not tested: the rest of set-up asks without testing, and no first test "
+                "message is sent. Run `watchdog doctor` once the servers can be reached."
+            )
+
+    def choose_step(self) -> str:
+        """Which part of set-up to go back to; its answers are offered again."""
+        letters = {str(n): _STEP_WORDS[step] for n, step in enumerate(STEPS, 1)}
+        choice = self.ui.choose("Go back to", letters, "1")
+        return STEPS[int(choice) - 1]
 
     def prove(self, account: Account, password: str) -> Problem | None:
         """Try the sign-in live and say what happened."""
-        self.ui.say(f"Testing the sign-in to {account.host}:{account.port} ...")
+        what = "connection" if account.role == "sender" and not account.username else "sign-in"
+        self.ui.say(f"Testing the {what} to {account.host}:{account.port} ...")
         problem = live_login(account, password)
         if problem is None:
-            self.ui.say("  OK: signed in.")
+            if account.role == "sender" and not account.username:
+                self.ui.say("  OK: the server answered; it is used without signing in.")
+            else:
+                self.ui.say("  OK: signed in.")
             return None
-        self.ui.say("  The sign-in did not work.")
+        if problem.stage == "connect":
+            self.ui.say("  The server could not be used.")
+        else:
+            self.ui.say("  The sign-in did not work.")
         for line in problem.explain(account.provider.name, account.role):
+            if problem.unreachable and line.startswith("What to do:"):
+                continue  # the likely causes follow, in words for support (who is reading)
             self.ui.say(f"  {line}")
         return problem
 
@@ -590,14 +790,25 @@ class Wizard:
         every = ui.ask_as(
             "Check every how many minutes",
             every_minutes_parser(sender.host, sender.address),
-            self._flag("--every-minutes") or "30",
+            self.default("schedule", "every", "--every-minutes") or "30",
         )
         deadline = ui.ask_as(
             "Minutes after which a test message that has not arrived counts as lost",
             deadline_minutes_parser(sender.host),
-            self._flag("--deadline-minutes") or "10",
+            self.default("schedule", "deadline", "--deadline-minutes") or "10",
         )
+        self.answers["schedule"] = {"every": f"{every:g}", "deadline": f"{deadline:g}"}
         return every, deadline
+
+    def schedule_accepted(self, text: str, path: Path) -> bool:
+        """Question a schedule :func:`config.schedule_warnings` finds unwise; True: keep it."""
+        warnings = schedule_warnings(validate_config_text(text, path))
+        if not warnings:
+            return True
+        self.ui.say()
+        for warning in warnings:
+            self.ui.say(f"WARN {_without_path(warning, path)}")
+        return self.ui.yes("Keep this schedule anyway?", default=False)
 
     def office(self) -> tuple[str, str]:
         ui = self.ui
@@ -606,16 +817,17 @@ class Wizard:
         office = ui.ask_as(
             "Name of the practice, shown in messages (Enter to leave out)",
             one_line,
-            self._flag("--office"),
+            self.default("office", "office", "--office"),
             optional=True,
         )
         contact = ui.ask_as(
             "Who should the staff call about e-mail problems, e.g. name and phone (Enter to "
             "leave out)",
             one_line,
-            self._flag("--support-contact"),
+            self.default("office", "contact", "--support-contact"),
             optional=True,
         )
+        self.answers["office"] = {"office": office, "contact": contact}
         return office, contact
 
     def _flag(self, option: str) -> str | None:
@@ -720,8 +932,9 @@ def store_password(role: Role, username: str, password: str) -> str | None:
     try:
         backend = keyring.get_keyring()
         name = str(getattr(backend, "name", type(backend).__name__))
-        if type(backend).__module__.startswith("keyrings.alt"):
-            return f"the keyring here ({name}) would keep it in a plain file"
+        unsafe = keyring_backend_problem(backend)
+        if unsafe is not None and "keeps nothing" not in unsafe:
+            return unsafe  # never written: a plain file is no place for a password
         keyring.set_password(KEYRING_SERVICE, entry, password)
         kept = keyring.get_password(KEYRING_SERVICE, entry)
     except keyring.errors.KeyringError as e:
@@ -905,12 +1118,12 @@ def save(ui: Console, plan: _Plan, text: str, path: Path, *, overwrite: bool) ->
             ui.say(f"Password for {account.username}: NOT saved: {problem}.")
             not_kept.append(role)
     if not_kept:
-        names = " and ".join(env_var(r) for r in not_kept)
         ui.say(
-            "Nothing was written to disk instead: a password never goes into a file. Give the "
-            f"watchdog {names} in its environment (for example in the autostart entry or the "
-            "service that runs `watchdog run`); the environment wins over the keyring."
+            "Nothing was written to disk instead: a password never goes into a file (not the "
+            "configuration, not the autostart entry). Until the passwords are saved, the "
+            "watchdog cannot check (its status says so)."
         )
+        ui.say(f"What to do: {secure_keyring_advice()}")
     try:
         write_config_file(path, text, overwrite=overwrite)
     except FileExistsError:
@@ -926,20 +1139,41 @@ def save(ui: Console, plan: _Plan, text: str, path: Path, *, overwrite: bool) ->
     ui.say(f"Configuration written to {path} (readable only by you).")
 
 
-def offer_autostart(ui: Console, path: Path, *, ask: bool, wanted: bool) -> None:
-    """Start the watchdog with the PC through ``watchdog.autostart`` where this version has it."""
+def say_where_passwords_go(ui: Console) -> None:
+    """Before any password is asked: say at once when this PC has no safe place for them."""
+    try:
+        import keyring
+
+        problem = keyring_backend_problem(keyring.get_keyring())
+    except Exception as e:  # a broken keyring setup: the same advice applies
+        problem = f"the system keyring cannot be used ({type(e).__name__})"
+    if problem is None:
+        return
+    ui.say()
+    ui.say(
+        f"Note: passwords cannot be saved on this PC yet: {problem}. Set-up goes on, but "
+        "nothing can check until they are saved."
+    )
+    ui.say(f"What to do: {secure_keyring_advice()}")
+
+
+def offer_autostart(ui: Console, path: Path, *, ask: bool, wanted: bool) -> bool:
+    """Start the watchdog with the PC through ``watchdog.autostart``; True when it will."""
     command = "watchdog autostart enable"
     try:
         module = importlib.import_module("watchdog.autostart")
         enable = module.enable
     except (ImportError, AttributeError):
         ui.say(f"To start the watchdog with the PC, run: {command}")
-        return
+        return False
     if ask:
-        wanted = ui.yes("Start Delivery Watchdog automatically when this PC starts?", default=True)
+        wanted = ui.yes(
+            "Start Delivery Watchdog (its tray icon) automatically when this PC starts?",
+            default=True,
+        )
     if not wanted:
         ui.say(f"Not started with the PC; to do it later, run: {command}")
-        return
+        return False
     try:
         parameters = inspect.signature(enable).parameters
         if "config_path" in parameters:
@@ -950,12 +1184,13 @@ def offer_autostart(ui: Console, path: Path, *, ask: bool, wanted: bool) -> None
             done = enable()
         else:
             ui.say(f"To start the watchdog with the PC, run: {command}")
-            return
+            return False
     except Exception as e:  # whatever the platform's service manager said
         ui.say(f"Could not set up the start with the PC ({e}); run `{command}` later.")
-        return
+        return False
     describe = getattr(done, "describe", None)
     ui.say(str(describe()) if callable(describe) else "The watchdog will start with the PC.")
+    return True
 
 
 # --- the command --------------------------------------------------------------------------------
@@ -988,21 +1223,102 @@ def _interactive(ui: Console, args: argparse.Namespace, path: Path, journal: Sig
         "Answer each question and press Enter; Enter alone keeps the value in [brackets]. "
         "Ctrl-C stops at any time without saving anything."
     )
+    ui.say(
+        "Each sign-in and a first test message are tried live before anything is saved; "
+        "if this PC cannot reach the servers yet, `watchdog setup --no-test` saves without "
+        "the tests."
+    )
     overwrite = bool(args.force)
-    if path.exists() and not overwrite:
-        ui.say(f"A configuration already exists: {path}")
-        if not ui.yes("Replace it once setup has succeeded?", default=False):
-            raise SetupStopped("Nothing was changed.", EXIT_BAD_INPUT)
-        overwrite = True
+    current: dict[str, dict[str, str]] = {}
+    if path.exists():
+        current = current_values(ui, path)
+        if not overwrite:
+            ui.say(f"A configuration already exists: {path}")
+            if current:
+                ui.say("Its values are offered in [brackets]; press Enter to keep each one.")
+            if not ui.yes("Replace it once setup has succeeded?", default=False):
+                raise SetupStopped("Nothing was changed.", EXIT_BAD_INPUT)
+            overwrite = True
     try:
-        wizard = Wizard(args, ui, journal)
+        wizard = Wizard(args, ui, journal, current)
     except ValueError as e:
         raise BadInput("--ca-file", str(e)) from None
-    sender, sender_password = wizard.account("sender")
-    seed, seed_password = wizard.account("seed")
-    every, deadline = wizard.schedule(sender)
-    office, contact = wizard.office()
-    plan = _Plan(
+    if wizard.skip_tests:
+        ui.say("Live tests skipped (--no-test): the settings will be saved without proof.")
+    say_where_passwords_go(ui)
+    accounts: dict[Role, tuple[Account, str]] = {}
+    every = deadline = 0.0
+    office = contact = ""
+    step = 0
+    while True:
+        try:
+            while step < len(STEPS):
+                name = STEPS[step]
+                if name in ("sender", "seed"):
+                    role: Role = "sender" if name == "sender" else "seed"
+                    accounts[role] = wizard.account(role)
+                elif name == "schedule":
+                    every, deadline = wizard.schedule(accounts["sender"][0])
+                    draft = _draft(accounts, every, deadline, wizard, journal)
+                    if not wizard.schedule_accepted(_render(draft, path), path):
+                        continue  # the same step again, with these answers as the defaults
+                else:
+                    office, contact = wizard.office()
+                step += 1
+            plan = _draft(accounts, every, deadline, wizard, journal, office, contact)
+            text = _render(plan, path)
+            if wizard.skip_tests:
+                ui.say()
+                ui.say(
+                    "Not tested: the settings are saved as typed, without proof that they work. "
+                    "Until they do, the watchdog shows the problem it meets; `watchdog doctor` "
+                    "tests every setting."
+                )
+            else:
+                while not first_canary(ui, plan, text, path):
+                    choice = ui.choose(
+                        "What now",
+                        {
+                            "t": "send another test message",
+                            "b": "go back to an earlier answer",
+                            "n": "save without testing",
+                            "q": "stop",
+                        },
+                        "t",
+                    )
+                    if choice == "t":
+                        continue
+                    if choice == "q":
+                        raise SetupStopped(
+                            "Nothing was saved: settings that cannot deliver a test message "
+                            "would only raise false alarms. Run `watchdog setup` again once the "
+                            "problem is fixed.",
+                            EXIT_TEST_FAILED,
+                        )
+                    wizard._other_way_on(choice)
+                    break
+            break
+        except GoBack as back:
+            step = STEPS.index(back.step)
+    save(ui, plan, text, path, overwrite=overwrite)
+    ui.say()
+    with_the_pc = offer_autostart(ui, path, ask=True, wanted=False)
+    _closing(ui, plan, path, with_the_pc=with_the_pc)
+    return EXIT_DONE
+
+
+def _draft(
+    accounts: dict[Role, tuple[Account, str]],
+    every: float,
+    deadline: float,
+    wizard: Wizard,
+    journal: SignInJournal,
+    office: str = "",
+    contact: str = "",
+) -> _Plan:
+    """What the answers so far would save."""
+    (sender, sender_password), (seed, seed_password) = accounts["sender"], accounts["seed"]
+    return _Plan(
         sender,
         seed,
         every,
@@ -1011,28 +1327,57 @@ def _interactive(ui: Console, args: argparse.Namespace, path: Path, journal: Sig
         contact,
         passwords={"sender": sender_password, "seed": seed_password},
         sources={
-            "sender": "oauth" if sender.oauth else "typed",
-            "seed": "oauth" if seed.oauth else "typed",
+            "sender": wizard.sources.get("sender", "typed"),
+            "seed": wizard.sources.get("seed", "typed"),
         },
         journal=journal,
     )
-    text = _render(plan, path)
-    warn_about_schedule(ui, text, path)
-    if args.no_test:
-        ui.say("Live tests skipped (--no-test): the settings are saved without proof.")
-    else:
-        while not first_canary(ui, plan, text, path):
-            if not ui.yes("Send another test message?", default=True):
-                raise SetupStopped(
-                    "Nothing was saved: settings that cannot deliver a test message would only "
-                    "raise false alarms. Run `watchdog setup` again once the problem is fixed.",
-                    EXIT_TEST_FAILED,
-                )
-    save(ui, plan, text, path, overwrite=overwrite)
-    ui.say()
-    offer_autostart(ui, path, ask=True, wanted=False)
-    _closing(ui, plan)
-    return EXIT_DONE
+
+
+def current_values(ui: Console, path: Path) -> dict[str, dict[str, str]]:
+    """The answers an existing configuration gives, per step, to offer as defaults.
+
+    A file that cannot be read offers nothing (said once); setup goes on with the usual defaults.
+    """
+    from .config import load_config
+
+    try:
+        config = load_config(path)
+    except (ConfigError, OSError) as e:
+        ui.say(f"The existing configuration cannot be read, so its values are not offered: {e}")
+        return {}
+    s, d = config.sender, config.seed
+    return {
+        "sender": {
+            "address": s.address,
+            "provider": account_provider("sender", s.smtp_host, s.address).name,
+            "host": s.smtp_host,
+            "port": str(s.smtp_port),
+            "security": s.security.value,
+            "username": s.username or "-",
+            "ca_file": str(s.ca_file) if s.ca_file else "",
+        },
+        "seed": {
+            "address": d.address,
+            "provider": account_provider("seed", d.imap_host, d.address).name,
+            "host": d.imap_host,
+            "port": str(d.imap_port),
+            "security": d.security.value,
+            "username": d.username,
+            "ca_file": str(d.ca_file) if d.ca_file else "",
+        },
+        "schedule": {
+            "every": f"{config.schedule.every_minutes:g}",
+            "deadline": f"{config.schedule.deadline_minutes:g}",
+        },
+        "office": {"office": config.office, "contact": config.alerts.support_contact},
+    }
+
+
+def _without_path(warning: str, path: Path) -> str:
+    """A config warning without the file name in front: set-up has not written the file yet."""
+    prefix = f"{path}: "
+    return warning[len(prefix) :] if warning.startswith(prefix) else warning
 
 
 def _scripted(ui: Console, args: argparse.Namespace, path: Path, journal: SignInJournal) -> int:
@@ -1095,8 +1440,8 @@ def _scripted(ui: Console, args: argparse.Namespace, path: Path, journal: SignIn
         if not first_canary(ui, plan, text, path):
             raise SetupStopped("Nothing was saved.", EXIT_TEST_FAILED)
     save(ui, plan, text, path, overwrite=overwrite)
-    offer_autostart(ui, path, ask=False, wanted=bool(args.autostart))
-    _closing(ui, plan)
+    with_the_pc = offer_autostart(ui, path, ask=False, wanted=bool(args.autostart))
+    _closing(ui, plan, path, with_the_pc=with_the_pc)
     return EXIT_DONE
 
 
@@ -1118,9 +1463,20 @@ def _text_option(args: argparse.Namespace, option: str) -> str:
         raise BadInput(option, str(e)) from None
 
 
-def _closing(ui: Console, plan: _Plan) -> None:
+def _closing(ui: Console, plan: _Plan, path: Path, *, with_the_pc: bool) -> None:
+    """The last words point to what the office will use: the tray icon, started at login."""
+    config = "" if path == default_config_path() else f" --config {path}"
     ui.say()
-    ui.say(
-        f"Done. The watchdog checks every {plan.every:g} min once it runs (`watchdog run`). "
-        "`watchdog doctor` checks every setting again at any time."
-    )
+    if with_the_pc:
+        ui.say(
+            f"Done. From the next login the watchdog runs by itself with its icon in the system "
+            f"tray and checks every {plan.every:g} min. To start it now without logging out, "
+            f"run: watchdog{config} tray"
+        )
+    else:
+        ui.say(
+            f"Done. To start watching, run: watchdog{config} tray (an icon in the system tray; "
+            f"it checks every {plan.every:g} min). To have it start at every login, run: "
+            f"watchdog{config} autostart enable"
+        )
+    ui.say(f"`watchdog{config} doctor` tests every setting again at any time.")

@@ -90,7 +90,11 @@ def test_every_check_passes_against_working_servers_with_passwords_in_the_keyrin
 def test_a_wrong_seed_password_fails_the_imap_sign_in_with_what_to_do_and_exits_2(
     tmp_path: Path, servers: Any, watchdog_env: dict[str, str], write_config: Any
 ) -> None:
-    env = {**watchdog_env, "WATCHDOG_SEED_PASSWORD": "not-the-password"}
+    env = {
+        **watchdog_env,
+        **file_keyring_env(tmp_path / "keyring.json"),  # a real keyring: `keyring set` is safe
+        "WATCHDOG_SEED_PASSWORD": "not-the-password",
+    }
     config = write_config(tmp_path, servers)
     done = watchdog("doctor", env=env, config=config)
     assert done.returncode == 2, done.stdout + done.stderr
@@ -124,16 +128,20 @@ def test_without_a_config_file_doctor_says_so_and_exits_3(
     missing = tmp_path / "nowhere" / "config.toml"
     done = watchdog("doctor", env=watchdog_env, config=missing)
     assert done.returncode == 3
-    line = line_starting(done.stdout, "Configuration")
+    line = line_starting(done.stdout, "This PC is not set up yet")
     assert line.startswith("FAIL ")
     assert str(missing) in line
-    assert "watchdog setup" in line
+    assert f"watchdog --config {missing} setup" in line
 
 
 def test_json_output_lists_every_check_with_level_text_and_fix(
     tmp_path: Path, servers: Any, watchdog_env: dict[str, str], write_config: Any
 ) -> None:
-    env = {**watchdog_env, "WATCHDOG_SEED_PASSWORD": "not-the-password"}
+    env = {
+        **watchdog_env,
+        **file_keyring_env(tmp_path / "keyring.json"),  # a real keyring: `keyring set` is safe
+        "WATCHDOG_SEED_PASSWORD": "not-the-password",
+    }
     config = write_config(tmp_path, servers)
     done = watchdog("doctor", "--json", env=env, config=config)
     report = json.loads(done.stdout)
@@ -169,3 +177,63 @@ def test_doctor_questions_a_deadline_longer_than_the_interval_and_still_exits_0(
     line = line_starting(done.stdout, "Schedule:")
     assert line.startswith("WARN Schedule: ")
     assert "deadline_minutes = 20 is longer than every_minutes = 10" in line
+
+
+@pytest.mark.parametrize(
+    ("backend", "says"),
+    [
+        ("keyring.backends.null.Keyring", "keeps nothing"),
+        ("keyring.backends.fail.Keyring", "no system keyring that Watchdog can use"),
+    ],
+)
+def test_without_a_safe_keyring_doctor_says_what_to_install_and_never_suggests_keyring_set(
+    tmp_path: Path,
+    servers: Any,
+    watchdog_env: dict[str, str],
+    write_config: Any,
+    backend: str,
+    says: str,
+) -> None:
+    env = {
+        **watchdog_env,
+        "PYTHON_KEYRING_BACKEND": backend,
+        "WATCHDOG_SENDER_PASSWORD": "",
+        "WATCHDOG_SEED_PASSWORD": "not-the-password",
+    }
+    config = write_config(tmp_path, servers)
+    done = watchdog("doctor", env=env, config=config)
+    out = done.stdout
+    line = line_starting(out, "Password for the sending account")
+    assert line.startswith("FAIL ")
+    assert says in line
+    assert "gnome-keyring" in line and "Secret Service" in line  # what to install, on Linux
+    assert "keyring set" not in out  # it would write nothing, or a plain file
+    assert "autostart" not in line.lower()
+    seed_login = line_starting(out, "Sign-in to the seed mailbox as seed")
+    assert "watchdog setup" in seed_login
+
+
+def test_doctor_before_any_config_points_to_setup_in_a_sentence(
+    tmp_path: Path, watchdog_env: dict[str, str]
+) -> None:
+    done = watchdog("doctor", env=watchdog_env)
+    assert done.returncode == 3
+    line = next(x for x in done.stdout.splitlines() if x.startswith("FAIL"))
+    assert line.startswith("FAIL This PC is not set up yet: there is no configuration at ")
+    assert line.endswith("What to do: Run `watchdog setup` to set it up step by step.")
+
+
+def test_every_doctor_line_reads_as_a_sentence(
+    tmp_path: Path, servers: Any, watchdog_env: dict[str, str], write_config: Any
+) -> None:
+    config = write_config(tmp_path, servers, sender={"smtp_port": free_port()})
+    done = watchdog("doctor", env=watchdog_env, config=config)
+    for line in done.stdout.splitlines():
+        if line[:4] not in _LEVELS:
+            continue
+        text = line[5:]
+        assert text[0].isupper(), line
+        assert text.endswith((".", "!", "?")), line
+        assert ".:" not in text, line
+        if line.startswith(("WARN", "FAIL")) and "What to do: " in text:
+            assert text.split("What to do: ", 1)[1][0].isupper(), line

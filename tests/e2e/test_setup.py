@@ -327,7 +327,7 @@ def test_a_scripted_setup_whose_sign_in_fails_writes_nothing_and_exits_2(
 
 
 @pytest.mark.servers
-def test_without_a_working_keyring_the_config_is_written_and_the_environment_named(
+def test_without_a_working_keyring_the_config_is_written_and_what_to_install_is_said(
     tmp_path: Path, servers: Any, watchdog_env: dict[str, str]
 ) -> None:
     # watchdog_env has the null keyring, which accepts passwords and forgets them.
@@ -337,7 +337,12 @@ def test_without_a_working_keyring_the_config_is_written_and_the_environment_nam
     )
     assert done.returncode == 0, done.stdout + done.stderr
     assert "NOT saved: the system keyring (null Keyring) did not keep it" in done.stdout
-    assert "WATCHDOG_SENDER_PASSWORD and WATCHDOG_SEED_PASSWORD in its environment" in done.stdout
+    assert "a password never goes into a file (not the configuration, not the autostart entry)" in (
+        done.stdout
+    )
+    assert "What to do: Install and enable a system keyring with the Secret Service" in done.stdout
+    # Never advised: a password in the autostart entry, or in the environment of a file.
+    assert "in its environment" not in done.stdout
     assert load_config(config).sender.username == "sender"
     assert servers.smtp.received == []  # --no-test: nothing was sent
 
@@ -402,3 +407,192 @@ def test_the_test_keyring_is_what_a_subprocess_really_uses(tmp_path: Path) -> No
     )
     assert result.stdout.strip() == "FileKeyring"
     assert json.loads(path.read_text()) == {"s": {"u": "p"}}
+
+
+# --- issue 12: set-up without dead ends ---------------------------------------------------------
+
+
+def dead_port() -> int:
+    """A loopback port nothing listens on."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def sender_on_port(w: Wizard, servers: Any, port: int) -> None:
+    """The "other" sending account of the test servers, STARTTLS on ``port``."""
+    w.answer(r"sending e-mail address: ", servers.sender_address)
+    w.answer(r"Mail provider .*\[other\]: ", "")
+    w.answer(r"Outgoing mail server \(SMTP\): ", servers.smtp_host)
+    w.answer(r"Port: ", str(port))
+    w.answer(r"Security: ssl, starttls or none: ", "starttls")
+    w.answer(r"User name for signing in .*: ", servers.sender_user)
+    w.answer(r"Private certificate authority .*: ", str(servers.ca_file))
+    w.answer(r"Password for sender .*: ", servers.sender_password)
+
+
+@pytest.mark.servers
+def test_an_unreachable_server_offers_to_save_without_the_test_and_says_what_that_means(
+    tmp_path: Path, servers: Any, env: dict[str, str]
+) -> None:
+    config = tmp_path / "config.toml"
+    dead = dead_port()
+    w = Wizard(config, env)
+    w.expect(r"`watchdog setup --no-test` saves without the tests")  # offered, not hidden
+    sender_on_port(w, servers, dead)
+    w.expect(r"The server could not be used\.")
+    w.expect(r"Likely: a wrong port")
+    w.expect(r"saved as typed, without proof that they work")
+    w.answer(
+        r"What now: change the server settings \(s\), go back to an earlier answer \(b\), "
+        r"save without testing \(n\), stop \(q\) \[s\]: ",
+        "n",
+    )
+    other_seed(w, servers)
+    w.answer(r"Check every how many minutes \[30\]: ", "")
+    # A deadline longer than the interval is questioned, and the answers come back as defaults.
+    w.answer(r"counts as lost \[10\]: ", "45")
+    w.expect(r"WARN \[schedule\] deadline_minutes = 45 is longer than every_minutes = 30")
+    w.answer(r"Keep this schedule anyway\? \[y/N\]: ", "")
+    w.answer(r"Check every how many minutes \[30\]: ", "")
+    w.answer(r"counts as lost \[45\]: ", "5")
+    w.answer(r"Name of the practice.*: ", "Smile Dental")
+    w.answer(r"Who should the staff call.*: ", "")
+    w.expect(r"Not tested: the settings are saved as typed")
+    assert w.finish() == 0, w.output
+    out = w.output
+    assert "OK: signed in" not in out  # nothing was signed in to
+    assert "Sending a first test message" not in out
+    assert servers.smtp.received == []
+    loaded = load_config(config)
+    assert loaded.sender.smtp_port == dead
+    assert loaded.schedule.deadline_minutes == 5
+    assert read_keyring(tmp_path / "keyring.json")[SERVICE]["sender:sender"] == (
+        servers.sender_password
+    )
+    # The last words point to what the office will use: the tray icon (and how to start it
+    # with the PC, since the autostart question was answered no).
+    last = [line for line in out.splitlines() if line.strip()][-2:]
+    assert f"watchdog --config {config} tray" in last[0]
+    assert "autostart enable" in last[0]
+
+
+@pytest.mark.servers
+def test_going_back_to_an_earlier_answer_offers_every_answer_given_as_the_default(
+    tmp_path: Path, servers: Any, env: dict[str, str]
+) -> None:
+    dead = dead_port()
+    w = Wizard(tmp_path / "config.toml", env)
+    sender_on_port(w, servers, dead)
+    w.answer(r"What now: .*\[s\]: ", "b")
+    w.answer(r"Go back to: the sending account \(1\), the seed mailbox \(2\), .*\[1\]: ", "1")
+    w.answer(rf"sending e-mail address \[{re.escape(servers.sender_address)}\]: ", "")
+    w.answer(r"Mail provider .*\[other\]: ", "")
+    w.answer(r"Outgoing mail server \(SMTP\) \[127\.0\.0\.1\]: ", "")
+    w.answer(rf"Port \[{dead}\]: ", str(servers.smtp_starttls_port))
+    w.answer(r"Security: ssl, starttls or none \[starttls\]: ", "")
+    w.answer(r"User name for signing in .*\[sender\]: ", "")
+    w.answer(r"Private certificate authority .*\]: ", "")
+    w.answer(r"Password for sender \(not shown as you type; Enter keeps the one typed", "")
+    w.expect(r"OK: signed in\.")
+    w.child.sendintr()
+    assert w.exit_code() == 130
+    assert not (tmp_path / "config.toml").exists()
+
+
+@pytest.mark.servers
+def test_a_server_without_encryption_is_not_asked_for_a_certificate_authority(
+    tmp_path: Path, servers: Any, env: dict[str, str]
+) -> None:
+    w = Wizard(tmp_path / "config.toml", env)
+    w.answer(r"sending e-mail address: ", servers.sender_address)
+    w.answer(r"Mail provider .*\[other\]: ", "")
+    w.answer(r"Outgoing mail server \(SMTP\): ", servers.smtp_host)
+    w.answer(r"Port: ", str(servers.smtp_plain_port))
+    w.answer(r"Security: ssl, starttls or none: ", "none")
+    w.answer(r"User name for signing in .*: ", servers.sender_user)
+    index = w.child.expect([r"Private certificate authority", r"Password for sender .*: "])
+    assert index == 1, "asked for a CA file although nothing is encrypted"
+    w.child.sendline(servers.sender_password)
+    w.expect(r"OK: signed in\.")
+    w.child.sendintr()
+    assert w.exit_code() == 130
+
+
+@pytest.fixture
+def relay_without_auth() -> Any:
+    """An SMTP server on loopback that offers no AUTH at all (an office relay)."""
+    from aiosmtpd.controller import Controller
+    from aiosmtpd.handlers import Sink
+
+    controller = Controller(Sink(), hostname="127.0.0.1", port=dead_port())
+    controller.start()
+    try:
+        yield controller
+    finally:
+        controller.stop()
+
+
+def test_a_server_without_sign_in_gets_the_no_sign_in_advice_and_no_false_signed_in(
+    tmp_path: Path, env: dict[str, str], relay_without_auth: Any
+) -> None:
+    port = relay_without_auth.port
+    w = Wizard(tmp_path / "config.toml", env)
+    w.answer(r"sending e-mail address: ", "frontdesk@smiledental.test")
+    w.answer(r"Mail provider .*\[other\]: ", "")
+    w.answer(r"Outgoing mail server \(SMTP\): ", "127.0.0.1")
+    w.answer(r"Port: ", str(port))
+    w.answer(r"Security: ssl, starttls or none: ", "none")
+    w.answer(r"User name for signing in \(type - if the server needs no sign-in\) .*: ", "")
+    w.answer(r"Password for frontdesk@smiledental\.test .*: ", "secret")
+    w.expect(r"does not offer signing in")
+    w.expect(r"type - as the user name for no sign-in")
+    w.answer(r"What now: change the server settings \(s\), .*\[s\]: ", "s")
+    w.answer(r"Outgoing mail server \(SMTP\) \[127\.0\.0\.1\]: ", "")
+    w.answer(rf"Port \[{port}\]: ", "")
+    w.answer(r"Security: ssl, starttls or none \[none\]: ", "")
+    w.answer(r"User name for signing in .*: ", "-")
+    w.expect(r"OK: the server answered; it is used without signing in\.")
+    w.child.sendintr()
+    assert w.exit_code() == 130
+    assert "OK: signed in" not in w.output
+    assert "read the provider's exact words in the history" not in w.output
+
+
+@pytest.mark.servers
+def test_running_setup_again_offers_the_current_values_as_defaults(
+    tmp_path: Path, servers: Any, env: dict[str, str]
+) -> None:
+    config = tmp_path / "config.toml"
+    first = {**env, "WATCHDOG_SENDER_PASSWORD": "pw1", "WATCHDOG_SEED_PASSWORD": "pw2"}
+    done = watchdog("setup", *scripted_options(servers), "--no-test", env=first, config=config)
+    assert done.returncode == 0, done.stdout + done.stderr
+
+    w = Wizard(config, env)
+    w.expect(r"Its values are offered in \[brackets\]")
+    w.answer(r"Replace it once setup has succeeded\? \[y/N\]: ", "y")
+    w.answer(rf"sending e-mail address \[{re.escape(servers.sender_address)}\]: ", "")
+    w.answer(r"Mail provider .*\[other\]: ", "")
+    w.answer(r"Outgoing mail server \(SMTP\) \[127\.0\.0\.1\]: ", "")
+    w.answer(rf"Port \[{servers.smtp_ssl_port}\]: ", "")
+    w.answer(r"Security: ssl, starttls or none \[ssl\]: ", "")
+    w.answer(r"User name for signing in .*\[sender\]: ", "")
+    w.answer(rf"Private certificate authority .*\[{re.escape(str(servers.ca_file))}\]: ", "")
+    w.expect(r"Password for sender \(not shown as you type; Enter keeps the saved one\): ")
+    w.child.sendintr()
+    assert w.exit_code() == 130
+    assert load_config(config).schedule.every_minutes == 15  # untouched
+
+
+def test_a_pc_without_any_keyring_is_told_at_once_what_to_install_before_passwords_are_asked(
+    tmp_path: Path, env: dict[str, str]
+) -> None:
+    w = Wizard(
+        tmp_path / "config.toml", {**env, "PYTHON_KEYRING_BACKEND": "keyring.backends.fail.Keyring"}
+    )
+    w.expect(r"Note: passwords cannot be saved on this PC yet: this PC has no system keyring")
+    w.expect(r"What to do: Install and enable a system keyring with the Secret Service: GNOME")
+    w.answer(r"sending e-mail address: ", "frontdesk@smiledental.test")
+    w.child.sendeof()
+    assert w.exit_code() == 130
+    assert "autostart entry (" not in w.output
