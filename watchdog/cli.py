@@ -29,7 +29,7 @@ from .errors import AlreadyRunningError, ConfigError, SecretError, StorageError,
 from .history import AlertAttempt
 from .humanize import format_duration, parse_since
 from .models import CheckResult, Diagnosis, Flip, Outcome, Status, StatusSnapshot
-from .terminal import SafeFormatter, safe_text
+from .terminal import SafeFormatter, safe_text, utf8_when_redirected
 
 EXIT_OK = 0
 EXIT_DEGRADED = 1
@@ -247,8 +247,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     writing ends it with 0. Standard output is then pointed at nothing, so Python's flush at exit
     does not print a traceback of its own.
     """
+    windowless = _streams_for_windowless_start()
+    utf8_when_redirected(sys.stdout, sys.stderr)
     try:
-        code = _run(list(sys.argv[1:] if argv is None else argv))
+        code = _run(list(sys.argv[1:] if argv is None else argv), windowless)
     except BrokenPipeError:
         _silence_stdout()
         return EXIT_OK
@@ -259,7 +261,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     return code
 
 
-def _run(words: list[str]) -> int:
+def _run(words: list[str], windowless: bool = False) -> int:
     args = build_parser(words).parse_args(words)
     _setup_logging(args.verbose)
     func: Callable[[argparse.Namespace], int] = args.func
@@ -269,16 +271,16 @@ def _run(words: list[str]) -> int:
         _say(str(e), file=sys.stderr)
         return EXIT_CONFIG
     except (ConfigError, SecretError) as e:
-        _say(f"Configuration problem: {e}", file=sys.stderr)
+        _say_error(f"Configuration problem: {e}", windowless)
         return EXIT_CONFIG
     except StorageError as e:
-        _say(f"History problem: {e}", file=sys.stderr)
+        _say_error(f"History problem: {e}", windowless)
         return EXIT_CONFIG
     except AlreadyRunningError as e:
-        _say(str(e), file=sys.stderr)
+        _say(str(e), file=sys.stderr)  # no box: a second autostart entry would show one daily
         return EXIT_FAILED
     except WatchdogError as e:
-        _say(f"Error: {e}", file=sys.stderr)
+        _say_error(f"Error: {e}", windowless)
         return EXIT_FAILED
     except KeyboardInterrupt:
         _say("Interrupted.", file=sys.stderr)
@@ -300,6 +302,45 @@ def _silence_stdout() -> None:
 
 
 _LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
+
+def _streams_for_windowless_start() -> bool:
+    """Give ``print`` and logging somewhere to write when there is no console; True then.
+
+    Under ``pythonw.exe`` / ``watchdogw.exe`` (the autostart at sign-in) ``sys.stdout`` and
+    ``sys.stderr`` are None, so a broken config, a storage or keyring error left no trace at
+    all. They go to ``console.log`` in the log folder (beside ``watchdog.log``), new at each
+    start so it never grows past one run.
+    """
+    if sys.stdout is not None and sys.stderr is not None:
+        return False
+    import platformdirs
+
+    from .config import APP_NAME
+
+    folder = Path(platformdirs.user_log_dir(APP_NAME, appauthor=False))
+    stream: TextIO
+    try:
+        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+        stream = open(folder / "console.log", "w", encoding="utf-8", errors="replace", buffering=1)  # noqa: SIM115
+    except OSError:
+        stream = open(os.devnull, "w", encoding="utf-8")  # noqa: SIM115
+    sys.stdout = sys.stdout or stream
+    sys.stderr = sys.stderr or stream
+    return True
+
+
+def _say_error(text: str, windowless: bool) -> None:
+    """An error that ends the program; without a console on Windows also in a message box,
+    the only way the person at the PC learns why no tray icon came."""
+    _say(text, file=sys.stderr)
+    if windowless and sys.platform == "win32":
+        import ctypes
+
+        mb_iconerror_setforeground = 0x10 | 0x10000
+        ctypes.windll.user32.MessageBoxW(
+            None, safe_text(text), "Delivery Watchdog", mb_iconerror_setforeground
+        )
 
 
 def _say(text: object = "", *, file: TextIO | None = None, flush: bool = False) -> None:
@@ -439,8 +480,8 @@ def describe_check(config: Config, provider: str, result: CheckResult) -> str:
 def cmd_run(args: argparse.Namespace) -> int:
     from .app import open_app
 
+    log_file = _log_to_file(args.verbose)  # first: a broken config must reach the log file
     config = _config(args)
-    log_file = _log_to_file(args.verbose)
 
     def show(result: CheckResult, snapshot: StatusSnapshot, flip: Flip | None) -> None:
         _say(f"{_clock(result.sent_at)}  {result.outcome.value:<16} {_short(result)}", flush=True)
@@ -469,8 +510,8 @@ def cmd_tray(args: argparse.Namespace) -> int:
     from .app import AppControls, open_app
     from .tray import create_tray
 
+    _log_to_file(args.verbose)  # first: a broken config must reach the log file
     config = _config(args)
-    _log_to_file(args.verbose)
     with _single_instance(config), open_app(config) as app:
         tray = create_tray(AppControls(app))
 
@@ -709,7 +750,7 @@ def cmd_incidents(args: argparse.Namespace) -> int:
 
 def cmd_export(args: argparse.Namespace) -> int:
     from .app import history_path
-    from .export import write_csv, write_json
+    from .export import export_to_file, write_csv, write_json
     from .history import History
 
     config = _config(args)
@@ -724,13 +765,8 @@ def cmd_export(args: argparse.Namespace) -> int:
                 out = cast(TextIO, _TerminalSafeWriter(out))
             count = write(history.iter_checks(since), out)
         else:
-            # Write beside the target, then rename: a failed export never leaves half a file.
-            partial = args.output.with_name(args.output.name + ".partial")
-            # 0600: every check, with addresses and server replies, is for this user only.
-            fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-            with open(fd, "w", encoding="utf-8", newline="") as out:
-                count = write(history.iter_checks(since), out)
-            partial.replace(args.output)
+            # Beside the target, then renamed (0600; a BOM for Excel on Windows; see export.py).
+            count = export_to_file(history.iter_checks(since), args.output, args.format)
             _say(f"{count} checks written to {args.output}", file=sys.stderr)
     return EXIT_OK
 

@@ -100,14 +100,18 @@ def lookup_password(role: Role, username: str) -> str:
     if from_env:
         return from_env
     import keyring  # imported late: it is slow to import and not needed when the env is set
-    import keyring.errors
 
     entry = keyring_entry(role, username)
     try:
         password = keyring.get_password(KEYRING_SERVICE, entry)
-    except keyring.errors.KeyringError as e:
+    except Exception as e:
+        # keyring's Windows backend raises pywintypes.error (e.g. 1312), not a KeyringError.
+        from .oauth import is_keyring_failure, keyring_failure_detail
+
+        if not is_keyring_failure(e):
+            raise
         raise SecretError(
-            f"The system keyring could not be read ({type(e).__name__}). Store the {role} "
+            f"The system keyring could not be read ({keyring_failure_detail(e)}). Store the {role} "
             f"password in the keyring (service {KEYRING_SERVICE!r}, user {entry!r}) or set "
             f"{env_var(role)} for headless use."
         ) from e

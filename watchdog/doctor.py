@@ -39,6 +39,7 @@ from .classifier import (
     diagnose_network,
     diagnose_reply,
     network_failure_of,
+    network_words,
     parse_smtp_reply,
 )
 from .config import (
@@ -79,15 +80,6 @@ DEFAULT_TIMEOUT_S = 10.0
 Level = Literal["OK", "WARN", "FAIL"]
 
 #: Each network failure in plain words; the technical error follows in brackets for support.
-NETWORK_WORDS = {
-    NetworkFailure.DNS: "the server name {host} could not be found (DNS)",
-    NetworkFailure.REFUSED: "{host} port {port} refused the connection (nothing listens there)",
-    NetworkFailure.TIMEOUT: "{host} port {port} did not answer in time",
-    NetworkFailure.NO_ROUTE: "there is no network route to {host}",
-    NetworkFailure.RESET: "{host} port {port} closed the connection unexpectedly",
-    NetworkFailure.TLS_CERTIFICATE: "the security certificate of {host} is not valid",
-    NetworkFailure.TLS: "a secure connection to {host} port {port} failed",
-}
 
 
 # --- providers ----------------------------------------------------------------------------------
@@ -195,11 +187,6 @@ class MailboxFacts:
 
     junk_folders: tuple[str, ...]
     has_idle: bool
-
-
-def network_words(failure: NetworkFailure, host: str, port: int) -> str:
-    """A network failure as a sentence fragment naming the server."""
-    return NETWORK_WORDS[failure].format(host=host, port=port)
 
 
 def smtp_problem(

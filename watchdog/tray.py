@@ -475,7 +475,7 @@ def tray_capabilities() -> TrayCapabilities:
     has_menu = pystray is not None and bool(getattr(pystray.Icon, "HAS_MENU", True))
     if problem is not None:
         how = (
-            "None: without a tray icon, Show guidance, Check now, Pause and Quit are not "
+            "Without a tray icon, Show guidance, Check now, Pause and Quit are not "
             "offered on this desktop; alerts still arrive as notifications."
         )
         return TrayCapabilities(False, has_menu, how, problem)

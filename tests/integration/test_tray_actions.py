@@ -269,4 +269,4 @@ def test_capabilities_without_a_display_say_no_icon_and_no_actions(
     assert capabilities.problem == (
         "no graphical session: neither DISPLAY nor WAYLAND_DISPLAY is set"
     )
-    assert capabilities.how_actions_are_offered.startswith("None: without a tray icon")
+    assert capabilities.how_actions_are_offered.startswith("Without a tray icon")
