@@ -26,7 +26,7 @@ from typing import Any, TextIO, cast
 from . import __version__
 from .config import Config, load_config, schedule_warnings
 from .errors import AlreadyRunningError, ConfigError, SecretError, StorageError, WatchdogError
-from .history import AlertAttempt
+from .history import AlertAttempt, History
 from .humanize import format_duration, parse_since
 from .models import CheckResult, Diagnosis, Flip, Outcome, Status, StatusSnapshot
 from .terminal import SafeFormatter, safe_text, utf8_when_redirected
@@ -567,6 +567,33 @@ def _single_instance(config: Config) -> contextlib.AbstractContextManager[object
 # -- status and history ---------------------------------------------------------------------
 
 
+def _reminders_today(config: Config, history: History) -> tuple[str, ...]:
+    """The last reminder batch and today's sending, as the tray and the report show them.
+
+    Only where the practice's Sent folder is watched (``[sender] imap_host``): counts and times.
+    """
+    if config.sender_inbox is None:
+        return ()
+    from .batch_watch import last_batch_note, sending_today_note
+    from .notify.messages import short_provider_name
+    from .providers import detect_provider
+
+    provider = detect_provider(
+        config.sender.smtp_host, config.sender.address, named=config.sender.provider
+    )
+    now = time.time()
+    notes = (
+        last_batch_note(history, now),
+        sending_today_note(
+            history,
+            now,
+            provider.daily_limit_for(config.sender.address),
+            short_provider_name(provider.display_name),
+        ),
+    )
+    return tuple(n for n in notes if n)
+
+
 def cmd_status(args: argparse.Namespace) -> int:
     from .app import history_path
     from .history import History
@@ -577,6 +604,7 @@ def cmd_status(args: argparse.Namespace) -> int:
         last = history.recent(1)
         pending = history.pending()
         failing = failing_channels(history.alert_attempts(limit=200))
+        today = _reminders_today(config, history)
     from .state import overdue_canaries
 
     overdue = overdue_canaries(pending, time.time())
@@ -591,6 +619,7 @@ def cmd_status(args: argparse.Namespace) -> int:
                     "exit_code": code,
                     "last_check": result_json(last[0]) if last else None,
                     "pending": [result_json(p) for p in pending],
+                    "reminders_today": list(today),
                     "failing_channels": [
                         {
                             "channel": a.channel,
@@ -617,6 +646,8 @@ def cmd_status(args: argparse.Namespace) -> int:
         _say(f"Status: {describe_status_line(snapshot)}")
     if snapshot.reason:
         _say(f"Why: {snapshot.reason}")
+    for note in today:
+        _say(f"Today: {note}")
     if last:
         _say(f"Last check: {_clock(last[0].sent_at)} - {_last_check_words(last[0])}")
     else:
@@ -685,7 +716,7 @@ def cmd_history(args: argparse.Namespace) -> int:
 def cmd_incidents(args: argparse.Namespace) -> int:
     from .app import history_path
     from .history import History
-    from .incidents import group_incidents
+    from .incidents import group_incidents, incidents_since
     from .providers import detect_provider
 
     config = _config(args)
@@ -698,10 +729,10 @@ def cmd_incidents(args: argparse.Namespace) -> int:
         first = flips[0].at if flips else None
         checks = list(history.iter_checks(first))
         alerts = history.alert_attempts(limit=100_000)
-    incidents = [
-        i for i in group_incidents(flips, checks, alerts) if since is None or i.start >= since
-    ]
-    now = time.time()
+        incidents = incidents_since(group_incidents(flips, checks, alerts), since)
+        now = time.time()
+        # E-mails that left the account meanwhile (Sent folder counts; None: not known).
+        sent = [history.sent_between(i.start, i.end or now)[0] for i in incidents]
     if args.json:
         _say(
             json.dumps(
@@ -719,8 +750,9 @@ def cmd_incidents(args: argparse.Namespace) -> int:
                             for a in i.alerts
                         ],
                         "person_acted_at": [_iso(t) for t in i.person_acted_at],
+                        "emails_sent_meanwhile": meanwhile,
                     }
-                    for i in incidents
+                    for i, meanwhile in zip(incidents, sent, strict=True)
                 ],
                 indent=2,
             )
@@ -729,7 +761,7 @@ def cmd_incidents(args: argparse.Namespace) -> int:
     if not incidents:
         _say("No incidents: reminders went out every time they were checked.")
         return EXIT_OK
-    for i in incidents:
+    for i, meanwhile in zip(incidents, sent, strict=True):
         end = "ongoing" if i.ongoing else _clock(i.end or 0, date=True)
         told = sorted({a.channel for a in i.alerts if a.ok})
         _say(
@@ -739,6 +771,11 @@ def cmd_incidents(args: argparse.Namespace) -> int:
         why = "; ".join(diagnosis_words(d, provider) for d in i.diagnoses)
         _say(f"         why: {why or 'not recorded'}")
         _say(f"         canaries failed: {i.canaries_failed}; told: {', '.join(told) or 'nobody'}")
+        if meanwhile:
+            _say(
+                f"         e-mails sent meanwhile: {meanwhile} (they may not have arrived; "
+                "consider calling those patients)"
+            )
         if i.person_acted_at:
             acted = ", ".join(_clock(t) for t in i.person_acted_at)
             _say(f"         Check now pressed at: {acted}")

@@ -11,7 +11,7 @@ Pure: built from the status changes, the checks and the alert attempts in the hi
 from __future__ import annotations
 
 import bisect
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -131,3 +131,12 @@ def _attach(
             incident.alerts.append(attempt)
             if attempt.kind == "result":
                 incident.person_acted_at.append(attempt.at)
+
+
+def incidents_since(incidents: Iterable[Incident], since: float | None) -> list[Incident]:
+    """The incidents going on at ``since`` or later (all with None).
+
+    One rule for ``watchdog incidents`` and the report: an incident that began before ``since``
+    but was still going on then belongs to the period asked about.
+    """
+    return [i for i in incidents if since is None or i.end is None or i.end >= since]

@@ -24,7 +24,7 @@ from pathlib import Path
 from .classifier import describe
 from .history import DaySummary, History
 from .humanize import format_duration
-from .incidents import Incident, group_incidents
+from .incidents import Incident, group_incidents, incidents_since
 from .models import CheckResult, Diagnosis, Status, StatusSnapshot
 
 #: How many of the newest checks the report lists with their replies.
@@ -85,11 +85,7 @@ def gather_report(
     facts = history.check_facts(since)
     flips = history.all_flips()
     alerts = list(reversed(history.alert_attempts(limit=-1)))
-    incidents = [
-        i
-        for i in group_incidents(flips, facts, alerts)
-        if since is None or (i.end is None or i.end >= since)
-    ]
+    incidents = incidents_since(group_incidents(flips, facts, alerts), since)
     return ReportData(
         office=office,
         generated_at=now,

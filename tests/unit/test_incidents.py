@@ -97,3 +97,14 @@ def test_an_incident_counts_the_lost_canaries_that_led_to_it_and_its_alerts() ->
     ]
     assert incident.person_acted_at == [250]
     assert incident.duration(now=1000) == 170
+
+
+def test_the_incident_list_and_the_report_take_the_same_incidents_for_a_since_date() -> None:
+    from watchdog.incidents import Incident, incidents_since
+    from watchdog.models import Status
+
+    before = Incident(Status.DOWN, start=100.0, end=150.0)
+    across = Incident(Status.DOWN, start=180.0, end=260.0)  # began before, still on at 200
+    after = Incident(Status.DEGRADED, start=300.0, end=None)
+    assert incidents_since([before, across, after], 200.0) == [across, after]
+    assert incidents_since([before, across, after], None) == [before, across, after]
