@@ -257,6 +257,50 @@ def validate_config_text(text: str, path: Path) -> Config:
     return parse_config(raw, path)
 
 
+#: The keys set-up asks about (and so writes, or leaves out on purpose): a re-run replaces them.
+#: Every other key of an existing config (webhooks, office hours, the policy, the practice's
+#: inbox, junk folders, reminder times, the data folder) is kept as it was.
+_ASKED = {
+    "": {"office"},
+    "sender": {"address", "smtp_host", "smtp_port", "security", "username", "ca_file", "auth"},
+    "seed": {"address", "imap_host", "imap_port", "security", "username", "ca_file", "auth"},
+    "schedule": {"every_minutes", "deadline_minutes"},
+    "alerts": {"support_contact"},
+}
+
+
+def keep_unasked(old_text: str, new_text: str) -> str:
+    """``new_text`` with every key of ``old_text`` that set-up does not ask about, kept as it was.
+
+    tomlkit keeps the old values' comments and layout. The OAuth2 keys go with ``auth`` (they
+    belong to the sign-in set-up chose). An old file that is not TOML has nothing to keep.
+    """
+    import tomlkit
+    from tomlkit.exceptions import TOMLKitError
+
+    try:
+        old = tomlkit.parse(old_text)
+    except TOMLKitError:
+        return new_text
+    new = tomlkit.parse(new_text)
+    for key, value in old.items():
+        asked = _ASKED.get(key)
+        if key in _ASKED[""]:
+            continue
+        if asked is None or not isinstance(value, dict):
+            if key not in new:
+                new[key] = value
+            continue
+        if key not in new:
+            new[key] = tomlkit.table()
+        table = new[key]
+        for name, item in value.items():
+            if name in asked or name.startswith("oauth_") or name in table:
+                continue
+            table[name] = item
+    return tomlkit.dumps(new)
+
+
 def write_config_file(path: Path, text: str, *, overwrite: bool = False) -> Config:
     """Check ``text``, write it to ``path`` atomically with mode 0600, and load it back.
 
@@ -268,6 +312,9 @@ def write_config_file(path: Path, text: str, *, overwrite: bool = False) -> Conf
     path = path.expanduser()
     if path.exists() and not overwrite:
         raise FileExistsError(f"{path} already exists")
+    if path.exists():
+        # A re-run replaces what it asked about and keeps the rest (webhooks, the policy...).
+        text = keep_unasked(path.read_text(encoding="utf-8-sig"), text)
     validate_config_text(text, path)
     folder = path.parent
     folder.mkdir(parents=True, exist_ok=True, mode=0o700)

@@ -214,3 +214,30 @@ def test_a_config_the_watchdog_would_refuse_is_never_written(tmp_path: Path) -> 
         write_config_file(path, render_config(values))
     assert not path.exists()
     assert list(tmp_path.iterdir()) == []
+
+
+def test_running_setup_again_keeps_every_setting_it_did_not_ask_about(tmp_path: Path) -> None:
+    from watchdog.config_writer import write_config_file
+
+    path = tmp_path / "config.toml"
+    first = render_config(values_for(Security.STARTTLS))
+    path.write_text(
+        first.replace("[seed]", 'imap_host = "127.0.0.1"  # the practice\'s inbox\n\n[seed]', 1)
+        + """
+[policy]
+down_after_lost = 2
+
+[[alerts.webhook]]
+kind = "json"
+url = "https://hooks.example.net/watchdog"  # support's pager
+""",
+        encoding="utf-8",
+    )
+    again = values_for(Security.STARTTLS)
+    again = replace(again, sender=replace(again.sender, smtp_port=465, security=Security.SSL))
+    config = write_config_file(path, render_config(again), overwrite=True)
+    assert (config.sender.smtp_port, config.sender.security) == (465, Security.SSL)  # asked
+    assert config.policy.down_after_lost == 2  # kept
+    assert [w.url for w in config.alerts.webhooks] == ["https://hooks.example.net/watchdog"]
+    assert config.sender_inbox is not None  # the practice's inbox, kept
+    assert "# support's pager" in path.read_text(encoding="utf-8")  # with its comment
