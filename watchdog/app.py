@@ -145,6 +145,7 @@ def open_app(
         provider_display_name=provider_info.display_name,
         office=config.office,
         heartbeat=heartbeat(config),
+        account=config.sender.address,
     )
 
     def open_mailbox() -> SeedMailbox:

@@ -32,8 +32,9 @@ def test_a_silent_block_and_its_recovery_give_exactly_two_desktop_notifications(
         received = daemon.received()
 
     assert [n["summary"] for n in received] == [
-        "Reminder e-mails are not going out (Other provider)",
-        "Reminder e-mails are going out again (Other provider)",
+        # The office's account, never "(Other provider)" (issue 12).
+        "Reminder e-mails from sender@example.test are not going out",
+        "Reminder e-mails from sender@example.test are going out again",
     ]
     down, up = received
     assert down["appname"] == "Delivery Watchdog"

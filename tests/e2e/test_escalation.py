@@ -48,7 +48,7 @@ url = "{sink.url_for("/ping/office-1")}"
     assert [h["kind"] for h in hooks] == ["down", "recovered"]
     down = hooks[0]
     assert (down["status"], down["diagnosis"], down["office"]) == ("DOWN", "silent_drop", "Smile")
-    assert down["title"].startswith("Reminder e-mails are not going out")
+    assert down["title"] == "Reminder e-mails from sender@example.test are not going out"
     # Five checks: each starts, then succeeds (arrived) or fails (lost).
     assert pings == [
         "/ping/office-1/start",

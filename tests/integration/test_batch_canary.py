@@ -150,9 +150,9 @@ def test_the_daily_limit_warning_reaches_the_desktop_once_a_day_with_counts_only
         finally:
             servers.smtp.keep_copy(None)
             rig.close()
-        shown = [n for n in daemon.received() if "sending limit" in n["summary"]]
+        shown = [n for n in daemon.received() if "daily" in n["summary"]]
     assert len(shown) == 1, shown
-    assert shown[0]["summary"] == "Reminder e-mails: close to the daily sending limit"
+    assert shown[0]["summary"] == "E-mails from sender@example.test: close to the daily limit"
     assert "9 e-mails have gone out from this account today" in shown[0]["body"]
     assert "Gmail stops at about 10 a day: send the rest tomorrow" in shown[0]["body"]
     assert PATIENT not in shown[0]["body"] and SUBJECT not in shown[0]["body"]

@@ -45,27 +45,54 @@ def short_provider_name(display_name: str) -> str:
     return display_name.split(" / ")[0].split(" (")[0].strip() or "mail"
 
 
-def _title(kind: AlertKind, diagnosis: Diagnosis | None, provider: str, status: Status) -> str:
+#: Windows' notification title limit (and what the desktop channel cuts to).
+_TITLE_MAX = 63
+
+
+def _title(
+    kind: AlertKind,
+    diagnosis: Diagnosis | None,
+    provider: str | None,
+    status: Status,
+    account: str = "",
+) -> str:
+    """The alert's title in the front desk's words.
+
+    It names the office's sending account ("Reminder e-mails from frontdesk@... are not going
+    out") where that fits Windows' 63 characters, else the provider where one is known; never
+    the "Other provider" of an unrecognised server (``provider`` None).
+    """
+
+    def named(template: str) -> str:
+        if account:
+            text = template.format(whose=f" from {account}")
+            if len(text) <= _TITLE_MAX:
+                return text
+        text = template.format(whose="")
+        if provider and len(f"{text} ({provider})") <= _TITLE_MAX:
+            return f"{text} ({provider})"
+        return text
+
     if kind in (AlertKind.DOWN, AlertKind.REMINDER):
         prefix = "Still: r" if kind is AlertKind.REMINDER else "R"
-        return f"{prefix}eminder e-mails are not going out ({provider})"
+        return named(prefix + "eminder e-mails{whose} are not going out")
     if kind is AlertKind.DEGRADED:
         if diagnosis is Diagnosis.JUNK_PLACEMENT:
-            return f"Reminder e-mails are landing in junk ({provider})"
-        return f"Reminder e-mails are arriving late ({provider})"
+            return named("Reminder e-mails{whose} are landing in junk")
+        return named("Reminder e-mails{whose} are arriving late")
     if kind is AlertKind.RECOVERED:
-        return f"Reminder e-mails are going out again ({provider})"
+        return named("Reminder e-mails{whose} are going out again")
     if kind is AlertKind.RESULT:
         return {
-            Status.UP: f"Check done: reminder e-mails are going out ({provider})",
-            Status.DEGRADED: f"Check done: e-mails arrive, but not well ({provider})",
-            Status.DOWN: f"Check done: still not going out ({provider})",
+            Status.UP: named("Check done: e-mails{whose} are going out"),
+            Status.DEGRADED: named("Check done: e-mails{whose} arrive, but not well"),
+            Status.DOWN: named("Check done: e-mails{whose} are still not going out"),
         }.get(status, "Check done: reminders could not be checked")
     if kind is AlertKind.UNKNOWN:
         if diagnosis is Diagnosis.OFFLINE:
             return "This PC is offline: reminders cannot be checked"
         if diagnosis is Diagnosis.SIGNIN_EXPIRED:
-            return f"Watchdog must sign in to {provider} again"
+            return f"Watchdog must sign in to {provider or 'the mail account'} again"
         if diagnosis is Diagnosis.SEED_MAILBOX_FULL:
             return "Watchdog's test mailbox is full: checks cannot run"
         if diagnosis is Diagnosis.SEED_ADDRESS_UNKNOWN:
@@ -73,7 +100,7 @@ def _title(kind: AlertKind, diagnosis: Diagnosis | None, provider: str, status: 
         if diagnosis is Diagnosis.WRONG_SERVER_SETTINGS:
             return "Watchdog's server settings look wrong: checks cannot run"
         if diagnosis is Diagnosis.RELAY_DENIED:
-            return f"{provider} refused Watchdog's account details"
+            return f"{provider or 'The mail server'} refused Watchdog's account details"
         if diagnosis is Diagnosis.CANNOT_CHECK:
             return "Watchdog cannot run its checks: a job for support"
         return "Watchdog cannot check reminder e-mails right now"
@@ -91,6 +118,7 @@ def build_alert(
     previous_since: float | None = None,
     last_reply: str | None = None,
     touched: str | None = None,
+    account: str = "",
 ) -> Alert:
     """The alert for ``kind`` given the status now. ``previous_since``: when the problem began."""
     name = short_provider_name(provider_display_name)
@@ -133,7 +161,9 @@ def build_alert(
     return Alert(
         kind=kind,
         status=snapshot.status if kind is not AlertKind.TEST else Status.UP,
-        title=_title(kind, diagnosis, name, snapshot.status),
+        title=_title(
+            kind, diagnosis, name if provider != "other" else None, snapshot.status, account
+        ),
         message=message,
         office=office,
         provider=provider,
@@ -166,6 +196,7 @@ def build_budget_alert(
     provider_display_name: str,
     office: str,
     now: float,
+    account: str = "",
 ) -> Alert:
     """The once-a-day warning before the provider's daily sending limit is reached.
 
@@ -176,10 +207,19 @@ def build_budget_alert(
     return Alert(
         kind=AlertKind.BUDGET,
         status=snapshot.status,
-        title="Reminder e-mails: close to the daily sending limit",
+        title=_named_or_plain(
+            f"E-mails from {account}: close to the daily limit",
+            "Reminder e-mails: close to the daily sending limit",
+            account,
+        ),
         message=message[:255],
         office=office,
         provider=provider,
         provider_name=provider_display_name,
         at=now,
     )
+
+
+def _named_or_plain(named: str, plain: str, account: str) -> str:
+    """``named`` (with the account) where there is one and it fits a title, else ``plain``."""
+    return named if account and len(named) <= _TITLE_MAX else plain

@@ -44,6 +44,7 @@ class Notifier:
         provider_display_name: str,
         office: str = "",
         heartbeat: Heartbeat | None = None,
+        account: str = "",
     ) -> None:
         self.channels = list(channels)
         self.history = history
@@ -53,6 +54,7 @@ class Notifier:
         self.provider_display_name = provider_display_name
         self.office = office
         self.heartbeat = heartbeat
+        self.account = account  # the office's sending address: the alert titles name it
         self._announce_next = threading.Event()
         # How many e-mails left the account in a window (the Sent-folder watch, where there is
         # one): the recovery alert says how many reminders a block touched.
@@ -119,6 +121,7 @@ class Notifier:
             provider_display_name=self.provider_display_name,
             office=self.office,
             now=now,
+            account=self.account,
             previous_since=previous_since,
             last_reply=reply,
             touched=touched,
@@ -180,6 +183,7 @@ class Notifier:
             provider_display_name=self.provider_display_name,
             office=self.office,
             now=now,
+            account=self.account,
         )
         self._send_aside(alert)
         return True
@@ -195,6 +199,7 @@ class Notifier:
             provider_display_name=self.provider_display_name,
             office=self.office,
             now=now,
+            account=self.account,
         )
         return self._send_aside(alert)
 
