@@ -148,8 +148,8 @@ def build_alert(
         # Not the whole description: with it the message ran past Windows' 255 characters.
         message = (
             f"Since {_hhmm(since)}. Watchdog's own sign-in to the mail account was withdrawn, so "
-            "it cannot check. Reminders are not affected by this. Sign Watchdog in again: "
-            "watchdog setup --reauth."
+            "it cannot check. Reminders are not affected by this. Support, or whoever knows "
+            "the account's password, must sign Watchdog in again."
         )
     elif kind is AlertKind.UNKNOWN and diagnosis in _SETUP_WORDS:
         message = f"Since {_hhmm(since)}. {_SETUP_WORDS[diagnosis]} {GUIDE_HINT}"
