@@ -187,7 +187,7 @@ def open_app(
         after_check=[notifier.after_check],
     )
     watch = _batch_watch(
-        open_sender_inbox, provider_info, config.sender.address, history, notifier, clock
+        config, open_sender_inbox, provider_info, config.sender.address, history, notifier, clock
     )
     if watch is not None:
         from .batches import Touched
@@ -214,11 +214,15 @@ def _reminder_times(config: Config, history: History, clock: Clock) -> ReminderT
     from .batch_watch import ReminderTimes
 
     return ReminderTimes(
-        config.schedule.reminder_times, clock, sent_minutes_since=history.sent_minutes_since
+        config.schedule.reminder_times,
+        clock,
+        sent_minutes_since=history.sent_minutes_since,
+        rules=config.batches,
     )
 
 
 def _batch_watch(
+    config: Config,
     open_sender_inbox: Callable[[], SeedMailbox] | None,
     provider: Provider,
     address: str,
@@ -246,6 +250,8 @@ def _batch_watch(
     return BatchWatch(
         open_sender_inbox,
         clock,
+        rules=config.batches,
+        folder=config.sender.sent_folder or None,
         daily_limit=provider.daily_limit_for(address),
         provider_name=short_provider_name(provider.display_name),
         canaries_since=history.canaries_since,

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from .batches import BatchRules
 from .errors import ConfigError
 from .models import AlertPolicy, Policy, Security
 from .netguard import is_office_address
@@ -104,6 +105,8 @@ class SenderConfig:
     imap_port: int = 993
     imap_security: Security = Security.SSL
     imap_username: str = ""  # empty: the same as ``username``
+    # The Sent folder's name there, when it is neither marked \\Sent nor one of the usual names.
+    sent_folder: str = ""
     # The mail provider, when the server's name does not tell (a provider's relay under another
     # name); empty: recognised from ``smtp_host``. Decides guides, reply reading, notices.
     provider: str = ""
@@ -192,6 +195,7 @@ class Config:
     office: str = ""
     data_dir: Path | None = None  # overrides the platform's data folder (the demo uses this)
     alerts: AlertsConfig = field(default_factory=AlertsConfig)
+    batches: BatchRules = field(default_factory=BatchRules)
 
     @property
     def sender_inbox(self) -> SeedConfig | None:
@@ -247,7 +251,7 @@ def parse_config(raw: dict[str, Any], path: Path) -> Config:
     """Validate an already-parsed TOML document."""
     reader = _Reader(path)
     reader.refuse_secrets(raw, "")
-    known = {"sender", "seed", "schedule", "policy", "office", "data_dir", "alerts"}
+    known = {"sender", "seed", "schedule", "policy", "office", "data_dir", "alerts", "batches"}
     reader.refuse_unknown(raw, known, "")
     sender_raw = reader.table(raw, "sender", required=True)
     seed_raw = reader.table(raw, "seed", required=True)
@@ -268,6 +272,7 @@ def parse_config(raw: dict[str, Any], path: Path) -> Config:
             "imap_port",
             "imap_security",
             "imap_username",
+            "sent_folder",
             "provider",
             *_OAUTH_KEYS,
         },
@@ -304,6 +309,7 @@ def parse_config(raw: dict[str, Any], path: Path) -> Config:
             imap_port=reader.port(sender_raw, "sender", "imap_port", default=993),
             imap_security=inbox_security,
             imap_username=reader.text(sender_raw, "sender", "imap_username", default=""),
+            sent_folder=reader.text(sender_raw, "sender", "sent_folder", default=""),
         )
 
     reader.refuse_unknown(
@@ -366,6 +372,7 @@ def parse_config(raw: dict[str, Any], path: Path) -> Config:
         office=_single_line(office, path, "office"),
         data_dir=data_dir,
         alerts=alerts,
+        batches=reader.batches(reader.table(raw, "batches", required=False)),
     )
 
 
@@ -764,6 +771,43 @@ class _Reader:
                 )
             times.append(f"{minutes // 60:02d}:{minutes % 60:02d}")
         return tuple(sorted(set(times)))
+
+    def batches(self, table: dict[str, Any]) -> BatchRules:
+        """``[batches]``: what counts as a reminder batch (docs/batches.md gives the reasons)."""
+        self.refuse_unknown(
+            table,
+            {"min_messages", "max_gap_seconds", "quiet_after_seconds", "canary_every_minutes"},
+            "batches",
+        )
+        defaults = BatchRules()
+        every = defaults.running_canary_every_s or 0.0
+        running = table.get("canary_every_minutes", every / 60.0)
+        if isinstance(running, bool) or not isinstance(running, int | float) or running < 0:
+            raise self.fail(
+                "batches",
+                "canary_every_minutes",
+                f"= {running!r} must be a number of minutes, or 0 for a canary only after a batch",
+            )
+        try:
+            return BatchRules(
+                min_messages=self.count(
+                    table, "batches", "min_messages", default=defaults.min_messages
+                ),
+                max_gap_s=self.minutes(
+                    table, "batches", "max_gap_seconds", default=defaults.max_gap_s, unit="seconds"
+                ),
+                quiet_after_s=self.minutes(
+                    table,
+                    "batches",
+                    "quiet_after_seconds",
+                    default=defaults.quiet_after_s,
+                    unit="seconds",
+                ),
+                running_canary_every_s=float(running) * 60.0 if running else None,
+            )
+        except ValueError as e:
+            keys = "min_messages, max_gap_seconds, quiet_after_seconds"
+            raise self.fail("batches", keys, f"do not hold together: {e}") from None
 
     def count(self, table: dict[str, Any], section: str, key: str, *, default: int) -> int:
         value = table.get(key, default)

@@ -129,3 +129,41 @@ def test_a_tight_daily_budget_thins_the_regular_schedule_but_never_the_canary_af
     assert due() is False
     loop.request_check()  # a batch (or a person) asks: it still goes
     assert loop._due(job) is True
+
+
+def test_batches_and_the_sent_folder_can_be_set_and_a_contradiction_is_named(
+    tmp_path: Path,
+) -> None:
+    base = """
+[sender]
+address = "frontdesk@example.test"
+smtp_host = "127.0.0.1"
+smtp_port = 587
+security = "none"
+username = "frontdesk"
+imap_host = "127.0.0.1"
+imap_security = "none"
+sent_folder = "Postausgang/Gesendet"
+[seed]
+address = "seed@example.test"
+imap_host = "127.0.0.1"
+imap_port = 143
+security = "none"
+username = "seed"
+[batches]
+"""
+    good = tmp_path / "good.toml"
+    good.write_text(
+        base + "min_messages = 5\nquiet_after_seconds = 300\ncanary_every_minutes = 0\n",
+        encoding="utf-8",
+    )
+    config = load_config(good)
+    assert config.sender.sent_folder == "Postausgang/Gesendet"
+    assert (config.batches.min_messages, config.batches.quiet_after_s) == (5, 300.0)
+    assert config.batches.running_canary_every_s is None  # only after a batch
+    bad = tmp_path / "bad.toml"
+    bad.write_text(base + "max_gap_seconds = 200\nquiet_after_seconds = 100\n", encoding="utf-8")
+    with pytest.raises(ConfigError) as raised:
+        load_config(bad)
+    message = str(raised.value)
+    assert str(bad) in message and "[batches]" in message and "quiet_after_s" in message
