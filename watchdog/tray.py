@@ -1047,7 +1047,7 @@ class Tray:
         if status in (Status.UP, Status.PAUSED):
             return notes
         reason = _fit(_encodable(" ".join(self._state.reason.split()), None), _WINDOW_REASON)
-        return f"{reason}\n{notes}" if notes else reason
+        return f"{reason}\n\n{notes}" if notes else reason  # a blank line: two topics
 
     def _note_text(self, index: int) -> Callable[[Any], str]:
         """The menu text of note ``index`` (pystray asks each time the menu opens)."""

@@ -55,6 +55,12 @@ def outage() -> TrayState:
         reason="The outgoing server refused the reminder \u2013 \u201c554 5.7.1 rejected\u201d",
         diagnosis=Diagnosis.MESSAGE_REJECTED,
         account="frontdesk@example.com",
+        notes=(
+            "Last reminder batch: 38 e-mails sent between 09:58 and 10:01; the test message "
+            "after it (10:02) did not arrive.",
+            "412 e-mails have gone out from this account today; Gmail stops at about 500 a day: "
+            "send the rest tomorrow.",
+        ),
     )
 
 
@@ -144,7 +150,8 @@ def test_the_window_shows_the_status_line_in_full(desktop: TrayHost) -> None:
     assert tray._headline() == (
         "Reminders from frontdesk@example.com: not getting through since 10:02 · last check 14:35"
     )
-    assert tray._reason() == outage().reason  # the whole reason, typographic quotes too
+    # The whole reason, typographic quotes too; then, after a blank line, the notes of the day.
+    assert tray._reason() == outage().reason + "\n\n" + "\n".join(outage().notes)
 
 
 def test_check_now_in_the_window_calls_the_controls_and_closes_the_window(
