@@ -30,6 +30,11 @@ SUBJECT = "Your appointment with Dr Sentinel"
 FAST = BatchRules(min_messages=5, max_gap_s=2, quiet_after_s=2, running_canary_every_s=None)
 
 
+def practice_inbox(servers: MailServers) -> dict[str, object]:
+    """``[sender]`` keys for the practice's own inbox (Dovecot user ``sender``, verified TLS)."""
+    return {"imap_host": servers.imap_host, "imap_port": servers.imaps_port, "imap_security": "ssl"}
+
+
 def send_reminders(servers: MailServers, count: int) -> None:
     with smtplib.SMTP("127.0.0.1", servers.smtp_plain_port, timeout=30) as smtp:
         smtp.login(servers.sender_user, servers.sender_password)
@@ -45,12 +50,7 @@ def send_reminders(servers: MailServers, count: int) -> None:
 def test_a_quiet_batch_gets_a_canary_at_once_and_the_canary_answers_it(
     tmp_path: Path, servers: MailServers, watchdog_env: dict[str, str]
 ) -> None:
-    inbox = {
-        "imap_host": servers.imap_host,
-        "imap_port": servers.imaps_port,
-        "imap_security": "ssl",
-    }
-    rig = open_rig(tmp_path, servers, sender=inbox)
+    rig = open_rig(tmp_path, servers, sender=practice_inbox(servers))
     try:
         loop = rig.app.loop
         watch = loop.batch_watch
@@ -111,15 +111,12 @@ def test_the_daily_limit_warning_reaches_the_desktop_once_a_day_with_counts_only
     from watchdog.notify.desktop import DesktopChannel
 
     _require_tools()
-    inbox = {
-        "imap_host": servers.imap_host,
-        "imap_port": servers.imaps_port,
-        "imap_security": "ssl",
-    }
     with NotificationDaemon() as daemon:
         for name, value in daemon.env.items():
             monkeypatch.setenv(name, value)
-        rig = open_rig(tmp_path, servers, sender=inbox, channels=[DesktopChannel()])
+        rig = open_rig(
+            tmp_path, servers, sender=practice_inbox(servers), channels=[DesktopChannel()]
+        )
         try:
             app = rig.app
             report = app.runner.safe_check(threading.Event())  # one canary today
@@ -161,12 +158,7 @@ def test_the_daily_limit_warning_reaches_the_desktop_once_a_day_with_counts_only
 def test_a_block_during_a_batch_is_told_with_how_many_reminders_went_into_it(
     tmp_path: Path, servers: MailServers, watchdog_env: dict[str, str]
 ) -> None:
-    inbox = {
-        "imap_host": servers.imap_host,
-        "imap_port": servers.imaps_port,
-        "imap_security": "ssl",
-    }
-    rig = open_rig(tmp_path, servers, sender=inbox)
+    rig = open_rig(tmp_path, servers, sender=practice_inbox(servers))
     try:
         app = rig.app
         watch = app.loop.batch_watch
@@ -200,12 +192,7 @@ def test_the_tray_shows_the_last_batch_and_the_test_message_after_it(
 ) -> None:
     from watchdog.app import AppControls
 
-    inbox = {
-        "imap_host": servers.imap_host,
-        "imap_port": servers.imaps_port,
-        "imap_security": "ssl",
-    }
-    rig = open_rig(tmp_path, servers, sender=inbox)
+    rig = open_rig(tmp_path, servers, sender=practice_inbox(servers))
     try:
         app = rig.app
         watch = app.loop.batch_watch
@@ -244,12 +231,7 @@ def test_no_patient_address_or_subject_from_a_batch_reaches_any_output(
     from tests.e2e.cli import watchdog
 
     caplog.set_level(logging.DEBUG)
-    inbox = {
-        "imap_host": servers.imap_host,
-        "imap_port": servers.imaps_port,
-        "imap_security": "ssl",
-    }
-    rig = open_rig(tmp_path, servers, sender=inbox)
+    rig = open_rig(tmp_path, servers, sender=practice_inbox(servers))
     try:
         app = rig.app
         watch = app.loop.batch_watch
