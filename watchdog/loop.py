@@ -207,9 +207,7 @@ class Loop:
         if requested or not job.should_run:
             return requested
         if self._thinned():
-            job.last_run = datetime.datetime.now()
-            job._schedule_next_run()
-            return False
+            return self._skip(job)
         retry_at = self.runner.signin_retry_at()
         if retry_at is not None and self.clock.now() < retry_at:
             # The provider refused the password more than once: a scheduled retry would only
@@ -218,10 +216,18 @@ class Loop:
                 "Not signing in again until %s: the provider refused the password",
                 datetime.datetime.fromtimestamp(retry_at).strftime("%H:%M"),
             )
-            job.last_run = datetime.datetime.now()
-            job._schedule_next_run()
-            return False
+            return self._skip(job)
         return True
+
+    @staticmethod
+    def _skip(job: object) -> bool:
+        """Let a scheduled check pass without running it: the schedule moves on as if it had."""
+        import schedule
+
+        assert isinstance(job, schedule.Job)
+        job.last_run = datetime.datetime.now()
+        job._schedule_next_run()
+        return False
 
     def _notice_sleep(self) -> None:
         now, mono = self.clock.now(), self.clock.monotonic()

@@ -280,23 +280,20 @@ class Runner:
         watch = _Watch(self, canary, reply, started, flips)
         try:
             found = self._watch(canary.token, deadline_mono, should_stop, watch)
-        except SigninExpiredError as e:
-            log.warning("Seed mailbox: %s", e)
-            result = self._result(
-                canary,
-                Outcome.SEED_UNREACHABLE,
-                Diagnosis.SIGNIN_EXPIRED,
-                reply=reply,
-                detail=f"The canary was sent, but the test mailbox could not be checked: {e}",
-            )
         except SecretError as e:
+            # Watchdog's own sign-in to the seed: withdrawn (OAuth2) or missing; not the mail's.
             log.warning("Seed mailbox: %s", e)
+            expired = isinstance(e, SigninExpiredError)
             result = self._result(
                 canary,
                 Outcome.SEED_UNREACHABLE,
-                Diagnosis.CANNOT_CHECK,
+                Diagnosis.SIGNIN_EXPIRED if expired else Diagnosis.CANNOT_CHECK,
                 reply=reply,
-                detail=_cannot_check_words(e),
+                detail=(
+                    f"The canary was sent, but the test mailbox could not be checked: {e}"
+                    if expired
+                    else _cannot_check_words(e)
+                ),
             )
         except MailboxError as e:
             log.warning("Seed mailbox: %s", e)
