@@ -186,9 +186,7 @@ def open_app(
         before_check=[notifier.before_check],
         after_check=[notifier.after_check],
     )
-    watch = _batch_watch(
-        config, open_sender_inbox, provider_info, config.sender.address, history, notifier, clock
-    )
+    watch = _batch_watch(config, open_sender_inbox, provider_info, history, notifier, clock)
     if watch is not None:
         from .batches import Touched
 
@@ -209,6 +207,23 @@ def open_app(
     )
 
 
+def sending_limit(config: Config, provider: Provider | None = None) -> tuple[int | None, str]:
+    """The sending account's published daily limit (None: unknown) and its provider's short name.
+
+    ``provider``: the one already detected for ``config``, if the caller has it.
+    """
+    from .notify.messages import short_provider_name
+    from .providers import detect_provider
+
+    if provider is None:
+        provider = detect_provider(
+            config.sender.smtp_host, config.sender.address, named=config.sender.provider
+        )
+    return provider.daily_limit_for(config.sender.address), short_provider_name(
+        provider.display_name
+    )
+
+
 def _reminder_times(config: Config, history: History, clock: Clock) -> ReminderTimes:
     """The practice's reminder times: named in the config, and learned from what was seen."""
     from .batch_watch import ReminderTimes
@@ -225,7 +240,6 @@ def _batch_watch(
     config: Config,
     open_sender_inbox: Callable[[], SeedMailbox] | None,
     provider: Provider,
-    address: str,
     history: History,
     notifier: Notifier,
     clock: Clock,
@@ -242,7 +256,7 @@ def _batch_watch(
 
     if keeps_sent_copy(provider.name).keeps_copy == "no":
         return None
-    from .notify.messages import short_provider_name
+    limit, provider_name = sending_limit(config, provider)
 
     def warn(budget: BudgetState) -> None:
         notifier.warn_budget(budget.words)
@@ -252,8 +266,8 @@ def _batch_watch(
         clock,
         rules=config.batches,
         folder=config.sender.sent_folder or None,
-        daily_limit=provider.daily_limit_for(address),
-        provider_name=short_provider_name(provider.display_name),
+        daily_limit=limit,
+        provider_name=provider_name,
         canaries_since=history.canaries_since,
         on_budget_warning=warn,
         on_sent=history.record_sent,
@@ -370,18 +384,19 @@ class AppControls:
         watch = self.app.loop.batch_watch
         if watch is None:
             return ()
-        from .batch_watch import last_batch_note, sending_today_note
+        from .batch_watch import reminders_today
 
-        now = self.app.clock.now()
         try:
-            notes = (
-                last_batch_note(self.app.history, now, watch.rules),
-                sending_today_note(self.app.history, now, watch.daily_limit, watch.provider_name),
+            return reminders_today(
+                self.app.history,
+                self.app.clock.now(),
+                limit=watch.daily_limit,
+                provider_name=watch.provider_name,
+                rules=watch.rules,
             )
         except Exception:
             log.exception("Could not read today's sending for the tray")
             return ()
-        return tuple(n for n in notes if n)
 
     def check_now(self) -> None:
         self.app.notifier.announce_next_result()

@@ -316,3 +316,19 @@ def sending_today_note(
     midnight = local_midnight(now)
     sent = sum(count for _start, count in record.sent_minutes_since(midnight))
     return daily_budget(sent, record.canaries_since(midnight), limit, provider_name).words
+
+
+def reminders_today(
+    record: SendingRecord,
+    now: float,
+    *,
+    limit: int | None,
+    provider_name: str,
+    rules: BatchRules = DEFAULT_BATCH_RULES,
+) -> tuple[str, ...]:
+    """The day's notes the tray, ``status`` and the report show alike: last batch, sending."""
+    notes = (
+        last_batch_note(record, now, rules),
+        sending_today_note(record, now, limit, provider_name),
+    )
+    return tuple(note for note in notes if note)

@@ -574,24 +574,13 @@ def _reminders_today(config: Config, history: History) -> tuple[str, ...]:
     """
     if config.sender_inbox is None:
         return ()
-    from .batch_watch import last_batch_note, sending_today_note
-    from .notify.messages import short_provider_name
-    from .providers import detect_provider
+    from .app import sending_limit
+    from .batch_watch import reminders_today
 
-    provider = detect_provider(
-        config.sender.smtp_host, config.sender.address, named=config.sender.provider
+    limit, provider_name = sending_limit(config)
+    return reminders_today(
+        history, time.time(), limit=limit, provider_name=provider_name, rules=config.batches
     )
-    now = time.time()
-    notes = (
-        last_batch_note(history, now),
-        sending_today_note(
-            history,
-            now,
-            provider.daily_limit_for(config.sender.address),
-            short_provider_name(provider.display_name),
-        ),
-    )
-    return tuple(n for n in notes if n)
 
 
 def cmd_status(args: argparse.Namespace) -> int:

@@ -80,7 +80,7 @@ def gather_report(
     provider_name: str = "the provider",
 ) -> ReportData:
     """Read what the report needs: aggregates in SQL, light rows for the incidents."""
-    from .batch_watch import last_batch_note, sending_today_note
+    from .batch_watch import reminders_today
 
     facts = history.check_facts(since)
     flips = history.all_flips()
@@ -98,14 +98,7 @@ def gather_report(
         sent_meanwhile=[
             history.sent_between(i.start, i.end if i.end is not None else now)[0] for i in incidents
         ],
-        sending_today=[
-            note
-            for note in (
-                last_batch_note(history, now),
-                sending_today_note(history, now, daily_limit, provider_name),
-            )
-            if note
-        ],
+        sending_today=reminders_today(history, now, limit=daily_limit, provider_name=provider_name),
     )
 
 
@@ -473,20 +466,17 @@ def run_report(args: argparse.Namespace) -> int:
 
     config = load_config(args.config)
     since = parse_since(args.since)
-    from .notify.messages import short_provider_name
-    from .providers import detect_provider
+    from .app import sending_limit
 
-    provider = detect_provider(
-        config.sender.smtp_host, config.sender.address, named=config.sender.provider
-    )
+    limit, provider_name = sending_limit(config)
     with History(history_path(config)) as history:
         data = gather_report(
             history,
             office=config.office,
             now=time.time(),
             since=since,
-            daily_limit=provider.daily_limit_for(config.sender.address),
-            provider_name=short_provider_name(provider.display_name),
+            daily_limit=limit,
+            provider_name=provider_name,
         )
     target = args.output if args.output is not None else data_dir(config) / "report.html"
     path = write_guide(target, render_report(data), private=True)
