@@ -91,9 +91,16 @@ class App:
     clock: Clock
     history: History
     runner: Runner
-    provider: str
+    #: The sending account's provider, detected once here from the config and passed along
+    #: (the tray asks for it every few seconds; the config cannot change under a running app).
+    sender_provider: Provider
     notifier: Notifier
     loop: Loop
+
+    @property
+    def provider(self) -> str:
+        """The sending account's provider's name (``gmail``, ``other``)."""
+        return self.sender_provider.name
 
     def close(self) -> None:
         self.history.close()
@@ -118,7 +125,7 @@ def open_app(
     ``passwords`` is how secrets are found (keyring, then environment); the demo passes its own.
     ``channels`` replaces the alert channels of the config (the demo narrates its alerts).
     """
-    from .providers import detect_provider
+    from .providers import sender_provider
 
     clock = clock or SystemClock()
     folder = data_dir(config)
@@ -132,9 +139,7 @@ def open_app(
         "seed", d.username, d.auth, d.oauth, ca_file=d.ca_file, passwords=passwords
     )
     probe = SmtpProbe(config.sender, sender_signin)
-    provider_info = detect_provider(
-        config.sender.smtp_host, config.sender.address, named=config.sender.provider
-    )
+    provider_info = sender_provider(config.sender)
     provider = provider_info.name
     notifier = Notifier(
         channels=channels if channels is not None else alert_channels(config, clock),
@@ -196,7 +201,7 @@ def open_app(
         clock=clock,
         history=history,
         runner=runner,
-        provider=provider,
+        sender_provider=provider_info,
         notifier=notifier,
         loop=Loop(
             runner,
@@ -210,15 +215,14 @@ def open_app(
 def sending_limit(config: Config, provider: Provider | None = None) -> tuple[int | None, str]:
     """The sending account's published daily limit (None: unknown) and its provider's short name.
 
-    ``provider``: the one already detected for ``config``, if the caller has it.
+    ``provider``: the one already detected for ``config`` (``App.sender_provider``), if the
+    caller has it; a command without an app leaves it out and it is detected here once.
     """
     from .notify.messages import short_provider_name
-    from .providers import detect_provider
+    from .providers import sender_provider
 
     if provider is None:
-        provider = detect_provider(
-            config.sender.smtp_host, config.sender.address, named=config.sender.provider
-        )
+        provider = sender_provider(config.sender)
     return provider.daily_limit_for(config.sender.address), short_provider_name(
         provider.display_name
     )
@@ -306,16 +310,21 @@ def heartbeat(config: Config) -> Heartbeat | None:
     return Heartbeat(config.alerts.heartbeat_url)
 
 
-def current_guide_html(config: Config, history: History, clock: Clock) -> tuple[str, str]:
-    """The guide for the problem now (title, page): provider from config, diagnosis from status."""
+def current_guide_html(
+    config: Config, history: History, clock: Clock, provider: Provider | None = None
+) -> tuple[str, str]:
+    """The guide for the problem now (title, page): provider from config, diagnosis from status.
+
+    ``provider``: the one already detected for ``config`` (``App.sender_provider``), if the
+    caller has it.
+    """
     from .guidance import guide_for
     from .guide_page import render_html
     from .models import Diagnosis, Outcome
-    from .providers import detect_provider
+    from .providers import sender_provider
 
-    provider = detect_provider(
-        config.sender.smtp_host, config.sender.address, named=config.sender.provider
-    )
+    if provider is None:
+        provider = sender_provider(config.sender)
     snapshot = history.status()
     recent = history.recent(1)
     last_reply = None
@@ -342,7 +351,6 @@ class AppControls:
     def state(self) -> TrayState:
         from .controls import TrayState
         from .models import Status
-        from .providers import detect_provider
 
         app = self.app
         try:
@@ -374,9 +382,7 @@ class AppControls:
             paused_until=paused,
             account=sender.address,
             notes=self._notes(),
-            provider_name=detect_provider(
-                sender.smtp_host, sender.address, named=sender.provider
-            ).display_name,
+            provider_name=app.sender_provider.display_name,
         )
 
     def _notes(self) -> tuple[str, ...]:
@@ -406,7 +412,10 @@ class AppControls:
         from .guide_page import open_in_browser, write_guide
 
         try:
-            _title, page = current_guide_html(self.app.config, self.app.history, self.app.clock)
+            app = self.app
+            _title, page = current_guide_html(
+                app.config, app.history, app.clock, app.sender_provider
+            )
             path = write_guide(data_dir(self.app.config) / "guide.html", page, private=True)
             if not open_in_browser(path):
                 self._browser_did_not_start("The guidance", path)
@@ -419,11 +428,14 @@ class AppControls:
 
         try:
             app = self.app
+            daily_limit, provider_name = sending_limit(app.config, app.sender_provider)
             path = write_report(
                 app.history,
                 data_dir(app.config) / "report.html",
                 office=app.config.office,
                 now=app.clock.now(),
+                daily_limit=daily_limit,
+                provider_name=provider_name,
             )
             if not open_in_browser(path):
                 self._browser_did_not_start("The history report", path)

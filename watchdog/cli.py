@@ -706,12 +706,10 @@ def cmd_incidents(args: argparse.Namespace) -> int:
     from .app import history_path
     from .history import History
     from .incidents import group_incidents, incidents_since
-    from .providers import detect_provider
+    from .providers import sender_provider
 
     config = _config(args)
-    provider = detect_provider(
-        config.sender.smtp_host, config.sender.address, named=config.sender.provider
-    ).name
+    provider = sender_provider(config.sender).name
     since = parse_since(args.since)
     with History(history_path(config)) as history:
         flips = list(reversed(history.flips(limit=100_000)))
@@ -832,7 +830,7 @@ def cmd_guide(args: argparse.Namespace) -> int:
     from .guidance import guide_for
     from .guide_page import open_in_browser, render_html, write_guide
     from .history import History
-    from .providers import detect_provider, get_provider
+    from .providers import get_provider, sender_provider
 
     config: Config | None = None
     try:
@@ -846,9 +844,7 @@ def cmd_guide(args: argparse.Namespace) -> int:
         provider = get_provider(args.provider)
     else:
         assert config is not None
-        provider = detect_provider(
-            config.sender.smtp_host, config.sender.address, named=config.sender.provider
-        )
+        provider = sender_provider(config.sender)
     since: float | None = None
     last_reply: str | None = None
     if args.diagnosis:
@@ -892,15 +888,13 @@ def cmd_guide(args: argparse.Namespace) -> int:
 
 def cmd_explain(args: argparse.Namespace) -> int:
     from .classifier import diagnose_reply, find_rule, parse_smtp_reply
-    from .providers import detect_provider, get_provider
+    from .providers import get_provider, sender_provider
 
     configured = "other"
     if not args.provider:
         try:
             config = _config(args)
-            configured = detect_provider(
-                config.sender.smtp_host, config.sender.address, named=config.sender.provider
-            ).name
+            configured = sender_provider(config.sender).name
         except ConfigError:
             pass  # no config is fine here: explain works on any pasted error
     text = _strip_code(args.smtp_code, args.smtp_message)

@@ -21,6 +21,7 @@ from .batches import BatchRules
 from .errors import ConfigError
 from .models import AlertPolicy, Policy, Security
 from .netguard import is_office_address
+from .providers import oauth_service_for
 
 CONFIG_ENV = "WATCHDOG_CONFIG"
 APP_NAME = "delivery-watchdog"
@@ -42,16 +43,6 @@ MICROSOFT_SCOPES = (
 )
 GOOGLE_AUTHORITY = "https://accounts.google.com"
 GOOGLE_SCOPES = ("https://mail.google.com/",)
-#: Server names that tell which OAuth2 service an account signs in with (exact or by zone).
-_OAUTH_BY_ZONE = {
-    "gmail.com": "google",
-    "googlemail.com": "google",
-    "outlook.com": "microsoft",
-    "office365.com": "microsoft",
-    "live.com": "microsoft",
-    "hotmail.com": "microsoft",
-}
-_OAUTH_BY_PROVIDER = {"gmail": "google", "outlook": "microsoft", "microsoft365": "microsoft"}
 
 
 @dataclass(frozen=True)
@@ -71,17 +62,6 @@ class OAuthSettings:
     @property
     def is_default_authority(self) -> bool:
         return self.authority in (MICROSOFT_AUTHORITY, GOOGLE_AUTHORITY)
-
-
-def oauth_provider_for(host: str, provider_name: str = "") -> str:
-    """``microsoft`` / ``google`` for a provider preset or a server name; "" when unknown."""
-    if provider_name in _OAUTH_BY_PROVIDER:
-        return _OAUTH_BY_PROVIDER[provider_name]
-    host = host.lower().rstrip(".")
-    for zone, name in _OAUTH_BY_ZONE.items():
-        if host == zone or host.endswith("." + zone):
-            return name
-    return ""
 
 
 _OAUTH_KEYS = frozenset(
@@ -294,7 +274,7 @@ def parse_config(raw: dict[str, Any], path: Path) -> Config:
     sender = replace(
         sender,
         oauth=reader.oauth(
-            sender_raw, "sender", sender.auth, oauth_provider_for(sender_host, sender.provider)
+            sender_raw, "sender", sender.auth, oauth_service_for(sender_host, sender.provider)
         ),
     )
     if sender.auth == "oauth2" and not sender.username:
@@ -343,7 +323,7 @@ def parse_config(raw: dict[str, Any], path: Path) -> Config:
     )
     reader.plain_only_on_local(seed_host, seed_security, "seed")
     seed = replace(
-        seed, oauth=reader.oauth(seed_raw, "seed", seed.auth, oauth_provider_for(seed_host))
+        seed, oauth=reader.oauth(seed_raw, "seed", seed.auth, oauth_service_for(seed_host))
     )
 
     schedule = reader.schedule(schedule_raw, sender)

@@ -66,7 +66,7 @@ from .credentials import (
 from .errors import ConfigError, MailboxError, SecretError
 from .guidance import short_fix
 from .models import Diagnosis, Security
-from .providers import Provider, detect_provider
+from .providers import Provider, detect_provider, sender_provider
 from .terminal import safe_text
 
 EXIT_OK = 0
@@ -382,6 +382,8 @@ class Doctor:
         self.timeout = timeout
         self.report = report
         self.findings: list[Finding] = []
+        #: The sending account's provider, detected once for the whole run.
+        self.sender_provider = sender_provider(config.sender)
 
     def add(self, name: str, level: Level, what: str, fix: str = "") -> Finding:
         finding = Finding(name, level, what, fix)
@@ -410,9 +412,7 @@ class Doctor:
         )
         inbox = c.sender_inbox
         if inbox is not None:
-            provider = detect_provider(
-                c.sender.smtp_host, c.sender.address, named=c.sender.provider
-            ).name
+            provider = self.sender_provider.name
             self.imap("inbox", "practice's own inbox", "sender", inbox, sender_password, provider)
         self.notifications()
         self.tray()
@@ -621,7 +621,7 @@ class Doctor:
             return
         from .probe import SmtpProbe
 
-        provider = detect_provider(s.smtp_host, s.address, named=s.provider).name
+        provider = self.sender_provider.name
         signin = account_signin("sender", s.username, s.auth, s.oauth, ca_file=s.ca_file)
         try:
             connection = SmtpProbe(s, signin, timeout=self.timeout)._connect()
@@ -738,7 +738,7 @@ class Doctor:
             mailbox, password_signin("seed", ""), SystemClock(), timeout=self.timeout
         )
         try:
-            client = probe._connect()
+            client = probe.connect()
         except Exception as e:  # imapclient raises its own errors as well as socket/ssl ones
             if isinstance(e, MailboxError) and e.diagnosis is not None:
                 self.tls_failed(a, str(e))

@@ -1,8 +1,9 @@
 """The seed mailbox over IMAP: find canaries by their header (or Message-ID) in INBOX and junk.
 
-I/O only. ``_connect()`` is the one network seam. Search right after sending (on loopback the canary
-is often already there), then wait with IDLE where the server has it, re-searching at short,
-growing intervals: IDLE only watches the selected folder, and some servers (Dovecot) push late.
+I/O only. :meth:`SeedMailbox.connect` is the one network seam (``doctor`` uses it too). Search
+right after sending (on loopback the canary is often already there), then wait with IDLE where the
+server has it, re-searching at short, growing intervals: IDLE only watches the selected folder,
+and some servers (Dovecot) push late.
 
 Every step of a conversation (connect, login, listing folders, one batch of a search, a delete,
 one IDLE) runs under its own :class:`~watchdog.netguard.Guard`: an overall time limit and a cap on
@@ -247,11 +248,30 @@ class SeedMailbox:
 
     # -- connection -------------------------------------------------------------------------
 
-    def _connect(self) -> IMAPClient:
-        """Open and secure the connection; the only place that touches the network.
+    def connect(self) -> IMAPClient:
+        """Open and secure a connection, not signed in; the only place that touches the network.
 
-        With ``security = "none"`` the address actually reached must be on the office network,
-        whatever spelling the configured host used, or no password is sent.
+        What it does: connects to ``imap_host``:``imap_port`` with TLS from the first byte
+        (``ssl``) or after STARTTLS (``starttls``), the certificate always verified (the system's
+        CAs, or the account's ``ca_file``). No user name or password is sent: :meth:`open` signs
+        in on what this returns, and ``doctor`` calls it alone to test the TLS step.
+
+        Guard and timeouts: connecting, the TLS handshake and STARTTLS are one step ("connect")
+        under a :class:`~watchdog.netguard.Guard` of ``timeout`` seconds overall, with the
+        mailbox's byte budget and ``should_stop``; the socket's connect and each read also time
+        out after ``timeout`` seconds. The client stays bound to this mailbox's guard link, so
+        the steps that follow are guarded the same way; a new ``connect`` replaces that link, so
+        call it only while no session of this mailbox is in use.
+
+        Errors: a :class:`MailboxError` (``network=True`` for a server that could not be reached,
+        answered too slowly or sent too much), the library's or socket's error as its cause; the
+        half-open connection is closed. With ``security = "none"`` the address actually reached
+        must be on the office network, whatever spelling the configured host used, or a
+        :class:`MailboxError` (diagnosis ``wrong_server_settings``) is raised before anything is
+        sent.
+
+        The caller owns the client: ``logout()`` and ``shutdown()`` it when done (:meth:`close`
+        does that for the session :meth:`open` made).
         """
         from imapclient import SocketTimeout
 
@@ -296,7 +316,7 @@ class SeedMailbox:
 
     def open(self) -> SeedMailbox:
         """Connect, log in and find the folders to search."""
-        client = self._connect()
+        client = self.connect()
         self._client = client
         try:
             with self._step("login"):

@@ -12,7 +12,7 @@ import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from importlib import resources
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from .models import Security
 
@@ -32,6 +32,23 @@ class SignIn(enum.StrEnum):
     THIRD_PARTY_ACCESS = "third_party_access"  # normal password, after a setting is switched on
     OAUTH2_ONLY = "oauth2_only"  # no password works at all; a sign-in window is needed
     PASSWORD = "password"  # the normal password
+
+
+class OAuth(enum.StrEnum):
+    """Whether Watchdog can sign in to the provider through a sign-in page (OAuth2), and whose.
+
+    The one place that says which servers use which OAuth2 service: a server belongs to a
+    provider by the same rules as :func:`detect_provider`, so the sign-in service and the
+    provider the guides and reply rules use can never disagree.
+    """
+
+    GOOGLE = "google"
+    MICROSOFT = "microsoft"
+    #: OAuth2 for mail is offered only to apps the provider approved one by one (Yahoo's mail
+    #: scopes need Yahoo's approval; AOL and AT&T mail run on Yahoo's servers): Watchdog signs
+    #: in with the app password or secure mail key instead.
+    APPROVED_APPS_ONLY = "approved_apps_only"
+    NONE = "none"
 
 
 class ImapUserName(enum.StrEnum):
@@ -70,6 +87,15 @@ class Provider:
     daily_limit: int | None = None
     #: The same for an account at the practice's own domain (Google Workspace), when it differs.
     daily_limit_own_domain: int | None = None
+    #: The OAuth2 sign-in the provider offers to programs like this one.
+    oauth: OAuth = OAuth.NONE
+
+    @property
+    def oauth_service(self) -> str:
+        """``google`` / ``microsoft`` when Watchdog can sign in here with OAuth2, else ""."""
+        if self.oauth in (OAuth.GOOGLE, OAuth.MICROSOFT):
+            return self.oauth.value
+        return ""
 
     def daily_limit_for(self, address: str) -> int | None:
         """The daily sending limit that applies to ``address``, None when unknown.
@@ -130,6 +156,45 @@ def detect_provider(smtp_host: str, address: str, *, named: str = "") -> Provide
         return by_host or catalogue.by_name[OTHER]
     domain = _normalise(address.rpartition("@")[2]) if "@" in address else ""
     return catalogue.by_domain.get(domain, catalogue.by_name[OTHER])
+
+
+class SenderSettings(Protocol):
+    """The ``[sender]`` settings that tell the provider (``config.SenderConfig`` has them)."""
+
+    @property
+    def smtp_host(self) -> str: ...
+    @property
+    def address(self) -> str: ...
+    @property
+    def provider(self) -> str: ...
+
+
+def sender_provider(sender: SenderSettings) -> Provider:
+    """The sending account's provider: :func:`detect_provider` on its ``[sender]`` settings.
+
+    Called once where a config is wired (``app.open_app``, or once per command that has no
+    app) and passed along from there: the answer cannot change while the config does not.
+    """
+    return detect_provider(sender.smtp_host, sender.address, named=sender.provider)
+
+
+def oauth_service_for(host: str, provider_name: str = "") -> str:
+    """``microsoft`` / ``google``: the OAuth2 service an account on ``host`` signs in with.
+
+    Read from the provider data, so it is the service of the provider :func:`detect_provider`
+    finds for ``host`` (an IMAP server too: ``imap.gmail.com`` lies in Gmail's zone). A named
+    provider (``[sender] provider``, or the one chosen in setup) decides when it has an OAuth2
+    service; otherwise the server does, so an account named "other" on smtp.office365.com still
+    signs in with Microsoft. "" when neither tells: the config must then say
+    ``oauth_provider``.
+    """
+    if provider_name:
+        service = get_provider(provider_name).oauth_service
+        if service:
+            return service
+    if not _normalise(host):
+        return ""
+    return detect_provider(host, "").oauth_service
 
 
 def parse_providers(doc: Mapping[str, Any], source: str = _DATA_FILE) -> tuple[Provider, ...]:
@@ -196,6 +261,7 @@ _KEYS = {
     "imap_username",
     "daily_limit",
     "daily_limit_own_domain",
+    "oauth",
 }
 
 
@@ -225,6 +291,7 @@ def _parse_one(name: str, table: Any, source: str) -> Provider:
         imap_username=_choice(ImapUserName, table, "imap_username", where),
         daily_limit=_limit(table, "daily_limit", where),
         daily_limit_own_domain=_limit(table, "daily_limit_own_domain", where),
+        oauth=_choice(OAuth, {"oauth": OAuth.NONE.value, **table}, "oauth", where),
     )
 
 

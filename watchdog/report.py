@@ -461,7 +461,7 @@ def run_report(args: argparse.Namespace) -> int:
     """Write the report and print where it is; 0, or 3 for a configuration problem."""
     from .app import data_dir, history_path
     from .config import load_config
-    from .guide_page import open_in_browser, write_guide
+    from .guide_page import open_in_browser
     from .humanize import parse_since
 
     config = load_config(args.config)
@@ -469,26 +469,47 @@ def run_report(args: argparse.Namespace) -> int:
     from .app import sending_limit
 
     limit, provider_name = sending_limit(config)
+    target = args.output if args.output is not None else data_dir(config) / "report.html"
     with History(history_path(config)) as history:
-        data = gather_report(
+        path = write_report(
             history,
+            target,
             office=config.office,
             now=time.time(),
             since=since,
             daily_limit=limit,
             provider_name=provider_name,
         )
-    target = args.output if args.output is not None else data_dir(config) / "report.html"
-    path = write_guide(target, render_report(data), private=True)
     print(f"Report written to {path}")
     if args.open and not open_in_browser(path):
         print("No web browser could be opened; open the file above by hand.")
     return 0
 
 
-def write_report(history: History, target: Path, *, office: str, now: float) -> Path:
-    """The report of the whole history written to ``target`` (0600); its absolute path."""
+def write_report(
+    history: History,
+    target: Path,
+    *,
+    office: str,
+    now: float,
+    daily_limit: int | None,
+    provider_name: str,
+    since: float | None = None,
+) -> Path:
+    """The report written to ``target`` (0600); its absolute path.
+
+    The one path for ``watchdog report`` and the tray's History report. ``daily_limit`` and
+    ``provider_name`` (``app.sending_limit``) have no default: a caller that left them out
+    once gave the tray a page without today's sending budget.
+    """
     from .guide_page import write_guide
 
-    page = render_report(gather_report(history, office=office, now=now))
-    return write_guide(target, page, private=True)
+    data = gather_report(
+        history,
+        office=office,
+        now=now,
+        since=since,
+        daily_limit=daily_limit,
+        provider_name=provider_name,
+    )
+    return write_guide(target, render_report(data), private=True)

@@ -32,13 +32,12 @@ from .config import (
     OAUTH_PROVIDERS,
     OAuthSettings,
     load_config,
-    oauth_provider_for,
 )
 from .credentials import KEYRING_SERVICE, Role
 from .doctor import account_provider
 from .errors import ConfigError, SecretError, WatchdogError
 from .guide_page import doc_reference
-from .providers import Provider, SignIn, get_provider
+from .providers import OAuth, Provider, SignIn, get_provider, oauth_service_for
 from .setup_account import SERVICE_NAMES, Account, live_login
 from .setup_console import (
     EXIT_BAD_INPUT,
@@ -58,11 +57,6 @@ _T = TypeVar("_T")
 
 # --- what an OAuth2 sign-in needs ---------------------------------------------------------------
 
-#: Providers that offer OAuth2 for mail only to apps they approved one by one (Yahoo's mail
-#: scopes need Yahoo's approval; AOL and AT&T mail run on Yahoo's servers): Watchdog signs in to
-#: them with the app password or secure mail key.
-OAUTH_BY_APPROVAL = frozenset({"yahoo", "aol", "att"})
-
 
 def oauth_secret_var(role: str) -> str:
     """The environment variable that may hold a Google client secret for a scripted install."""
@@ -70,8 +64,11 @@ def oauth_secret_var(role: str) -> str:
 
 
 def oauth_service(provider: Provider, host: str = "") -> str:
-    """``microsoft``/``google`` when Watchdog can sign in to this provider with OAuth2, else ""."""
-    return oauth_provider_for(host, provider.name)
+    """``microsoft``/``google`` when Watchdog can sign in to this provider with OAuth2, else "".
+
+    From the provider data (``oauth``), like the config's own default for ``oauth_provider``.
+    """
+    return oauth_service_for(host, provider.name)
 
 
 def oauth_choice_words(provider: Provider, service: str) -> list[str]:
@@ -299,7 +296,7 @@ def oauth_from_options(
         else oauth_service(provider, host)
     )
     if not service:
-        if provider.name in OAUTH_BY_APPROVAL:
+        if provider.oauth is OAuth.APPROVED_APPS_ONLY:
             why = (
                 f"Watchdog signs in to {provider.display_name} with the app password or secure "
                 "mail key: it offers OAuth2 only to apps it approved one by one"

@@ -62,7 +62,15 @@ from .doctor import Problem, account_provider
 from .errors import ConfigError, WatchdogError
 from .guide_page import doc_reference
 from .models import Security
-from .providers import OTHER, Provider, ServerPreset, SignIn, all_providers, get_provider
+from .providers import (
+    OTHER,
+    OAuth,
+    Provider,
+    ServerPreset,
+    SignIn,
+    all_providers,
+    get_provider,
+)
 from .setup_account import SERVICE_NAMES, Account, live_login
 from .setup_console import (
     EXIT_BAD_INPUT,
@@ -84,7 +92,6 @@ from .setup_console import (
     parse_security,
 )
 from .setup_oauth import (
-    OAUTH_BY_APPROVAL,
     SignInJournal,
     oauth_choice_words,
     oauth_from_options,
@@ -503,7 +510,7 @@ class Wizard:
         """Say which password the provider wants (or that only a sign-in page works)."""
         for line in sign_in_words(provider):
             self.ui.say(f"  {line}")
-        if provider.name in OAUTH_BY_APPROVAL:
+        if provider.oauth is OAuth.APPROVED_APPS_ONLY:
             self.ui.say(
                 f"  ({provider.display_name} offers OAuth2 sign-in only to apps it approved one "
                 "by one, so Watchdog uses the password named above.)"

@@ -312,7 +312,14 @@ def test_no_oauth_token_leaves_the_keyring_into_logs_history_report_exports_or_b
             authority.revoke_user("seed")  # and a refused refresh, with its error text
             assert app.runner.check().result.diagnosis is Diagnosis.SIGNIN_EXPIRED
             rows = list(app.history.iter_checks())
-            report = write_report(app.history, tmp_path / "report.html", office="", now=0.0)
+            report = write_report(
+                app.history,
+                tmp_path / "report.html",
+                office="",
+                now=0.0,
+                daily_limit=None,
+                provider_name="the provider",
+            )
         with (tmp_path / "export.csv").open("w") as out:
             write_csv(rows, out)
         with (tmp_path / "export.json").open("w") as out:

@@ -89,6 +89,8 @@ def report(tmp_path_factory: pytest.TempPathFactory) -> Path:
             folder / "report.html",
             office="Smile Dental",
             now=local_noon("2026-10-26"),
+            daily_limit=None,
+            provider_name="the provider",
         )
     finally:
         builder.close()
