@@ -231,7 +231,11 @@ class _Catalogue:
 def _catalogue() -> _Catalogue:
     """Read the shipped data file once; it cannot change while the process runs."""
     text = resources.files("watchdog").joinpath("data", _DATA_FILE).read_text(encoding="utf-8")
-    providers = parse_providers(tomllib.loads(text))
+    return _index(parse_providers(tomllib.loads(text)))
+
+
+def _index(providers: tuple[Provider, ...]) -> _Catalogue:
+    """The lookups detection and the OAuth2 service read, built from the one provider list."""
     zones = [(zone, p) for p in providers for zone in p.host_domains]
     zones.sort(key=lambda item: len(item[0]), reverse=True)
     return _Catalogue(

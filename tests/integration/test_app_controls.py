@@ -6,16 +6,19 @@ browser may open during tests; the pages are real files.
 
 from __future__ import annotations
 
+import re
 import threading
 import webbrowser
 from pathlib import Path
 
 import pytest
 
+import watchdog.guide_page  # noqa: F401  (imported before `opened` replaces webbrowser.open)
 from tests.faults.rig import open_rig
 from tests.servers import MailServers
 from watchdog.app import AppControls
 from watchdog.models import Status
+from watchdog.providers import Provider
 
 
 @pytest.fixture
@@ -82,3 +85,52 @@ def test_the_tray_is_never_green_while_a_check_waits_long_past_its_deadline(
         assert "past its deadline" in state.reason
     finally:
         rig.close()
+
+
+def test_the_tray_report_shows_todays_sending_against_the_daily_limit_like_watchdog_report(
+    tmp_path: Path, servers: MailServers, watchdog_env: dict[str, str], opened: list[str]
+) -> None:
+    """The tray's History report goes through the same path as ``watchdog report``."""
+    from watchdog.batches import local_midnight
+
+    rig = open_rig(tmp_path, servers, sender={"provider": "gmail"})
+    try:
+        rig.app.runner.safe_check(threading.Event())
+        now = rig.app.clock.now()
+        rig.app.history.record_sent(local_midnight(now), [now - 1.0, now])
+        AppControls(rig.app).open_history_report()
+    finally:
+        rig.close()
+    page = (tmp_path / "data" / "report.html").read_text(encoding="utf-8")
+    # The practice's own domain sent through Gmail: Google Workspace's 2,000 a day.
+    assert re.search(
+        r"\b3 e-mails have gone out from this account today, of about 2,000 a day that "
+        r"Gmail allows",
+        page,
+    )
+
+
+def test_the_tray_poll_uses_the_provider_detected_when_the_app_was_wired(
+    tmp_path: Path,
+    servers: MailServers,
+    watchdog_env: dict[str, str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import watchdog.providers
+
+    rig = open_rig(tmp_path, servers, sender={"provider": "gmail"})
+    detections: list[str] = []
+    detect = watchdog.providers.detect_provider
+
+    def counting(smtp_host: str, address: str, *, named: str = "") -> Provider:
+        detections.append(smtp_host)
+        return detect(smtp_host, address, named=named)
+
+    monkeypatch.setattr(watchdog.providers, "detect_provider", counting)
+    try:
+        controls = AppControls(rig.app)
+        states = [controls.state() for _ in range(5)]  # the tray polls every 5 s
+    finally:
+        rig.close()
+    assert [s.provider_name for s in states] == ["Gmail / Google Workspace"] * 5
+    assert detections == []

@@ -47,6 +47,7 @@ KNOWN = ["gmail", "outlook", "microsoft365", "yahoo", "att", "aol", "comcast", "
         ("smtp.smileclinic.com", "frontdesk@smileclinic.com", OTHER),
         ("127.0.0.1", "frontdesk@smileclinic.com", OTHER),
         ("smtp.sendgrid.net", "frontdesk@gmail.com", OTHER),  # an unknown relay sets the limits
+        ("imap-mail.outlook.com", "frontdesk@smileclinic.com", "outlook"),  # Outlook.com's zone
         ("", "frontdesk@gmail.com", "gmail"),  # no server yet: the domain proposes presets
         ("", "FrontDesk@Hotmail.co.uk", "outlook"),  # country variant, any case
         ("", "frontdesk@live.com.au", "outlook"),
@@ -200,6 +201,7 @@ def test_the_shipped_data_file_passes_its_own_checks() -> None:
         (lambda d: d["aol"].pop("imap"), r"\[aol\] needs both smtp and imap"),
         (lambda d: d["comcast"].update(domains=["Comcast.net"]), r"lower-case DNS name"),
         (lambda d: d.pop("other"), r"last table must be \[other\]"),
+        (lambda d: d["aol"].update(oauth="yahoo"), r"\[aol\] oauth = 'yahoo' must be one of"),
     ],
     ids=[
         "domain-twice",
@@ -211,6 +213,7 @@ def test_the_shipped_data_file_passes_its_own_checks() -> None:
         "missing-preset",
         "upper-case-domain",
         "no-fallback",
+        "bad-oauth",
     ],
 )
 def test_a_broken_data_file_is_refused_with_the_table_and_key_named(
