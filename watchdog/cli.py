@@ -21,7 +21,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, TextIO, cast
+from typing import TYPE_CHECKING, Any, TextIO, cast
 
 from . import __version__
 from .config import Config, load_config, schedule_warnings
@@ -30,6 +30,10 @@ from .history import AlertAttempt, History
 from .humanize import format_duration, parse_since
 from .models import CheckResult, Diagnosis, Flip, Outcome, Status, StatusSnapshot
 from .terminal import SafeFormatter, safe_text, utf8_when_redirected
+
+if TYPE_CHECKING:
+    from .export import Format
+    from .incidents import Incident
 
 EXIT_OK = 0
 EXIT_DEGRADED = 1
@@ -164,6 +168,11 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
     p = sub.add_parser("export", parents=[common], help="every check as CSV or JSON")
     p.add_argument("--format", choices=("csv", "json"), default="csv", help="default: csv")
     p.add_argument("--since", metavar="DATE", help="only checks from this date (YYYY-MM-DD)")
+    p.add_argument(
+        "--incidents",
+        action="store_true",
+        help="one row per incident instead of per check, with the e-mails sent meanwhile",
+    )
     p.add_argument("--output", type=Path, metavar="FILE", help="default: standard output")
     p.set_defaults(func=cmd_export)
 
@@ -705,18 +714,13 @@ def cmd_history(args: argparse.Namespace) -> int:
 def cmd_incidents(args: argparse.Namespace) -> int:
     from .app import history_path
     from .history import History
-    from .incidents import group_incidents, incidents_since
     from .providers import sender_provider
 
     config = _config(args)
     provider = sender_provider(config.sender).name
     since = parse_since(args.since)
     with History(history_path(config)) as history:
-        flips = list(reversed(history.flips(limit=100_000)))
-        first = flips[0].at if flips else None
-        checks = list(history.iter_checks(first))
-        alerts = history.alert_attempts(limit=100_000)
-        incidents = incidents_since(group_incidents(flips, checks, alerts), since)
+        incidents = _incidents(history, since)
         now = time.time()
         # E-mails that left the account meanwhile (Sent folder counts; None: not known).
         sent = [history.sent_between(i.start, i.end or now)[0] for i in incidents]
@@ -769,30 +773,79 @@ def cmd_incidents(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _incidents(history: History, since: float | None) -> list[Incident]:
+    """The incidents ``watchdog incidents`` lists and ``export --incidents`` writes."""
+    from .incidents import group_incidents, incidents_since
+
+    flips = list(reversed(history.flips(limit=100_000)))
+    first = flips[0].at if flips else None
+    checks = list(history.iter_checks(first))
+    alerts = history.alert_attempts(limit=100_000)
+    return incidents_since(group_incidents(flips, checks, alerts), since)
+
+
 # -- export ---------------------------------------------------------------------------------
 
 
 def cmd_export(args: argparse.Namespace) -> int:
     from .app import history_path
-    from .export import export_to_file, write_csv, write_json
     from .history import History
 
     config = _config(args)
     since = parse_since(args.since)
-    write = write_csv if args.format == "csv" else write_json
     with History(history_path(config)) as history:
-        if args.output is None:
-            # On a terminal, server replies in the rows are shown safely; a pipe or a file
-            # redirect gets the data unchanged.
-            out = sys.stdout
-            if out.isatty():
-                out = cast(TextIO, _TerminalSafeWriter(out))
-            count = write(history.iter_checks(since), out)
+        if args.incidents:
+            count = _export_incidents(history, since, args.format, args.output)
+            what = "incidents"
         else:
-            # Beside the target, then renamed (0600; a BOM for Excel on Windows; see export.py).
-            count = export_to_file(history.iter_checks(since), args.output, args.format)
-            _say(f"{count} checks written to {args.output}", file=sys.stderr)
+            count = _export_checks(history, since, args.format, args.output)
+            what = "checks"
+    if args.output is not None:
+        _say(f"{count} {what} written to {args.output}", file=sys.stderr)
     return EXIT_OK
+
+
+def _export_checks(history: History, since: float | None, fmt: Format, output: Path | None) -> int:
+    """Every check from ``since`` on, to ``output`` or standard output; how many."""
+    from .export import export_to_file, write_csv, write_json
+
+    if output is not None:
+        # Beside the target, then renamed (0600; a BOM for Excel on Windows; see export.py).
+        return export_to_file(history.iter_checks(since), output, fmt)
+    write = write_csv if fmt == "csv" else write_json
+    return write(history.iter_checks(since), _export_stdout())
+
+
+def _export_incidents(
+    history: History, since: float | None, fmt: Format, output: Path | None
+) -> int:
+    """The incidents going on at ``since`` or later, each with the e-mails sent meanwhile."""
+    from .batches import Touched
+    from .export import (
+        IncidentExport,
+        export_to_file,
+        write_incidents_csv,
+        write_incidents_json,
+    )
+
+    now = time.time()
+    rows = [
+        IncidentExport(i, Touched(*history.sent_between(i.start, i.end or now)), now)
+        for i in _incidents(history, since)
+    ]
+    write = write_incidents_csv if fmt == "csv" else write_incidents_json
+    if output is not None:
+        return export_to_file(rows, output, fmt, write=write)
+    return write(rows, _export_stdout())
+
+
+def _export_stdout() -> TextIO:
+    """Standard output; on a terminal, server replies in the rows are shown safely (a pipe
+    or a file redirect gets the data unchanged)."""
+    out = sys.stdout
+    if out.isatty():
+        out = cast(TextIO, _TerminalSafeWriter(out))
+    return out
 
 
 class _TerminalSafeWriter(io.TextIOBase):

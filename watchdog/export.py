@@ -1,5 +1,8 @@
 """Every check as CSV or JSON, with stable column names (documented in docs/export.md).
 
+``--incidents`` writes one row per incident instead (:data:`INCIDENT_COLUMNS`): when delivery
+was down and how many e-mails left the account meanwhile, counts and times only.
+
 :func:`export_to_file` writes ``--output``: beside the target first, then renamed over it, so a
 failed export never leaves half a file. On Windows a CSV file starts with a UTF-8 byte order
 mark (``utf-8-sig``): Excel, which opens a double-clicked ``.csv``, reads a CSV without one in
@@ -14,13 +17,18 @@ import csv
 import json
 import os
 import sys
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Literal, TextIO
+from typing import Literal, TextIO, TypeVar, cast
 
+from .batches import Touched
 from .errors import WatchdogError
+from .incidents import Incident
 from .models import CheckResult
+
+_Row = TypeVar("_Row")
 
 #: The columns, in order. Add new ones at the end; never rename or reorder (support scripts).
 COLUMNS = (
@@ -37,6 +45,33 @@ COLUMNS = (
     "smtp_text",
     "detail",
 )
+
+
+#: The incident columns (``watchdog export --incidents``), in order; the same rule as COLUMNS.
+INCIDENT_COLUMNS = (
+    "status",
+    "start",
+    "end",
+    "ongoing",
+    "duration_s",
+    "diagnoses",
+    "canaries_failed",
+    "emails_sent_meanwhile",
+    "first_sent_at",
+    "last_sent_at",
+)
+
+
+@dataclass(frozen=True)
+class IncidentExport:
+    """One incident as the export writes it, with what left the account meanwhile."""
+
+    incident: Incident
+    #: E-mails that left the account from the incident's start to its end (now, if ongoing),
+    #: from the Sent folder's counts; ``count`` None when not known (not read then), never 0.
+    sent: Touched
+    #: When the export was made: the end of an incident still going on.
+    now: float
 
 
 def row_of(r: CheckResult) -> dict[str, str | int | float | None]:
@@ -58,24 +93,76 @@ def row_of(r: CheckResult) -> dict[str, str | int | float | None]:
     }
 
 
+def incident_row_of(item: IncidentExport) -> dict[str, str | int | float | bool | list[str] | None]:
+    """One incident as a flat row: the keys of ``watchdog incidents --json`` where they match.
+
+    ``first_sent_at`` / ``last_sent_at``: the start of the first and of the last minute in
+    which an e-mail left the account (the Sent folder is counted per minute).
+    """
+    i, sent = item.incident, item.sent
+    return {
+        "status": i.status.value,
+        "start": _iso(i.start),
+        "end": _iso(i.end),
+        "ongoing": i.ongoing,
+        "duration_s": round(i.duration(item.now), 1),
+        "diagnoses": [d.value for d in i.diagnoses],
+        "canaries_failed": i.canaries_failed,
+        "emails_sent_meanwhile": sent.count,
+        "first_sent_at": _iso(sent.first_at),
+        "last_sent_at": _iso(sent.last_at),
+    }
+
+
 def write_csv(rows: Iterable[CheckResult], out: TextIO) -> int:
     """CSV with a header line; returns the number of checks written."""
-    writer = csv.DictWriter(out, fieldnames=COLUMNS, lineterminator="\n")
-    writer.writeheader()
-    count = 0
-    for r in rows:
-        writer.writerow({k: "" if v is None else v for k, v in row_of(r).items()})
-        count += 1
-    return count
+    return _csv(COLUMNS, (row_of(r) for r in rows), out)
 
 
 def write_json(rows: Iterable[CheckResult], out: TextIO) -> int:
     """A JSON array of row objects, written one row at a time."""
+    return _json((row_of(r) for r in rows), out)
+
+
+def write_incidents_csv(rows: Iterable[IncidentExport], out: TextIO) -> int:
+    """Incidents as CSV with a header line; the number of incidents written.
+
+    A cell holds one value, so the diagnoses are joined with "; " and ``ongoing`` is written
+    ``true`` / ``false`` (Excel reads both as TRUE / FALSE).
+    """
+    flat = (
+        {
+            k: "; ".join(v) if isinstance(v, list) else str(v).lower() if isinstance(v, bool) else v
+            for k, v in incident_row_of(item).items()
+        }
+        for item in rows
+    )
+    return _csv(INCIDENT_COLUMNS, flat, out)
+
+
+def write_incidents_json(rows: Iterable[IncidentExport], out: TextIO) -> int:
+    """Incidents as a JSON array of objects (diagnoses a list, ``ongoing`` a boolean)."""
+    return _json((incident_row_of(item) for item in rows), out)
+
+
+def _csv(columns: tuple[str, ...], rows: Iterable[Mapping[str, object]], out: TextIO) -> int:
+    """RFC 4180 CSV: a header line, then one line per row, absent values as empty fields."""
+    writer = csv.DictWriter(out, fieldnames=columns, lineterminator="\n")
+    writer.writeheader()
+    count = 0
+    for row in rows:
+        writer.writerow({k: "" if v is None else v for k, v in row.items()})
+        count += 1
+    return count
+
+
+def _json(rows: Iterable[Mapping[str, object]], out: TextIO) -> int:
+    """A JSON array of objects, written one row at a time (years of history need not fit)."""
     out.write("[")
     count = 0
-    for r in rows:
+    for row in rows:
         out.write(",\n " if count else "\n ")
-        out.write(json.dumps(row_of(r), ensure_ascii=False))
+        out.write(json.dumps(row, ensure_ascii=False))
         count += 1
     out.write("\n]\n" if count else "]\n")
     return count
@@ -91,9 +178,17 @@ def file_encoding(fmt: Format, platform: str | None = None) -> str:
 
 
 def export_to_file(
-    rows: Iterable[CheckResult], path: Path, fmt: Format, *, platform: str | None = None
+    rows: Iterable[_Row],
+    path: Path,
+    fmt: Format,
+    *,
+    platform: str | None = None,
+    write: Callable[[Iterable[_Row], TextIO], int] | None = None,
 ) -> int:
     """Write ``rows`` to ``path`` as ``fmt``; the number of checks written.
+
+    ``write``: the writer for rows that are not checks (:func:`write_incidents_csv` or
+    :func:`write_incidents_json`); checks need none.
 
     The rows go to ``<path>.partial`` (0600: every check, with addresses and server replies,
     is for this user only), which is then renamed over ``path``. Any failure removes the
@@ -101,9 +196,9 @@ def export_to_file(
     a file another program holds open (Excel keeps a CSV it shows locked: WinError 5 or 32),
     so a PermissionError there says to close it in Excel.
     """
-    write: Callable[[Iterable[CheckResult], TextIO], int] = (
-        write_csv if fmt == "csv" else write_json
-    )
+    if write is None:
+        checks = write_csv if fmt == "csv" else write_json
+        write = cast("Callable[[Iterable[_Row], TextIO], int]", checks)
     partial = path.with_name(path.name + ".partial")
     try:
         fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
