@@ -840,8 +840,11 @@ def _export_incidents(
 
 
 def _export_stdout() -> TextIO:
-    """Standard output; on a terminal, server replies in the rows are shown safely (a pipe
-    or a file redirect gets the data unchanged)."""
+    """Standard output for an export, made safe for a terminal.
+
+    On a terminal, server replies in the rows are shown safely; a pipe or a file redirect gets
+    the data unchanged.
+    """
     out = sys.stdout
     if out.isatty():
         out = cast(TextIO, _TerminalSafeWriter(out))

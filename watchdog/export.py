@@ -185,7 +185,7 @@ def export_to_file(
     platform: str | None = None,
     write: Callable[[Iterable[_Row], TextIO], int] | None = None,
 ) -> int:
-    """Write ``rows`` to ``path`` as ``fmt``; the number of checks written.
+    """Write ``rows`` to ``path`` as ``fmt``; the number of rows (checks, incidents) written.
 
     ``write``: the writer for rows that are not checks (:func:`write_incidents_csv` or
     :func:`write_incidents_json`); checks need none.
