@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import tomllib
 from importlib import resources
 from pathlib import Path
@@ -20,6 +21,8 @@ from watchdog.providers import (
     oauth_service_for,
     parse_providers,
 )
+from watchdog.setup_console import BadInput
+from watchdog.setup_oauth import oauth_from_options
 
 
 def _hosts_of(provider: Provider) -> list[str]:
@@ -128,3 +131,22 @@ def test_the_config_and_the_provider_data_cannot_disagree_on_the_sign_in_service
     assert detect_provider(relay, "").name == "microsoft365"
     assert config.sender.oauth is not None
     assert config.sender.oauth.provider == "microsoft"
+
+
+@pytest.mark.parametrize("name", ["yahoo", "aol", "att"])
+def test_setup_refuses_oauth2_for_a_provider_that_offers_it_only_to_approved_apps(
+    name: str,
+) -> None:
+    provider = get_provider(name)
+    assert provider.smtp is not None
+    args = argparse.Namespace(sender_auth="oauth2")
+    with pytest.raises(BadInput) as caught:
+        oauth_from_options("sender", args, provider, provider.smtp.host)
+    assert "offers OAuth2 only to apps it approved one by one" in str(caught.value)
+
+
+def test_setup_takes_the_sign_in_service_from_the_provider_data() -> None:
+    provider = get_provider("microsoft365")
+    args = argparse.Namespace(sender_auth="oauth2", sender_oauth_client_id="app-1")
+    oauth = oauth_from_options("sender", args, provider, "smtp.office365.com")
+    assert oauth is not None and oauth.provider == provider.oauth_service == "microsoft"
