@@ -47,6 +47,7 @@ __all__ = [
     "SENT",
     "STAGES",
     "TEMPFAIL_REPLY",
+    "AuthAttempt",
     "Behaviour",
     "FaultSmtpServer",
     "ImapAppender",
@@ -167,6 +168,14 @@ class ReceivedMessage:
 
 
 @dataclass(frozen=True)
+class AuthAttempt:
+    """One AUTH PLAIN or LOGIN command that reached the server, whatever its outcome."""
+
+    mechanism: str  # as aiosmtpd names it: "PLAIN", "LOGIN"
+    login: str  # the user name given ("" if none could be read)
+
+
+@dataclass(frozen=True)
 class _KeepCopy:
     """Where :meth:`FaultSmtpServer.keep_copy` files the copies."""
 
@@ -224,6 +233,7 @@ class FaultSmtpServer:
         self._behaviour = Behaviour()
         self._tempfails_left = 0
         self._received: list[ReceivedMessage] = []
+        self._auth_attempts: list[AuthAttempt] = []
         self._errors: list[str] = []
         self._timers: list[threading.Timer] = []
         self._controllers: dict[Listener, Controller] = {}
@@ -268,7 +278,7 @@ class FaultSmtpServer:
                 log.warning("stopping an SMTP listener failed", exc_info=True)
 
     def reset(self) -> None:
-        """Back to ``deliver``; forget received messages and errors; drop pending delays.
+        """Back to ``deliver``; forget what was received and failed; drop pending delays.
 
         Pending delayed deliveries are cancelled so that one test's late message cannot land
         in the next test's freshly cleared mailbox.
@@ -278,6 +288,7 @@ class FaultSmtpServer:
             self._behaviour = Behaviour()
             self._tempfails_left = 0
             self._received.clear()
+            self._auth_attempts.clear()
             self._errors.clear()
             self._keep_copy = None
         with self._copy_lock:
@@ -397,6 +408,13 @@ class FaultSmtpServer:
             return list(self._received)
 
     @property
+    def auth_attempts(self) -> list[AuthAttempt]:
+        """Every AUTH PLAIN/LOGIN attempt since the last :meth:`reset` (a password-safety and
+        lock-out witness: smtplib alone would try each mechanism in turn)."""
+        with self._lock:
+            return list(self._auth_attempts)
+
+    @property
     def errors(self) -> list[str]:
         """Deliveries into the mailbox (or Sent copies) that failed: a broken setup, not a mode."""
         with self._lock:
@@ -432,12 +450,15 @@ class FaultSmtpServer:
         """
         from aiosmtpd.smtp import AuthResult, LoginPassword
 
+        has_password = isinstance(auth_data, LoginPassword)
+        login = auth_data.login.decode("utf-8", "replace") if has_password else ""
+        with self._lock:
+            self._auth_attempts.append(AuthAttempt(mechanism, login))
         refusal = self._refusal("auth")
         if refusal is not None:
             return AuthResult(success=False, handled=False, message=refusal)
-        if not isinstance(auth_data, LoginPassword):
+        if not has_password:
             return AuthResult(success=False, handled=False)
-        login = auth_data.login.decode("utf-8", "replace")
         password = auth_data.password.decode("utf-8", "replace")
         ok = login in self.users and self.users[login] == password
         return AuthResult(success=ok, handled=False, auth_data=login if ok else None)
