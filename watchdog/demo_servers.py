@@ -102,8 +102,13 @@ class DemoMailServers:
         self._lock = threading.Lock()
         self._state = "new"  # new -> running -> stopped
         self._imap: _ImapServerThread | None = None
-        self._seed_inbox: _SeedInbox | None = None
-        self._smtp: FaultSmtpServer | None = None
+        self._seed_inbox = _SeedInbox()
+        self._smtp = FaultSmtpServer(
+            self._seed_inbox,
+            server_name=_SERVER_NAME,
+            ident="Delivery Watchdog demo SMTP",
+            ready_timeout=ready_timeout,
+        )
         self._smtp_port = 0
         self._imap_port = 0
 
@@ -158,7 +163,7 @@ class DemoMailServers:
             self._seed_password,
             timeout=_IMAP_TIMEOUT,
         )
-        self._seed_inbox = _SeedInbox(appender)
+        self._seed_inbox.connect(appender)
         try:
             appender.create_folder(JUNK_FOLDER)
         except Exception as exc:
@@ -169,16 +174,8 @@ class DemoMailServers:
 
     def _start_smtp(self) -> None:
         """Start the plain-text SMTP listener (no TLS, no AUTH) delivering into the seed."""
-        assert self._seed_inbox is not None
-        smtp = FaultSmtpServer(
-            self._seed_inbox,
-            server_name=_SERVER_NAME,
-            ident="Delivery Watchdog demo SMTP",
-            ready_timeout=self._ready_timeout,
-        )
-        self._smtp = smtp
-        smtp.start()
-        self._smtp_port = smtp.plain_port
+        self._smtp.start()
+        self._smtp_port = self._smtp.plain_port
 
     def stop(self) -> None:
         """Stop both servers and close every connection; safe to call any number of times.
@@ -190,13 +187,9 @@ class DemoMailServers:
             if self._state == "stopped":
                 return
             self._state = "stopped"
-        smtp = self._smtp
-        seed_inbox, self._seed_inbox = self._seed_inbox, None
         imap, self._imap = self._imap, None
-        if smtp is not None:
-            smtp.stop()
-        if seed_inbox is not None:
-            seed_inbox.close()
+        self._smtp.stop()
+        self._seed_inbox.close()
         if imap is not None:
             imap.stop(_STOP_JOIN_TIMEOUT)
         log.info("demo mail servers stopped")
@@ -226,19 +219,16 @@ class DemoMailServers:
         While on, every message is still answered ``250`` - byte-for-byte the same reply as
         a delivered one - and then thrown away, and counted in :attr:`dropped`.
         """
-        smtp = self._smtp
-        if smtp is None:
-            raise RuntimeError("DemoMailServers is not running")
         with self._lock:
             changed = self.blackhole != on
-            smtp.set_mode("blackhole" if on else "deliver")
+            self._smtp.set_mode("blackhole" if on else "deliver")
         if changed:
             log.info("demo SMTP server now %s mail", "silently drops" if on else "delivers")
 
     @property
     def blackhole(self) -> bool:
         """True while the SMTP server silently drops mail."""
-        return self._smtp is not None and self._smtp.mode == "blackhole"
+        return self._smtp.mode == "blackhole"
 
     # -- connection details ------------------------------------------------------------------
 
@@ -246,7 +236,7 @@ class DemoMailServers:
     def running(self) -> bool:
         """True between a successful :meth:`start` and :meth:`stop`."""
         with self._lock:
-            return self._state == "running" and self._smtp is not None and self._smtp.running
+            return self._state == "running" and self._smtp.running
 
     @property
     def smtp_host(self) -> str:
@@ -300,8 +290,7 @@ class DemoMailServers:
     @property
     def delivered(self) -> int:
         """Messages appended to the seed INBOX."""
-        seed_inbox = self._seed_inbox
-        return 0 if seed_inbox is None else seed_inbox.delivered
+        return self._seed_inbox.delivered
 
     @property
     def dropped(self) -> int:
@@ -315,7 +304,7 @@ class DemoMailServers:
     # -- internals -----------------------------------------------------------------------------
 
     def _received(self) -> list[ReceivedMessage]:
-        return [] if self._smtp is None else self._smtp.received
+        return self._smtp.received
 
     def _require_running(self) -> None:
         """Refuse to hand out ports that do not belong to live servers."""
@@ -326,19 +315,30 @@ class DemoMailServers:
 
 
 class _SeedInbox:
-    """The SMTP server's mailbox: every message goes into the one seed mailbox, by APPEND."""
+    """The SMTP server's mailbox: every message goes into the one seed mailbox, by APPEND.
 
-    def __init__(self, appender: ImapAppender) -> None:
-        self._appender = appender
+    Made before the IMAP server runs (the SMTP server needs it from the start); its session
+    comes with :meth:`connect`.
+    """
+
+    def __init__(self) -> None:
+        self._appender: ImapAppender | None = None
         self._lock = threading.Lock()
         self._delivered = 0
+
+    def connect(self, appender: ImapAppender) -> None:
+        """Deliver through ``appender`` from now on."""
+        self._appender = appender
 
     def deliver(self, submission: Submission, folder: str | None) -> None:
         """Append ``submission`` to ``folder`` (INBOX if None) of the seed, whoever it is for.
 
         Blocking; the SMTP server runs it in a worker thread.
         """
-        self._appender.append(folder or "INBOX", _with_trace_headers(submission))
+        appender = self._appender
+        if appender is None:
+            raise RuntimeError("the seed mailbox is not running")
+        appender.append(folder or "INBOX", _with_trace_headers(submission))
         with self._lock:
             self._delivered += 1
 
@@ -350,7 +350,8 @@ class _SeedInbox:
 
     def close(self) -> None:
         """Log out of the seed mailbox; never raises."""
-        self._appender.close()
+        if self._appender is not None:
+            self._appender.close()
 
 
 def _with_trace_headers(submission: Submission) -> bytes:
