@@ -1,13 +1,14 @@
 """Loopback SMTP and IMAP servers for ``watchdog demo``.
 
 The demo has to work on a fresh machine with no mail accounts, so it brings its own mail
-system: an SMTP server (aiosmtpd) that accepts the canary and an in-memory IMAP server (pymap)
-that holds the seed mailbox the product watches. Every message the SMTP server accepts is
-delivered into the seed mailbox's INBOX by an ordinary IMAP ``APPEND``, exactly as a real
-provider would make it visible to the product.
+system: the fault-injecting SMTP server of :mod:`watchdog.fault_smtp` (aiosmtpd; the tests use
+the same one) that accepts the canary, and an in-memory IMAP server (pymap) that holds the seed
+mailbox the product watches. Every message the SMTP server accepts is delivered into the seed
+mailbox's INBOX by an ordinary IMAP ``APPEND``, exactly as a real provider would make it
+visible to the product.
 
 The point of the demo is the failure the product exists to catch:
-:meth:`DemoMailServers.set_blackhole` makes the SMTP server keep answering ``250 OK`` while
+:meth:`DemoMailServers.set_blackhole` makes the SMTP server keep answering ``250`` while
 delivering nothing - the silent block that no SMTP client can notice by itself.
 
 Both servers run on asyncio event loops in daemon threads of this process, bind to loopback
@@ -23,16 +24,13 @@ import contextlib
 import logging
 import re
 import secrets
-import socket
 import threading
 import time
 from email.utils import formatdate
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Final
+from typing import Final
 
-if TYPE_CHECKING:
-    from aiosmtpd.controller import Controller
-    from aiosmtpd.smtp import SMTP, Envelope, Session
+from .fault_smtp import FaultSmtpServer, ImapAppender, ReceivedMessage, Submission
 
 __all__ = [
     "DEFAULT_SEED_ADDRESS",
@@ -55,9 +53,6 @@ _LOOPBACK: Final = "127.0.0.1"
 #: Fixed server name for greetings. Without it both aiosmtpd and pymap call
 #: ``socket.getfqdn()``, which can stall for seconds on machines with slow or broken DNS.
 _SERVER_NAME: Final = "mail.demo.invalid"
-#: Identical reply for delivered and black-holed mail: the client must not be able to tell.
-_REPLY_OK: Final = "250 OK"
-_REPLY_TEMPFAIL: Final = "451 4.3.0 Demo mailbox unavailable, try again later"
 #: Socket timeout for the delivery connection; loopback answers in milliseconds.
 _IMAP_TIMEOUT: Final = 5.0
 #: How long :meth:`DemoMailServers.stop` waits for the IMAP thread before giving up on it.
@@ -75,7 +70,7 @@ class DemoMailServers:
     after :meth:`stop`.
 
     The SMTP server accepts mail for any recipient and delivers it into the single seed
-    mailbox's INBOX; it replies ``250 OK`` only after the IMAP ``APPEND`` has completed, so
+    mailbox's INBOX; it replies ``250`` only after the IMAP ``APPEND`` has completed, so
     when a client's send returns, the message is already searchable. If the APPEND fails the
     client gets a ``451`` temporary failure, as from a real server whose mail store is down.
 
@@ -106,13 +101,14 @@ class DemoMailServers:
         self._seed_password = secrets.token_urlsafe(16)
         self._lock = threading.Lock()
         self._state = "new"  # new -> running -> stopped
-        self._blackhole = False
-        self._accepted = 0
-        self._delivered = 0
-        self._dropped = 0
         self._imap: _ImapServerThread | None = None
-        self._deliverer: _ImapDeliverer | None = None
-        self._controller: Controller | None = None
+        self._seed_inbox = _SeedInbox()
+        self._smtp = FaultSmtpServer(
+            self._seed_inbox,
+            server_name=_SERVER_NAME,
+            ident="Delivery Watchdog demo SMTP",
+            ready_timeout=ready_timeout,
+        )
         self._smtp_port = 0
         self._imap_port = 0
 
@@ -160,12 +156,16 @@ class DemoMailServers:
         imap = _ImapServerThread(_LOOPBACK, self._seed_address, self._seed_password)
         self._imap = imap
         self._imap_port = imap.start(self._ready_timeout)
-        deliverer = _ImapDeliverer(
-            _LOOPBACK, self._imap_port, self._seed_address, self._seed_password
+        appender = ImapAppender(
+            _LOOPBACK,
+            self._imap_port,
+            self._seed_address,
+            self._seed_password,
+            timeout=_IMAP_TIMEOUT,
         )
-        self._deliverer = deliverer
+        self._seed_inbox.connect(appender)
         try:
-            deliverer.create_folder(JUNK_FOLDER)
+            appender.create_folder(JUNK_FOLDER)
         except Exception as exc:
             raise RuntimeError(
                 f"demo IMAP server on {_LOOPBACK}:{self._imap_port} is listening but the seed "
@@ -173,41 +173,9 @@ class DemoMailServers:
             ) from exc
 
     def _start_smtp(self) -> None:
-        """Start aiosmtpd's threaded ``Controller`` on a free loopback port."""
-        try:
-            from aiosmtpd.controller import Controller
-        except ImportError as exc:
-            raise RuntimeError(
-                f"demo SMTP server unavailable: cannot import aiosmtpd: {exc}"
-            ) from exc
-
-        # aiosmtpd binds the port itself (it cannot take a ready socket, and port 0 breaks its
-        # self-test connection), so pick a free port first. Another process could grab it in
-        # between; that is very unlikely on loopback, so one retry with a new port suffices.
-        last_error: BaseException | None = None
-        for _attempt in range(2):
-            port = _free_loopback_port()
-            controller = Controller(
-                _SmtpHandler(self),
-                hostname=_LOOPBACK,
-                port=port,
-                ready_timeout=self._ready_timeout,
-                server_hostname=_SERVER_NAME,
-                ident="Delivery Watchdog demo SMTP",
-            )
-            try:
-                controller.start()
-            except Exception as exc:
-                last_error = exc
-                _discard_controller(controller)
-                log.debug("demo SMTP server failed on port %d: %r", port, exc)
-                continue
-            self._controller = controller
-            self._smtp_port = port
-            return
-        raise RuntimeError(
-            f"demo SMTP server (aiosmtpd) did not come up on {_LOOPBACK}: {last_error!r}"
-        ) from last_error
+        """Start the plain-text SMTP listener (no TLS, no AUTH) delivering into the seed."""
+        self._smtp.start()
+        self._smtp_port = self._smtp.plain_port
 
     def stop(self) -> None:
         """Stop both servers and close every connection; safe to call any number of times.
@@ -219,16 +187,9 @@ class DemoMailServers:
             if self._state == "stopped":
                 return
             self._state = "stopped"
-        controller, self._controller = self._controller, None
-        deliverer, self._deliverer = self._deliverer, None
         imap, self._imap = self._imap, None
-        if controller is not None:
-            try:
-                controller.stop()
-            except Exception:
-                log.warning("stopping the demo SMTP server failed", exc_info=True)
-        if deliverer is not None:
-            deliverer.close()
+        self._smtp.stop()
+        self._seed_inbox.close()
         if imap is not None:
             imap.stop(_STOP_JOIN_TIMEOUT)
         log.info("demo mail servers stopped")
@@ -255,20 +216,19 @@ class DemoMailServers:
     def set_blackhole(self, on: bool) -> None:
         """Make the SMTP server silently drop mail (``on=True``) or deliver it again.
 
-        While on, every message is still answered ``250 OK`` - byte-for-byte the same reply as
+        While on, every message is still answered ``250`` - byte-for-byte the same reply as
         a delivered one - and then thrown away, and counted in :attr:`dropped`.
         """
         with self._lock:
-            changed = self._blackhole != on
-            self._blackhole = on
+            changed = self.blackhole != on
+            self._smtp.set_mode("blackhole" if on else "deliver")
         if changed:
             log.info("demo SMTP server now %s mail", "silently drops" if on else "delivers")
 
     @property
     def blackhole(self) -> bool:
         """True while the SMTP server silently drops mail."""
-        with self._lock:
-            return self._blackhole
+        return self._smtp.mode == "blackhole"
 
     # -- connection details ------------------------------------------------------------------
 
@@ -276,7 +236,7 @@ class DemoMailServers:
     def running(self) -> bool:
         """True between a successful :meth:`start` and :meth:`stop`."""
         with self._lock:
-            return self._state == "running" and self._controller is not None
+            return self._state == "running" and self._smtp.running
 
     @property
     def smtp_host(self) -> str:
@@ -324,23 +284,27 @@ class DemoMailServers:
 
     @property
     def accepted(self) -> int:
-        """Messages answered ``250 OK`` (always ``delivered + dropped``)."""
-        with self._lock:
-            return self._accepted
+        """Messages answered ``250`` (always ``delivered + dropped``)."""
+        return sum(1 for m in self._received() if m.reply is not None and m.reply[0] == "2")
 
     @property
     def delivered(self) -> int:
         """Messages appended to the seed INBOX."""
-        with self._lock:
-            return self._delivered
+        return self._seed_inbox.delivered
 
     @property
     def dropped(self) -> int:
-        """Messages answered ``250 OK`` and thrown away because the blackhole was on."""
-        with self._lock:
-            return self._dropped
+        """Messages answered ``250`` and thrown away because the blackhole was on."""
+        return sum(
+            1
+            for m in self._received()
+            if m.mode == "blackhole" and m.reply is not None and m.reply[0] == "2"
+        )
 
-    # -- internals used by the SMTP handler ----------------------------------------------------
+    # -- internals -----------------------------------------------------------------------------
+
+    def _received(self) -> list[ReceivedMessage]:
+        return self._smtp.received
 
     def _require_running(self) -> None:
         """Refuse to hand out ports that do not belong to live servers."""
@@ -349,152 +313,59 @@ class DemoMailServers:
         if state != "running":
             raise RuntimeError(f"DemoMailServers is {state}; ports exist only while running")
 
-    def _take_message(self) -> bool:
-        """Count a received message; True if it must be delivered, False if dropped.
 
-        The blackhole check and the counting happen under one lock so that a message is
-        counted as dropped exactly when it is dropped, even if the switch flips concurrently.
+class _SeedInbox:
+    """The SMTP server's mailbox: every message goes into the one seed mailbox, by APPEND.
+
+    Made before the IMAP server runs (the SMTP server needs it from the start); its session
+    comes with :meth:`connect`.
+    """
+
+    def __init__(self) -> None:
+        self._appender: ImapAppender | None = None
+        self._lock = threading.Lock()
+        self._delivered = 0
+
+    def connect(self, appender: ImapAppender) -> None:
+        """Deliver through ``appender`` from now on."""
+        self._appender = appender
+
+    def deliver(self, submission: Submission, folder: str | None) -> None:
+        """Append ``submission`` to ``folder`` (INBOX if None) of the seed, whoever it is for.
+
+        Blocking; the SMTP server runs it in a worker thread.
         """
+        appender = self._appender
+        if appender is None:
+            raise RuntimeError("the seed mailbox is not running")
+        appender.append(folder or "INBOX", _with_trace_headers(submission))
         with self._lock:
-            if self._blackhole:
-                self._accepted += 1
-                self._dropped += 1
-                return False
-            return True
-
-    def _deliver(self, message: bytes) -> None:
-        """Append ``message`` to the seed INBOX and count it (blocking; runs in a worker)."""
-        deliverer = self._deliverer
-        if deliverer is None:
-            raise RuntimeError("demo mail servers are stopping")
-        deliverer.append("INBOX", message)
-        with self._lock:
-            self._accepted += 1
             self._delivered += 1
 
+    @property
+    def delivered(self) -> int:
+        """Messages appended so far."""
+        with self._lock:
+            return self._delivered
 
-class _SmtpHandler:
-    """aiosmtpd handler: deliver into the seed INBOX, or drop when the blackhole is on."""
-
-    def __init__(self, servers: DemoMailServers) -> None:
-        self._servers = servers
-
-    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
-        """Called by aiosmtpd once a message is fully received; the return value is the reply."""
-        if not self._servers._take_message():
-            log.info("blackhole: dropped message from %s", envelope.mail_from)
-            return _REPLY_OK
-        message = _with_trace_headers(session, envelope)
-        try:
-            # imapclient is blocking; run it in a worker thread so the SMTP event loop keeps
-            # serving other connections (and stop() can still cancel it) meanwhile.
-            await asyncio.to_thread(self._servers._deliver, message)
-        except Exception as exc:
-            log.warning("demo delivery to the seed INBOX failed: %r", exc)
-            return _REPLY_TEMPFAIL
-        return _REPLY_OK
+    def close(self) -> None:
+        """Log out of the seed mailbox; never raises."""
+        if self._appender is not None:
+            self._appender.close()
 
 
-def _with_trace_headers(session: Session, envelope: Envelope) -> bytes:
+def _with_trace_headers(submission: Submission) -> bytes:
     """Return the message as a real MTA would store it: CRLF lines, trace headers on top.
 
     ``Return-Path`` and ``Received`` are what the product would see at a real provider, so
     the demo shows the same headers; IMAP requires CRLF line ends, so bare LFs are fixed.
     """
-    content = envelope.original_content or envelope.content or b""
-    if isinstance(content, str):
-        content = content.encode("utf-8", errors="surrogateescape")
-    helo = session.host_name or "unknown"
-    peer = session.peer[0] if isinstance(session.peer, tuple) else str(session.peer)
     trace = (
-        f"Return-Path: <{envelope.mail_from or ''}>\r\n"
-        f"Received: from {helo} ([{peer}]) by {_SERVER_NAME} with ESMTP; "
+        f"Return-Path: <{submission.mail_from}>\r\n"
+        f"Received: from {submission.helo} ([{submission.peer}]) by {_SERVER_NAME} with ESMTP; "
         f"{formatdate(localtime=True)}\r\n"
     ).encode("utf-8", errors="surrogateescape")
-    return trace + _BARE_LF.sub(b"\r\n", content)
-
-
-class _ImapDeliverer:
-    """One persistent, lock-guarded IMAP connection used to APPEND accepted mail.
-
-    A single connection avoids a LOGIN per message; the lock makes it safe for the worker
-    threads of concurrent SMTP sessions. A broken connection is replaced once per call.
-    """
-
-    def __init__(self, host: str, port: int, user: str, password: str) -> None:
-        self._host = host
-        self._port = port
-        self._user = user
-        self._password = password
-        self._lock = threading.Lock()
-        self._client: Any = None  # imapclient.IMAPClient (untyped library)
-        self._closed = False
-
-    def append(self, folder: str, message: bytes) -> None:
-        """Append ``message`` to ``folder``; raises if it fails even on a fresh connection."""
-        self._call(lambda client: client.append(folder, message))
-
-    def create_folder(self, folder: str) -> None:
-        """Create ``folder`` if it does not exist yet."""
-
-        def create(client: Any) -> None:
-            if not client.folder_exists(folder):
-                client.create_folder(folder)
-
-        self._call(create)
-
-    def _call(self, operation: Any) -> None:
-        """Run ``operation(client)`` under the lock, reconnecting once if the link is broken."""
-        import imapclient.exceptions
-
-        retriable = (imapclient.exceptions.IMAPClientAbortError, OSError)
-        with self._lock:
-            if self._closed:
-                raise RuntimeError("the delivery connection is closed")
-            for attempt in (1, 2):
-                try:
-                    operation(self._connected())
-                    return
-                except retriable:
-                    self._drop_client()
-                    if attempt == 2:
-                        raise
-
-    def _connected(self) -> Any:
-        """Return the logged-in client, connecting first if needed (caller holds the lock)."""
-        if self._client is None:
-            import imapclient
-
-            client = imapclient.IMAPClient(
-                self._host, port=self._port, ssl=False, timeout=_IMAP_TIMEOUT
-            )
-            try:
-                client.login(self._user, self._password)
-            except BaseException:
-                with contextlib.suppress(Exception):
-                    client.shutdown()
-                raise
-            self._client = client
-        return self._client
-
-    def _drop_client(self) -> None:
-        """Forget the current connection without talking to the server (it may be dead)."""
-        client, self._client = self._client, None
-        if client is not None:
-            with contextlib.suppress(Exception):
-                client.shutdown()
-
-    def close(self) -> None:
-        """Log out politely if possible; never raises."""
-        with self._lock:
-            self._closed = True
-            client, self._client = self._client, None
-        if client is not None:
-            try:
-                client.logout()
-            except Exception:
-                with contextlib.suppress(Exception):
-                    client.shutdown()
+    return trace + _BARE_LF.sub(b"\r\n", submission.content)
 
 
 class _ImapServerThread:
@@ -636,22 +507,6 @@ async def _shut_down(server: asyncio.Server) -> None:
     await asyncio.gather(*tasks, return_exceptions=True)
     with contextlib.suppress(TimeoutError):
         await asyncio.wait_for(server.wait_closed(), timeout=_STOP_JOIN_TIMEOUT)
-
-
-def _free_loopback_port() -> int:
-    """Ask the OS for a currently unused loopback TCP port."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind((_LOOPBACK, 0))
-        return int(probe.getsockname()[1])
-
-
-def _discard_controller(controller: Controller) -> None:
-    """Clean up after a failed ``Controller.start()`` (its thread and private event loop)."""
-    with contextlib.suppress(Exception):
-        controller.stop(no_assert=True)
-    with contextlib.suppress(Exception):
-        if not controller.loop.is_closed() and not controller.loop.is_running():
-            controller.loop.close()
 
 
 def _quiet_library_loggers() -> None:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import secrets
 import smtplib
 import socket
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -227,3 +229,34 @@ def test_a_server_that_cannot_start_raises_a_runtime_error_naming_it(
     with pytest.raises(RuntimeError, match=r"IMAP server \(pymap\) failed to start.*unavailable"):
         demo.start()
     assert demo.running is False
+
+
+def test_the_demo_smtp_server_offers_no_sign_in_and_answers_dropped_mail_like_delivered_mail(
+    demo: DemoMailServers,
+) -> None:
+    replies = []
+    with smtplib.SMTP(demo.smtp_host, demo.smtp_port, local_hostname="client.test") as smtp:
+        smtp.ehlo()
+        offers_auth = smtp.has_extn("auth")
+        for blackhole in (False, True):
+            demo.set_blackhole(blackhole)
+            smtp.mail(demo.sender_address)
+            smtp.rcpt(demo.seed_address)
+            replies.append(smtp.data(b"Subject: reminder\r\n\r\nSee you.\r\n"))
+
+    assert offers_auth is False
+    assert replies[0] == replies[1]
+    assert replies[0][0] == 250
+    assert (demo.delivered, demo.dropped) == (1, 1)
+
+
+def test_importing_the_demo_servers_does_not_import_aiosmtpd_or_pymap() -> None:
+    script = (
+        "import sys, watchdog.demo_servers; "
+        "print(sorted(m for m in ('aiosmtpd', 'pymap', 'imapclient') if m in sys.modules))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=30, check=True
+    )
+
+    assert done.stdout.strip() == "[]"

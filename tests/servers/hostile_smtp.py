@@ -4,8 +4,9 @@ Each :class:`HostileServer` is a small threaded TCP listener whose *behaviour* p
 misbehaving server per connection: it trickles, chatters, greets as something else, or says
 nothing at all. Every loop is bounded (a stop event, a byte or time cap), and :meth:`stop`
 closes the listener and every connection, so a test that ends (passed or failed) leaves nothing
-running. :func:`stripping_submission_server` is a real aiosmtpd that never offers STARTTLS, as
-an antivirus "mail shield" or an inspecting firewall leaves a server's answer.
+running. :func:`stripping_submission_server` is the product's real SMTP server
+(:mod:`watchdog.fault_smtp`) without STARTTLS, as an antivirus "mail shield" or an inspecting
+firewall leaves a server's answer.
 
 Also here: :func:`full_backlog_port`, a port whose listen queue is full, so a TCP connect to it
 hangs (SYNs are dropped), the loopback stand-in for a far server that does not answer.
@@ -20,15 +21,10 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
-
-from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 
 from watchdog.config import SenderConfig
+from watchdog.fault_smtp import FaultSmtpServer, Submission
 from watchdog.models import Security
-
-from .dovecot import free_ports
 
 HOST = "127.0.0.1"
 
@@ -282,72 +278,42 @@ def full_backlog_port() -> Iterator[int]:
 # -- a real SMTP server that strips STARTTLS -----------------------------------------------
 
 
-class _CountingHandler:
-    """aiosmtpd handler that accepts every message and counts what reached it."""
+class _Nowhere:
+    """A mailbox that keeps nothing: the stripped server's mail only has to be counted."""
 
-    def __init__(self) -> None:
-        self.messages = 0
-
-    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
-        self.messages += 1
-        return "250 2.0.0 OK"
+    def deliver(self, submission: Submission, folder: str | None) -> None:
+        """Throw ``submission`` away."""
 
 
 @dataclass
 class SmtpSpy:
-    """What reached an aiosmtpd test server: AUTH attempts (with their user names) and messages."""
+    """What reached the stripped server: AUTH attempts (their user names) and messages."""
 
-    controller: Controller
-    handler: _CountingHandler
-    auth_attempts: list[str] = field(default_factory=list)
+    server: FaultSmtpServer
 
     @property
     def port(self) -> int:
-        return int(self.controller.port)
+        return self.server.plain_port
 
     @property
     def messages(self) -> int:
-        return self.handler.messages
+        return len(self.server.received)
+
+    @property
+    def auth_attempts(self) -> list[str]:
+        return [attempt.login for attempt in self.server.auth_attempts]
 
 
 @contextlib.contextmanager
 def stripping_submission_server(users: dict[str, str]) -> Iterator[SmtpSpy]:
-    """aiosmtpd on 127.0.0.1 without STARTTLS but with AUTH offered in plain text.
+    """The product's SMTP server on 127.0.0.1 without STARTTLS but with AUTH in plain text.
 
     What the client sees when security software or an inspecting firewall removes STARTTLS
     from a real server's EHLO answer. Every AUTH attempt is recorded, so a test can prove that
     no password was sent.
     """
-    handler = _CountingHandler()
-    spy: SmtpSpy
-
-    def authenticate(
-        server: SMTP, session: Session, envelope: Envelope, mechanism: str, auth_data: Any
-    ) -> AuthResult:
-        login = ""
-        if isinstance(auth_data, LoginPassword):
-            login = auth_data.login.decode("utf-8", "replace")
-        spy.auth_attempts.append(login)
-        ok = isinstance(auth_data, LoginPassword) and users.get(login) == (
-            auth_data.password.decode("utf-8", "replace")
-        )
-        return AuthResult(success=ok, handled=False)
-
-    controller = Controller(
-        handler,
-        hostname=HOST,
-        port=free_ports(1)[0],
-        server_hostname="localhost",
-        authenticator=authenticate,
-        auth_required=False,
-        auth_require_tls=False,
-    )
-    spy = SmtpSpy(controller, handler)
-    controller.start()
-    try:
-        yield spy
-    finally:
-        controller.stop()
+    with FaultSmtpServer(_Nowhere(), users=users, hostname=HOST) as server:
+        yield SmtpSpy(server)
 
 
 def sender_for(
