@@ -27,7 +27,7 @@ def test_report_after_real_checks_writes_a_private_page_with_every_check_counted
     page = target.read_text(encoding="utf-8")
     assert "Delivery Watchdog report - Smile Dental" in page
     assert "3 checks from" in page and "1 incident." in page
-    assert "&lt;img src=x onerror=&quot;alert(1)&quot;&gt;" in page
+    assert "&lt;img src=x onerror=&#34;alert(1)&#34;&gt;" in page
     assert "<img" not in page
     assert re.search(r"<td>unknown</td><td class='n'>1</td>", page)  # diagnoses by count
 
