@@ -1,8 +1,10 @@
 """A guide as a self-contained local HTML page the front desk can read, print and follow.
 
 The page works with no network and trusts nothing it did not bring: no scripts at all (and a
-Content-Security-Policy that would block any), inline CSS only, every text escaped. Links are made
-only from addresses in the package's own guide files (:func:`watchdog.guidance.link_spans`); the
+Content-Security-Policy that would block any), inline CSS only, every text escaped. It is
+``templates/guide.html.j2`` in the frame, stylesheet and policy it shares with the history report
+(:mod:`watchdog.pages`, Jinja2 with autoescape). Links are made only from addresses in the
+package's own guide files (:func:`watchdog.guidance.link_spans`, in :func:`_inline`); the
 server's reply, the office name and the support contact are shown as plain text, never linked,
 because a mail server's words are not ours to vouch for.
 """

@@ -5,7 +5,9 @@ diagnoses by count and the most recent checks with the servers' replies. No netw
 scripts, no fonts or images from elsewhere: it works when mailed as an attachment, and a
 Content-Security-Policy forbids anything else. Every text that came from a server is escaped.
 
-Rendering is pure (:func:`render_report` over :class:`ReportData`); :func:`gather_report` reads
+Rendering is pure (:func:`render_report` over :class:`ReportData`, through
+``templates/report.html.j2`` in the frame, stylesheet and policy it shares with the guide pages:
+:mod:`watchdog.pages`, Jinja2 with autoescape); :func:`gather_report` reads
 the history with SQL aggregates, so five years of checks every 15 minutes stay fast
 (benchmarks/history_5y.py).
 """
