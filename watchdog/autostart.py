@@ -28,12 +28,12 @@ import posixpath
 import re
 import shlex
 import sys
-import tempfile
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from typing import Literal, Protocol
 
+from .atomic_file import READABLE_BY_ALL, write_text_atomically
 from .config import APP_NAME, CONFIG_ENV
 from .errors import WatchdogError
 
@@ -549,22 +549,9 @@ class _FileBackend:
         """Write through a temporary file and a rename, so a power cut leaves old or new."""
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(
-                prefix=f".{self.path.name}.", suffix=".tmp", dir=self.path.parent
-            )
-            try:
-                with os.fdopen(fd, "wb") as f:
-                    f.write(content.encode("utf-8"))
-                    f.flush()
-                    os.fsync(f.fileno())
-                # launchd ignores a plist that group or others may write; 0644 is what both
-                # launchd and desktops expect (mkstemp makes 0600).
-                os.chmod(tmp, 0o644)
-                os.replace(tmp, self.path)
-            except BaseException:
-                with contextlib.suppress(OSError):
-                    os.unlink(tmp)
-                raise
+            # launchd ignores a plist that group or others may write; 0644 is what both
+            # launchd and desktops expect.
+            write_text_atomically(self.path, content, mode=READABLE_BY_ALL)
         except OSError as e:
             raise AutostartError(f"Cannot write {self.path}: {e}") from e
 

@@ -13,14 +13,12 @@ treats as not confidential (it ships in every installed copy); it is no secret o
 
 from __future__ import annotations
 
-import contextlib
 import math
-import os
-import tempfile
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
+from .atomic_file import PRIVATE, write_text_atomically
 from .config import (
     GOOGLE_AUTHORITY,
     GOOGLE_SCOPES,
@@ -318,30 +316,5 @@ def write_config_file(path: Path, text: str, *, overwrite: bool = False) -> Conf
     validate_config_text(text, path)
     folder = path.parent
     folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-    fd, temp_name = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.", suffix=".tmp")
-    temp = Path(temp_name)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(temp, 0o600)  # mkstemp already makes it 0600; say so in case that ever changes
-        os.replace(temp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            temp.unlink()
-        raise
-    _sync_folder(folder)
+    write_text_atomically(path, text, mode=PRIVATE)
     return load_config(path)
-
-
-def _sync_folder(folder: Path) -> None:
-    """Make the rename itself durable (POSIX); best effort, Windows has no directory handles."""
-    if os.name != "posix":
-        return
-    with contextlib.suppress(OSError):
-        fd = os.open(folder, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)

@@ -12,10 +12,8 @@ scripts reading the CSV as UTF-8 would see the mark in the first column's name.
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import json
-import os
 import sys
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -196,35 +194,30 @@ def export_to_file(
     a file another program holds open (Excel keeps a CSV it shows locked: WinError 5 or 32),
     so a PermissionError there says to close it in Excel.
     """
+    from .atomic_file import PRIVATE, atomic_text_file
+
     if write is None:
         checks = write_csv if fmt == "csv" else write_json
         write = cast("Callable[[Iterable[_Row], TextIO], int]", checks)
-    partial = path.with_name(path.name + ".partial")
     try:
-        fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with open(fd, "w", encoding=file_encoding(fmt, platform), newline="") as out:
+        # atomic_text_file removes the .partial on any failure, and syncs before the rename.
+        with atomic_text_file(
+            path,
+            mode=PRIVATE,
+            encoding=file_encoding(fmt, platform),
+            newline="",
+            temp_name=path.name + ".partial",
+        ) as out:
             count = write(rows, out)
-        os.replace(partial, path)
     except PermissionError as e:
-        _remove(partial)
         raise WatchdogError(
             f"could not write {path}: another program has it open, or this folder is "
             f"read-only ({e.strerror or e}). If it is open in Excel, close it in Excel and "
             "run the export again."
         ) from e
     except OSError as e:
-        _remove(partial)
         raise WatchdogError(f"could not write {path}: {e.strerror or e}") from e
-    except BaseException:
-        _remove(partial)
-        raise
     return count
-
-
-def _remove(partial: Path) -> None:
-    """Remove a ``.partial`` left by a failed export (it may not exist: nothing to do)."""
-    with contextlib.suppress(OSError):
-        partial.unlink()
 
 
 def _iso(ts: float | None) -> str | None:

@@ -5,7 +5,9 @@ diagnoses by count and the most recent checks with the servers' replies. No netw
 scripts, no fonts or images from elsewhere: it works when mailed as an attachment, and a
 Content-Security-Policy forbids anything else. Every text that came from a server is escaped.
 
-Rendering is pure (:func:`render_report` over :class:`ReportData`); :func:`gather_report` reads
+Rendering is pure (:func:`render_report` over :class:`ReportData`, through
+``templates/report.html.j2`` in the frame, stylesheet and policy it shares with the guide pages:
+:mod:`watchdog.pages`, Jinja2 with autoescape); :func:`gather_report` reads
 the history with SQL aggregates, so five years of checks every 15 minutes stay fast
 (benchmarks/history_5y.py).
 """
@@ -14,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import html
 import math
 import time
 from collections.abc import Iterable, Sequence
@@ -124,21 +125,9 @@ def weekly(days: Iterable[DaySummary]) -> list[WeekSummary]:
 
 
 # --- rendering ------------------------------------------------------------------------------------
-
-_STYLE = """
-body{font-family:system-ui,-apple-system,"Segoe UI",sans-serif;font-size:1.1rem;line-height:1.5;
-margin:1.5rem auto;max-width:64rem;padding:0 1rem;color:#111;background:#fff}
-h1{font-size:1.6rem}h2{font-size:1.3rem;margin-top:2rem;border-bottom:2px solid #ddd}
-table{border-collapse:collapse;width:100%;margin:.5rem 0}th,td{border-bottom:1px solid #ccc;
-padding:.3rem .5rem;text-align:left;vertical-align:top}td.n,th.n{text-align:right}
-td.reply{font-family:ui-monospace,monospace;font-size:.9rem;overflow-wrap:anywhere;
-white-space:pre-wrap}.good{color:#0a6a2a}.bad{color:#a30000}.warn{color:#8a5a00}
-.status{font-size:1.25rem;padding:.6rem .8rem;border-radius:.4rem;background:#f3f3f3}
-.UP{border-left:.5rem solid #1a7f37}.DEGRADED{border-left:.5rem solid #bf8700}
-.DOWN{border-left:.5rem solid #cf222e}.UNKNOWN,.PAUSED{border-left:.5rem solid #888}
-svg{width:100%;height:auto;border:1px solid #ddd;background:#fcfcfc}
-.scroll{max-height:28rem;overflow-y:auto}.muted{color:#555}
-"""
+# The page is templates/report.html.j2 (markup only); here the numbers become what it shows:
+# words, percentages, local times and the charts' geometry. Every value is escaped by the
+# template (autoescape), so nothing here escapes.
 
 _OUTCOME_CLASS = {
     "delivered": "good",
@@ -150,96 +139,125 @@ _OUTCOME_CLASS = {
 }
 
 
+@dataclass(frozen=True)
+class _Bar:
+    """One day in the rate strip (SVG user units, already formatted)."""
+
+    x: str
+    y: str
+    width: str
+    height: str
+    colour: str
+
+
+@dataclass(frozen=True)
+class _Tick:
+    """A line across the latency chart and its label."""
+
+    y: str
+    label_y: str
+    label: str
+
+
+@dataclass(frozen=True)
+class _Dot:
+    cx: str
+    cy: str
+    colour: str
+
+
+@dataclass(frozen=True)
+class _LatencyChart:
+    """The latency chart's geometry and its summary in words."""
+
+    width: int
+    height: int
+    left: int
+    ticks: Sequence[_Tick]
+    max_line: str
+    avg_line: str
+    dots: Sequence[_Dot]
+    first: str
+    last: str
+    slowest: str
+    slowest_day: str
+    last_average: str
+
+
+@dataclass(frozen=True)
+class _IncidentRow:
+    css: str
+    status: str
+    start: str
+    end: str
+    took: str
+    why: str
+    failed: int
+    sent_meanwhile: str
+    told: str
+    acted: str
+
+
+@dataclass(frozen=True)
+class _CheckRow:
+    sent: str
+    outcome: str
+    outcome_class: str
+    took: str
+    folder: str
+    diagnosis: str
+    reply: str
+    detail: str
+
+
 def render_report(data: ReportData) -> str:
     """The whole page. Pure: the same data always gives the same page."""
-    title = "Delivery Watchdog report" + (f" - {data.office}" if data.office else "")
-    sections = [
-        f"<h1>{_e(title)}</h1>",
-        _status_section(data),
-        _sending_section(data),
-        _rates_section(data),
-        _latency_section(data),
-        _incidents_section(data),
-        _diagnoses_section(data),
-        _recent_section(data),
-        f"<p class='muted'>Made {_when(data.generated_at)} by Delivery Watchdog. Times are "
-        "this PC's local time. This page holds no patient information.</p>",
-    ]
-    return (
-        "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
-        "<meta name='viewport' content='width=device-width, initial-scale=1'>"
-        "<meta http-equiv='Content-Security-Policy' content=\"default-src 'none'; "
-        "style-src 'unsafe-inline'\">"
-        f"<title>{_e(title)}</title><style>{_STYLE}</style></head><body>"
-        + "\n".join(sections)
-        + "</body></html>\n"
-    )
+    from .pages import render_page
 
-
-def _status_section(data: ReportData) -> str:
     s = data.status
-    since = f" since {_when(s.since)}" if s.since is not None else ""
-    span = "all of the history" if data.since is None else f"from {_when(data.since)}"
-    total = sum(d.checks for d in data.days)
     judged = sum(d.judged for d in data.days)
     delivered = sum(d.delivered for d in data.days)
-    overall = f"{_pct(delivered / judged)} delivered on time" if judged else "nothing judged yet"
-    first = data.days[0].day if data.days else "-"
-    last = data.days[-1].day if data.days else "-"
-    return (
-        f"<p class='status {_e(s.status.value)}'><strong>Status now: "
-        f"{_e(s.status.value)}</strong>{_e(since)}. {_e(s.reason)}</p>"
-        f"<p>This report covers {_e(span)}: {total} checks from {_e(first)} to {_e(last)}, "
-        f"{_e(overall)}; {_count(len(data.incidents), 'incident')}.</p>"
+    down = sum(1 for i in data.incidents if i.status is Status.DOWN)
+    return render_page(
+        "report.html.j2",
+        title="Delivery Watchdog report" + (f" - {data.office}" if data.office else ""),
+        page_class="report",
+        data=data,
+        status=s.status.value,
+        status_since=f" since {_when(s.since)}" if s.since is not None else "",
+        span="all of the history" if data.since is None else f"from {_when(data.since)}",
+        total=sum(d.checks for d in data.days),
+        first_day=data.days[0].day if data.days else "-",
+        last_day=data.days[-1].day if data.days else "-",
+        overall=f"{_pct(delivered / judged)} delivered on time" if judged else "nothing judged yet",
+        incident_count=_count(len(data.incidents), "incident"),
+        rate_bars=_rate_bars(data.days),
+        strip_size=RATE_STRIP_SIZE,
+        daily=list(data.days)[-DAILY_TABLE_DAYS:][::-1],
+        daily_span=_last_days(min(DAILY_TABLE_DAYS, len(data.days))),
+        weeks=weekly(data.days)[::-1],
+        pct=_pct,
+        rate_class=_rate_class,
+        latency=_latency_chart(data.days),
+        down_times=_count(down, "time"),
+        degraded_times=_count(len(data.incidents) - down, "time"),
+        incidents_shown=min(TIMELINE_INCIDENTS, len(data.incidents)),
+        incident_rows=_incident_rows(data),
+        diagnoses=[(d.value, n, describe(d)) for d, n in data.diagnoses],
+        checks=[_check_row(r) for r in data.recent],
+        made=_when(data.generated_at),
     )
 
 
-def _sending_section(data: ReportData) -> str:
-    """Today's reminders, as the tray shows them: the last batch and the sending budget."""
-    if not data.sending_today:
-        return ""
-    lines = "".join(f"<li>{_e(note)}</li>" for note in data.sending_today)
-    return f"<h2>Reminders today</h2><ul>{lines}</ul>"
+#: The rate strip's drawing size (SVG user units; the page scales it to its width).
+RATE_STRIP_SIZE = (1000, 60)
 
 
-def _rates_section(data: ReportData) -> str:
-    if not data.days:
-        return "<h2>Delivery rate</h2><p>No checks yet.</p>"
-    strip = _rate_strip(data.days)
-    rows = []
-    for d in list(data.days)[-DAILY_TABLE_DAYS:][::-1]:
-        rows.append(
-            f"<tr><td>{_e(d.day)}</td><td class='n'>{d.checks}</td>"
-            f"<td class='n {_rate_class(d.rate)}'>{_pct(d.rate)}</td>"
-            f"<td class='n'>{d.junk}</td><td class='n'>{d.late}</td><td class='n'>{d.lost}</td>"
-            f"<td class='n'>{d.refused}</td><td class='n'>{d.unchecked}</td></tr>"
-        )
-    week_rows = []
-    for w in weekly(data.days)[::-1]:
-        week_rows.append(
-            f"<tr><td>{_e(w.label)}</td><td class='n'>{w.checks}</td>"
-            f"<td class='n {_rate_class(w.rate)}'>{_pct(w.rate)}</td>"
-            f"<td class='n'>{w.problems}</td></tr>"
-        )
-    return (
-        "<h2>Delivery rate</h2>"
-        "<p>Share of checks whose test message reached the inbox in time. Checks that could "
-        "not be judged (this PC offline, test mailbox unreachable) are left out.</p>"
-        + strip
-        + f"<h3>Per day ({_last_days(min(DAILY_TABLE_DAYS, len(data.days)))} with checks)</h3>"
-        "<table><thead><tr><th>Day</th><th class='n'>Checks</th><th class='n'>Delivered</th>"
-        "<th class='n'>Junk</th><th class='n'>Late</th><th class='n'>Lost</th>"
-        "<th class='n'>Refused</th><th class='n'>Not judged</th></tr></thead><tbody>"
-        + "".join(rows)
-        + "</tbody></table><h3>Per week</h3><div class='scroll'><table><thead><tr><th>Week</th>"
-        "<th class='n'>Checks</th><th class='n'>Delivered</th><th class='n'>Problems</th>"
-        "</tr></thead><tbody>" + "".join(week_rows) + "</tbody></table></div>"
-    )
-
-
-def _rate_strip(days: Sequence[DaySummary]) -> str:
+def _rate_bars(days: Sequence[DaySummary]) -> list[_Bar]:
     """Every day as a thin bar: green for all delivered, amber and red as the rate drops."""
-    width, height = 1000, 60
+    if not days:
+        return []
+    width, height = RATE_STRIP_SIZE
     step = width / len(days)
     bars = []
     for i, d in enumerate(days):
@@ -255,69 +273,58 @@ def _rate_strip(days: Sequence[DaySummary]) -> str:
         )
         h = height * (rate if rate is not None else 1.0)
         bars.append(
-            f"<rect x='{i * step:.2f}' y='{height - h:.1f}' width='{max(step, 0.6):.2f}' "
-            f"height='{h:.1f}' fill='{colour}'/>"
+            _Bar(
+                x=f"{i * step:.2f}",
+                y=f"{height - h:.1f}",
+                width=f"{max(step, 0.6):.2f}",
+                height=f"{h:.1f}",
+                colour=colour,
+            )
         )
-    return (
-        f"<svg id='rate-chart' viewBox='0 0 {width} {height}' role='img' "
-        "aria-labelledby='rate-title rate-desc' preserveAspectRatio='none'>"
-        f"<title id='rate-title'>Delivery rate per day, {_e(days[0].day)} to "
-        f"{_e(days[-1].day)}</title><desc id='rate-desc'>One bar per day; full height is 100%. "
-        "Green: all delivered; amber: 90 to 99%; red: below 90%; grey: nothing judged.</desc>"
-        + "".join(bars)
-        + "</svg>"
-    )
+    return bars
 
 
-def _latency_section(data: ReportData) -> str:
-    points = [(i, d) for i, d in enumerate(data.days) if d.latency_avg is not None]
+def _latency_chart(days: Sequence[DaySummary]) -> _LatencyChart | None:
+    """Average and slowest delivery time per day; None when no test message has arrived."""
+    points = [(i, d) for i, d in enumerate(days) if d.latency_avg is not None]
     if not points:
-        return "<h2>How long the test messages took</h2><p>No test message has arrived yet.</p>"
+        return None
     width, height, left, bottom = 1000, 300, 60, 30
     plot_w, plot_h = width - left - 10, height - bottom - 10
     top = _nice_ceiling(max(d.latency_max or 0.0 for _, d in points))
-    n = len(data.days) - 1
+    n = len(days) - 1
 
-    def xy(i: int, seconds: float) -> str:
+    def xy(i: int, seconds: float) -> tuple[str, str]:
         x = left + plot_w * (i / n if n else 0.5)  # a single day sits in the middle
-        return f"{x:.1f},{10 + plot_h * (1 - min(seconds, top) / top):.1f}"
+        return f"{x:.1f}", f"{10 + plot_h * (1 - min(seconds, top) / top):.1f}"
 
-    avg_line = " ".join(xy(i, d.latency_avg or 0.0) for i, d in points)
-    max_line = " ".join(xy(i, d.latency_max or 0.0) for i, d in points)
+    def line(values: Iterable[tuple[int, float]]) -> str:
+        return " ".join(",".join(xy(i, v)) for i, v in values)
+
     # A dot per day as well: a line needs two days, and one day of data must still show.
-    dots = "".join(
-        f"<circle cx='{xy(i, value).split(',')[0]}' cy='{xy(i, value).split(',')[1]}' r='4' "
-        f"fill='{colour}'/>"
+    dots = [
+        _Dot(*xy(i, value), colour=colour)
         for i, d in points
         for value, colour in ((d.latency_max or 0.0, "#999"), (d.latency_avg or 0.0, "#0550ae"))
-    )
+    ]
     ticks = []
     for fraction in (0.0, 0.5, 1.0):
         y = 10 + plot_h * (1 - fraction)
-        ticks.append(
-            f"<line x1='{left}' x2='{width - 10}' y1='{y:.1f}' y2='{y:.1f}' stroke='#ddd'/>"
-            f"<text x='{left - 6}' y='{y + 5:.1f}' text-anchor='end' font-size='14'>"
-            f"{_e(format_duration(top * fraction))}</text>"
-        )
-    first, last = data.days[0].day, data.days[-1].day
+        ticks.append(_Tick(f"{y:.1f}", f"{y + 5:.1f}", format_duration(top * fraction)))
     slowest = max(points, key=lambda p: p[1].latency_max or 0.0)[1]
-    return (
-        "<h2>How long the test messages took</h2>"
-        f"<svg id='latency-chart' viewBox='0 0 {width} {height}' role='img' "
-        "aria-labelledby='lat-title lat-desc'>"
-        f"<title id='lat-title'>Delivery time per day, {_e(first)} to {_e(last)}</title>"
-        "<desc id='lat-desc'>Blue line: average time from sending to arrival each day; "
-        "grey line: the slowest message of each day.</desc>" + "".join(ticks) + "<polyline "
-        f"points='{max_line}' fill='none' stroke='#999' stroke-width='1'/>"
-        f"<polyline points='{avg_line}' fill='none' stroke='#0550ae' stroke-width='2'/>"
-        + dots
-        + f"<text x='{left}' y='{height - 8}' font-size='14'>{_e(first)}</text>"
-        f"<text x='{width - 10}' y='{height - 8}' font-size='14' text-anchor='end'>"
-        f"{_e(last)}</text></svg>"
-        "<p>In words: the slowest test message took "
-        f"{_e(format_duration(slowest.latency_max or 0.0))}, on "
-        f"{_e(slowest.day)}; on the last day with arrivals the average was "
-        f"{_e(format_duration(points[-1][1].latency_avg or 0.0))}.</p>"
+    return _LatencyChart(
+        width=width,
+        height=height,
+        left=left,
+        ticks=ticks,
+        max_line=line((i, d.latency_max or 0.0) for i, d in points),
+        avg_line=line((i, d.latency_avg or 0.0) for i, d in points),
+        dots=dots,
+        first=days[0].day,
+        last=days[-1].day,
+        slowest=format_duration(slowest.latency_max or 0.0),
+        slowest_day=slowest.day,
+        last_average=format_duration(points[-1][1].latency_avg or 0.0),
     )
 
 
@@ -340,78 +347,39 @@ def _last_days(n: int) -> str:
     return "the last day" if n == 1 else f"the last {n} days"
 
 
-def _incidents_section(data: ReportData) -> str:
-    if not data.incidents:
-        return "<h2>Incidents</h2><p class='good'>No incidents: reminders went out all along.</p>"
-    down = [i for i in data.incidents if i.status is Status.DOWN]
-    rows = []
+def _incident_rows(data: ReportData) -> list[_IncidentRow]:
+    """The newest incidents first, at most :data:`TIMELINE_INCIDENTS`."""
     sent = list(data.sent_meanwhile) or [None] * len(data.incidents)
     newest = list(zip(data.incidents, sent, strict=True))[-TIMELINE_INCIDENTS:][::-1]
-    for i, meanwhile in newest:
-        end = "ongoing" if i.end is None else _when(i.end)
-        diagnoses = ", ".join(d.value for d in i.diagnoses) or "-"
-        told = sorted({a.channel for a in i.alerts if a.ok})
-        acted = ", ".join(_when(t) for t in i.person_acted_at) or "-"
-        css = "bad" if i.status is Status.DOWN else "warn"
-        rows.append(
-            f"<tr><td class='{css}'>{_e(i.status.value)}</td><td>{_when(i.start)}</td>"
-            f"<td>{_e(end)}</td><td>{_e(format_duration(i.duration(data.generated_at)))}</td>"
-            f"<td>{_e(diagnoses)}</td><td class='n'>{i.canaries_failed}</td>"
-            f"<td class='n'>{'not known' if meanwhile is None else meanwhile}</td>"
-            f"<td>{_e(', '.join(told) or 'nobody')}</td><td>{_e(acted)}</td></tr>"
+    return [
+        _IncidentRow(
+            css="bad" if i.status is Status.DOWN else "warn",
+            status=i.status.value,
+            start=_when(i.start),
+            end="ongoing" if i.end is None else _when(i.end),
+            took=format_duration(i.duration(data.generated_at)),
+            why=", ".join(d.value for d in i.diagnoses) or "-",
+            failed=i.canaries_failed,
+            sent_meanwhile="not known" if meanwhile is None else str(meanwhile),
+            told=", ".join(sorted({a.channel for a in i.alerts if a.ok})) or "nobody",
+            acted=", ".join(_when(t) for t in i.person_acted_at) or "-",
         )
-    shown = min(TIMELINE_INCIDENTS, len(data.incidents))
-    return (
-        "<h2>Incidents</h2>"
-        f"<p>Reminders were not going out (DOWN) {_count(len(down), 'time')} and arrived late "
-        f"or in junk (DEGRADED) {_count(len(data.incidents) - len(down), 'time')}. "
-        f"The newest {shown} first.</p><div class='scroll'><table><thead><tr><th>Status</th>"
-        "<th>From</th><th>Until</th><th>How long</th><th>Why</th>"
-        "<th class='n'>Test messages lost or refused</th>"
-        "<th class='n'>E-mails sent meanwhile (may not have arrived)</th><th>Who was told</th>"
-        "<th>Someone pressed Check now</th></tr></thead><tbody>"
-        + "".join(rows)
-        + "</tbody></table></div>"
+        for i, meanwhile in newest
+    ]
+
+
+def _check_row(r: CheckResult) -> _CheckRow:
+    outcome = r.outcome.value
+    return _CheckRow(
+        sent=_when(r.sent_at),
+        outcome=outcome,
+        outcome_class=_OUTCOME_CLASS.get(outcome, ""),
+        took=format_duration(r.latency_s) if r.latency_s is not None else "-",
+        folder=r.folder or "-",
+        diagnosis=r.diagnosis.value,
+        reply=str(r.smtp_reply) if r.smtp_reply else "",
+        detail=r.detail,
     )
-
-
-def _diagnoses_section(data: ReportData) -> str:
-    if not data.diagnoses:
-        return "<h2>Why checks failed</h2><p class='good'>Every check was fine.</p>"
-    rows = "".join(
-        f"<tr><td>{_e(d.value)}</td><td class='n'>{n}</td><td>{_e(describe(d))}</td></tr>"
-        for d, n in data.diagnoses
-    )
-    return (
-        "<h2>Why checks failed</h2><table><thead><tr><th>Diagnosis</th><th class='n'>Checks</th>"
-        f"<th>What it means</th></tr></thead><tbody>{rows}</tbody></table>"
-    )
-
-
-def _recent_section(data: ReportData) -> str:
-    rows = []
-    for r in data.recent:
-        latency = format_duration(r.latency_s) if r.latency_s is not None else "-"
-        reply = str(r.smtp_reply) if r.smtp_reply else ""
-        outcome = r.outcome.value
-        rows.append(
-            f"<tr><td>{_when(r.sent_at)}</td><td class='{_OUTCOME_CLASS.get(outcome, '')}'>"
-            f"{_e(outcome)}</td><td>{_e(latency)}</td><td>{_e(r.folder or '-')}</td>"
-            f"<td>{_e(r.diagnosis.value)}</td><td class='reply'>{_e(reply)}</td>"
-            f"<td class='reply'>{_e(r.detail)}</td></tr>"
-        )
-    return (
-        f"<h2>The newest {len(data.recent)} checks</h2><div class='scroll'><table><thead><tr>"
-        "<th>Sent</th><th>Outcome</th><th>Took</th><th>Folder</th><th>Diagnosis</th>"
-        "<th>Server reply</th><th>Detail</th></tr></thead><tbody>"
-        + "".join(rows)
-        + "</tbody></table></div>"
-    )
-
-
-def _e(text: str) -> str:
-    """Escape for HTML text and attribute values (quotes too)."""
-    return html.escape(text, quote=True)
 
 
 def _when(ts: float | None) -> str:

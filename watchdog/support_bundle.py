@@ -39,6 +39,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from . import __version__
+from .atomic_file import PRIVATE, atomic_binary_file
 from .config import APP_NAME, CONFIG_ENV, Config, default_config_path, load_config
 from .credentials import env_var
 from .errors import WatchdogError
@@ -385,24 +386,18 @@ def readme_text(config_path: Path, names: list[str], notes: list[str]) -> str:
 
 
 def _write_zip(target: Path, members: list[tuple[str, bytes | Path]]) -> None:
-    """Write the zip under a temporary name (0600) beside ``target``, then rename it."""
+    """Write the zip (0600) to ``target`` whole (:mod:`watchdog.atomic_file`)."""
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, temp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    temp = Path(temp_name)
-    try:
-        if hasattr(os, "fchmod"):
-            os.fchmod(fd, 0o600)  # mkstemp makes it 0600 already; say so in case that changes
-        with os.fdopen(fd, "wb") as out, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as z:
-            for name, content in members:
-                info = zipfile.ZipInfo(name, date_time=time.localtime()[:6])
-                info.compress_type = zipfile.ZIP_DEFLATED
-                info.external_attr = (0o100600 & 0xFFFF) << 16  # unpacked 0600 too
-                data = content.read_bytes() if isinstance(content, Path) else content
-                z.writestr(info, data)
-        os.replace(temp, target)
-    except BaseException:
-        temp.unlink(missing_ok=True)
-        raise
+    with (
+        atomic_binary_file(target, mode=PRIVATE) as out,
+        zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as z,
+    ):
+        for name, content in members:
+            info = zipfile.ZipInfo(name, date_time=time.localtime()[:6])
+            info.compress_type = zipfile.ZIP_DEFLATED
+            info.external_attr = (0o100600 & 0xFFFF) << 16  # unpacked 0600 too
+            data = content.read_bytes() if isinstance(content, Path) else content
+            z.writestr(info, data)
 
 
 # --- the command --------------------------------------------------------------------------------

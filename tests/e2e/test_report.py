@@ -27,7 +27,7 @@ def test_report_after_real_checks_writes_a_private_page_with_every_check_counted
     page = target.read_text(encoding="utf-8")
     assert "Delivery Watchdog report - Smile Dental" in page
     assert "3 checks from" in page and "1 incident." in page
-    assert "&lt;img src=x onerror=&quot;alert(1)&quot;&gt;" in page
+    assert "&lt;img src=x onerror=&#34;alert(1)&#34;&gt;" in page
     assert "<img" not in page
     assert re.search(r"<td>unknown</td><td class='n'>1</td>", page)  # diagnoses by count
 
@@ -44,3 +44,28 @@ def test_report_without_output_goes_to_the_data_folder_and_a_bad_date_exits_3(
     assert str(written).startswith(watchdog_env["XDG_DATA_HOME"])
     bad = watchdog("report", "--since", "yesterday", env=watchdog_env, config=config)
     assert bad.returncode == 3 and "2026-11-01" in bad.stderr
+
+
+def _imported(done_stderr: str) -> set[str]:
+    """Module names from ``-X importtime`` lines (``PYTHONPROFILEIMPORTTIME=1``)."""
+    return {
+        line.rsplit("|", 1)[1].strip()
+        for line in done_stderr.splitlines()
+        if line.startswith("import time:") and "|" in line
+    }
+
+
+def test_a_check_loads_no_template_engine_and_only_the_report_command_does(
+    tmp_path: Path, servers: Any, watchdog_env: dict[str, str], write_config: Any
+) -> None:
+    """Jinja2 (about 55 ms) is for the commands that make pages; ``watchdog check`` must stay
+    within 2x of a bare script (benchmarks/roundtrip.py)."""
+    config = Path(write_config(tmp_path, servers))
+    profiled = {**watchdog_env, "PYTHONPROFILEIMPORTTIME": "1"}
+    check = watchdog("check", env=profiled, config=config)
+    assert check.returncode == 0, check.stderr[-2000:]
+    assert "watchdog.runner" in _imported(check.stderr)  # the profile did record the check
+    assert not {"jinja2", "markupsafe"} & _imported(check.stderr)
+    report = watchdog("report", "--output", str(tmp_path / "r.html"), env=profiled, config=config)
+    assert report.returncode == 0, report.stderr[-2000:]
+    assert {"jinja2", "markupsafe"} <= _imported(report.stderr)

@@ -86,8 +86,8 @@ def test_a_hostile_server_reply_is_shown_as_text_and_never_as_markup(
     fill_a_known_fortnight(builder)
     page = render_report(gather_report(builder.history, office="<Smile & Co>", now=NOW))
     assert "<script>" not in page
-    assert "&lt;script&gt;document.title=&#x27;pwned&#x27;&lt;/script&gt;" in page
-    assert "&quot;quoted&quot; &amp; &#x27;single&#x27; &lt;b&gt;bold&lt;/b&gt;" in page
+    assert "&lt;script&gt;document.title=&#39;pwned&#39;&lt;/script&gt;" in page
+    assert "&#34;quoted&#34; &amp; &#39;single&#39; &lt;b&gt;bold&lt;/b&gt;" in page
     assert "&lt;Smile &amp; Co&gt;" in page
     assert "<b>bold</b>" not in page
 
