@@ -50,8 +50,8 @@ from watchdog.models import (
     Status,
     StatusSnapshot,
 )
-from watchdog.probe import CANARY_HEADER
 from watchdog.runner import Runner
+from watchdog.tokens import CANARY_HEADER
 
 KEY = b"m" * 32
 DEADLINE_S = 30.0
