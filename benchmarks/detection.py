@@ -10,11 +10,12 @@ Issue 8 asks for two things, on an injected clock:
 What is real and what is simulated. Real: the product's ``Runner`` (settling, sending, waiting,
 deadlines, recording), ``state.evaluate`` (status rules), the ``Notifier`` with
 ``state.decide_alert`` (alert rules), the canary tokens and messages, and the SQLite ``History``
-in a temp folder. Simulated, at the I/O edge only: the clock (``SimClock``: wall and monotonic
-time move only when the simulation moves them), the SMTP probe (``SimProbe``: answers 250 and
-hands the canary to the simulated provider), the seed mailbox (``SimMailbox``: a canary is there
-from its arrival time on; waiting for it jumps the clock to its arrival, as IMAP IDLE would wake
-the real mailbox, or to the deadline) and the alert channel (records what it is given). The
+in a temp folder. Simulated, at the I/O edge only: the clock (``sim_clock``, the tests'
+``FakeClock``: wall and monotonic time move only when the simulation moves them), the SMTP probe
+(``SimProbe``: answers 250 and hands the canary to the simulated provider), the seed mailbox
+(``SimMailbox``: a canary is there from its arrival time on; waiting for it jumps the clock to
+its arrival, as IMAP IDLE would wake the real mailbox, or to the deadline) and the alert channel
+(records what it is given). The
 schedule is the ``Loop``'s: the first check at once, each next one one interval after the start
 of the previous one (``Loop`` re-anchors to the start), or at once if a check ran longer.
 
@@ -61,14 +62,15 @@ if str(ROOT) not in sys.path:
 
 from benchmarks.docs_block import write_block  # noqa: E402
 from benchmarks.roundtrip import machine  # noqa: E402
+from tests.support.clock import FakeClock  # noqa: E402
 from watchdog.config import Config, ScheduleConfig, SeedConfig, SenderConfig  # noqa: E402
 from watchdog.history import History  # noqa: E402
 from watchdog.mailbox import Found  # noqa: E402
 from watchdog.models import AlertPolicy, Policy, Security, SmtpReply  # noqa: E402
 from watchdog.notify import Alert, AlertKind, AttemptResult  # noqa: E402
 from watchdog.notify.notifier import Notifier  # noqa: E402
-from watchdog.probe import CANARY_HEADER  # noqa: E402
 from watchdog.runner import Runner  # noqa: E402
+from watchdog.tokens import CANARY_HEADER  # noqa: E402
 
 BEGIN = "<!-- detection:begin (written by benchmarks/detection.py --write-docs) -->"
 END = "<!-- detection:end -->"
@@ -83,30 +85,16 @@ KEY = b"detection-benchmark-key-32-bytes"
 # -- the simulated outside world ----------------------------------------------------------------
 
 
-class SimClock:
+def sim_clock() -> FakeClock:
     """Wall and monotonic time that move only when the simulation moves them."""
-
-    def __init__(self, t: float) -> None:
-        self.t = t
-
-    def now(self) -> float:
-        return self.t
-
-    def monotonic(self) -> float:
-        return self.t - MONO_OFFSET
-
-    def sleep(self, seconds: float) -> None:
-        self.t += max(0.0, seconds)
-
-    def advance_to(self, t: float) -> None:
-        self.t = max(self.t, t)
+    return FakeClock(START, monotonic_start=START - MONO_OFFSET)
 
 
 @dataclass
 class Provider:
     """The mail path between the SMTP server and the seed mailbox."""
 
-    clock: SimClock
+    clock: FakeClock
     rng: random.Random
     deadline_s: float
     drop_from: float = math.inf
@@ -228,7 +216,7 @@ class Installation:
 
     def __init__(self, folder: Path, settings: Settings, rng: random.Random) -> None:
         self.settings = settings
-        self.clock = SimClock(START)
+        self.clock = sim_clock()
         self.provider = Provider(self.clock, rng, settings.deadline_s)
         self.channel = RecordingChannel()
         config = Config(

@@ -22,6 +22,7 @@ from typing import Any
 import pytest
 
 from tests.e2e.cli import watchdog_json
+from tests.servers import SEED_USER, SENDER_USER
 from tests.servers.postfix import (
     FULL_DEFER_USER,
     FULL_USER,
@@ -29,8 +30,6 @@ from tests.servers.postfix import (
     OUTSIDE_ADDRESS,
     QUARANTINE_FOLDER,
     QUARANTINE_USER,
-    SEED_USER,
-    SENDER_USER,
     SPAM_FOLDER,
     SPAM_USER,
     UNKNOWN_USER,

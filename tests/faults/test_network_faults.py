@@ -150,7 +150,7 @@ def test_a_certificate_for_the_wrong_name_expired_or_from_an_unknown_ca_is_a_tls
 ) -> None:
     if certificate is None:
         # The real server, but the product is not told about the test CA.
-        sender = {"ca_file": None}
+        sender: dict[str, object] = {"ca_file": None}
     else:
         bad = bad_certificate_server(**certificate)
         sender = {"smtp_port": bad.starttls_port, "ca_file": bad.certificates.ca_file}

@@ -19,7 +19,7 @@ import pytest
 from tests.faults.rig import open_rig
 from tests.servers import MailServers
 from watchdog.batch_watch import BatchWatch
-from watchdog.batches import BatchRules, local_midnight
+from watchdog.batches import BatchRules, BudgetState, local_midnight
 
 pytestmark = pytest.mark.servers
 
@@ -125,6 +125,10 @@ def test_the_daily_limit_warning_reaches_the_desktop_once_a_day_with_counts_only
             def watch() -> BatchWatch:
                 """The app's watch, with a small daily limit (the test server has none)."""
                 assert app.loop.batch_watch is not None
+
+                def warn(budget: BudgetState) -> None:
+                    app.notifier.warn_budget(budget.words)
+
                 return BatchWatch(
                     app.loop.batch_watch.open_inbox,
                     app.clock,
@@ -132,7 +136,7 @@ def test_the_daily_limit_warning_reaches_the_desktop_once_a_day_with_counts_only
                     daily_limit=10,
                     provider_name="Gmail",
                     canaries_since=app.history.canaries_since,
-                    on_budget_warning=lambda b: app.notifier.warn_budget(b.words) and None,
+                    on_budget_warning=warn,
                 )
 
             servers.smtp.keep_copy(servers.imap_port)

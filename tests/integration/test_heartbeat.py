@@ -10,29 +10,13 @@ from collections.abc import Iterator
 import pytest
 
 from tests.servers.http_sink import HttpSink, Reply, unused_loopback_url
+from tests.support.clock import FakeClock
 from watchdog.notify.heartbeat import MAX_BODY_BYTES, Heartbeat
 from watchdog.notify.webhook import attempt_limit
 
 CHECK = "/5f1c9a52-0b7e-4b8e-9d3c-2a61e0c4d7aa"  # the UUID is the check's only secret
 UUID = CHECK.strip("/")
-
-
-class FakeClock:
-    """Sleeps are recorded, not slept."""
-
-    def __init__(self) -> None:
-        self.t = 1_767_000_000.0
-        self.sleeps: list[float] = []
-
-    def now(self) -> float:
-        return self.t
-
-    def monotonic(self) -> float:
-        return self.t
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.t += seconds
+START = 1_767_000_000.0
 
 
 @pytest.fixture(autouse=True)
@@ -52,7 +36,7 @@ def sink() -> Iterator[HttpSink]:
 def make_heartbeat(
     sink: HttpSink, *, timeout_s: float = 2.0, url: str | None = None
 ) -> tuple[Heartbeat, FakeClock]:
-    clock = FakeClock()
+    clock = FakeClock(START)
     return Heartbeat(url or sink.url_for(CHECK), timeout_s=timeout_s, clock=clock), clock
 
 
@@ -180,7 +164,7 @@ def test_connection_refused_is_transient_and_leaks_nothing(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     caplog.set_level(logging.DEBUG)
-    clock = FakeClock()
+    clock = FakeClock(START)
     heartbeat = Heartbeat(unused_loopback_url(CHECK), timeout_s=2, clock=clock)
 
     result = heartbeat.fail("DOWN")

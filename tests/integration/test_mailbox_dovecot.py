@@ -25,8 +25,8 @@ from watchdog.config import SeedConfig
 from watchdog.credentials import password_signin
 from watchdog.mailbox import SEARCH_BATCH, SeedMailbox
 from watchdog.models import Security
-from watchdog.probe import CANARY_HEADER, build_canary
-from watchdog.tokens import make_token
+from watchdog.probe import build_canary
+from watchdog.tokens import CANARY_HEADER, make_token
 
 KEY = b"k" * 32
 TOKEN_PATTERN = re.compile(r"v1\.\d+\.[0-9a-f]+\.[0-9a-f]{24}")

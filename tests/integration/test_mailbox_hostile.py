@@ -43,8 +43,10 @@ def mailbox_for(
     should_stop: Callable[[], bool] | None = None,
 ) -> SeedMailbox:
     signin = password_signin("seed", "seed", lambda role, user: "seed-pass")
-    extra = {} if should_stop is None else {"should_stop": should_stop}
-    return SeedMailbox(plain_seed(server.port), signin, SystemClock(), timeout=timeout, **extra)
+    seed, clock = plain_seed(server.port), SystemClock()
+    if should_stop is None:  # the mailbox's own default: never asked to stop
+        return SeedMailbox(seed, signin, clock, timeout=timeout)
+    return SeedMailbox(seed, signin, clock, timeout=timeout, should_stop=should_stop)
 
 
 def assert_seed_unreachable(error: MailboxError, words: str) -> None:

@@ -31,11 +31,11 @@ from tests.support.oauth_servers import (
     start_oauth_servers,
 )
 from watchdog.app import open_app
-from watchdog.config import load_config
+from watchdog.config import SeedConfig, SenderConfig, load_config
 from watchdog.export import write_csv, write_json
 from watchdog.models import Diagnosis, Outcome, Status
 from watchdog.notify import Alert, AlertKind, AttemptResult
-from watchdog.oauth import OAuthTokens, TokenStore
+from watchdog.oauth import OAuthTokens, Role, TokenStore
 from watchdog.report import write_report
 from watchdog.support_bundle import build_bundle
 
@@ -122,7 +122,11 @@ def make_config(
 def sign_in(config_path: Path, authority: OAuthAuthority) -> None:
     """What `watchdog setup` does for each account: the person signs in once."""
     config = load_config(config_path)
-    for role, account in (("sender", config.sender), ("seed", config.seed)):
+    accounts: tuple[tuple[Role, SenderConfig | SeedConfig], ...] = (
+        ("sender", config.sender),
+        ("seed", config.seed),
+    )
+    for role, account in accounts:
         assert account.oauth is not None
         tokens = OAuthTokens(role, account.username, account.oauth, ca_file=account.ca_file)
         shown: list[str] = []

@@ -20,18 +20,16 @@ from pathlib import Path
 
 import pytest
 
+from tests.servers import HOST, SEED_USER, SENDER_USER
 from tests.servers.postfix import (
     FULL_DEFER_USER,
     FULL_USER,
     GHOST_USER,
     GREYLIST_DOMAIN,
-    HOST,
     OUTSIDE_ADDRESS,
     QUARANTINE_FOLDER,
     QUARANTINE_USER,
     REJECT_DOMAIN,
-    SEED_USER,
-    SENDER_USER,
     SPAM_FOLDER,
     SPAM_USER,
     UNKNOWN_USER,
@@ -147,7 +145,8 @@ def report_for(servers: PostfixServers, queue: str) -> Message:
 def _queue_id_of(report: Message) -> str | None:
     for part in report.walk():
         if part.get_content_type() == "message/delivery-status":
-            per_message = part.get_payload()[0]
+            per_message = part.get_payload(0)
+            assert isinstance(per_message, Message), per_message
             return str(per_message["X-Postfix-Queue-ID"])
     return None
 
@@ -157,8 +156,10 @@ def recipient_fields(report: Message) -> Message:
     for part in report.walk():
         if part.get_content_type() == "message/delivery-status":
             blocks = part.get_payload()
-            assert len(blocks) == 2, blocks
-            return blocks[1]
+            assert isinstance(blocks, list) and len(blocks) == 2, blocks
+            per_recipient = blocks[1]
+            assert isinstance(per_recipient, Message), per_recipient
+            return per_recipient
     raise AssertionError("no message/delivery-status part")
 
 

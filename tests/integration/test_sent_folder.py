@@ -21,7 +21,8 @@ from imapclient import IMAPClient
 from tests.servers import Dovecot, MailServers
 from watchdog.batches import BatchRules, find_batches, reminders_touched
 from watchdog.errors import MailboxError
-from watchdog.sent_folder import CANARY_HEADER, SentFolderReader
+from watchdog.sent_folder import SentFolderReader
+from watchdog.tokens import CANARY_HEADER
 
 SENTINEL_PATIENT = "sentinel.patient.7f3a@patients.example.test"
 SENTINEL_SUBJECT = "Reminder for Sentinel Patient 7f3a: cleaning on Tuesday"

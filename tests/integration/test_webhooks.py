@@ -23,6 +23,7 @@ import requests
 
 from tests.servers.http_sink import HttpSink, Reply, unused_loopback_url
 from tests.servers.tls import TestCertificates, make_certificates
+from tests.support.clock import FakeClock
 from watchdog.models import Diagnosis, Status
 from watchdog.notify import Alert, AlertKind
 from watchdog.notify.webhook import WebhookChannel, WebhookKind, attempt_limit
@@ -41,24 +42,6 @@ HOSTILE = (
     "**urgent** ```break out``` & more"
 )
 SHORT_TIMEOUT_S = 0.3
-
-
-class FakeClock:
-    """Wall time stands still; sleeps are recorded, not slept."""
-
-    def __init__(self, now: float = AT + 60) -> None:
-        self.t = now
-        self.sleeps: list[float] = []
-
-    def now(self) -> float:
-        return self.t
-
-    def monotonic(self) -> float:
-        return self.t
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.t += seconds
 
 
 @pytest.fixture(autouse=True)
@@ -103,7 +86,7 @@ def make_channel(
     path: str = SECRET_PATH,
     **options: Any,
 ) -> tuple[WebhookChannel, FakeClock]:
-    clock = FakeClock()
+    clock = FakeClock(AT + 60)
     options.setdefault("timeout_s", 2.0)
     channel = WebhookChannel(sink.url_for(path), kind, clock=clock, **options)
     return channel, clock
@@ -454,7 +437,7 @@ def test_trickling_endpoint_cannot_hold_send_past_its_budget(sink: HttpSink) -> 
 
 
 def test_connection_refused_is_a_transient_failure_retried_with_backoff() -> None:
-    clock = FakeClock()
+    clock = FakeClock(AT + 60)
     channel = WebhookChannel(unused_loopback_url(SECRET_PATH), "slack", clock=clock, timeout_s=2)
 
     result = channel.send(make_alert())
@@ -524,7 +507,7 @@ def test_details_and_logs_never_contain_the_url_path_or_token(
         sink.script(SECRET_PATH, Reply(301, headers={"Location": url + "/more"}))
     else:
         url = unused_loopback_url(SECRET_PATH)
-    channel = WebhookChannel(url, "slack", clock=FakeClock(), timeout_s=SHORT_TIMEOUT_S)
+    channel = WebhookChannel(url, "slack", clock=FakeClock(AT + 60), timeout_s=SHORT_TIMEOUT_S)
 
     result = channel.send(make_alert())
 

@@ -237,13 +237,13 @@ def test_no_planted_password_appears_in_any_output(
         )
         # write_config has no array of tables; the two webhooks are appended by hand.
         with config.open("a", encoding="utf-8") as f:
-            for kind, path in (("json", "/hook"), ("slack", "/services/T0/B0/token")):
-                f.write(f'\n[[alerts.webhook]]\nkind = "{kind}"\nurl = "{sink.url_for(path)}"\n')
+            for kind, hook in (("json", "/hook"), ("slack", "/services/T0/B0/token")):
+                f.write(f'\n[[alerts.webhook]]\nkind = "{kind}"\nurl = "{sink.url_for(hook)}"\n')
         loaded = load_config(config)
         assert len(loaded.alerts.webhooks) == 2
-        data = tmp_path / "xdg-data" / "delivery-watchdog"
+        data_dir = tmp_path / "xdg-data" / "delivery-watchdog"
         history = history_path(loaded)  # this account pair's own history
-        assert history.is_relative_to(data)
+        assert history.is_relative_to(data_dir)
         good = {
             **watchdog_env,
             **file_keyring_env(keyring_file),

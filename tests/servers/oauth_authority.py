@@ -315,8 +315,8 @@ class OAuthAuthority:
                     return 400, {"error": "authorization_pending"}
                 del self._devices[form["device_code"]]
                 self.counters.device_code += 1
-                grant = _Grant(device.approved_as, device.client_id, device.scopes, "")
-                return 200, self._issue(grant, issuer)
+                approved = _Grant(device.approved_as, device.client_id, device.scopes, "")
+                return 200, self._issue(approved, issuer)
             if kind == "refresh_token":
                 grant = self._grants.get(form.get("refresh_token", ""))
                 if grant is None or grant.revoked or grant.client_id != client_id:

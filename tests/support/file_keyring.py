@@ -23,6 +23,10 @@ class FileKeyring(KeyringBackend):
 
     priority = 1  # above the fail backend, below nothing that matters: chosen by env var
 
+    def __init__(self) -> None:
+        # keyring 25's KeyringBackend.__init__ has no annotations, so mypy calls it untyped.
+        super().__init__()  # type: ignore[no-untyped-call]
+
     @property
     def path(self) -> Path:
         value = os.environ.get(KEYRING_FILE_ENV)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
 
 import pytest
@@ -23,7 +24,7 @@ def utc(ts: float) -> tuple[int, int]:
 
 
 def run(
-    steps: list[tuple[float, Status]],
+    steps: Sequence[tuple[float, Status]],
     policy: AlertPolicy = POLICY,
     memory: AlertMemory | None = None,
 ) -> list[tuple[float, str]]:

@@ -21,7 +21,7 @@ _real_write = os.write
 def refuse_lock_writes(monkeypatch: pytest.MonkeyPatch, code: int) -> None:
     """``os.write`` fails with ``code`` for the lock file's details (JSON with the PID) only."""
 
-    def write(fd: int, data: bytes) -> int:  # type: ignore[override]
+    def write(fd: int, data: bytes) -> int:
         if bytes(data).startswith(b'{"pid"'):
             raise OSError(code, os.strerror(code))
         return _real_write(fd, data)

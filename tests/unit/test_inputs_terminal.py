@@ -14,6 +14,7 @@ import pytest
 
 from tests.support.history_builder import HistoryBuilder
 from watchdog import cli
+from watchdog.config import load_config
 from watchdog.doctor import Finding
 from watchdog.models import Canary, CheckResult, Diagnosis, Outcome, SmtpReply
 from watchdog.setup_console import Console
@@ -109,7 +110,7 @@ def test_a_check_result_with_hostile_details_prints_safely(
         folder=f"Spam{HOSTILE}",
         smtp_reply=SmtpReply(250, f"2.0.0 Ok: queued as ABC{HOSTILE}", "2.0.0"),
     )
-    cli._say(cli.describe_check(cli.load_config(_config(tmp_path)), "other", result))
+    cli._say(cli.describe_check(load_config(_config(tmp_path)), "other", result))
     out = capsys.readouterr().out
     assert "queued as ABC" in out and "found in Spam after" in out
     assert_safe(out)

@@ -9,7 +9,8 @@ from typing import Any
 
 import pytest
 
-from tests.unit.test_runner import KEY, FakeClock, FakeMailbox, FakeProbe, make_runner
+from tests.support.clock import FakeClock, RealClock
+from tests.unit.test_runner import KEY, FakeMailbox, FakeProbe, make_runner
 from watchdog.history import History
 from watchdog.loop import Loop, SleepDetector
 from watchdog.models import Canary, Outcome
@@ -82,7 +83,7 @@ def wait_until(condition: Any, timeout: float = 5.0) -> bool:
 
 def test_check_now_pause_and_resume_drive_the_loop(tmp_path: Path) -> None:
     runner = CountingRunner(interval_s=3600)
-    loop = Loop(runner, FakeClockReal())  # type: ignore[arg-type]
+    loop = Loop(runner, RealClock())  # type: ignore[arg-type]
     thread = threading.Thread(target=loop.run, daemon=True)
     thread.start()
     try:
@@ -102,44 +103,20 @@ def test_check_now_pause_and_resume_drive_the_loop(tmp_path: Path) -> None:
     assert not thread.is_alive()
 
 
-class FakeClockReal:
-    """Real time: the loop's controls are tested with real threads."""
-
-    def now(self) -> float:
-        return time.time()
-
-    def monotonic(self) -> float:
-        return time.monotonic()
-
-    def sleep(self, seconds: float) -> None:
-        time.sleep(seconds)
-
-
-class CountingClock(FakeClockReal):
-    """Real time that counts how often the loop looks at it: once per wakeup."""
-
-    def __init__(self) -> None:
-        self.looks = 0
-
-    def monotonic(self) -> float:
-        self.looks += 1
-        return super().monotonic()
-
-
 def test_an_idle_loop_sleeps_until_the_next_check_instead_of_polling() -> None:
     runner = CountingRunner(interval_s=3600)
-    clock = CountingClock()
+    clock = RealClock()  # counts how often the loop looks at it: once per wakeup
     loop = Loop(runner, clock)  # type: ignore[arg-type]
     thread = threading.Thread(target=loop.run, daemon=True)
     thread.start()
     try:
         assert wait_until(lambda: runner.checks == 1)
         time.sleep(0.05)  # let the loop settle into its wait
-        looks = clock.looks
+        looks = clock.monotonic_calls
         time.sleep(0.5)
         # A loop polling its schedule (every second, or faster) would have looked again; this
         # one waits for the next check (at most a minute, for the sleep detector) or a control.
-        assert clock.looks == looks
+        assert clock.monotonic_calls == looks
         loop.request_check()
         assert wait_until(lambda: runner.checks == 2)  # and still wakes at once for Check now
     finally:

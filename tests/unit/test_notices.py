@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from watchdog.models import Diagnosis
@@ -171,7 +173,9 @@ def test_every_shipped_rule_is_for_a_known_provider_and_searchable() -> None:
         ),
     ],
 )
-def test_a_malformed_rules_file_names_the_rule_and_the_key(doc: dict, complaint: str) -> None:
+def test_a_malformed_rules_file_names_the_rule_and_the_key(
+    doc: dict[str, Any], complaint: str
+) -> None:
     with pytest.raises(NoticeRulesError, match=r"notices\.toml") as caught:
         parse_notice_rules(doc, "notices.toml")
     assert complaint in str(caught.value)

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.clock import FakeClock
 from watchdog.history import History
 from watchdog.models import (
     AlertPolicy,
@@ -22,20 +23,6 @@ from watchdog.notify.notifier import Notifier
 from watchdog.providers import all_providers
 
 ALWAYS_OPEN = AlertPolicy(office_days=frozenset(range(7)), office_open_min=0, office_close_min=1440)
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.t = 1_800_000_000.0
-
-    def now(self) -> float:
-        return self.t
-
-    def monotonic(self) -> float:
-        return self.t
-
-    def sleep(self, seconds: float) -> None:
-        self.t += seconds
 
 
 class Recorder:
@@ -74,8 +61,8 @@ def result(outcome: Outcome, diagnosis: Diagnosis, at: float) -> CheckResult:
 
 
 @pytest.fixture
-def setup(tmp_path: Path) -> tuple[Notifier, Clock, list[Recorder], Beat]:
-    clock = Clock()
+def setup(tmp_path: Path) -> tuple[Notifier, FakeClock, list[Recorder], Beat]:
+    clock = FakeClock()
     channels = [
         Recorder("desktop"),
         Recorder("webhook:slack", ok=False),
@@ -96,7 +83,7 @@ def setup(tmp_path: Path) -> tuple[Notifier, Clock, list[Recorder], Beat]:
 
 
 def test_a_change_to_down_reaches_every_channel_and_every_attempt_is_recorded(
-    setup: tuple[Notifier, Clock, list[Recorder], Beat],
+    setup: tuple[Notifier, FakeClock, list[Recorder], Beat],
 ) -> None:
     notifier, clock, channels, _ = setup
     down = StatusSnapshot(
@@ -133,7 +120,7 @@ def test_a_change_to_down_reaches_every_channel_and_every_attempt_is_recorded(
 
 
 def test_the_heartbeat_is_told_of_each_check_and_its_result(
-    setup: tuple[Notifier, Clock, list[Recorder], Beat],
+    setup: tuple[Notifier, FakeClock, list[Recorder], Beat],
 ) -> None:
     notifier, clock, _, beat = setup
     notifier.before_check()
@@ -144,7 +131,7 @@ def test_the_heartbeat_is_told_of_each_check_and_its_result(
 
 
 def test_a_test_alert_goes_to_every_channel_and_changes_no_memory(
-    setup: tuple[Notifier, Clock, list[Recorder], Beat],
+    setup: tuple[Notifier, FakeClock, list[Recorder], Beat],
 ) -> None:
     notifier, _, channels, _ = setup
     before = notifier.history.alert_memory()
@@ -172,7 +159,7 @@ def test_titles_fit_windows_limits_for_every_provider(kind: AlertKind) -> None:
 
 
 def test_check_now_is_answered_once_with_the_result_whatever_it_is(
-    setup: tuple[Notifier, Clock, list[Recorder], Beat],
+    setup: tuple[Notifier, FakeClock, list[Recorder], Beat],
 ) -> None:
     notifier, clock, channels, _ = setup
     notifier.after_check(result(Outcome.DELIVERED, Diagnosis.OK, clock.t))

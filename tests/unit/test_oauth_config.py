@@ -106,7 +106,7 @@ def test_a_server_that_does_not_tell_its_sign_in_service_asks_for_oauth_provider
 
 
 class MemoryKeyring(KeyringBackend):
-    priority = 1  # type: ignore[assignment]
+    priority = 1
 
     def __init__(self) -> None:
         self.data: dict[tuple[str, str], str] = {}

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.unit.test_runner import FakeClock
+from tests.support.clock import FakeClock
 from watchdog.batch_watch import ReminderTimes
 from watchdog.config import load_config
 from watchdog.errors import ConfigError

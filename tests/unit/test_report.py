@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -15,9 +16,9 @@ NOW = local_noon("2026-11-20") + 3600
 
 
 @pytest.fixture
-def builder(tmp_path: Path) -> HistoryBuilder:
+def builder(tmp_path: Path) -> Iterator[HistoryBuilder]:
     b = HistoryBuilder(tmp_path / "history.sqlite3")
-    yield b  # type: ignore[misc]
+    yield b
     b.close()
 
 

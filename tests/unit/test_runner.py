@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from tests.support.clock import FakeClock
 from watchdog.config import Config, ScheduleConfig, SeedConfig, SenderConfig
 from watchdog.errors import MailboxError, SendError
 from watchdog.history import History
@@ -22,20 +23,6 @@ from watchdog.models import Diagnosis, Outcome, Security, SmtpReply, Status
 from watchdog.runner import Runner
 
 KEY = b"k" * 32
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.t = 1_800_000_000.0
-
-    def now(self) -> float:
-        return self.t
-
-    def monotonic(self) -> float:
-        return self.t
-
-    def sleep(self, seconds: float) -> None:
-        self.t += seconds
 
 
 class FakeProbe:

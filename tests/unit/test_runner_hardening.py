@@ -16,7 +16,8 @@ from typing import Any
 
 import pytest
 
-from tests.unit.test_runner import KEY, FakeClock, FakeMailbox, FakeProbe, make_config
+from tests.support.clock import FakeClock
+from tests.unit.test_runner import KEY, FakeMailbox, FakeProbe, make_config
 from watchdog.bounces import Bounce
 from watchdog.errors import SendError, StorageError
 from watchdog.history import History

@@ -35,6 +35,7 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
+from tests.support.clock import FakeClock
 from watchdog.config import Config, ScheduleConfig, SeedConfig, SenderConfig
 from watchdog.errors import MailboxError, SendError, StorageError
 from watchdog.history import History
@@ -49,8 +50,8 @@ from watchdog.models import (
     Status,
     StatusSnapshot,
 )
-from watchdog.probe import CANARY_HEADER
 from watchdog.runner import Runner
+from watchdog.tokens import CANARY_HEADER
 
 KEY = b"m" * 32
 DEADLINE_S = 30.0
@@ -88,21 +89,9 @@ class PowerCut(BaseException):
     """The process dies here (kill -9, power cut): nothing after it runs."""
 
 
-class ModelClock:
-    """Monotonic time that only moves forward, and a wall clock the user may set."""
-
-    def __init__(self) -> None:
-        self.elapsed = 0.0
-        self.wall_offset = 1_800_000_000.0
-
-    def now(self) -> float:
-        return self.elapsed + self.wall_offset
-
-    def monotonic(self) -> float:
-        return self.elapsed
-
-    def sleep(self, seconds: float) -> None:
-        self.elapsed += seconds
+def model_clock() -> FakeClock:
+    """Monotonic time from 0 that only moves forward, and a wall clock the user may set."""
+    return FakeClock(monotonic_start=0.0)
 
 
 def _network_error(cls: type[Exception], inner: BaseException, message: str) -> Exception:
@@ -124,7 +113,7 @@ DNS_FAILURE = socket.gaierror(socket.EAI_NONAME, "Name or service not known")
 class World:
     """The servers and the network as the model sets them, shared by the fakes."""
 
-    clock: ModelClock
+    clock: FakeClock
     provider: str = DELIVERED  # DELIVERED, DROPPED or REFUSED
     offline: bool = False
     seed_down: bool = False
@@ -185,9 +174,9 @@ class ModelMailbox:
     def wait_for(self, token: str, deadline: float, **_: Any) -> Found | None:
         clock = self.world.clock
         if token in self.world.arrived:
-            clock.elapsed = min(max(clock.elapsed, clock.elapsed + 1.0), deadline)
+            clock.advance(min(1.0, deadline - clock.monotonic()))
         else:
-            clock.elapsed = max(clock.elapsed, deadline)
+            clock.advance(deadline - clock.monotonic())
         return self.search([token]).get(token)
 
     def delete(self, items: Any) -> None:
@@ -229,7 +218,7 @@ class RunnerModel(RuleBasedStateMachine):
     def __init__(self) -> None:
         super().__init__()
         self.folder = Path(tempfile.mkdtemp(prefix="watchdog-model-"))
-        self.world = World(ModelClock())
+        self.world = World(model_clock())
         self.told: list[Told] = []
         self.runner = make_runner(self.folder, self.world, self.told)
         self.last_check: CheckResult | None = None
@@ -393,7 +382,7 @@ class Scene:
 
     def __init__(self, folder: Path) -> None:
         self.folder = folder
-        self.world = World(ModelClock())
+        self.world = World(model_clock())
         self.told: list[Told] = []
         self.runner = make_runner(folder, self.world, self.told)
 

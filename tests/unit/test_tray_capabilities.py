@@ -71,7 +71,7 @@ def test_a_tray_with_menus_offers_the_menu_and_a_click_shows_the_guidance(
     assert (capabilities.can_show_icon, capabilities.has_menu) == (True, True)
     assert capabilities.how_actions_are_offered.startswith("The tray icon's menu (click or")
 
-    tray = Tray(Controls(), pystray)  # type: ignore[arg-type]
+    tray = Tray(Controls(), pystray)
     assert tray.actions_window is None
     assert [item.text for item in tray.icon.menu if item.default] == ["Show guidance"]
     assert tray.icon.title == "Reminders from frontdesk@example.com: getting through"
@@ -79,7 +79,7 @@ def test_a_tray_with_menus_offers_the_menu_and_a_click_shows_the_guidance(
 
 def test_a_tray_without_menus_opens_the_actions_window_on_a_click() -> None:
     pystray = fake_pystray("dummy", has_menu=False)  # as xorg, without needing an X server
-    tray = Tray(Controls(), pystray)  # type: ignore[arg-type]
+    tray = Tray(Controls(), pystray)
     assert tray.actions_window is not None
     assert [item.text for item in tray.icon.menu if item.default] == ["Open Delivery Watchdog"]
     labels = [action.label for action in tray._window_actions()]

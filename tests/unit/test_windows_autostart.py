@@ -120,6 +120,7 @@ def test_a_chosen_config_with_spaces_accents_and_an_ampersand_survives_the_run_v
 ) -> None:
     result = enable(dry_run=True, platform="win32", executable=FROZEN_EXE, config_path=Path(CONFIG))
 
+    assert result.content is not None
     assert windows_argv(result.content) == [WINDOWED_EXE, "tray", "--config", CONFIG]
     assert _windows_program(result.content) == WINDOWED_EXE  # what `status` checks exists
     assert result.note == ""  # well under the length Windows may refuse
@@ -146,6 +147,7 @@ def test_without_freezing_the_windows_entry_is_still_python_with_the_module(
 
     result = enable(dry_run=True, platform="win32", executable=python)
 
+    assert result.content is not None
     assert windows_argv(result.content) == [python, "-P", "-m", "watchdog", "tray"]
 
 

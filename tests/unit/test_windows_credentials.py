@@ -35,7 +35,8 @@ class FakeCredentialManager(KeyringBackend):
     priority = 1
 
     def __init__(self) -> None:
-        super().__init__()
+        # keyring 25's KeyringBackend.__init__ has no annotations, so mypy calls it untyped.
+        super().__init__()  # type: ignore[no-untyped-call]
         self.entries: dict[tuple[str, str], str] = {}
         self.largest_blob = 0
 
