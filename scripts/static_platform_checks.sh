@@ -18,7 +18,7 @@ failed=()
 
 for platform in win32 darwin; do
   step "mypy --platform $platform"
-  .venv/bin/mypy --platform "$platform" || failed+=("mypy --platform $platform")
+  .venv/bin/mypy --platform "$platform" watchdog || failed+=("mypy --platform $platform")
 done
 
 step "Building the wheel"

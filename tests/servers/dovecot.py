@@ -354,8 +354,14 @@ class Dovecot:
             client.append(folder, raw)
 
     def count(self, user: str, folder: str = INBOX) -> int:
-        """How many messages ``folder`` of ``user`` holds right now."""
+        """How many messages ``folder`` of ``user`` holds right now (0 before it exists).
+
+        A Sieve rule creates its folder with the first message it files, so a wait for a count
+        may look before the folder is there: that is "none yet", not an error.
+        """
         with self.imap(user) as client:
+            if not client.folder_exists(folder):
+                return 0
             status = client.folder_status(folder, [b"MESSAGES"])
             return int(status[b"MESSAGES"])
 
