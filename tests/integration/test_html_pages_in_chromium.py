@@ -86,7 +86,12 @@ def _pages(folder: Path) -> dict[str, Path]:
             reply = HOSTILE_REPLY if outcome is Outcome.SEND_FAILED else None
             builder.add(noon + 1800, outcome, latency_s=3.0, reply=reply)
         report = write_report(
-            builder.history, folder / "report.html", office=HOSTILE_OFFICE, now=NOW
+            builder.history,
+            folder / "report.html",
+            office=HOSTILE_OFFICE,
+            now=NOW,
+            daily_limit=None,
+            provider_name="Gmail",
         )
     finally:
         builder.close()
