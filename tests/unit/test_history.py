@@ -152,9 +152,9 @@ def test_alert_attempts_and_memory_are_stored_together(history: History) -> None
     from watchdog.models import AlertKind, AlertMemory
 
     memory = AlertMemory(AlertKind.DOWN, 100.0, Status.DOWN)
-    down = AlertKind.DOWN
+    down, silent_drop = AlertKind.DOWN, Diagnosis.SILENT_DROP
     attempts = [
-        AlertAttempt(100.0, down, "desktop", True, False, 1, "", Status.DOWN, Diagnosis.OK),
+        AlertAttempt(100.0, down, "desktop", True, False, 1, "", Status.DOWN, silent_drop),
         AlertAttempt(100.0, down, "webhook:slack", False, True, 1, "HTTP 404", Status.DOWN, None),
     ]
     history.record_alert(memory, attempts)
