@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from ..clock import Clock
@@ -120,7 +121,8 @@ class Notifier:
         decided, new_memory = decide_alert(memory, snapshot, flip, self.policy, now)
         if decided is None:
             return
-        kind = AlertKind(decided)  # the alert rules still speak in the enum's values
+        kind = AlertKind(decided)  # the enum, whether the alert rules give it or its value
+        new_memory = replace(new_memory, last_kind=kind)
         previous_since = memory.problem_since if kind is AlertKind.RECOVERED else None
         touched = None
         if self.touched is not None and kind in (

@@ -109,6 +109,12 @@ class AlertSender:
         with self._cond:
             return len(self._queue)
 
+    @property
+    def closing(self) -> bool:
+        """True once :meth:`close` began (deliveries are still taken until its bound)."""
+        with self._cond:
+            return self._stopping
+
     def submit(self, delivery: Delivery) -> None:
         """Queue ``delivery``; if the queue is full, drop the oldest non-urgent one first."""
         dropped: Delivery | None = None
