@@ -340,3 +340,33 @@ def test_a_test_alert_names_a_channel_that_did_not_answer_in_time(tmp_path: Path
         notifier.close(BOUND_S)
     assert [(r.channel, r.ok, r.attempts) for r in results] == [("webhook:stalled", False, 0)]
     assert "no answer within 0 s" in results[0].detail
+
+
+def test_closing_the_app_sends_waiting_alerts_before_the_history_closes(tmp_path: Path) -> None:
+    """``watchdog check`` and ``test-alert`` leave through ``App.close``: the alert a check
+    raised is sent and recorded there, in the history that is closed right after."""
+    from watchdog.app import App
+
+    channel = GatedChannel()
+    notifier, clock = queued_notifier(tmp_path, channel)
+    notifier.on_result(*going_down(clock))
+    assert channel.entered.wait(BOUND_S)
+    app = App(
+        config=None,  # type: ignore[arg-type]  # close() needs only the notifier and history
+        clock=clock,
+        history=notifier.history,
+        runner=None,  # type: ignore[arg-type]
+        provider="att",
+        notifier=notifier,
+        loop=None,  # type: ignore[arg-type]
+    )
+    opener = threading.Timer(0.05, channel.gate.set)  # the endpoint answers while close() waits
+    opener.start()
+    try:
+        app.close()
+    finally:
+        opener.cancel()
+        channel.gate.set()
+    with History(tmp_path / "h.sqlite3") as reopened:
+        assert [(a.kind, a.ok) for a in reopened.alert_attempts()] == [(AlertKind.DOWN, True)]
+        assert reopened.alert_memory().last_kind is AlertKind.DOWN
