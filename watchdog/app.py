@@ -16,6 +16,7 @@ from .loop import Loop
 from .mailbox import SeedMailbox
 from .notify import Channel
 from .notify.notifier import Notifier
+from .notify.sender import AlertSender
 from .probe import SmtpProbe
 from .runner import Listener, Runner
 from .tokens import load_or_create_key
@@ -103,7 +104,11 @@ class App:
         return self.sender_provider.name
 
     def close(self) -> None:
-        self.history.close()
+        """Send the alerts still waiting (within a bound), then close the history they go to."""
+        try:
+            self.notifier.close()
+        finally:
+            self.history.close()
 
     def __enter__(self) -> App:
         return self
@@ -151,6 +156,7 @@ def open_app(
         office=config.office,
         heartbeat=heartbeat(config),
         account=config.sender.address,
+        sender=AlertSender(),  # alerts never block checks: one thread sends them, in order
     )
 
     def open_mailbox() -> SeedMailbox:

@@ -19,6 +19,7 @@ from typing import NamedTuple
 
 from .errors import StorageError
 from .models import (
+    AlertKind,
     AlertMemory,
     Canary,
     CheckResult,
@@ -613,28 +614,35 @@ class History:
             return AlertMemory()
         r = rows[0]
         problem = Status(r["problem"]) if r["problem"] else None
-        return AlertMemory(r["last_kind"], r["last_at"], problem, r["problem_since"])
+        kind = AlertKind(r["last_kind"]) if r["last_kind"] else None
+        return AlertMemory(kind, r["last_at"], problem, r["problem_since"])
 
-    def record_alert(self, memory: AlertMemory, attempts: list[AlertAttempt]) -> None:
-        """Store what was sent on every channel and what people now know, together."""
+    def record_alert(self, memory: AlertMemory | None, attempts: list[AlertAttempt]) -> None:
+        """Store what was sent on every channel and what people now know, together.
+
+        ``memory`` None leaves the alert memory as it is: an alert that is not about a status
+        change (a test alert, a budget warning, the answer to "Check now"), or one whose memory
+        a newer decision has already stored.
+        """
         with self._transaction() as db:
-            db.execute(
-                "INSERT OR REPLACE INTO alert_memory (id, last_kind, last_at, problem, "
-                "problem_since) VALUES (1, ?, ?, ?, ?)",
-                (
-                    memory.last_kind,
-                    memory.last_at,
-                    memory.problem.value if memory.problem else None,
-                    memory.problem_since,
-                ),
-            )
+            if memory is not None:
+                db.execute(
+                    "INSERT OR REPLACE INTO alert_memory (id, last_kind, last_at, problem, "
+                    "problem_since) VALUES (1, ?, ?, ?, ?)",
+                    (
+                        str(memory.last_kind) if memory.last_kind is not None else None,
+                        memory.last_at,
+                        memory.problem.value if memory.problem else None,
+                        memory.problem_since,
+                    ),
+                )
             db.executemany(
                 "INSERT INTO alert_attempts (at, kind, channel, ok, permanent, attempts, detail, "
                 "status, diagnosis) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [
                     (
                         a.at,
-                        a.kind,
+                        a.kind.value,  # the enum's value is the stored word
                         a.channel,
                         int(a.ok),
                         int(a.permanent),
@@ -655,7 +663,7 @@ class History:
         return [
             AlertAttempt(
                 r["at"],
-                r["kind"],
+                AlertKind(r["kind"]),
                 r["channel"],
                 bool(r["ok"]),
                 bool(r["permanent"]),
@@ -746,7 +754,7 @@ class AlertAttempt:
     """One alert on one channel, as stored."""
 
     at: float
-    kind: str
+    kind: AlertKind  # stored as its value ("down", "recovered", ...)
     channel: str
     ok: bool
     permanent: bool

@@ -92,6 +92,23 @@ class Security(enum.StrEnum):
     NONE = "none"  # only for a loopback or LAN relay
 
 
+class AlertKind(enum.StrEnum):
+    """Why an alert is sent.
+
+    The value is what the history stores (``alert_attempts.kind``, ``alert_memory.last_kind``)
+    and what a webhook's JSON carries; inside the program the kind is always this enum.
+    """
+
+    DOWN = "down"  # reminders are not going out
+    DEGRADED = "degraded"  # going out, but late or into junk
+    REMINDER = "reminder"  # still down, N hours later
+    RECOVERED = "recovered"  # mail flows again
+    UNKNOWN = "unknown"  # we cannot check (seed mailbox, this PC offline)
+    TEST = "test"  # `watchdog test-alert`
+    RESULT = "result"  # the answer to "Check now", whatever it is
+    BUDGET = "budget"  # the account nears its provider's daily sending limit (once a day)
+
+
 @dataclass(frozen=True)
 class SmtpReply:
     """A reply from the outgoing server, kept whole so support can read what was really said."""

@@ -72,6 +72,7 @@ class FaultRig:
     def cycle(self, stop: threading.Event | None = None) -> CycleReport | None:
         """One check as the loop runs it: errors are logged and the loop would go on."""
         report = self.app.runner.safe_check(stop or threading.Event())
+        self.app.notifier.flush()  # alerts go out on their own thread; the matrix reads them now
         if report is None:
             self.failed_cycles += 1
         else:

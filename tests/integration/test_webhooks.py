@@ -449,6 +449,77 @@ def test_connection_refused_is_a_transient_failure_retried_with_backoff() -> Non
     assert "connection refused" in result.detail
 
 
+# --------------------------------------------------------------- off the check's thread (queue)
+
+STALL_TIMEOUT_S = 3.0  # how long the stalled endpoint holds the first alert; far above the test's
+#                        own steps, which take milliseconds
+
+
+def test_a_stalled_webhook_does_not_delay_the_next_check_and_every_attempt_is_recorded(
+    sink: HttpSink, tmp_path: Path
+) -> None:
+    """Two checks run while the first alert hangs on the webhook; nothing waits for it but
+    the sender thread, and everything is delivered, in order, once the endpoint gives up."""
+    from watchdog.history import History
+    from watchdog.models import AlertPolicy, CheckResult, Flip, Outcome, StatusSnapshot
+    from watchdog.notify.heartbeat import Heartbeat
+    from watchdog.notify.notifier import Notifier
+    from watchdog.notify.sender import AlertSender
+
+    sink.script("/hook", Reply(hang=True))  # the DOWN alert stalls; the next one is answered
+    clock = FakeClock()
+    hook = WebhookChannel(sink.url_for("/hook"), clock=clock, timeout_s=STALL_TIMEOUT_S, retries=1)
+    notifier = Notifier(
+        channels=[hook],
+        history=History(tmp_path / "history.sqlite3"),
+        policy=AlertPolicy(
+            office_days=frozenset(range(7)), office_open_min=0, office_close_min=1440
+        ),
+        clock=clock,
+        provider="att",
+        provider_display_name="AT&T",
+        heartbeat=Heartbeat(sink.url_for("/ping"), clock=clock),
+        sender=AlertSender(),
+    )
+
+    def check(outcome: Outcome, status: Status, flip_from: Status) -> None:
+        """What the runner does around one check: heartbeat start, listeners, heartbeat end."""
+        diagnosis = Diagnosis.OK if status is Status.UP else Diagnosis.SILENT_DROP
+        result = CheckResult("t", clock.t, clock.t + 600, outcome, diagnosis, latency_s=1.0)
+        snapshot = StatusSnapshot(status, clock.t, "", diagnosis, 2, 0, clock.t - 1800)
+        notifier.before_check()
+        notifier.on_result(result, snapshot, Flip(flip_from, status, clock.t, "", diagnosis))
+        notifier.after_check(result)
+        clock.t += 600
+
+    try:
+        check(Outcome.LOST, Status.DOWN, Status.UP)
+        arrived = sink.wait_for_requests(2)
+        assert [r.path for r in arrived] == ["/ping/start", "/hook"]  # the alert hangs there
+        check(Outcome.DELIVERED, Status.UP, Status.DOWN)  # the next check runs to its end
+        # ... while the first alert is still unanswered: nothing after it was sent yet.
+        assert notifier.history.alert_attempts() == []
+        assert [r.path for r in sink.requests] == ["/ping/start", "/hook"]
+        assert notifier.close(STALL_TIMEOUT_S + 30)
+    finally:
+        notifier.close(0.0)
+    assert [r.path for r in sink.requests] == [
+        "/ping/start",
+        "/hook",  # down: no answer, given up
+        "/ping/fail",
+        "/ping/start",
+        "/hook",  # recovered
+        "/ping",
+    ]
+    assert [r.json()["kind"] for r in sink.requests_to("/hook")] == ["down", "recovered"]
+    recorded = list(reversed(notifier.history.alert_attempts()))
+    assert [(a.kind, a.ok) for a in recorded] == [
+        (AlertKind.DOWN, False),
+        (AlertKind.RECOVERED, True),
+    ]
+    assert f"no answer from {sink.url} within 3 s" in recorded[0].detail
+
+
 # ---------------------------------------------------------------------------------------- TLS
 
 

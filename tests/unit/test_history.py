@@ -149,17 +149,34 @@ def test_a_version_1_database_is_migrated_and_keeps_its_checks(tmp_path: Path) -
 
 def test_alert_attempts_and_memory_are_stored_together(history: History) -> None:
     from watchdog.history import AlertAttempt
-    from watchdog.models import AlertMemory
+    from watchdog.models import AlertKind, AlertMemory
 
-    memory = AlertMemory("down", 100.0, Status.DOWN)
+    memory = AlertMemory(AlertKind.DOWN, 100.0, Status.DOWN)
+    down, silent_drop = AlertKind.DOWN, Diagnosis.SILENT_DROP
     attempts = [
-        AlertAttempt(
-            100.0, "down", "desktop", True, False, 1, "", Status.DOWN, Diagnosis.SILENT_DROP
-        ),
-        AlertAttempt(100.0, "down", "webhook:slack", False, True, 1, "HTTP 404", Status.DOWN, None),
+        AlertAttempt(100.0, down, "desktop", True, False, 1, "", Status.DOWN, silent_drop),
+        AlertAttempt(100.0, down, "webhook:slack", False, True, 1, "HTTP 404", Status.DOWN, None),
     ]
     history.record_alert(memory, attempts)
     assert history.alert_memory() == memory
+    assert history.alert_memory().last_kind is AlertKind.DOWN
     assert {a.channel for a in history.alert_attempts()} == {"desktop", "webhook:slack"}
+    assert {a.kind for a in history.alert_attempts()} == {AlertKind.DOWN}
     failed = [a for a in history.alert_attempts() if not a.ok]
     assert failed[0].permanent and failed[0].detail == "HTTP 404"
+
+
+def test_attempts_recorded_without_a_memory_leave_the_memory_as_it_was(history: History) -> None:
+    from watchdog.history import AlertAttempt
+    from watchdog.models import AlertKind, AlertMemory
+
+    told = AlertMemory(AlertKind.DOWN, 100.0, Status.DOWN, 90.0)
+    history.record_alert(told, [])
+    test = AlertAttempt(200.0, AlertKind.TEST, "desktop", True, False, 1, "", Status.UP, None)
+    history.record_alert(None, [test])
+    assert history.alert_memory() == told
+    stored = history.alert_attempts()
+    assert [(a.kind, a.channel) for a in stored] == [(AlertKind.TEST, "desktop")]
+    assert sqlite3.connect(history.path).execute("SELECT kind FROM alert_attempts").fetchall() == [
+        ("test",)
+    ]

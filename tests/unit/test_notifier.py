@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import threading
 from pathlib import Path
 
 import pytest
@@ -20,6 +22,7 @@ from watchdog.models import (
 from watchdog.notify import Alert, AlertKind, AttemptResult
 from watchdog.notify.messages import build_alert
 from watchdog.notify.notifier import Notifier
+from watchdog.notify.sender import AlertSender
 from watchdog.providers import all_providers
 
 ALWAYS_OPEN = AlertPolicy(office_days=frozenset(range(7)), office_open_min=0, office_close_min=1440)
@@ -169,3 +172,188 @@ def test_check_now_is_answered_once_with_the_result_whatever_it_is(
     notifier.after_check(result(Outcome.DELIVERED, Diagnosis.OK, clock.t))
     assert [a.kind for a in channels[0].alerts] == [AlertKind.RESULT]
     assert channels[0].alerts[0].title.startswith("Check done")
+
+
+# -- delivery through the sender's queue and thread ---------------------------------------------
+
+BOUND_S = 10.0  # only reached when something is broken
+
+
+class GatedChannel:
+    """A channel whose sends wait for the test to open a gate, like a stalled webhook."""
+
+    def __init__(self, name: str = "webhook:stalled") -> None:
+        self.name = name
+        self.gate = threading.Event()
+        self.entered = threading.Event()
+        self.alerts: list[Alert] = []
+
+    def send(self, alert: Alert) -> AttemptResult:
+        self.entered.set()
+        assert self.gate.wait(BOUND_S), "the test never opened the gate"
+        self.alerts.append(alert)
+        return AttemptResult(self.name, True, "accepted")
+
+
+def queued_notifier(
+    tmp_path: Path, channel: GatedChannel, capacity: int = 64
+) -> tuple[Notifier, Clock]:
+    clock = Clock()
+    notifier = Notifier(
+        channels=[channel],
+        history=History(tmp_path / "h.sqlite3"),
+        policy=ALWAYS_OPEN,
+        clock=clock,
+        provider="att",
+        provider_display_name="AT&T",
+        sender=AlertSender(capacity=capacity),
+    )
+    return notifier, clock
+
+
+def going_down(clock: Clock) -> tuple[CheckResult, StatusSnapshot, Flip]:
+    snapshot = StatusSnapshot(
+        Status.DOWN, clock.t, "2 lost", Diagnosis.SILENT_DROP, 2, 0, clock.t - 1800
+    )
+    flip = Flip(Status.UP, Status.DOWN, clock.t, "2 lost", Diagnosis.SILENT_DROP)
+    return result(Outcome.LOST, Diagnosis.SILENT_DROP, clock.t), snapshot, flip
+
+
+def coming_back(clock: Clock) -> tuple[CheckResult, StatusSnapshot, Flip]:
+    snapshot = StatusSnapshot(Status.UP, clock.t, "ok", Diagnosis.OK)
+    flip = Flip(Status.DOWN, Status.UP, clock.t, "ok", Diagnosis.OK)
+    return result(Outcome.DELIVERED, Diagnosis.OK, clock.t), snapshot, flip
+
+
+def test_a_stalled_channel_holds_no_check_and_the_next_decision_sees_the_alert_in_flight(
+    tmp_path: Path,
+) -> None:
+    channel = GatedChannel()
+    notifier, clock = queued_notifier(tmp_path, channel)
+    try:
+        notifier.on_result(*going_down(clock))  # returns with the webhook still stalled
+        assert channel.entered.wait(BOUND_S)
+        # The next checks go on meanwhile: still DOWN (no second alert), then back UP.
+        clock.t += 600
+        lost, down, _ = going_down(clock)
+        notifier.on_result(lost, down, None)
+        clock.t += 600
+        notifier.on_result(*coming_back(clock))
+        assert channel.alerts == [] and notifier.history.alert_attempts() == []
+        assert notifier.alert_memory().last_kind is AlertKind.RECOVERED
+        channel.gate.set()
+        assert notifier.flush(BOUND_S)
+    finally:
+        channel.gate.set()
+        notifier.close(BOUND_S)
+    assert [a.kind for a in channel.alerts] == [AlertKind.DOWN, AlertKind.RECOVERED]
+    recorded = list(reversed(notifier.history.alert_attempts()))
+    assert [(a.kind, a.channel, a.ok) for a in recorded] == [
+        (AlertKind.DOWN, "webhook:stalled", True),
+        (AlertKind.RECOVERED, "webhook:stalled", True),
+    ]
+    stored = notifier.history.alert_memory()
+    assert stored.last_kind is AlertKind.RECOVERED and stored.problem is None
+
+
+def test_an_alert_dropped_from_a_full_queue_is_recorded_as_not_sent_and_memory_stays_newest(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    channel = GatedChannel()
+    notifier, clock = queued_notifier(tmp_path, channel, capacity=1)
+    try:
+        notifier.on_result(*going_down(clock))  # in flight, stalled
+        assert channel.entered.wait(BOUND_S)
+        clock.t += 600
+        notifier.on_result(*coming_back(clock))  # waits in the queue
+        clock.t += 600
+        with caplog.at_level(logging.WARNING):
+            notifier.on_result(*going_down(clock))  # no room: the RECOVERED alert goes
+        assert "dropped the oldest, recovered alert" in caplog.text
+        channel.gate.set()
+        assert notifier.flush(BOUND_S)
+    finally:
+        channel.gate.set()
+        notifier.close(BOUND_S)
+    assert [a.kind for a in channel.alerts] == [AlertKind.DOWN, AlertKind.DOWN]
+    recorded = {(a.kind, a.ok, a.attempts, a.detail) for a in notifier.history.alert_attempts()}
+    assert (
+        AlertKind.RECOVERED,
+        False,
+        0,
+        "not sent: too many alerts were waiting to be sent",
+    ) in recorded
+    assert len(notifier.history.alert_attempts()) == 3
+    # The stalled first DOWN finished last among older decisions: its memory did not win.
+    stored = notifier.history.alert_memory()
+    assert stored.last_kind is AlertKind.DOWN and stored.last_at == clock.t
+    assert stored.problem is Status.DOWN
+
+
+def test_closing_sends_what_waits_and_records_every_attempt(tmp_path: Path) -> None:
+    channel = GatedChannel()
+    notifier, clock = queued_notifier(tmp_path, channel)
+    notifier.on_result(*going_down(clock))
+    clock.t += 600
+    notifier.on_result(*coming_back(clock))
+    channel.gate.set()
+    assert notifier.close(BOUND_S)
+    assert [a.kind for a in notifier.history.alert_attempts()] == [
+        AlertKind.RECOVERED,
+        AlertKind.DOWN,
+    ]
+
+
+def test_a_test_alert_through_the_queue_still_answers_for_every_channel(tmp_path: Path) -> None:
+    channel = GatedChannel()
+    channel.gate.set()
+    notifier, _ = queued_notifier(tmp_path, channel)
+    try:
+        results = notifier.send_test(BOUND_S)
+    finally:
+        channel.gate.set()
+        notifier.close(BOUND_S)
+    assert [(r.channel, r.ok) for r in results] == [("webhook:stalled", True)]
+    assert [a.kind for a in notifier.history.alert_attempts()] == [AlertKind.TEST]
+
+
+def test_a_test_alert_names_a_channel_that_did_not_answer_in_time(tmp_path: Path) -> None:
+    channel = GatedChannel()  # the gate stays shut: the channel never answers in time
+    notifier, _ = queued_notifier(tmp_path, channel)
+    try:
+        results = notifier.send_test(0.0)
+    finally:
+        channel.gate.set()
+        notifier.close(BOUND_S)
+    assert [(r.channel, r.ok, r.attempts) for r in results] == [("webhook:stalled", False, 0)]
+    assert "no answer within 0 s" in results[0].detail
+
+
+def test_closing_the_app_sends_waiting_alerts_before_the_history_closes(tmp_path: Path) -> None:
+    """``watchdog check`` and ``test-alert`` leave through ``App.close``: the alert a check
+    raised is sent and recorded there, in the history that is closed right after."""
+    from watchdog.app import App
+
+    channel = GatedChannel()
+    notifier, clock = queued_notifier(tmp_path, channel)
+    notifier.on_result(*going_down(clock))
+    assert channel.entered.wait(BOUND_S)
+    app = App(
+        config=None,  # type: ignore[arg-type]  # close() needs only the notifier and history
+        clock=clock,
+        history=notifier.history,
+        runner=None,  # type: ignore[arg-type]
+        provider="att",
+        notifier=notifier,
+        loop=None,  # type: ignore[arg-type]
+    )
+    opener = threading.Timer(0.05, channel.gate.set)  # the endpoint answers while close() waits
+    opener.start()
+    try:
+        app.close()
+    finally:
+        opener.cancel()
+        channel.gate.set()
+    with History(tmp_path / "h.sqlite3") as reopened:
+        assert [(a.kind, a.ok) for a in reopened.alert_attempts()] == [(AlertKind.DOWN, True)]
+        assert reopened.alert_memory().last_kind is AlertKind.DOWN

@@ -8,24 +8,14 @@ Modelled on healthchecks' transports.
 
 from __future__ import annotations
 
-import enum
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from ..models import Diagnosis, Status
+from ..models import AlertKind, Diagnosis, Status
 
-
-class AlertKind(enum.StrEnum):
-    """Why an alert is sent."""
-
-    DOWN = "down"  # reminders are not going out
-    DEGRADED = "degraded"  # going out, but late or into junk
-    REMINDER = "reminder"  # still down, N hours later
-    RECOVERED = "recovered"  # mail flows again
-    UNKNOWN = "unknown"  # we cannot check (seed mailbox, this PC offline)
-    TEST = "test"  # `watchdog test-alert`
-    RESULT = "result"  # the answer to "Check now", whatever it is
-    BUDGET = "budget"  # the account nears its provider's daily sending limit (once a day)
+# AlertKind lives in the pure core (models) so the alert rules in ``state`` can name it too;
+# ``from watchdog.notify import AlertKind`` keeps working.
+__all__ = ["Alert", "AlertKind", "AttemptResult", "Channel"]
 
 
 @dataclass(frozen=True)

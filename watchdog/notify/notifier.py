@@ -2,6 +2,11 @@
 
 Wired as a runner listener. Every attempt on every channel lands in the history; a channel that
 fails never stops the others or the loop.
+
+Deciding happens on the check's thread (it is quick and the next check must see it); sending
+does not: each delivery goes to a :class:`~watchdog.notify.sender.Sender`, which in the app is
+the bounded queue and thread of :class:`~watchdog.notify.sender.AlertSender`, so a webhook that
+stalls for a minute never delays a check. Without one, deliveries run inline (tools, tests).
 """
 
 from __future__ import annotations
@@ -9,14 +14,16 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from ..clock import Clock
 from ..history import AlertAttempt, History
-from ..models import AlertPolicy, CheckResult, Flip, Outcome, StatusSnapshot
+from ..models import AlertKind, AlertMemory, AlertPolicy, CheckResult, Flip, Outcome, StatusSnapshot
 from ..state import decide_alert
-from . import Alert, AlertKind, AttemptResult, Channel
+from . import Alert, AttemptResult, Channel
 from .messages import build_alert
+from .sender import FLUSH_LIMIT_S, Delivery, InlineSender, Sender
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -45,6 +52,7 @@ class Notifier:
         office: str = "",
         heartbeat: Heartbeat | None = None,
         account: str = "",
+        sender: Sender | None = None,
     ) -> None:
         self.channels = list(channels)
         self.history = history
@@ -56,6 +64,16 @@ class Notifier:
         self.heartbeat = heartbeat
         self.account = account  # the office's sending address: the alert titles name it
         self._announce_next = threading.Event()
+        # Where deliveries go: the app's queue and thread, or inline (the caller's thread).
+        self.sender: Sender = sender if sender is not None else InlineSender()
+        # The alert memory as decided on the check's thread. The history gets it together with
+        # the attempts once the alert was sent (a crash before that repeats the alert on the
+        # next start, as it should); until then the next decision must see it from here.
+        self._memory_lock = threading.Lock()
+        self._memory: AlertMemory | None = None
+        self._decided = 0  # decisions made (each carries its number into its delivery)
+        self._stored = 0  # the newest decision whose memory the history has
+        self._budget_told_at: float | None = None  # a budget warning queued at this time
         # How many e-mails left the account in a window (the Sent-folder watch, where there is
         # one): the recovery alert says how many reminders a block touched.
         self.touched: Callable[[float, float], Touched] | None = None
@@ -65,7 +83,7 @@ class Notifier:
     def before_check(self) -> None:
         """Tell the heartbeat a check starts (Healthchecks measures its duration)."""
         if self.heartbeat is not None:
-            _log_failure(self.heartbeat.start())
+            self._ping("heartbeat start", self.heartbeat.start)
 
     def announce_next_result(self) -> None:
         """After "Check now": tell the person the result of the next check, whatever it is."""
@@ -83,29 +101,29 @@ class Notifier:
                 office=self.office,
                 now=self.clock.now(),
             )
-            results = self.send(alert)
-            self.history.record_alert(
-                self.history.alert_memory(), [self._row(alert, r) for r in results]
-            )
-        if self.heartbeat is None or result.outcome is Outcome.PENDING:
+            self._post(alert)
+        heartbeat = self.heartbeat
+        if heartbeat is None or result.outcome is Outcome.PENDING:
             return
         if result.outcome in _FLOWING:
             note = f"{result.outcome.value} in {result.latency_s or 0:.1f} s"
-            _log_failure(self.heartbeat.success(note))
+            self._ping("heartbeat success", lambda: heartbeat.success(note))
         else:
             text = f"{result.outcome.value}: {result.diagnosis.value}"
             if result.smtp_reply is not None and result.outcome is not Outcome.LOST:
                 text += f" ({result.smtp_reply})"
-            _log_failure(self.heartbeat.fail(text))
+            self._ping("heartbeat fail", lambda: heartbeat.fail(text))
 
     def on_result(self, result: CheckResult, snapshot: StatusSnapshot, flip: Flip | None) -> None:
-        """A runner listener: decide, send, record."""
-        memory = self.history.alert_memory()
+        """A runner listener: decide now, send and record on the sender's thread."""
+        memory = self.alert_memory()
         now = self.clock.now()
-        kind, new_memory = decide_alert(memory, snapshot, flip, self.policy, now)
-        if kind is None:
+        decided, new_memory = decide_alert(memory, snapshot, flip, self.policy, now)
+        if decided is None:
             return
-        previous_since = memory.problem_since if kind == AlertKind.RECOVERED else None
+        kind = AlertKind(decided)  # the enum, whether the alert rules give it or its value
+        new_memory = replace(new_memory, last_kind=kind)
+        previous_since = memory.problem_since if kind is AlertKind.RECOVERED else None
         touched = None
         if self.touched is not None and kind in (
             AlertKind.DOWN,
@@ -115,7 +133,7 @@ class Notifier:
             touched = self._touched_words(previous_since or snapshot.streak_since, now)
         reply = str(result.smtp_reply) if result.smtp_reply is not None else None
         alert = build_alert(
-            AlertKind(kind),
+            kind,
             snapshot,
             provider=self.provider,
             provider_display_name=self.provider_display_name,
@@ -126,8 +144,22 @@ class Notifier:
             last_reply=reply,
             touched=touched,
         )
-        attempts = self.send(alert)
-        self.history.record_alert(new_memory, [self._row(alert, a) for a in attempts])
+        with self._memory_lock:
+            self._memory = new_memory
+            self._decided += 1
+            decision = self._decided
+        self._post(alert, decision=decision, memory=new_memory)
+
+    def alert_memory(self) -> AlertMemory:
+        """What people were last told, including a decision whose alert is still being sent.
+
+        Otherwise the history's, read afresh: another process (a one-shot ``watchdog check``)
+        may have told people something since.
+        """
+        with self._memory_lock:
+            if self._memory is not None and self._decided > self._stored:
+                return self._memory
+        return self.history.alert_memory()
 
     def _touched_words(self, problem_since: float | None, now: float) -> str | None:
         """How many reminders the block may have touched, in words, or None if not known.
@@ -144,24 +176,12 @@ class Notifier:
 
     # -- sending ----------------------------------------------------------------------------
 
-    def send(self, alert: Alert) -> list[AttemptResult]:
-        """Send on every channel; a failing channel is logged and the rest still get it."""
-        results = []
-        for channel in self.channels:
-            try:
-                result = channel.send(alert)
-            except Exception as e:  # a channel must not raise; if one does, it is a bug there
-                log.exception("Channel %s raised", getattr(channel, "name", channel))
-                result = AttemptResult(str(getattr(channel, "name", "?")), False, repr(e))
-            _log_failure(result)
-            results.append(result)
-        return results
-
     def warn_budget(self, words: str) -> bool:
         """Tell people once a day that the account nears its daily limit; False if told already.
 
         Once a day across restarts: today's budget alerts are looked up in the history, where
-        every attempt is recorded. The alert memory (which drives DOWN reminders) is untouched.
+        every attempt is recorded (and, for one still being sent, in this notifier). The alert
+        memory (which drives DOWN reminders) is untouched.
         """
         from .messages import build_budget_alert
 
@@ -169,10 +189,12 @@ class Notifier:
         from ..batches import local_midnight
 
         midnight = local_midnight(now)
+        if self._budget_told_at is not None and self._budget_told_at >= midnight:
+            return False
         told = [
             a
             for a in self.history.alert_attempts(limit=200)
-            if a.kind == AlertKind.BUDGET.value and a.at >= midnight
+            if a.kind is AlertKind.BUDGET and a.at >= midnight
         ]
         if told:
             return False
@@ -185,11 +207,16 @@ class Notifier:
             now=now,
             account=self.account,
         )
-        self._send_aside(alert)
+        self._budget_told_at = now
+        self._post(alert)
         return True
 
-    def send_test(self) -> list[AttemptResult]:
-        """``watchdog test-alert``: a sample alert on every channel, recorded in the history."""
+    def send_test(self, timeout_s: float = FLUSH_LIMIT_S) -> list[AttemptResult]:
+        """``watchdog test-alert``: a sample alert on every channel, recorded in the history.
+
+        Waits (at most ``timeout_s``) for the answer of every channel, since the command's
+        whole point is to show it; a channel still sending then is reported as such.
+        """
         now = self.clock.now()
         snapshot = self.history.status()
         alert = build_alert(
@@ -201,24 +228,113 @@ class Notifier:
             now=now,
             account=self.account,
         )
-        return self._send_aside(alert)
+        results: list[AttemptResult] = []
+        self._post(alert, collect=results)
+        self.sender.flush(timeout_s)
+        answered = list(results)  # a channel still sending may append to ``results`` later
+        named = {r.channel for r in answered}
+        for channel in self.channels:
+            name = _name_of(channel)
+            if name not in named:
+                answered.append(
+                    AttemptResult(
+                        name, False, f"no answer within {timeout_s:g} s; see the log", attempts=0
+                    )
+                )
+        return answered
 
-    def _send_aside(self, alert: Alert) -> list[AttemptResult]:
-        """Send an alert that is not about a status change, and record every attempt.
+    def flush(self, timeout_s: float = FLUSH_LIMIT_S) -> bool:
+        """Wait until every alert and ping handed over so far was sent (at most ``timeout_s``)."""
+        return self.sender.flush(timeout_s)
 
-        The alert memory (which drives DOWN reminders and recoveries) stays as it is: a test
-        alert or a budget warning must not make a real problem look told or over.
+    def close(self, timeout_s: float = FLUSH_LIMIT_S) -> bool:
+        """Send what is waiting (within ``timeout_s``) and stop; before the history closes."""
+        return self.sender.close(timeout_s)
+
+    # -- delivering (on the sender's thread) -------------------------------------------------
+
+    def _post(
+        self,
+        alert: Alert,
+        *,
+        decision: int | None = None,
+        memory: AlertMemory | None = None,
+        collect: list[AttemptResult] | None = None,
+    ) -> None:
+        """Hand ``alert`` to the sender: every channel in turn, then one record of it all.
+
+        ``decision`` and ``memory``: the alert memory after a status alert, stored with its
+        attempts. An alert that is not about a status change (test, budget, "Check now")
+        leaves the memory as it is: it must not make a real problem look told or over.
         """
-        results = self.send(alert)
-        self.history.record_alert(
-            self.history.alert_memory(), [self._row(alert, r) for r in results]
+
+        def deliver() -> None:
+            results = self.send(alert, collect=collect)
+            self._record(alert, results, decision, memory)
+
+        def discard(reason: str) -> None:
+            results = [
+                AttemptResult(_name_of(c), False, f"not sent: {reason}", attempts=0)
+                for c in self.channels
+            ]
+            self._record(alert, results, decision, memory)
+
+        self.sender.submit(
+            Delivery(
+                label=f"{alert.kind} alert",
+                run=deliver,
+                urgent=alert.kind is AlertKind.DOWN,
+                discard=discard,
+            )
         )
+
+    def _ping(self, label: str, ping: Callable[[], AttemptResult]) -> None:
+        """Hand a heartbeat ping to the sender; its failures are logged (the service sees them)."""
+
+        def deliver() -> None:
+            _log_failure(ping())
+
+        self.sender.submit(Delivery(label=label, run=deliver))
+
+    def _record(
+        self,
+        alert: Alert,
+        results: list[AttemptResult],
+        decision: int | None,
+        memory: AlertMemory | None,
+    ) -> None:
+        """Store the attempts; the memory too, unless a newer decision's memory is stored."""
+        with self._memory_lock:  # held over the write: an older memory never lands after a newer
+            if decision is not None and memory is not None and decision > self._stored:
+                self._stored = decision
+            else:
+                memory = None
+            self.history.record_alert(memory, [self._row(alert, r) for r in results])
+
+    def send(
+        self, alert: Alert, *, collect: list[AttemptResult] | None = None
+    ) -> list[AttemptResult]:
+        """Send on every channel now; a failing channel is logged and the rest still get it.
+
+        ``collect``, if given, receives each result as soon as its channel answers.
+        """
+        results = []
+        for channel in self.channels:
+            try:
+                result = channel.send(alert)
+            except Exception as e:  # a channel must not raise; if one does, it is a bug there
+                log.exception("Channel %s raised", _name_of(channel))
+                result = AttemptResult(_name_of(channel), False, repr(e))
+            _log_failure(result)
+            results.append(result)
+            if collect is not None:
+                collect.append(result)
         return results
 
     def _row(self, alert: Alert, result: AttemptResult) -> AlertAttempt:
         return AlertAttempt(
             at=alert.at,
-            kind=alert.kind.value,
+            kind=alert.kind,
             channel=result.channel,
             ok=result.ok,
             permanent=result.permanent,
@@ -227,6 +343,10 @@ class Notifier:
             status=alert.status,
             diagnosis=alert.diagnosis,
         )
+
+
+def _name_of(channel: Channel) -> str:
+    return str(getattr(channel, "name", "?"))
 
 
 def _log_failure(result: AttemptResult) -> None:

@@ -4,9 +4,10 @@ One class, :class:`WebhookChannel`, posts an :class:`~watchdog.notify.Alert` in 
 receiving service expects and retries what may pass (timeouts, refused connections, 5xx, 429)
 with a doubling back-off. The rules it keeps, and why:
 
-* **Never raise, never stall.** ``send`` runs inside the checking loop; an exception or a
-  hanging endpoint there would stop the very checks the office relies on. Every attempt has a
-  hard wall-clock limit (see :func:`post_once`), so ``send`` returns within about
+* **Never raise, never stall.** ``send`` runs on the alert sender's thread
+  (:mod:`watchdog.notify.sender`), so a slow endpoint never delays a check, but it holds up
+  the alerts queued behind it, and an exception there would be a lost alert. Every attempt has
+  a hard wall-clock limit (see :func:`post_once`), so ``send`` returns within about
   ``retries x timeout_s`` plus the back-off sleeps.
 * **The URL is a secret.** Slack, Teams and ntfy put the credential in the address itself, so
   details and log lines name only scheme and host (:func:`safe_url`), and any echo of the path
@@ -500,7 +501,7 @@ def json_payload(alert: Alert, at: float) -> dict[str, Any]:
     """The generic JSON payload, version 1 (documented in docs/escalation.md)."""
     return {
         "version": PAYLOAD_VERSION,
-        "kind": str(alert.kind),
+        "kind": alert.kind.value,  # the wire carries the enum's value
         "status": str(alert.status),
         "title": alert.title,
         "message": alert.message,
@@ -689,7 +690,7 @@ def ntfy_request(alert: Alert, at: float) -> tuple[bytes, dict[str, str]]:
     headers = {
         "Title": ntfy_header(alert.title),
         "Priority": "urgent" if alert.kind is AlertKind.DOWN else "default",
-        "Tags": f"{_NTFY_TAGS.get(alert.kind, 'bell')},{alert.kind}",
+        "Tags": f"{_NTFY_TAGS.get(alert.kind, 'bell')},{alert.kind.value}",
         "Content-Type": "text/plain; charset=utf-8",
     }
     return "\n".join(lines).encode("utf-8"), headers
