@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from .history import AlertAttempt
-from .models import Diagnosis, Flip, Outcome, Status
+from .models import AlertKind, Diagnosis, Flip, Outcome, Status
 
 _PROBLEMS = (Status.DOWN, Status.DEGRADED)
 _FAILED = (Outcome.LOST, Outcome.SEND_FAILED, Outcome.BOUNCED)
@@ -127,9 +127,9 @@ def _attach(
     stop_at = bisect.bisect_right(alert_times, end + _RECOVERY_NOTICE_S)
     for attempt in alerts[start_at:stop_at]:
         # The recovery notice is sent just after the change that ends the incident.
-        if attempt.at <= end or attempt.kind == "recovered":
+        if attempt.at <= end or attempt.kind is AlertKind.RECOVERED:
             incident.alerts.append(attempt)
-            if attempt.kind == "result":
+            if attempt.kind is AlertKind.RESULT:
                 incident.person_acted_at.append(attempt.at)
 
 

@@ -207,7 +207,7 @@ class AlertPolicy:
 class AlertMemory:
     """What people were last told, kept in the history so a restart never repeats an alert."""
 
-    last_kind: str | None = None  # an AlertKind value
+    last_kind: AlertKind | None = None
     last_at: float | None = None
     problem: Status | None = None  # the problem status people were told about, until recovery
     problem_since: float | None = None  # when that problem began (the first lost canary)

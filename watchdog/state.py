@@ -30,6 +30,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 
 from .models import (
+    AlertKind,
     AlertMemory,
     AlertPolicy,
     CheckResult,
@@ -202,35 +203,38 @@ def decide_alert(
     policy: AlertPolicy,
     now: float,
     local: Local = local_time,
-) -> tuple[str | None, AlertMemory]:
-    """The alert to send now (an AlertKind value, or None) and the memory after it."""
+) -> tuple[AlertKind | None, AlertMemory]:
+    """The alert to send now (or None) and the memory after it."""
     status = snapshot.status
     told = memory.problem
-    kind: str | None = None
+    kind: AlertKind | None = None
     if flip is not None:
         if status is Status.DOWN:
-            kind = None if told is Status.DOWN else "down"  # back from UNKNOWN: already told
+            # Back from UNKNOWN: already told.
+            kind = None if told is Status.DOWN else AlertKind.DOWN
         elif status is Status.DEGRADED:
             if told is Status.DOWN:
-                kind = "recovered"  # mail flows again, if slowly: the urgent problem is over
+                # Mail flows again, if slowly: the urgent problem is over.
+                kind = AlertKind.RECOVERED
             elif policy.on_degraded and told is not Status.DEGRADED:
-                kind = "degraded"
+                kind = AlertKind.DEGRADED
         elif status is Status.UP:
-            kind = "recovered" if told is not None else None
+            kind = AlertKind.RECOVERED if told is not None else None
         elif status is Status.UNKNOWN and flip.from_status is not Status.PAUSED:
-            kind = "unknown"
+            kind = AlertKind.UNKNOWN
     if kind is None and status is Status.DOWN and told is Status.DOWN:
         due = memory.last_at is None or now - memory.last_at >= policy.remind_every_s
         if due and in_office_hours(policy, now, local):
-            kind = "reminder"  # non-urgent: held outside office hours until the office opens
+            # Non-urgent: held outside office hours until the office opens.
+            kind = AlertKind.REMINDER
     if kind is None:
         return None, memory
     problem: Status | None
-    if kind in ("down", "reminder"):
+    if kind in (AlertKind.DOWN, AlertKind.REMINDER):
         problem = Status.DOWN
-    elif kind == "degraded":
+    elif kind is AlertKind.DEGRADED:
         problem = Status.DEGRADED
-    elif kind == "recovered":
+    elif kind is AlertKind.RECOVERED:
         problem = Status.DEGRADED if status is Status.DEGRADED and policy.on_degraded else None
     else:  # unknown: keep what people were told about the mail itself
         problem = memory.problem

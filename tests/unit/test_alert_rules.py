@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from watchdog.models import AlertMemory, AlertPolicy, Flip, Status, StatusSnapshot
+from watchdog.models import AlertKind, AlertMemory, AlertPolicy, Flip, Status, StatusSnapshot
 from watchdog.state import decide_alert
 
 S = Status
@@ -27,7 +27,7 @@ def run(
     steps: Sequence[tuple[float, Status]],
     policy: AlertPolicy = POLICY,
     memory: AlertMemory | None = None,
-) -> list[tuple[float, str]]:
+) -> list[tuple[float, AlertKind]]:
     """Feed (hours after Monday 09:00, status after a check); return (hours, alert kind) sent."""
     memory = memory or AlertMemory()
     previous = Status.UNKNOWN
@@ -95,7 +95,7 @@ def test_no_reminders_at_the_weekend() -> None:
 
 def test_a_restart_does_not_repeat_an_alert_that_was_already_sent() -> None:
     # The memory comes back from the history; the first check after the restart is still DOWN.
-    told = AlertMemory(last_kind="down", last_at=MONDAY_9AM, problem=S.DOWN)
+    told = AlertMemory(last_kind=AlertKind.DOWN, last_at=MONDAY_9AM, problem=S.DOWN)
     now = MONDAY_9AM + 0.5 * HOUR
     snapshot = StatusSnapshot(S.DOWN, MONDAY_9AM)
     kind, memory = decide_alert(told, snapshot, None, POLICY, now, utc)
@@ -122,3 +122,11 @@ def test_a_setup_problem_is_told_once_and_never_reminded_while_it_lasts() -> Non
             sent.append((hour, kind))
     assert sent == [(0, "unknown")]
     assert memory.problem is None  # nothing was said about the practice's mail itself
+
+
+def test_the_rules_give_alert_kinds_as_the_enum_and_remember_them_so() -> None:
+    now = MONDAY_9AM
+    flip = Flip(S.UP, S.DOWN, now, "2 lost")
+    kind, memory = decide_alert(AlertMemory(), StatusSnapshot(S.DOWN, now), flip, POLICY, now, utc)
+    assert type(kind) is AlertKind and kind is AlertKind.DOWN
+    assert type(memory.last_kind) is AlertKind

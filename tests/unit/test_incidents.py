@@ -6,7 +6,7 @@ import pytest
 
 from watchdog.history import AlertAttempt
 from watchdog.incidents import group_incidents
-from watchdog.models import CheckResult, Diagnosis, Flip, Outcome, Status
+from watchdog.models import AlertKind, CheckResult, Diagnosis, Flip, Outcome, Status
 
 S, Out, D = Status, Outcome, Diagnosis
 
@@ -80,10 +80,12 @@ def test_an_incident_counts_the_lost_canaries_that_led_to_it_and_its_alerts() ->
         check(290, Out.DELIVERED),
     ]
     alerts = [
-        AlertAttempt(131, "down", "desktop", True, False, 1, "", S.DOWN, D.SILENT_DROP),
-        AlertAttempt(131, "down", "webhook:support", True, False, 1, "", S.DOWN, D.SILENT_DROP),
-        AlertAttempt(250, "result", "desktop", True, False, 1, "", S.DOWN, D.SILENT_DROP),
-        AlertAttempt(301, "recovered", "desktop", True, False, 1, "", S.UP, None),
+        AlertAttempt(131, AlertKind.DOWN, "desktop", True, False, 1, "", S.DOWN, D.SILENT_DROP),
+        AlertAttempt(
+            131, AlertKind.DOWN, "webhook:support", True, False, 1, "", S.DOWN, D.SILENT_DROP
+        ),
+        AlertAttempt(250, AlertKind.RESULT, "desktop", True, False, 1, "", S.DOWN, D.SILENT_DROP),
+        AlertAttempt(301, AlertKind.RECOVERED, "desktop", True, False, 1, "", S.UP, None),
     ]
     (incident,) = group_incidents(changes, checks, alerts)
     assert incident.canaries_failed == 3

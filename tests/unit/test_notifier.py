@@ -197,8 +197,8 @@ class GatedChannel:
 
 def queued_notifier(
     tmp_path: Path, channel: GatedChannel, capacity: int = 64
-) -> tuple[Notifier, Clock]:
-    clock = Clock()
+) -> tuple[Notifier, FakeClock]:
+    clock = FakeClock()
     notifier = Notifier(
         channels=[channel],
         history=History(tmp_path / "h.sqlite3"),
@@ -211,7 +211,7 @@ def queued_notifier(
     return notifier, clock
 
 
-def going_down(clock: Clock) -> tuple[CheckResult, StatusSnapshot, Flip]:
+def going_down(clock: FakeClock) -> tuple[CheckResult, StatusSnapshot, Flip]:
     snapshot = StatusSnapshot(
         Status.DOWN, clock.t, "2 lost", Diagnosis.SILENT_DROP, 2, 0, clock.t - 1800
     )
@@ -219,7 +219,7 @@ def going_down(clock: Clock) -> tuple[CheckResult, StatusSnapshot, Flip]:
     return result(Outcome.LOST, Diagnosis.SILENT_DROP, clock.t), snapshot, flip
 
 
-def coming_back(clock: Clock) -> tuple[CheckResult, StatusSnapshot, Flip]:
+def coming_back(clock: FakeClock) -> tuple[CheckResult, StatusSnapshot, Flip]:
     snapshot = StatusSnapshot(Status.UP, clock.t, "ok", Diagnosis.OK)
     flip = Flip(Status.DOWN, Status.UP, clock.t, "ok", Diagnosis.OK)
     return result(Outcome.DELIVERED, Diagnosis.OK, clock.t), snapshot, flip
@@ -333,6 +333,7 @@ def test_closing_the_app_sends_waiting_alerts_before_the_history_closes(tmp_path
     """``watchdog check`` and ``test-alert`` leave through ``App.close``: the alert a check
     raised is sent and recorded there, in the history that is closed right after."""
     from watchdog.app import App
+    from watchdog.providers import get_provider
 
     channel = GatedChannel()
     notifier, clock = queued_notifier(tmp_path, channel)
@@ -343,7 +344,7 @@ def test_closing_the_app_sends_waiting_alerts_before_the_history_closes(tmp_path
         clock=clock,
         history=notifier.history,
         runner=None,  # type: ignore[arg-type]
-        provider="att",
+        sender_provider=get_provider("att"),
         notifier=notifier,
         loop=None,  # type: ignore[arg-type]
     )
