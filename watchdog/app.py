@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from .canary_key import load_or_create_key
 from .clock import Clock, SystemClock
 from .config import APP_NAME, Config, default_config_path
 from .credentials import PasswordLookup, account_signin, lookup_password
@@ -19,7 +20,6 @@ from .notify.notifier import Notifier
 from .notify.sender import AlertSender
 from .probe import SmtpProbe
 from .runner import Listener, Runner
-from .tokens import load_or_create_key
 
 if TYPE_CHECKING:
     from collections.abc import Callable

@@ -26,9 +26,9 @@ from typing import TYPE_CHECKING, Any, TextIO, cast
 from . import __version__
 from .config import Config, load_config, schedule_warnings
 from .errors import AlreadyRunningError, ConfigError, SecretError, StorageError, WatchdogError
-from .history import AlertAttempt, History
+from .history import History
 from .humanize import format_duration, parse_since
-from .models import CheckResult, Diagnosis, Flip, Outcome, Status, StatusSnapshot
+from .models import AlertAttempt, CheckResult, Diagnosis, Flip, Outcome, Status, StatusSnapshot
 from .terminal import SafeFormatter, safe_text, utf8_when_redirected
 
 if TYPE_CHECKING:

@@ -22,7 +22,9 @@ if TYPE_CHECKING:
 
     from .config import OAuthSettings
 
+#: The keyring service every secret of this product is stored under (passwords, OAuth2 tokens).
 KEYRING_SERVICE = "delivery-watchdog"
+#: Which of the two accounts a secret belongs to.
 Role = Literal["sender", "seed"]
 
 

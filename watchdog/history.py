@@ -19,6 +19,7 @@ from typing import NamedTuple
 
 from .errors import StorageError
 from .models import (
+    AlertAttempt,
     AlertKind,
     AlertMemory,
     Canary,
@@ -747,21 +748,6 @@ def _backup(db: sqlite3.Connection, target: Path, source: Path) -> None:
             copy.close()
     except (OSError, sqlite3.Error) as e:
         raise StorageError(f"Could not copy the history database {source}: {e}") from e
-
-
-@dataclass(frozen=True)
-class AlertAttempt:
-    """One alert on one channel, as stored."""
-
-    at: float
-    kind: AlertKind  # stored as its value ("down", "recovered", ...)
-    channel: str
-    ok: bool
-    permanent: bool
-    attempts: int
-    detail: str
-    status: Status
-    diagnosis: Diagnosis | None
 
 
 def _is_damaged(error: sqlite3.DatabaseError) -> bool:

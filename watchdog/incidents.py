@@ -15,8 +15,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from .history import AlertAttempt
-from .models import AlertKind, Diagnosis, Flip, Outcome, Status
+from .models import AlertAttempt, AlertKind, Diagnosis, Flip, Outcome, Status
 
 _PROBLEMS = (Status.DOWN, Status.DEGRADED)
 _FAILED = (Outcome.LOST, Outcome.SEND_FAILED, Outcome.BOUNCED)

@@ -211,3 +211,18 @@ class AlertMemory:
     last_at: float | None = None
     problem: Status | None = None  # the problem status people were told about, until recovery
     problem_since: float | None = None  # when that problem began (the first lost canary)
+
+
+@dataclass(frozen=True)
+class AlertAttempt:
+    """One alert on one channel, as stored."""
+
+    at: float
+    kind: AlertKind  # stored as its value ("down", "recovered", ...)
+    channel: str
+    ok: bool
+    permanent: bool
+    attempts: int
+    detail: str
+    status: Status
+    diagnosis: Diagnosis | None

@@ -26,9 +26,10 @@ import secrets
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 from .config import GOOGLE_AUTHORITY, OAuthSettings
+from .credentials import KEYRING_SERVICE, Role
 from .errors import SecretError, SigninExpiredError
 
 if TYPE_CHECKING:
@@ -36,8 +37,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-KEYRING_SERVICE = "delivery-watchdog"
-Role = Literal["sender", "seed"]
 
 #: Characters per keyring entry: below the Windows Credential Locker's limit of about 1280.
 CHUNK_CHARS = 1000

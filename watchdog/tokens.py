@@ -3,16 +3,16 @@
 A token looks like ``v1.1764300000.6f1c2a9e0b7d.5a0d...``: version, send time (whole seconds),
 a random nonce and an HMAC-SHA256 over the rest. Only this PC's key can make a valid one; a replayed
 old canary is valid but already resolved in the history, so it is never counted twice.
+
+Pure: the key is read and made by :mod:`watchdog.canary_key`, at the edge.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
-import os
 import re
 import secrets
-from pathlib import Path
 
 #: The header that carries a canary's signed token (the Message-ID carries it too, for relays
 #: that strip unknown headers). One name for the probe, the mailbox, bounces and the Sent folder.
@@ -42,27 +42,6 @@ def verify_token(key: bytes, token: str) -> bool:
 
 def _mac(key: bytes, body: str) -> str:
     return hmac.new(key, body.encode("ascii", "replace"), hashlib.sha256).hexdigest()[:_MAC_HEX]
-
-
-def load_or_create_key(path: Path) -> bytes:
-    """The local signing key, created on first use, readable by this user only."""
-    try:
-        key = path.read_bytes()
-        if len(key) >= 32:
-            return key
-        path.unlink()  # truncated by a crash or a full disk: canaries in flight can't verify anyway
-    except FileNotFoundError:
-        pass
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    key = secrets.token_bytes(32)
-    # O_EXCL + 0600: never readable by other users, and two processes can't both create it.
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        return path.read_bytes()
-    with os.fdopen(fd, "wb") as f:
-        f.write(key)
-    return key
 
 
 #: A token as it appears in text: version, seconds, hex nonce, hex MAC. A valid dot-atom, so a

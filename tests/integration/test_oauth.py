@@ -32,10 +32,11 @@ from tests.support.oauth_servers import (
 )
 from watchdog.app import open_app
 from watchdog.config import SeedConfig, SenderConfig, load_config
+from watchdog.credentials import Role
 from watchdog.export import write_csv, write_json
 from watchdog.models import Diagnosis, Outcome, Status
 from watchdog.notify import Alert, AlertKind, AttemptResult
-from watchdog.oauth import OAuthTokens, Role, TokenStore
+from watchdog.oauth import OAuthTokens, TokenStore
 from watchdog.report import write_report
 from watchdog.support_bundle import build_bundle
 

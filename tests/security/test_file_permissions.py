@@ -21,13 +21,13 @@ from typing import Any
 import pytest
 
 from tests.unit.test_config import GOOD
+from watchdog.canary_key import load_or_create_key
 from watchdog.config_writer import write_config_file
 from watchdog.history import History, backup_file
 from watchdog.instance_lock import InstanceLock
 from watchdog.logfile import PrivateRotatingFileHandler
 from watchdog.models import Canary
 from watchdog.support_bundle import build_bundle
-from watchdog.tokens import load_or_create_key
 
 pytestmark = pytest.mark.skipif(os.name != "posix", reason="POSIX file modes")
 

@@ -148,8 +148,7 @@ def test_a_version_1_database_is_migrated_and_keeps_its_checks(tmp_path: Path) -
 
 
 def test_alert_attempts_and_memory_are_stored_together(history: History) -> None:
-    from watchdog.history import AlertAttempt
-    from watchdog.models import AlertKind, AlertMemory
+    from watchdog.models import AlertAttempt, AlertKind, AlertMemory
 
     memory = AlertMemory(AlertKind.DOWN, 100.0, Status.DOWN)
     down, silent_drop = AlertKind.DOWN, Diagnosis.SILENT_DROP
@@ -167,8 +166,7 @@ def test_alert_attempts_and_memory_are_stored_together(history: History) -> None
 
 
 def test_attempts_recorded_without_a_memory_leave_the_memory_as_it_was(history: History) -> None:
-    from watchdog.history import AlertAttempt
-    from watchdog.models import AlertKind, AlertMemory
+    from watchdog.models import AlertAttempt, AlertKind, AlertMemory
 
     told = AlertMemory(AlertKind.DOWN, 100.0, Status.DOWN, 90.0)
     history.record_alert(told, [])

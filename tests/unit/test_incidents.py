@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from watchdog.history import AlertAttempt
 from watchdog.incidents import group_incidents
-from watchdog.models import AlertKind, CheckResult, Diagnosis, Flip, Outcome, Status
+from watchdog.models import AlertAttempt, AlertKind, CheckResult, Diagnosis, Flip, Outcome, Status
 
 S, Out, D = Status, Outcome, Diagnosis
 

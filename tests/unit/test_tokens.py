@@ -5,7 +5,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from watchdog.tokens import load_or_create_key, make_token, verify_token
+from watchdog.canary_key import load_or_create_key
+from watchdog.tokens import make_token, verify_token
 
 KEY = b"k" * 32
 

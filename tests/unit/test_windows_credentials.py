@@ -18,7 +18,8 @@ import pytest
 from keyring.backend import KeyringBackend
 from keyring.errors import PasswordDeleteError
 
-from watchdog.oauth import CHUNK_CHARS, KEYRING_SERVICE, TokenStore
+from watchdog.credentials import KEYRING_SERVICE
+from watchdog.oauth import CHUNK_CHARS, TokenStore
 
 #: wincred.h: CRED_MAX_CREDENTIAL_BLOB_SIZE (5 * 512) and CRED_MAX_USERNAME_LENGTH (256 + 1 + 256).
 BLOB_LIMIT_BYTES = 2560

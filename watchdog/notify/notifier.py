@@ -18,8 +18,17 @@ from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from ..clock import Clock
-from ..history import AlertAttempt, History
-from ..models import AlertKind, AlertMemory, AlertPolicy, CheckResult, Flip, Outcome, StatusSnapshot
+from ..history import History
+from ..models import (
+    AlertAttempt,
+    AlertKind,
+    AlertMemory,
+    AlertPolicy,
+    CheckResult,
+    Flip,
+    Outcome,
+    StatusSnapshot,
+)
 from ..state import decide_alert
 from . import Alert, AttemptResult, Channel
 from .messages import build_alert
