@@ -95,25 +95,23 @@ def test_the_loop_asks_for_a_canary_at_a_reminder_time(tmp_path: Path) -> None:
 def test_a_tight_daily_budget_thins_the_regular_schedule_but_never_the_canary_after_a_batch(
     tmp_path: Path,
 ) -> None:
-    import schedule
-
     from tests.unit.test_runner import FakeMailbox
     from tests.unit.test_runner_hardening import QueuedProbe, runner_for
     from watchdog.batch_watch import BatchWatch
     from watchdog.batches import daily_budget
-    from watchdog.loop import Loop
+    from watchdog.loop import Loop, Plan
 
     clock = clock_at(at("2026-12-07", "12:00"))
     runner = runner_for(tmp_path, QueuedProbe(), FakeMailbox(clock), clock)
     runner.check()  # a canary just now
     watch = BatchWatch(lambda: None, clock)  # type: ignore[arg-type, return-value]
     loop = Loop(runner, clock, batch_watch=watch)
-    job = schedule.Scheduler().every(60).seconds.do(lambda: None)
+    plan = Plan(60, clock.now())
 
     def due() -> bool:
-        job.next_run = dt.datetime.now() - dt.timedelta(seconds=1)
+        plan.next_at = clock.now() - 1
         loop._check_requested = False
-        return loop._due(job)
+        return loop._due(plan)
 
     assert due() is True  # nothing known of the budget: the schedule as configured
     watch.budget = daily_budget(100, 1, 500, "Gmail")  # room left, but not for every minute
@@ -128,7 +126,7 @@ def test_a_tight_daily_budget_thins_the_regular_schedule_but_never_the_canary_af
     assert watch.budget.warn
     assert due() is False
     loop.request_check()  # a batch (or a person) asks: it still goes
-    assert loop._due(job) is True
+    assert loop._due(plan) is True
 
 
 def test_batches_and_the_sent_folder_can_be_set_and_a_contradiction_is_named(

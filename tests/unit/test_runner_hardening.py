@@ -9,7 +9,6 @@ tested in tests/e2e.
 
 from __future__ import annotations
 
-import datetime
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
@@ -335,18 +334,17 @@ def test_scheduled_sign_ins_back_off_after_the_password_is_refused_twice(tmp_pat
 def test_the_loop_skips_scheduled_checks_while_backing_off_but_check_now_still_runs(
     tmp_path: Path,
 ) -> None:
-    import schedule
+    from watchdog.loop import Plan
 
     clock = FakeClock()
     runner = runner_for(tmp_path, QueuedProbe(), FakeMailbox(clock), clock)
     runner._refused_signins, runner._refused_at = 3, clock.now()
     loop = Loop(runner, clock)
-    job = schedule.Scheduler().every(60).seconds.do(lambda: None)
-    job.next_run = datetime.datetime.now() - datetime.timedelta(seconds=1)  # due
+    plan = Plan(60, clock.now() - 61)  # due
     loop._check_requested = False
-    assert loop._due(job) is False
+    assert loop._due(plan) is False
     loop.request_check()
-    assert loop._due(job) is True
+    assert loop._due(plan) is True
 
 
 # -- a PC clock that is wrong --------------------------------------------------------------
