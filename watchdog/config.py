@@ -136,10 +136,10 @@ class ScheduleConfig:
     every_minutes: float = 30.0
     deadline_minutes: float = 10.0
     # Learn the deadline from this account's own arrival times (a high percentile with a margin,
-    # never above deadline_minutes): a block is told sooner than a fixed 10 minutes would. Off by
-    # default: with DOWN at the first lost canary, benchmarks/detection.py raised a false DOWN
-    # for a rare 8-minute delay under a learned 2-minute deadline (see docs/batches.md).
-    learn_deadline: bool = False
+    # never above deadline_minutes): a block is told sooner than a fixed 10 minutes would. A
+    # canary past a learned (shorter) deadline is confirmed by a second one before DOWN, so a
+    # rare long hold raises no alert (benchmarks/detection.py; docs/batches.md).
+    learn_deadline: bool = True
     # When the practice's software sends its reminders ("HH:MM", this PC's time), for accounts
     # whose Sent folder shows nothing: a canary goes out 20 minutes after each.
     reminder_times: tuple[str, ...] = ()
@@ -734,7 +734,7 @@ class _Reader:
         reminder_times = self.reminder_times(table)
         every = self.minutes(table, "schedule", "every_minutes", default=30.0)
         deadline = self.minutes(table, "schedule", "deadline_minutes", default=10.0)
-        learn = self.boolean(table, "schedule", "learn_deadline", default=False)
+        learn = self.boolean(table, "schedule", "learn_deadline", default=True)
         on_this_pc = no_provider_behind(sender.smtp_host)
         problem = every_minutes_problem(every, on_this_pc=on_this_pc)
         if problem is None and not on_this_pc:
