@@ -23,6 +23,10 @@ log = logging.getLogger(__name__)
 #: The longest the loop sleeps in one go: bounds how late a wall-clock jump is noticed.
 _MAX_IDLE_S = 60.0
 
+#: A canary sent this little sooner than the quiet interval still counts as one interval ago:
+#: the canary leaves a moment after its check starts, and the schedule's slots are fixed.
+_QUIET_SLACK_S = 60.0
+
 
 class SleepDetector:
     """Notices wall-clock time that passed while monotonic time stood still: the PC slept.
@@ -187,6 +191,45 @@ class Loop:
         )
         return True
 
+    def regular_interval_now(self) -> float:
+        """The regular schedule's interval in force now (the quiet one when no reminders are due).
+
+        Read by the tray and ``status`` to say when the next check comes, and by the loop.
+        """
+        schedule = self.runner.config.schedule
+        quiet = schedule.quiet_every_seconds
+        if quiet is None or self._reminders_due(self.clock.now()):
+            return schedule.every_seconds
+        return quiet
+
+    def _reminders_due(self, now: float) -> bool:
+        from .batches import reminders_due
+        from .state import in_office_hours
+
+        times: tuple[str, ...] = ()
+        if self.reminder_times is not None:
+            times = self.reminder_times.times()
+        batch = self.batch_watch.last_batch if self.batch_watch is not None else None
+        return reminders_due(
+            now,
+            in_office_hours=in_office_hours(self.runner.config.alerts.policy, now),
+            reminder_times=times,
+            last_batch_at=batch.last_at if batch is not None else None,
+        )
+
+    def _quiet_hours(self, now: float) -> bool:
+        """True when no reminders are due and the last canary went less than the quiet interval
+        ago: the regular check waits (nights, weekends). The canary after each batch and at
+        each reminder time, "Check now" and the first check go regardless."""
+        interval = self.regular_interval_now()
+        if interval <= self.runner.config.schedule.every_seconds:
+            return False
+        try:
+            recent = self.runner.history.recent(1)
+        except Exception:
+            return False  # cannot tell: check, rather than leave the status unchecked
+        return bool(recent) and now - recent[0].sent_at < interval - _QUIET_SLACK_S
+
     def _watch_batches(self) -> None:
         """A canary after each reminder batch (Sent folder) and after each reminder time."""
         watch, times = self.batch_watch, self.reminder_times
@@ -231,7 +274,7 @@ class Loop:
             requested, self._check_requested = self._check_requested, False
         if requested or not plan.due(now):
             return requested
-        if self._thinned():
+        if self._thinned() or self._quiet_hours(now):
             plan.skip(now)
             return False
         retry_at = self.runner.signin_retry_at()

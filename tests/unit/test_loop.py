@@ -61,7 +61,8 @@ class CountingRunner:
 
     def __init__(self, interval_s: float) -> None:
         self.checks = 0
-        self.config = type("C", (), {"schedule": type("S", (), {"every_seconds": interval_s})})()
+        schedule = type("S", (), {"every_seconds": interval_s, "quiet_every_seconds": None})
+        self.config = type("C", (), {"schedule": schedule})()
 
     def safe_check(self, stop: threading.Event) -> Any:
         self.checks += 1
