@@ -260,7 +260,10 @@ class Runner:
         """How long the next canary may take: learned from this account's arrivals, or fixed.
 
         The configured deadline is the upper bound (and the whole rule with ``learn_deadline =
-        false``); see ``batches.learned_deadline`` for the percentile, margin and floor.
+        false``); see ``batches.learned_deadline`` for the percentile, margin and floor. A loss
+        under a learned deadline is confirmed by a second canary (:meth:`_confirm`), so it is
+        told after two learned deadlines: a learned one is used only while that is sooner than
+        the configured one, else learning would make the alert later, not sooner.
         """
         configured = self.config.schedule.deadline_seconds
         if not self.config.schedule.learn_deadline:
@@ -271,7 +274,8 @@ class Runner:
             latencies = self.history.arrival_latencies(DEFAULT_DEADLINE_RULES.window)
         except StorageError:
             return configured
-        return learned_deadline(latencies, configured, DEFAULT_DEADLINE_RULES).seconds
+        learned = learned_deadline(latencies, configured, DEFAULT_DEADLINE_RULES).seconds
+        return learned if 2 * learned < configured else configured
 
     def _new_canary(self) -> Canary:
         sent_at = self.clock.now()

@@ -691,3 +691,14 @@ def test_while_down_a_lost_canary_is_not_confirmed_again(tmp_path: Path) -> None
     report = runner.check()
     assert len(runner.probe.sent) == sent_before + 1  # type: ignore[attr-defined]
     assert report.result.outcome is Outcome.LOST
+
+
+def test_a_learned_deadline_over_half_the_setting_gives_way_to_the_setting(tmp_path: Path) -> None:
+    runner, mailbox, clock = learned_runner(tmp_path)
+    # A slow account: arrivals of about 4 minutes teach a deadline near 9; confirmed, a loss
+    # would be told after 18 minutes, later than the configured 10: the setting is used.
+    mailbox.delays = [240.0] * 60
+    for _ in range(60):
+        runner.check()
+        clock.t += 1800
+    assert runner.deadline_seconds() == 600
