@@ -76,8 +76,8 @@ from watchdog.mailbox import Found  # noqa: E402
 from watchdog.models import AlertPolicy, Policy, Security, SmtpReply  # noqa: E402
 from watchdog.notify import Alert, AlertKind, AttemptResult  # noqa: E402
 from watchdog.notify.notifier import Notifier  # noqa: E402
-from watchdog.tokens import CANARY_HEADER  # noqa: E402
 from watchdog.runner import Runner  # noqa: E402
+from watchdog.tokens import CANARY_HEADER  # noqa: E402
 
 BEGIN = "<!-- detection:begin (written by benchmarks/detection.py --write-docs) -->"
 END = "<!-- detection:end -->"

@@ -163,6 +163,11 @@ class Runner:
         # scheduled checks so Watchdog never locks the account by retrying a wrong password.
         self._refused_signins = 0
         self._refused_at: float | None = None
+        # How a deadline is learned from arrivals (batches.DeadlineRules); tests on loopback
+        # servers, where canaries arrive in milliseconds, use seconds instead of minutes.
+        from .batches import DEFAULT_DEADLINE_RULES
+
+        self.deadline_rules = DEFAULT_DEADLINE_RULES
         # Canaries past a learned deadline that a confirmation canary is answering for, by
         # token, with the moment (their configured deadline) until which they are not yet lost.
         self._excused: dict[str, float] = {}
@@ -268,13 +273,14 @@ class Runner:
         configured = self.config.schedule.deadline_seconds
         if not self.config.schedule.learn_deadline:
             return configured
-        from .batches import DEFAULT_DEADLINE_RULES, learned_deadline
+        from .batches import learned_deadline
 
+        rules = self.deadline_rules
         try:
-            latencies = self.history.arrival_latencies(DEFAULT_DEADLINE_RULES.window)
+            latencies = self.history.arrival_latencies(rules.window)
         except StorageError:
             return configured
-        learned = learned_deadline(latencies, configured, DEFAULT_DEADLINE_RULES).seconds
+        learned = learned_deadline(latencies, configured, rules).seconds
         return learned if 2 * learned < configured else configured
 
     def _new_canary(self) -> Canary:
