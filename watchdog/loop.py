@@ -194,7 +194,8 @@ class Loop:
     def regular_interval_now(self) -> float:
         """The regular schedule's interval in force now (the quiet one when no reminders are due).
 
-        Read by the tray and ``status`` to say when the next check comes, and by the loop.
+        Anything that judges how old the last check may be (a heartbeat's period, a "last
+        check" that looks stale) must use this, not ``every_minutes``.
         """
         schedule = self.runner.config.schedule
         quiet = schedule.quiet_every_seconds
