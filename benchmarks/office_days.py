@@ -8,8 +8,9 @@ the new behaviour, the real ``BatchWatch`` reading a simulated Sent folder (time
 real one).
 
 Each simulated calendar day from a Monday on; Monday to Friday are office days (``--days`` of
-them), each with one reminder batch at the practice's hour (``--hour``, start drawn within ten
-minutes after it): 50 to 400 messages (uniform), one every 1 to 3 s (uniform), each filed in
+them), each with one reminder batch at the practice's hour (``--hour``, start drawn within half
+an hour after it, so its phase against a 30-minute schedule is uniform, as for a PC started
+each morning): 50 to 400 messages (uniform), one every 1 to 3 s (uniform), each filed in
 the Sent folder as it is sent (Gmail, Outlook.com and Microsoft 365 do). On a share of office
 days (``--block-share``) a block starts at a uniformly random moment of the batch: from then on
 to the end of the day, every canary the server accepts is never delivered (a silent drop, the
@@ -236,7 +237,7 @@ def plan_days(office_days: int, hour: float, block_share: float, rng: random.Ran
         sends: list[float] = []
         block = None
         if office:
-            t = start + hour * 3600 + rng.uniform(0, 600)
+            t = start + hour * 3600 + rng.uniform(0, 1800)
             for _ in range(rng.randint(50, 400)):
                 sends.append(t)
                 t += rng.uniform(1.0, 3.0)
