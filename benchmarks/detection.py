@@ -31,7 +31,15 @@ The drop: every canary the server accepts at or after the drop's start is never 
 canaries accepted before it still arrive (the pessimistic reading: the drop is seen only by
 canaries sent after it began). The drop starts at a uniformly random time between one and three
 intervals after the first check, so its phase against the schedule is uniform. Each trial starts
-from an empty history.
+from the same history of ``--warm-cycles`` healthy canaries (500 by default: the learned
+deadline's window; an installation that has run for about ten days), so a learned deadline is
+in force as it would be in practice; the healthy run starts from an empty history, where a
+learned deadline is the shortest and a false alarm the likeliest.
+
+With the learned deadline (``[schedule] learn_deadline``, on by default) a canary past a
+learned deadline shorter than the configured one is confirmed by a second canary sent at once,
+and DOWN comes only when that one is lost too; the fixed 10-minute deadline (the old default)
+is run beside it for comparison.
 
     .venv/bin/python benchmarks/detection.py                         # defaults: 30 / 10 min
     .venv/bin/python benchmarks/detection.py --trials 1000 --seed 8 --write-docs
@@ -45,6 +53,7 @@ import argparse
 import datetime as dt
 import math
 import random
+import shutil
 import statistics
 import sys
 import tempfile
@@ -85,9 +94,9 @@ KEY = b"detection-benchmark-key-32-bytes"
 # -- the simulated outside world ----------------------------------------------------------------
 
 
-def sim_clock() -> FakeClock:
+def sim_clock(start: float = START) -> FakeClock:
     """Wall and monotonic time that move only when the simulation moves them."""
-    return FakeClock(START, monotonic_start=START - MONO_OFFSET)
+    return FakeClock(start, monotonic_start=start - MONO_OFFSET)
 
 
 @dataclass
@@ -196,6 +205,7 @@ class Settings:
     every_minutes: float
     deadline_minutes: float
     policy: Policy
+    learn_deadline: bool = True
 
     @property
     def interval_s(self) -> float:
@@ -214,9 +224,11 @@ class Settings:
 class Installation:
     """The real runner, history and notifier, wired to the simulated edges."""
 
-    def __init__(self, folder: Path, settings: Settings, rng: random.Random) -> None:
+    def __init__(
+        self, folder: Path, settings: Settings, rng: random.Random, start: float = START
+    ) -> None:
         self.settings = settings
-        self.clock = sim_clock()
+        self.clock = sim_clock(start)
         self.provider = Provider(self.clock, rng, settings.deadline_s)
         self.channel = RecordingChannel()
         config = Config(
@@ -225,7 +237,11 @@ class Installation:
                 "frontdesk@example.test", "smtp.example.test", 465, Security.SSL, "frontdesk"
             ),
             seed=SeedConfig("seed@example.test", "imap.example.test", 993, Security.SSL, "seed"),
-            schedule=ScheduleConfig(settings.every_minutes, settings.deadline_minutes),
+            schedule=ScheduleConfig(
+                settings.every_minutes,
+                settings.deadline_minutes,
+                learn_deadline=settings.learn_deadline,
+            ),
             policy=settings.policy,
         )
         self.history = History(folder / "history.sqlite3")
@@ -302,21 +318,44 @@ class Drops:
     delays: list[float]  # drop start -> DOWN alert, seconds
     missed: int  # no DOWN alert within the cycle cap
     other_alerts: Counter[str]  # alerts before the DOWN one (there should be none)
+    deadline_s: float  # the deadline in force when the drops began (learned or configured)
+
+
+def warm_history(folder: Path, settings: Settings, cycles: int, rng: random.Random) -> float:
+    """``cycles`` healthy canaries into ``folder``'s history; returns when the next is due."""
+    folder.mkdir(parents=True, exist_ok=True)
+    inst = Installation(folder, settings, rng)
+    try:
+        for _ in range(cycles):
+            inst.cycle()
+        return inst.next_at
+    finally:
+        inst.close()
 
 
 def drop_trials(
-    folder: Path, settings: Settings, trials: int, rng: random.Random, max_cycles: int = 50
+    folder: Path,
+    settings: Settings,
+    trials: int,
+    rng: random.Random,
+    max_cycles: int = 50,
+    warm_cycles: int = 500,
 ) -> Drops:
     """``trials`` silent drops at random times; the delay from each start to its DOWN alert."""
     delays: list[float] = []
     missed = 0
     other: Counter[str] = Counter()
+    start = warm_history(folder / "warm", settings, warm_cycles, rng)
+    warm_file = folder / "warm" / "history.sqlite3"
+    deadline_s = settings.deadline_s
     for n in range(trials):
         trial = folder / f"trial-{n}"
         trial.mkdir()
-        inst = Installation(trial, settings, rng)
+        shutil.copyfile(warm_file, trial / "history.sqlite3")
+        inst = Installation(trial, settings, rng, start=start)
+        deadline_s = inst.runner.deadline_seconds()
         try:
-            inst.provider.drop_from = START + rng.uniform(1.0, 3.0) * settings.interval_s
+            inst.provider.drop_from = start + rng.uniform(1.0, 3.0) * settings.interval_s
             for _ in range(max_cycles):
                 inst.cycle()
                 down = [a for a in inst.channel.alerts if a.kind is AlertKind.DOWN]
@@ -331,7 +370,7 @@ def drop_trials(
                 missed += 1
         finally:
             inst.close()
-    return Drops(trials, delays, missed, other)
+    return Drops(trials, delays, missed, other, deadline_s)
 
 
 # -- report -------------------------------------------------------------------------------------
@@ -366,19 +405,25 @@ def report(runs: Sequence[Run], seed: int, when: str, mach: dict[str, str]) -> s
         f"A canary every {first.every_minutes:g} min, deadline {first.deadline_minutes:g} min: "
         f"the bound is one interval plus one deadline, {minutes(first.bound_s)}. Seed {seed}.",
         "",
-        "| DOWN after lost in a row | Experiment | Runs | Result | Goal |",
-        "|---:|---|---:|---|---|",
+        "| DOWN after lost in a row | Deadline | Experiment | Runs | Result | Goal |",
+        "|---:|---|---|---:|---|---|",
     ]
     notes = []
     for run in runs:
         n = run.settings.policy.down_after_lost
         default = " (default)" if n == Policy().down_after_lost else ""
+        kind = (
+            "learned, confirmed" + (" (default)" if ScheduleConfig().learn_deadline else "")
+            if run.settings.learn_deadline
+            else f"fixed {run.settings.deadline_minutes:g} min"
+            + ("" if ScheduleConfig().learn_deadline else " (default)")
+        )
         healthy, drops, bound = run.healthy, run.drops, run.settings.bound_s
         false_alarms = sum(healthy.alerts.values())
         alerts_text = ", ".join(f"{k} {v}" for k, v in sorted(healthy.alerts.items()))
         outcomes_text = ", ".join(f"{k} {v}" for k, v in sorted(healthy.outcomes.items()))
         lines.append(
-            f"| {n}{default} | healthy cycles, drawn delays | {healthy.cycles} | "
+            f"| {n}{default} | {kind} | healthy cycles, drawn delays | {healthy.cycles} | "
             f"alerts raised: **{false_alarms}**{f' ({alerts_text})' if alerts_text else ''}; "
             f"outcomes: {outcomes_text} | 0 alerts: {verdict(false_alarms == 0)} |"
         )
@@ -393,18 +438,19 @@ def report(runs: Sequence[Run], seed: int, when: str, mach: dict[str, str]) -> s
         else:
             spread = "no DOWN alert in any trial"
         lines.append(
-            f"| {n}{default} | silent drop at a random time | {drops.trials} | drop start to "
-            f"DOWN alert: {spread}; over the bound or never: {over} | all within "
+            f"| {n}{default} | {kind} | silent drop at a random time | {drops.trials} | "
+            f"drop start to DOWN alert: {spread}; over the bound or never: {over} | all within "
             f"{minutes(bound)}: {verdict(over == 0)} |"
         )
         delays = healthy.delays
         under_10 = sum(1 for x in delays if x < 10) / len(delays)
         before = sum(drops.other_alerts.values())
         notes.append(
-            f"- DOWN after {n}: delays drawn in the healthy run {under_10:.0%} under 10 s, median "
-            f"{statistics.median(delays):.1f} s, longest {max(delays):.0f} s (0.8 x deadline = "
-            f"{0.8 * run.settings.deadline_s:.0f} s); alerts before the DOWN alert in the drop "
-            f"trials: {before}."
+            f"- DOWN after {n}, {kind} deadline: deadline in force when the drops began "
+            f"{drops.deadline_s:.0f} s; delays drawn in the healthy run {under_10:.0%} under "
+            f"10 s, median {statistics.median(delays):.1f} s, longest {max(delays):.0f} s "
+            f"(0.8 x deadline = {0.8 * run.settings.deadline_s:.0f} s); alerts before the "
+            f"DOWN alert in the drop trials: {before}."
         )
     lines += [
         "",
@@ -438,6 +484,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p.add_argument("--cycles", type=int, default=200, help="healthy cycles (default 200)")
     p.add_argument("--trials", type=int, default=1000, help="drop trials (default 1000)")
     p.add_argument("--seed", type=int, default=8, help="random seed (default 8)")
+    p.add_argument(
+        "--warm-cycles",
+        type=int,
+        default=500,
+        help="healthy canaries in the history each drop trial starts from (default 500)",
+    )
     p.add_argument("--write-docs", action="store_true", help="update docs/performance.md")
     return p.parse_args(argv)
 
@@ -446,17 +498,25 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     counts = args.down_after_lost or list(dict.fromkeys([Policy().down_after_lost, 1]))
     runs = []
+    # Each count with the learned deadline (the default), and the default count with the old
+    # fixed deadline beside it.
+    plans = [(n, True) for n in counts] + [(counts[0], False)]
     with tempfile.TemporaryDirectory(prefix="watchdog-detection-") as tmp:
-        for n in counts:
+        for n, learn in plans:
             settings = Settings(
-                args.every_minutes, args.deadline_minutes, replace(Policy(), down_after_lost=n)
+                args.every_minutes,
+                args.deadline_minutes,
+                replace(Policy(), down_after_lost=n),
+                learn_deadline=learn,
             )
             rng = random.Random(args.seed)  # the same delays and drop times for each setting
-            folder = Path(tmp) / f"down-after-{n}"
+            folder = Path(tmp) / f"down-after-{n}-{'learned' if learn else 'fixed'}"
             (folder / "healthy").mkdir(parents=True)
             healthy = healthy_run(folder / "healthy", settings, args.cycles, rng)
             (folder / "drops").mkdir()
-            drops = drop_trials(folder / "drops", settings, args.trials, rng)
+            drops = drop_trials(
+                folder / "drops", settings, args.trials, rng, warm_cycles=args.warm_cycles
+            )
             runs.append(Run(settings, healthy, drops))
     when = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
     block = report(runs, args.seed, when, machine())

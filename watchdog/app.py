@@ -370,7 +370,11 @@ class AppControls:
         if status is Status.UP:
             from .state import overdue_canaries
 
-            overdue = overdue_canaries(app.history.pending(), app.clock.now())
+            overdue = overdue_canaries(
+                app.history.pending(),
+                app.clock.now(),
+                configured_deadline_s=app.config.schedule.deadline_seconds,
+            )
             if overdue:
                 # Never green on a check that has not come back: the status is in doubt.
                 waiting = time.strftime("%H:%M", time.localtime(overdue[0].sent_at))

@@ -116,17 +116,28 @@ class ScheduleConfig:
     every_minutes: float = 30.0
     deadline_minutes: float = 10.0
     # Learn the deadline from this account's own arrival times (a high percentile with a margin,
-    # never above deadline_minutes): a block is told sooner than a fixed 10 minutes would. Off by
-    # default: with DOWN at the first lost canary, benchmarks/detection.py raised a false DOWN
-    # for a rare 8-minute delay under a learned 2-minute deadline (see docs/batches.md).
-    learn_deadline: bool = False
+    # never above deadline_minutes): a block is told sooner than a fixed 10 minutes would. A
+    # canary past a learned (shorter) deadline is confirmed by a second one before DOWN, so a
+    # rare long hold raises no alert (benchmarks/detection.py; docs/batches.md).
+    learn_deadline: bool = True
     # When the practice's software sends its reminders ("HH:MM", this PC's time), for accounts
     # whose Sent folder shows nothing: a canary goes out 20 minutes after each.
     reminder_times: tuple[str, ...] = ()
+    # The regular interval when no reminders are due (nights, weekends: outside the office hours
+    # of [alerts] and away from the reminder times and batches); None: every_minutes all day.
+    # The config's default is 120 (docs/configuration.md), None for a server on this PC.
+    quiet_every_minutes: float | None = None
 
     @property
     def every_seconds(self) -> float:
         return self.every_minutes * 60.0
+
+    @property
+    def quiet_every_seconds(self) -> float | None:
+        """The quiet hours' interval, never shorter than the regular one (None: no thinning)."""
+        if self.quiet_every_minutes is None or self.quiet_every_minutes <= self.every_minutes:
+            return None
+        return self.quiet_every_minutes * 60.0
 
     @property
     def deadline_seconds(self) -> float:
@@ -708,13 +719,19 @@ class _Reader:
         :func:`every_minutes_problem`); the sender decides which bounds apply."""
         self.refuse_unknown(
             table,
-            {"every_minutes", "deadline_minutes", "learn_deadline", "reminder_times"},
+            {
+                "every_minutes",
+                "deadline_minutes",
+                "learn_deadline",
+                "reminder_times",
+                "quiet_every_minutes",
+            },
             "schedule",
         )
         reminder_times = self.reminder_times(table)
         every = self.minutes(table, "schedule", "every_minutes", default=30.0)
         deadline = self.minutes(table, "schedule", "deadline_minutes", default=10.0)
-        learn = self.boolean(table, "schedule", "learn_deadline", default=False)
+        learn = self.boolean(table, "schedule", "learn_deadline", default=True)
         on_this_pc = no_provider_behind(sender.smtp_host)
         problem = every_minutes_problem(every, on_this_pc=on_this_pc)
         if problem is None and not on_this_pc:
@@ -731,7 +748,30 @@ class _Reader:
             deadline_minutes=deadline,
             learn_deadline=learn,
             reminder_times=reminder_times,
+            quiet_every_minutes=self.quiet_every(table, every, on_this_pc=on_this_pc),
         )
+
+    def quiet_every(self, table: dict[str, Any], every: float, *, on_this_pc: bool) -> float | None:
+        """``[schedule] quiet_every_minutes``: the interval when no reminders are due.
+
+        Default 120 (docs/configuration.md gives the reasons); with no provider behind the
+        outgoing server (this PC, test names) no default thinning: nobody's budget is spent
+        there, and a demo or a test should see the schedule it set.
+        """
+        if "quiet_every_minutes" not in table:
+            return None if on_this_pc or every >= QUIET_EVERY_MINUTES else QUIET_EVERY_MINUTES
+        value = self.minutes(table, "schedule", "quiet_every_minutes", default=every)
+        if not every <= value <= max(MAX_QUIET_EVERY_MINUTES, every):
+            raise self.fail(
+                "schedule",
+                "quiet_every_minutes",
+                f"= {value:g} must be from every_minutes ({every:g}) to "
+                f"{MAX_QUIET_EVERY_MINUTES:g} minutes: never more often than the regular "
+                "checks, and at least one check every "
+                f"{MAX_QUIET_EVERY_MINUTES / 60:g} hours through nights and weekends "
+                "(equal to every_minutes: no quieter schedule)",
+            )
+        return value
 
     def reminder_times(self, table: dict[str, Any]) -> tuple[str, ...]:
         """``[schedule] reminder_times``: a list of "HH:MM" times of day, at most 24."""
@@ -1008,6 +1048,14 @@ def no_provider_behind(host: str) -> bool:
 MIN_EVERY_MINUTES = 5.0
 MAX_EVERY_MINUTES = 24 * 60.0
 MIN_DEADLINE_MINUTES = 1.0
+#: ``[schedule] quiet_every_minutes``: the regular interval when no reminders are due, and its
+#: upper bound. Two hours: nobody acts on an alert at night and no reminders go out, so a check
+#: every 2 hours (6 in a 12-hour night instead of 24) still finds a block set off outside the
+#: reminders within 2 hours plus a deadline, and the office opens on a fresh check (the regular
+#: interval returns at opening). At most 4 hours: the watch goes on through nights and
+#: weekends, and a dead man's switch (heartbeat) set to the quiet interval still means something.
+QUIET_EVERY_MINUTES = 120.0
+MAX_QUIET_EVERY_MINUTES = 240.0
 MAX_DEADLINE_MINUTES = 4 * 60.0
 #: Shares of the provider's published daily sending limit that the canaries alone may use:
 #: above the first, setup and doctor warn; from the second on, the config is refused.

@@ -1,7 +1,8 @@
 """The background loop: checks on a schedule, Check now, pause / resume, and PC sleep.
 
-``schedule`` plans the runs; this module owns what schedule does not: waking early for
-"Check now" and for stopping, holding checks during a pause, and noticing that the PC slept.
+:class:`Plan` plans the runs on the loop's injected clock (so tests and the benchmarks drive it
+with a simulated one); the loop wakes early for "Check now" and for stopping, holds checks
+during a pause, and notices that the PC slept.
 """
 
 from __future__ import annotations
@@ -21,6 +22,10 @@ log = logging.getLogger(__name__)
 
 #: The longest the loop sleeps in one go: bounds how late a wall-clock jump is noticed.
 _MAX_IDLE_S = 60.0
+
+#: A canary sent this little sooner than the quiet interval still counts as one interval ago:
+#: the canary leaves a moment after its check starts, and the schedule's slots are fixed.
+_QUIET_SLACK_S = 60.0
 
 
 class SleepDetector:
@@ -44,6 +49,33 @@ class SleepDetector:
             return 0.0
         slept = (wall - last[0]) - (mono - last[1])
         return slept if slept > self.threshold_s else 0.0
+
+
+class Plan:
+    """When the next scheduled check is due, in the loop clock's time.
+
+    The next run is planned from the *start* of the last check (re-anchoring): planned from its
+    end, a check that waited out its deadline would push every later check back by that wait.
+    A check that ran longer than the interval is followed at once.
+    """
+
+    def __init__(self, every_s: float, now: float) -> None:
+        self.every_s = every_s
+        self.next_at = now + every_s
+
+    def due(self, now: float) -> bool:
+        return now >= self.next_at
+
+    def ran(self, started: float, now: float) -> None:
+        """A check started at ``started`` and ended at ``now``: plan the next from its start."""
+        self.next_at = max(now, started + self.every_s)
+
+    def skip(self, now: float) -> None:
+        """A scheduled check was let pass: the schedule moves on as if it had run."""
+        self.next_at = now + self.every_s
+
+    def seconds_left(self, now: float) -> float:
+        return max(0.0, self.next_at - now)
 
 
 class Loop:
@@ -103,34 +135,33 @@ class Loop:
 
     def run(self) -> None:
         """Check on schedule until stopped; errors in a check never end the loop."""
-        import schedule
-
-        interval = self.runner.config.schedule.every_seconds
-        scheduler = schedule.Scheduler()
-        # schedule types the interval as int, but it only feeds it to timedelta(seconds=...), and
-        # fractional intervals are part of the config contract (demos and tests).
-        job = scheduler.every(interval).seconds.do(lambda: None)  # type: ignore[arg-type]
+        plan = Plan(self.runner.config.schedule.every_seconds, self.clock.now())
         while not self.stopping.is_set():
-            self._notice_sleep()
-            self._watch_batches()
-            if self._due(job):
-                started = datetime.datetime.now()
-                self.last_check_at = self.clock.now()
-                self.runner.safe_check(self.stopping)
-                # Re-anchor to the start: schedule would plan from the end of a long check.
-                job.next_run = max(
-                    datetime.datetime.now(), started + datetime.timedelta(seconds=interval)
-                )
-                job.last_run = started
-            idle = min(max(scheduler.idle_seconds or 0.0, 0.0), _MAX_IDLE_S)
-            paused_until = self.paused_until
-            if paused_until is not None:
-                # The schedule is overdue during a pause; wait for the pause to end instead.
-                idle = min(max(paused_until - self.clock.now(), 0.0), _MAX_IDLE_S)
-            if self.batch_watch is not None:
-                idle = min(idle, self.batch_watch.seconds_to_next_poll())
+            idle = self.step(plan)
             self._wake.wait(idle)
             self._wake.clear()
+
+    def step(self, plan: Plan) -> float:
+        """One turn of the loop: a check if one is due; returns how long to wait for the next.
+
+        Everything here reads the injected clock, so a simulated clock drives the real loop
+        (tests, ``benchmarks/office_days.py``).
+        """
+        self._notice_sleep()
+        self._watch_batches()
+        if self._due(plan):
+            started = self.clock.now()
+            self.last_check_at = started
+            self.runner.safe_check(self.stopping)
+            plan.ran(started, self.clock.now())
+        idle = min(plan.seconds_left(self.clock.now()), _MAX_IDLE_S)
+        paused_until = self.paused_until
+        if paused_until is not None:
+            # The schedule is overdue during a pause; wait for the pause to end instead.
+            idle = min(max(paused_until - self.clock.now(), 0.0), _MAX_IDLE_S)
+        if self.batch_watch is not None:
+            idle = min(idle, self.batch_watch.seconds_to_next_poll())
+        return idle
 
     def _thinned(self) -> bool:
         """True when today's sending budget is tight and a regular canary would use too much.
@@ -159,6 +190,46 @@ class Loop:
             "(the check after each reminder batch still goes)"
         )
         return True
+
+    def regular_interval_now(self) -> float:
+        """The regular schedule's interval in force now (the quiet one when no reminders are due).
+
+        Anything that judges how old the last check may be (a heartbeat's period, a "last
+        check" that looks stale) must use this, not ``every_minutes``.
+        """
+        schedule = self.runner.config.schedule
+        quiet = schedule.quiet_every_seconds
+        if quiet is None or self._reminders_due(self.clock.now()):
+            return schedule.every_seconds
+        return quiet
+
+    def _reminders_due(self, now: float) -> bool:
+        from .batches import reminders_due
+        from .state import in_office_hours
+
+        times: tuple[str, ...] = ()
+        if self.reminder_times is not None:
+            times = self.reminder_times.times()
+        batch = self.batch_watch.last_batch if self.batch_watch is not None else None
+        return reminders_due(
+            now,
+            in_office_hours=in_office_hours(self.runner.config.alerts.policy, now),
+            reminder_times=times,
+            last_batch_at=batch.last_at if batch is not None else None,
+        )
+
+    def _quiet_hours(self, now: float) -> bool:
+        """True when no reminders are due and the last canary went less than the quiet interval
+        ago: the regular check waits (nights, weekends). The canary after each batch and at
+        each reminder time, "Check now" and the first check go regardless."""
+        interval = self.regular_interval_now()
+        if interval <= self.runner.config.schedule.every_seconds:
+            return False
+        try:
+            recent = self.runner.history.recent(1)
+        except Exception:
+            return False  # cannot tell: check, rather than leave the status unchecked
+        return bool(recent) and now - recent[0].sent_at < interval - _QUIET_SLACK_S
 
     def _watch_batches(self) -> None:
         """A canary after each reminder batch (Sent folder) and after each reminder time."""
@@ -192,42 +263,32 @@ class Loop:
         with self._lock:
             self._check_requested = True
 
-    def _due(self, job: object) -> bool:
+    def _due(self, plan: Plan) -> bool:
         """A check is due when asked for, or by the schedule, and not during a pause."""
-        import schedule
-
-        assert isinstance(job, schedule.Job)
+        now = self.clock.now()
         with self._lock:
             if self._paused_until is not None:
-                if self.clock.now() < self._paused_until:
+                if now < self._paused_until:
                     return False
                 self._paused_until = None
                 self._check_requested = True  # a pause ends with a check
             requested, self._check_requested = self._check_requested, False
-        if requested or not job.should_run:
+        if requested or not plan.due(now):
             return requested
-        if self._thinned():
-            return self._skip(job)
+        if self._thinned() or self._quiet_hours(now):
+            plan.skip(now)
+            return False
         retry_at = self.runner.signin_retry_at()
-        if retry_at is not None and self.clock.now() < retry_at:
+        if retry_at is not None and now < retry_at:
             # The provider refused the password more than once: a scheduled retry would only
             # add to its lockout count. "Check now" (requested) still tries at once.
             log.info(
                 "Not signing in again until %s: the provider refused the password",
                 datetime.datetime.fromtimestamp(retry_at).strftime("%H:%M"),
             )
-            return self._skip(job)
+            plan.skip(now)
+            return False
         return True
-
-    @staticmethod
-    def _skip(job: object) -> bool:
-        """Let a scheduled check pass without running it: the schedule moves on as if it had."""
-        import schedule
-
-        assert isinstance(job, schedule.Job)
-        job.last_run = datetime.datetime.now()
-        job._schedule_next_run()
-        return False
 
     def _notice_sleep(self) -> None:
         now, mono = self.clock.now(), self.clock.monotonic()

@@ -81,9 +81,21 @@ _STILL_TRYING = frozenset({Diagnosis.DELAYED, Diagnosis.RATE_LIMITED})
 OVERDUE_GRACE_S = 60.0
 
 
-def overdue_canaries(pending: Sequence[CheckResult], now: float) -> list[CheckResult]:
-    """Pending canaries more than :data:`OVERDUE_GRACE_S` past their deadline, oldest first."""
-    return [p for p in pending if now > p.deadline_at + OVERDUE_GRACE_S]
+def overdue_canaries(
+    pending: Sequence[CheckResult], now: float, *, configured_deadline_s: float = 0.0
+) -> list[CheckResult]:
+    """Pending canaries more than :data:`OVERDUE_GRACE_S` past their deadline, oldest first.
+
+    ``configured_deadline_s`` (``[schedule] deadline_minutes``): a canary is in doubt only once
+    past that too. A learned deadline may be shorter, and a canary past it is not cut off: a
+    second canary is confirming it, or it waits out the configured deadline before it is
+    called lost; calling it overdue meanwhile would turn a green icon grey for nothing.
+    """
+    return [
+        p
+        for p in pending
+        if now > max(p.deadline_at, p.sent_at + configured_deadline_s) + OVERDUE_GRACE_S
+    ]
 
 
 INITIAL = StatusSnapshot(status=Status.UNKNOWN, since=None, reason="No check has run yet.")

@@ -538,3 +538,22 @@ def test_the_touched_count_is_every_send_inside_the_window_and_no_other(
     assert touched.count == len(inside)
     if inside:
         assert (touched.first_at, touched.last_at) == (min(inside), max(inside))
+
+
+def test_reminders_are_due_in_office_hours_near_a_reminder_time_and_after_a_batch() -> None:
+    import datetime as dt
+
+    from watchdog.batches import reminders_due
+
+    def at(hhmm: str, day: str = "2026-12-06") -> float:  # a Sunday
+        return dt.datetime.strptime(f"{day} {hhmm}", "%Y-%m-%d %H:%M").astimezone().timestamp()
+
+    night = at("03:00")
+    assert reminders_due(night, in_office_hours=True)
+    assert not reminders_due(night, in_office_hours=False)
+    assert reminders_due(night, in_office_hours=False, reminder_times=["03:30"])
+    assert not reminders_due(night, in_office_hours=False, reminder_times=["17:30"])
+    # A time just before midnight counts for the small hours after it.
+    assert reminders_due(at("00:20"), in_office_hours=False, reminder_times=["23:45"])
+    assert reminders_due(night, in_office_hours=False, last_batch_at=night - 1800)
+    assert not reminders_due(night, in_office_hours=False, last_batch_at=night - 3 * 3600)

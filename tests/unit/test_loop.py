@@ -62,7 +62,8 @@ class CountingRunner:
 
     def __init__(self, interval_s: float) -> None:
         self.checks = 0
-        self.config = type("C", (), {"schedule": type("S", (), {"every_seconds": interval_s})})()
+        schedule = type("S", (), {"every_seconds": interval_s, "quiet_every_seconds": None})
+        self.config = type("C", (), {"schedule": schedule})()
 
     def safe_check(self, stop: threading.Event) -> Any:
         self.checks += 1
@@ -70,6 +71,9 @@ class CountingRunner:
 
     def after_sleep(self, slept: float, asleep_from: float) -> int:
         return 0
+
+    def signin_retry_at(self) -> float | None:
+        return None
 
 
 def wait_until(condition: Any, timeout: float = 5.0) -> bool:
@@ -123,3 +127,35 @@ def test_an_idle_loop_sleeps_until_the_next_check_instead_of_polling() -> None:
         loop.stop()
         thread.join(timeout=5)
     assert not thread.is_alive()
+
+
+class SlowRunner(CountingRunner):
+    """Each check waits out a 10-minute deadline on the simulated clock."""
+
+    def __init__(self, clock: FakeClock, interval_s: float, takes_s: float) -> None:
+        super().__init__(interval_s)
+        self.clock = clock
+        self.takes_s = takes_s
+        self.started: list[float] = []
+
+    def safe_check(self, stop: threading.Event) -> Any:
+        self.started.append(self.clock.now())
+        self.clock.t += self.takes_s
+        return super().safe_check(stop)
+
+
+def test_the_schedule_is_re_anchored_to_each_check_s_start_on_the_loop_s_clock() -> None:
+    from watchdog.loop import Plan
+
+    clock = FakeClock()
+    t0 = clock.now()
+    runner = SlowRunner(clock, interval_s=1800, takes_s=600)
+    loop = Loop(runner, clock)  # type: ignore[arg-type]
+    plan = Plan(1800, clock.now())
+    for _ in range(500):  # bounded: each turn moves the simulated clock on by what it waits
+        if len(runner.started) == 4:
+            break
+        clock.t += loop.step(plan)
+    # Planned from each start (not from the end of a check that waited 10 minutes), and on
+    # the injected clock: the real clock has not moved an interval during this test.
+    assert [t - t0 for t in runner.started] == [0, 1800, 3600, 5400]

@@ -95,25 +95,23 @@ def test_the_loop_asks_for_a_canary_at_a_reminder_time(tmp_path: Path) -> None:
 def test_a_tight_daily_budget_thins_the_regular_schedule_but_never_the_canary_after_a_batch(
     tmp_path: Path,
 ) -> None:
-    import schedule
-
     from tests.unit.test_runner import FakeMailbox
     from tests.unit.test_runner_hardening import QueuedProbe, runner_for
     from watchdog.batch_watch import BatchWatch
     from watchdog.batches import daily_budget
-    from watchdog.loop import Loop
+    from watchdog.loop import Loop, Plan
 
     clock = clock_at(at("2026-12-07", "12:00"))
     runner = runner_for(tmp_path, QueuedProbe(), FakeMailbox(clock), clock)
     runner.check()  # a canary just now
     watch = BatchWatch(lambda: None, clock)  # type: ignore[arg-type, return-value]
     loop = Loop(runner, clock, batch_watch=watch)
-    job = schedule.Scheduler().every(60).seconds.do(lambda: None)
+    plan = Plan(60, clock.now())
 
     def due() -> bool:
-        job.next_run = dt.datetime.now() - dt.timedelta(seconds=1)
+        plan.next_at = clock.now() - 1
         loop._check_requested = False
-        return loop._due(job)
+        return loop._due(plan)
 
     assert due() is True  # nothing known of the budget: the schedule as configured
     watch.budget = daily_budget(100, 1, 500, "Gmail")  # room left, but not for every minute
@@ -128,7 +126,7 @@ def test_a_tight_daily_budget_thins_the_regular_schedule_but_never_the_canary_af
     assert watch.budget.warn
     assert due() is False
     loop.request_check()  # a batch (or a person) asks: it still goes
-    assert loop._due(job) is True
+    assert loop._due(plan) is True
 
 
 def test_batches_and_the_sent_folder_can_be_set_and_a_contradiction_is_named(
@@ -167,3 +165,84 @@ username = "seed"
         load_config(bad)
     message = str(raised.value)
     assert str(bad) in message and "[batches]" in message and "quiet_after_s" in message
+
+
+def test_nights_and_weekends_get_the_quiet_interval_and_office_hours_the_regular_one(
+    tmp_path: Path,
+) -> None:
+    from dataclasses import replace
+
+    from tests.unit.test_runner import FakeMailbox
+    from tests.unit.test_runner_hardening import QueuedProbe, runner_for
+    from watchdog.config import ScheduleConfig
+    from watchdog.loop import Loop, Plan
+
+    clock = clock_at(at("2026-12-06", "02:00"))  # a Sunday night
+    runner = runner_for(tmp_path, QueuedProbe(), FakeMailbox(clock), clock)
+    runner.config = replace(
+        runner.config,
+        schedule=ScheduleConfig(every_minutes=30, deadline_minutes=1, quiet_every_minutes=120),
+    )
+    times = ReminderTimes(["20:00"], clock)
+    loop = Loop(runner, clock, reminder_times=times)
+    plan = Plan(1800, clock.now())
+
+    def scheduled_check_due() -> bool:
+        plan.next_at = clock.now()
+        loop._check_requested = False
+        return loop._due(plan)
+
+    runner.check()  # 02:00
+    assert loop.regular_interval_now() == 7200
+    clock.t = at("2026-12-06", "02:30")
+    assert scheduled_check_due() is False  # the night's interval is 2 hours
+    clock.t = at("2026-12-06", "04:00")
+    assert scheduled_check_due() is True
+    runner.check()
+    clock.t = at("2026-12-06", "19:30")  # an hour near the practice's 20:00 reminders
+    runner.check()
+    clock.t = at("2026-12-06", "20:00")
+    assert loop.regular_interval_now() == 1800
+    assert scheduled_check_due() is True
+    clock.t = at("2026-12-07", "07:00")  # Monday: the office opens
+    runner.check()
+    clock.t = at("2026-12-07", "07:30")
+    assert scheduled_check_due() is True
+    loop.request_check()  # "Check now" is never held
+    clock.t = at("2026-12-07", "02:00") + 60
+    assert loop._due(plan) is True
+
+
+def test_the_quiet_interval_in_the_config_is_bounded_and_named_when_wrong(tmp_path: Path) -> None:
+    base = """
+[sender]
+address = "frontdesk@gmail.com"
+smtp_host = "smtp.gmail.com"
+smtp_port = 465
+security = "ssl"
+username = "frontdesk@gmail.com"
+[seed]
+address = "seed@example.test"
+imap_host = "127.0.0.1"
+imap_port = 143
+security = "none"
+username = "seed"
+[schedule]
+"""
+    default = tmp_path / "default.toml"
+    default.write_text(base, encoding="utf-8")
+    assert load_config(default).schedule.quiet_every_minutes == 120
+    local = tmp_path / "local.toml"
+    local.write_text(base.replace("smtp.gmail.com", "127.0.0.1"), encoding="utf-8")
+    assert load_config(local).schedule.quiet_every_seconds is None  # no provider behind it
+    for value in ("10", "300", '"2h"'):
+        bad = tmp_path / "bad.toml"
+        bad.write_text(base + f"quiet_every_minutes = {value}\n", encoding="utf-8")
+        with pytest.raises(ConfigError) as raised:
+            load_config(bad)
+        message = str(raised.value)
+        assert "quiet_every_minutes" in message and str(bad) in message
+        assert value.strip('"') in message
+    same = tmp_path / "same.toml"
+    same.write_text(base + "quiet_every_minutes = 30\n", encoding="utf-8")
+    assert load_config(same).schedule.quiet_every_seconds is None  # no quieter schedule

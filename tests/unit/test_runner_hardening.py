@@ -9,7 +9,6 @@ tested in tests/e2e.
 
 from __future__ import annotations
 
-import datetime
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
@@ -336,18 +335,17 @@ def test_scheduled_sign_ins_back_off_after_the_password_is_refused_twice(tmp_pat
 def test_the_loop_skips_scheduled_checks_while_backing_off_but_check_now_still_runs(
     tmp_path: Path,
 ) -> None:
-    import schedule
+    from watchdog.loop import Plan
 
     clock = FakeClock()
     runner = runner_for(tmp_path, QueuedProbe(), FakeMailbox(clock), clock)
     runner._refused_signins, runner._refused_at = 3, clock.now()
     loop = Loop(runner, clock)
-    job = schedule.Scheduler().every(60).seconds.do(lambda: None)
-    job.next_run = datetime.datetime.now() - datetime.timedelta(seconds=1)  # due
+    plan = Plan(60, clock.now() - 61)  # due
     loop._check_requested = False
-    assert loop._due(job) is False
+    assert loop._due(plan) is False
     loop.request_check()
-    assert loop._due(job) is True
+    assert loop._due(plan) is True
 
 
 # -- a PC clock that is wrong --------------------------------------------------------------
@@ -515,7 +513,7 @@ def test_a_password_with_accents_is_a_plain_setup_problem_and_never_shown(tmp_pa
     assert "accents" in str(raised.value) and "sëcret" not in str(raised.value)
 
 
-# -- a deadline learned from this account's arrivals (issue 14, opt-in) --------------------
+# -- a deadline learned from this account's arrivals (issue 14) ----------------------------
 
 
 def test_a_learned_deadline_follows_the_accounts_arrivals_and_never_exceeds_the_setting(
@@ -544,4 +542,164 @@ def test_a_learned_deadline_follows_the_accounts_arrivals_and_never_exceeds_the_
         runner.config,
         schedule=ScheduleConfig(every_minutes=30, deadline_minutes=10, learn_deadline=False),
     )
-    assert runner.deadline_seconds() == 600  # off: the setting, as by default
+    assert runner.deadline_seconds() == 600  # off: the setting
+
+
+# -- a loss under a learned deadline is confirmed by a second canary ------------------------
+
+
+class TimedMailbox(FakeMailbox):
+    """A seed mailbox where each canary arrives after the delay the test sets for it.
+
+    ``delays`` holds the delay of each canary sent next, in order (None: never arrives); a
+    canary without one arrives after 2 s. Waiting wakes at the arrival, as IDLE does.
+    """
+
+    def __init__(self, clock: FakeClock, probe: FakeProbe) -> None:
+        super().__init__(clock)
+        self.probe = probe
+        self.delays: list[float | None] = []
+        self.due: dict[str, float] = {}
+        self._seen = 0
+
+    def _post(self) -> None:
+        for message in self.probe.sent[self._seen :]:
+            token = str(message["X-Watchdog-Canary"])
+            delay = self.delays.pop(0) if self.delays else 2.0
+            if delay is not None:
+                self.due[token] = float(str(message["X-Sent-At"])) + delay
+        self._seen = len(self.probe.sent)
+        for token, at in list(self.due.items()):
+            if at <= self.clock.now():
+                self.arrived[token] = at
+                del self.due[token]
+
+    def search(self, tokens: Any) -> dict[str, Found]:
+        self._post()
+        return super().search(tokens)
+
+    def wait_for(self, token: str, deadline: float, **_: Any) -> Found | None:
+        self._post()
+        at = self.due.get(token, self.arrived.get(token))
+        if at is not None and at <= deadline:
+            self.clock.t = max(self.clock.t, at)
+        else:
+            self.clock.t = max(self.clock.t, deadline)
+        return self.search([token]).get(token)
+
+
+class StampingProbe(QueuedProbe):
+    """Notes when each canary left, so the test mailbox can time its arrival."""
+
+    def __init__(self, clock: FakeClock) -> None:
+        super().__init__()
+        self.clock = clock
+
+    def send(self, message: EmailMessage, **kw: Any) -> SmtpReply:
+        message["X-Sent-At"] = repr(self.clock.now())
+        return super().send(message, **kw)
+
+
+def learned_runner(tmp_path: Path) -> tuple[Runner, TimedMailbox, FakeClock]:
+    """A runner with 40 fast arrivals behind it: a learned deadline of 2 min under 10."""
+    from dataclasses import replace as replaced
+
+    from watchdog.config import ScheduleConfig
+
+    clock = FakeClock()
+    probe = StampingProbe(clock)
+    mailbox = TimedMailbox(clock, probe)
+    runner = runner_for(tmp_path, probe, mailbox, clock)
+    runner.config = replaced(
+        runner.config, schedule=ScheduleConfig(every_minutes=30, deadline_minutes=10)
+    )
+    for _ in range(40):
+        assert runner.check().result.outcome is Outcome.DELIVERED
+        clock.t += 1800
+    assert runner.deadline_seconds() == 120  # the floor: learned, and shorter than the setting
+    return runner, mailbox, clock
+
+
+def test_a_canary_past_its_learned_deadline_is_down_only_when_a_second_one_is_lost_too(
+    tmp_path: Path,
+) -> None:
+    runner, mailbox, _clock = learned_runner(tmp_path)
+    mailbox.delays = [None, None]
+    sent_before = len(runner.probe.sent)  # type: ignore[attr-defined]
+    report = runner.check()
+    assert len(runner.probe.sent) == sent_before + 2  # type: ignore[attr-defined]
+    assert report.result.outcome is Outcome.LOST
+    assert report.status.status is Status.DOWN
+    first, second = runner.history.recent(2)[::-1]
+    assert (first.outcome, second.outcome) == (Outcome.LOST, Outcome.LOST)
+    # The episode starts with the first loss, and DOWN came once.
+    assert report.status.streak_since == first.sent_at
+    assert [f.to_status for f in report.flips] == [Status.DOWN]
+    assert report.flips[0].at - first.sent_at == pytest.approx(240)  # two learned deadlines
+
+
+def test_a_first_canary_that_arrives_during_the_confirmation_raises_no_down(
+    tmp_path: Path,
+) -> None:
+    runner, mailbox, clock = learned_runner(tmp_path)
+    mailbox.delays = [150.0, None]  # the first is held 2.5 min; the second never arrives
+    report = runner.check()
+    assert report.status.status is Status.UP
+    assert not report.flips
+    first, second = runner.history.recent(2)[::-1]
+    assert first.outcome is Outcome.DELIVERED  # within the configured 10 minutes
+    assert first.latency_s == pytest.approx(150, abs=1)
+    assert second.outcome is Outcome.PENDING  # it now gets the grace the first had
+    clock.t += 1800
+    mailbox.delays = [2.0]
+    later = runner.check()
+    assert runner.history.get(second.token).outcome is Outcome.LOST  # type: ignore[union-attr]
+    # Missing past the configured deadline it is lost, as without a learned deadline: DOWN,
+    # then the new canary's arrival brings the status back.
+    assert [f.to_status for f in later.flips] == [Status.DOWN, Status.UP]
+
+
+def test_a_confirmation_that_arrives_leaves_the_first_to_its_configured_deadline(
+    tmp_path: Path,
+) -> None:
+    runner, mailbox, clock = learned_runner(tmp_path)
+    mailbox.delays = [400.0, 2.0]  # held almost 7 minutes; the confirmation is quick
+    report = runner.check()
+    assert report.result.outcome is Outcome.DELIVERED and report.status.status is Status.UP
+    first = runner.history.recent(2)[1]
+    assert first.outcome is Outcome.PENDING
+    from watchdog.state import overdue_canaries
+
+    # Past its learned deadline but not its configured one: not "in doubt" for the tray.
+    pending = runner.history.pending()
+    assert overdue_canaries(pending, clock.now(), configured_deadline_s=600) == []
+    assert overdue_canaries(pending, first.sent_at + 661, configured_deadline_s=600) != []
+    clock.t += 1800
+    runner.check()
+    first = runner.history.get(first.token)  # type: ignore[assignment]
+    assert first.outcome is Outcome.DELIVERED and first.latency_s == pytest.approx(400, abs=1)
+    assert runner.history.status().status is Status.UP
+    assert not any(f.to_status is Status.DOWN for f in runner.history.flips())
+
+
+def test_while_down_a_lost_canary_is_not_confirmed_again(tmp_path: Path) -> None:
+    runner, mailbox, clock = learned_runner(tmp_path)
+    mailbox.delays = [None, None]
+    assert runner.check().status.status is Status.DOWN
+    clock.t += 1800
+    sent_before = len(runner.probe.sent)  # type: ignore[attr-defined]
+    mailbox.delays = [None]
+    report = runner.check()
+    assert len(runner.probe.sent) == sent_before + 1  # type: ignore[attr-defined]
+    assert report.result.outcome is Outcome.LOST
+
+
+def test_a_learned_deadline_over_half_the_setting_gives_way_to_the_setting(tmp_path: Path) -> None:
+    runner, mailbox, clock = learned_runner(tmp_path)
+    # A slow account: arrivals of about 4 minutes teach a deadline near 9; confirmed, a loss
+    # would be told after 18 minutes, later than the configured 10: the setting is used.
+    mailbox.delays = [240.0] * 60
+    for _ in range(60):
+        runner.check()
+        clock.t += 1800
+    assert runner.deadline_seconds() == 600

@@ -233,3 +233,15 @@ def test_a_lost_canary_the_provider_still_tries_to_deliver_is_late_not_dropped(
     assert snapshot.consecutive_lost == 0
     assert snapshot.reason == "delivery delayed, status 4.4.1"
     assert flip is not None and flip.to_status is Status.DEGRADED
+
+
+def test_a_canary_past_a_learned_deadline_is_in_doubt_only_past_the_configured_one_too() -> None:
+    from watchdog.models import CheckResult, Diagnosis, Outcome
+    from watchdog.state import OVERDUE_GRACE_S, overdue_canaries
+
+    # Sent at 0 with a learned deadline of 2 minutes; the configured deadline is 10.
+    canary = CheckResult("t", 0.0, 120.0, Outcome.PENDING, Diagnosis.UNKNOWN)
+    assert overdue_canaries([canary], 120 + OVERDUE_GRACE_S + 1) != []  # as before
+    later = 120 + OVERDUE_GRACE_S + 1
+    assert overdue_canaries([canary], later, configured_deadline_s=600) == []
+    assert overdue_canaries([canary], 600 + OVERDUE_GRACE_S + 1, configured_deadline_s=600) != []
