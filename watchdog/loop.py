@@ -1,8 +1,9 @@
 """The background loop: checks on a schedule, Check now, pause / resume, and PC sleep.
 
-:class:`Plan` plans the runs on the loop's injected clock (so tests and the benchmarks drive it
-with a simulated one); the loop wakes early for "Check now" and for stopping, holds checks
-during a pause, and notices that the PC slept.
+:class:`Plan` plans the runs: a ``schedule`` job whose next run is kept in the time of the
+loop's injected clock (so tests and the benchmarks drive it with a simulated one). The loop
+wakes early for "Check now" and for stopping, holds checks during a pause, and notices that
+the PC slept.
 """
 
 from __future__ import annotations
@@ -52,16 +53,42 @@ class SleepDetector:
 
 
 class Plan:
-    """When the next scheduled check is due, in the loop clock's time.
+    """When the next scheduled check is due: a ``schedule`` job, planned on the loop's clock.
 
-    The next run is planned from the *start* of the last check (re-anchoring): planned from its
-    end, a check that waited out its deadline would push every later check back by that wait.
-    A check that ran longer than the interval is followed at once.
+    ``schedule`` holds the regular job (its interval and its next run, as ``Job.next_run``), but
+    its own notion of now is the system clock (``datetime.now()`` inside ``Job``), so the loop
+    never asks it what is due: the next run is written and read here in the injected clock's
+    time. Tests and ``benchmarks/office_days.py`` drive the real plan with a simulated clock.
+
+    The next run is planned from the *start* of the last check (re-anchoring): ``schedule``
+    plans from the end, and a check that waited out its deadline would push every later check
+    back by that wait. A check that ran longer than the interval is followed at once.
     """
 
     def __init__(self, every_s: float, now: float) -> None:
-        self.every_s = every_s
+        import schedule  # only the loop plans: `watchdog check` does not pay for it
+
+        self.scheduler = schedule.Scheduler()
+        # schedule types the interval as int, but only feeds it to timedelta(seconds=...).
+        self.job = self.scheduler.every(every_s).seconds.do(_nothing)  # type: ignore[arg-type]
         self.next_at = now + every_s
+
+    @property
+    def every_s(self) -> float:
+        """The regular interval, as the job holds it."""
+        return float(self.job.interval)
+
+    @property
+    def next_at(self) -> float:
+        """The next run in the injected clock's time (the job keeps a naive local datetime)."""
+        assert self.job.next_run is not None  # set in __init__, never cleared
+        return float(self.job.next_run.timestamp())
+
+    @next_at.setter
+    def next_at(self, at: float) -> None:
+        # fromtimestamp sets `fold` in the hour that repeats when clocks go back, so the round
+        # trip through a local datetime is exact all year.
+        self.job.next_run = datetime.datetime.fromtimestamp(at)
 
     def due(self, now: float) -> bool:
         return now >= self.next_at
@@ -76,6 +103,10 @@ class Plan:
 
     def seconds_left(self, now: float) -> float:
         return max(0.0, self.next_at - now)
+
+
+def _nothing() -> None:
+    """The job's action: the loop runs the check itself, between its other duties."""
 
 
 class Loop:
