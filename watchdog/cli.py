@@ -1,8 +1,7 @@
 """Command line: thin subcommands over the app. ``main()`` is the one place that maps errors to
 exit codes and plain messages.
 
-Exit codes: 0 delivered / OK, 1 degraded (late or junk; for ``status``: unconfirmed, a canary
-pending long past its deadline), 2 failed, 3 configuration or setup problem, 130 interrupted.
+Exit codes: :class:`~watchdog.exit_status.ExitStatus`, the one table every command uses.
 """
 
 from __future__ import annotations
@@ -21,27 +20,22 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, TextIO, cast
+from typing import Any, NoReturn, TextIO, cast
 
 from . import __version__
 from .config import Config, load_config, schedule_warnings
 from .errors import AlreadyRunningError, ConfigError, SecretError, StorageError, WatchdogError
+from .exit_status import ExitStatus
 from .history import AlertAttempt, History
 from .humanize import format_duration, parse_since
 from .models import CheckResult, Diagnosis, Flip, Outcome, Status, StatusSnapshot
 from .terminal import SafeFormatter, safe_text, utf8_when_redirected
 
-EXIT_OK = 0
-EXIT_DEGRADED = 1
-EXIT_FAILED = 2
-EXIT_CONFIG = 3
-EXIT_INTERRUPTED = 130
-
 _EXIT_BY_OUTCOME = {
-    Outcome.DELIVERED: EXIT_OK,
-    Outcome.JUNK: EXIT_DEGRADED,
-    Outcome.LATE: EXIT_DEGRADED,
-    Outcome.PENDING: EXIT_DEGRADED,
+    Outcome.DELIVERED: ExitStatus.OK,
+    Outcome.JUNK: ExitStatus.DEGRADED,
+    Outcome.LATE: ExitStatus.DEGRADED,
+    Outcome.PENDING: ExitStatus.DEGRADED,
 }
 
 log = logging.getLogger("watchdog")
@@ -119,13 +113,27 @@ def _command_of(argv: Sequence[str]) -> str | None:
     return None
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse's parser, ending a wrong command line with :attr:`ExitStatus.CONFIG`.
+
+    Why: argparse ends a usage error with 2, which in the one table means "it failed", so a
+    scheduler running ``watchdog check --typo`` would read a failed delivery. A wrong option is
+    for the support person to fix, like a wrong config key or a wrong set-up option. The
+    subcommands' parsers are made of this class too (argparse uses the parent's class).
+    """
+
+    def error(self, message: str) -> NoReturn:
+        self.print_usage(sys.stderr)
+        self.exit(ExitStatus.CONFIG, f"{self.prog}: error: {message}\n")
+
+
 def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
     """The parser; with ``argv``, only the command it names has its lazy module imported."""
     wanted = None if argv is None else _command_of(argv)
     common = argparse.ArgumentParser(add_help=False)
     _add_common(common, defaults=False)
 
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="watchdog",
         description="Delivery Watchdog: proves that the practice's reminder e-mails arrive.",
     )
@@ -253,7 +261,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         code = _run(list(sys.argv[1:] if argv is None else argv), windowless)
     except BrokenPipeError:
         _silence_stdout()
-        return EXIT_OK
+        return ExitStatus.OK
     try:
         sys.stdout.flush()
     except BrokenPipeError:
@@ -269,22 +277,22 @@ def _run(words: list[str], windowless: bool = False) -> int:
         return func(args)
     except NoConfigError as e:
         _say(str(e), file=sys.stderr)
-        return EXIT_CONFIG
+        return ExitStatus.CONFIG
     except (ConfigError, SecretError) as e:
         _say_error(f"Configuration problem: {e}", windowless)
-        return EXIT_CONFIG
+        return ExitStatus.CONFIG
     except StorageError as e:
         _say_error(f"History problem: {e}", windowless)
-        return EXIT_CONFIG
+        return ExitStatus.CONFIG
     except AlreadyRunningError as e:
         _say(str(e), file=sys.stderr)  # no box: a second autostart entry would show one daily
-        return EXIT_FAILED
+        return ExitStatus.FAILED
     except WatchdogError as e:
         _say_error(f"Error: {e}", windowless)
-        return EXIT_FAILED
+        return ExitStatus.FAILED
     except KeyboardInterrupt:
         _say("Interrupted.", file=sys.stderr)
-        return EXIT_INTERRUPTED
+        return ExitStatus.INTERRUPTED
 
 
 class NoConfigError(ConfigError):
@@ -421,7 +429,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     with open_app(config) as app:
         report = app.runner.check()
     result = report.result
-    code = _EXIT_BY_OUTCOME.get(result.outcome, EXIT_FAILED)
+    code = _EXIT_BY_OUTCOME.get(result.outcome, ExitStatus.FAILED)
     if args.json:
         payload = result_json(result)
         payload["status"] = status_json(report.status)
@@ -502,7 +510,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             log.warning("%s", warning)  # on the terminal and in the log file support reads
         app.loop.run()
     _say("Stopped.", flush=True)
-    return EXIT_OK
+    return ExitStatus.OK
 
 
 def cmd_tray(args: argparse.Namespace) -> int:
@@ -539,7 +547,7 @@ def cmd_tray(args: argparse.Namespace) -> int:
                 worker.join(timeout=1.0)
         app.loop.stop()
         worker.join(timeout=config.schedule.deadline_seconds + 30)
-    return EXIT_OK
+    return ExitStatus.OK
 
 
 def _stop_on_signals(stop: Callable[[], None]) -> None:
@@ -597,7 +605,7 @@ def cmd_status(args: argparse.Namespace) -> int:
     from .state import overdue_canaries
 
     overdue = overdue_canaries(pending, time.time())
-    code = EXIT_DEGRADED if overdue else EXIT_OK
+    code = ExitStatus.DEGRADED if overdue else ExitStatus.OK
     if args.json:
         _say(
             json.dumps(
@@ -676,10 +684,10 @@ def cmd_history(args: argparse.Namespace) -> int:
         rows = history.recent(args.limit)
     if args.json:
         _say(json.dumps([result_json(r) for r in rows], indent=2))
-        return EXIT_OK
+        return ExitStatus.OK
     if not rows:
         _say("No checks yet.")
-        return EXIT_OK
+        return ExitStatus.OK
     header = ("Sent", "Outcome", "Latency", "Folder", "Diagnosis", "Server reply")
     table = [
         (
@@ -696,7 +704,7 @@ def cmd_history(args: argparse.Namespace) -> int:
     _say("  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)).rstrip())
     for row in table:
         _say("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
-    return EXIT_OK
+    return ExitStatus.OK
 
 
 # -- autostart and incidents ----------------------------------------------------------------
@@ -746,10 +754,10 @@ def cmd_incidents(args: argparse.Namespace) -> int:
                 indent=2,
             )
         )
-        return EXIT_OK
+        return ExitStatus.OK
     if not incidents:
         _say("No incidents: reminders went out every time they were checked.")
-        return EXIT_OK
+        return ExitStatus.OK
     for i, meanwhile in zip(incidents, sent, strict=True):
         end = "ongoing" if i.ongoing else _clock(i.end or 0, date=True)
         told = sorted({a.channel for a in i.alerts if a.ok})
@@ -768,7 +776,7 @@ def cmd_incidents(args: argparse.Namespace) -> int:
         if i.person_acted_at:
             acted = ", ".join(_clock(t) for t in i.person_acted_at)
             _say(f"         Check now pressed at: {acted}")
-    return EXIT_OK
+    return ExitStatus.OK
 
 
 # -- export ---------------------------------------------------------------------------------
@@ -794,7 +802,7 @@ def cmd_export(args: argparse.Namespace) -> int:
             # Beside the target, then renamed (0600; a BOM for Excel on Windows; see export.py).
             count = export_to_file(history.iter_checks(since), args.output, args.format)
             _say(f"{count} checks written to {args.output}", file=sys.stderr)
-    return EXIT_OK
+    return ExitStatus.OK
 
 
 class _TerminalSafeWriter(io.TextIOBase):
@@ -818,13 +826,13 @@ def cmd_test_alert(args: argparse.Namespace) -> int:
     with open_app(config) as app:
         if not app.notifier.channels:
             _say("No alert channels are configured ([alerts] desktop = false, no webhooks).")
-            return EXIT_CONFIG
+            return ExitStatus.CONFIG
         results = app.notifier.send_test()
     for r in results:
         state = "sent" if r.ok else ("FAILED (check the settings)" if r.permanent else "FAILED")
         detail = f": {r.detail}" if r.detail and not r.ok else ""
         _say(f"{r.channel:<24} {state}{detail}")
-    return EXIT_OK if all(r.ok for r in results) else EXIT_FAILED
+    return ExitStatus.OK if all(r.ok for r in results) else ExitStatus.FAILED
 
 
 def cmd_guide(args: argparse.Namespace) -> int:
@@ -884,7 +892,7 @@ def cmd_guide(args: argparse.Namespace) -> int:
     _say(f"Written to {path}")
     if not args.no_open and not open_in_browser(path):
         _say(f"No web browser could be started to show it; open this file by hand: {path}")
-    return EXIT_OK
+    return ExitStatus.OK
 
 
 # -- explain --------------------------------------------------------------------------------
@@ -932,11 +940,11 @@ def cmd_explain(args: argparse.Namespace) -> int:
                 indent=2,
             )
         )
-        return EXIT_OK
+        return ExitStatus.OK
     _say(f"Diagnosis: {diagnosis.value}")
     _say(f"What it means: {summary}")
     _say(f"What to do ({provider.display_name}): {fix}")
-    return EXIT_OK
+    return ExitStatus.OK
 
 
 def smtp_code_argument(value: str) -> int:

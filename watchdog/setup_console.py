@@ -27,13 +27,16 @@ from .config import (
     is_local_host,
     no_provider_behind,
 )
+from .exit_status import ExitStatus
 from .models import Security
 from .terminal import safe_text
 
-EXIT_DONE = 0
-EXIT_TEST_FAILED = 2
-EXIT_BAD_INPUT = 3
-EXIT_STOPPED = 130
+#: Set-up's names for its exit codes, kept for ``setup_oauth`` (which imports them); the codes
+#: themselves are :class:`~watchdog.exit_status.ExitStatus`, the one table.
+EXIT_DONE = ExitStatus.OK
+EXIT_TEST_FAILED = ExitStatus.FAILED
+EXIT_BAD_INPUT = ExitStatus.CONFIG
+EXIT_STOPPED = ExitStatus.INTERRUPTED
 
 _T = TypeVar("_T")
 
@@ -50,7 +53,7 @@ class BadInput(SetupStopped):
     """A value given on the command line (or missing from it) is not usable."""
 
     def __init__(self, option: str, message: str) -> None:
-        super().__init__(f"{option}: {message}", EXIT_BAD_INPUT)
+        super().__init__(f"{option}: {message}", ExitStatus.CONFIG)
         self.option = option
 
 

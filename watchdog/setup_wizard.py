@@ -60,15 +60,12 @@ from .credentials import (
 )
 from .doctor import Problem, account_provider
 from .errors import ConfigError, WatchdogError
+from .exit_status import ExitStatus
 from .guide_page import doc_reference
 from .models import Security
 from .providers import OTHER, Provider, ServerPreset, SignIn, all_providers, get_provider
 from .setup_account import SERVICE_NAMES, Account, live_login
 from .setup_console import (
-    EXIT_BAD_INPUT,
-    EXIT_DONE,
-    EXIT_STOPPED,
-    EXIT_TEST_FAILED,
     BadInput,
     Console,
     SetupStopped,
@@ -745,7 +742,7 @@ class Wizard:
     def _other_way_on(self, choice: str) -> None:
         """Go back (raises :class:`GoBack`), save without tests (returns), or stop (raises)."""
         if choice == "q":
-            raise SetupStopped("Setup stopped; nothing was saved.", EXIT_TEST_FAILED)
+            raise SetupStopped("Setup stopped; nothing was saved.", ExitStatus.FAILED)
         if choice == "b":
             raise GoBack(self.choose_step())
         if choice == "n":
@@ -1130,10 +1127,10 @@ def save(ui: Console, plan: _Plan, text: str, path: Path, *, overwrite: bool) ->
         raise SetupStopped(
             f"{path} appeared while setup ran; nothing was replaced. Run setup again with --force "
             "to replace it.",
-            EXIT_BAD_INPUT,
+            ExitStatus.CONFIG,
         ) from None
     except OSError as e:
-        raise SetupStopped(f"The configuration could not be written: {e}", EXIT_BAD_INPUT) from e
+        raise SetupStopped(f"The configuration could not be written: {e}", ExitStatus.CONFIG) from e
     if plan.journal is not None:
         plan.journal.keep()
     ui.say(f"Configuration written to {path} (readable only by you).")
@@ -1212,7 +1209,7 @@ def run_setup(args: argparse.Namespace) -> int:
         return e.code
     except (KeyboardInterrupt, EOFError):
         ui.say("\nSetup stopped; nothing was saved.")
-        return EXIT_STOPPED
+        return ExitStatus.INTERRUPTED
     finally:
         journal.undo()  # nothing left to undo once the config was written
 
@@ -1237,7 +1234,7 @@ def _interactive(ui: Console, args: argparse.Namespace, path: Path, journal: Sig
             if current:
                 ui.say("Its values are offered in [brackets]; press Enter to keep each one.")
             if not ui.yes("Replace it once setup has succeeded?", default=False):
-                raise SetupStopped("Nothing was changed.", EXIT_BAD_INPUT)
+                raise SetupStopped("Nothing was changed.", ExitStatus.CONFIG)
             overwrite = True
     try:
         wizard = Wizard(args, ui, journal, current)
@@ -1293,7 +1290,7 @@ def _interactive(ui: Console, args: argparse.Namespace, path: Path, journal: Sig
                             "Nothing was saved: settings that cannot deliver a test message "
                             "would only raise false alarms. Run `watchdog setup` again once the "
                             "problem is fixed.",
-                            EXIT_TEST_FAILED,
+                            ExitStatus.FAILED,
                         )
                     wizard._other_way_on(choice)
                     break
@@ -1304,7 +1301,7 @@ def _interactive(ui: Console, args: argparse.Namespace, path: Path, journal: Sig
     ui.say()
     with_the_pc = offer_autostart(ui, path, ask=True, wanted=False)
     _closing(ui, plan, path, with_the_pc=with_the_pc)
-    return EXIT_DONE
+    return ExitStatus.OK
 
 
 def _draft(
@@ -1423,7 +1420,7 @@ def _scripted(ui: Console, args: argparse.Namespace, path: Path, journal: SignIn
         why = oauth_sign_in(ui, account, journal)
         if why is not None:
             ui.say(f"FAIL OAuth2 sign-in of the {label} {account.username}: {why}")
-            raise SetupStopped("Nothing was saved.", EXIT_TEST_FAILED)
+            raise SetupStopped("Nothing was saved.", ExitStatus.FAILED)
         ui.say(f"OK   OAuth2 sign-in of the {label} {account.username}")
     if args.no_test:
         ui.say("Live tests skipped (--no-test): the settings are saved without proof.")
@@ -1435,14 +1432,14 @@ def _scripted(ui: Console, args: argparse.Namespace, path: Path, journal: SignIn
                 ui.say(f"FAIL Sign-in to the {label} {account.host}:{account.port}:")
                 for line in problem.explain(account.provider.name, account.role):
                     ui.say(f"  {line}")
-                raise SetupStopped("Nothing was saved.", EXIT_TEST_FAILED)
+                raise SetupStopped("Nothing was saved.", ExitStatus.FAILED)
             ui.say(f"OK   Sign-in to the {label} {account.host}:{account.port}")
         if not first_canary(ui, plan, text, path):
-            raise SetupStopped("Nothing was saved.", EXIT_TEST_FAILED)
+            raise SetupStopped("Nothing was saved.", ExitStatus.FAILED)
     save(ui, plan, text, path, overwrite=overwrite)
     with_the_pc = offer_autostart(ui, path, ask=False, wanted=bool(args.autostart))
     _closing(ui, plan, path, with_the_pc=with_the_pc)
-    return EXIT_DONE
+    return ExitStatus.OK
 
 
 def _minutes_option(args: argparse.Namespace, option: str, default: float) -> float:
