@@ -130,7 +130,7 @@ class _Parser(argparse.ArgumentParser):
 def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
     """The parser; with ``argv``, only the command it names has its lazy module imported."""
     wanted = None if argv is None else _command_of(argv)
-    common = argparse.ArgumentParser(add_help=False)
+    common = _Parser(add_help=False)
     _add_common(common, defaults=False)
 
     parser = _Parser(
