@@ -30,6 +30,7 @@ from .history import AlertAttempt, History
 from .humanize import format_duration, parse_since
 from .models import CheckResult, Diagnosis, Flip, Outcome, Status, StatusSnapshot
 from .terminal import SafeFormatter, safe_text, utf8_when_redirected
+from .timefmt import iso_utc, iso_utc_or_none
 
 _EXIT_BY_OUTCOME = {
     Outcome.DELIVERED: ExitStatus.OK,
@@ -620,7 +621,7 @@ def cmd_status(args: argparse.Namespace) -> int:
                     "failing_channels": [
                         {
                             "channel": a.channel,
-                            "since": _iso(a.at),
+                            "since": iso_utc(a.at),
                             "detail": a.detail,
                             "permanent": a.permanent,
                         }
@@ -736,17 +737,22 @@ def cmd_incidents(args: argparse.Namespace) -> int:
                 [
                     {
                         "status": i.status.value,
-                        "start": _iso(i.start),
-                        "end": _iso(i.end),
+                        "start": iso_utc_or_none(i.start),
+                        "end": iso_utc_or_none(i.end),
                         "ongoing": i.ongoing,
                         "duration_s": round(i.duration(now), 1),
                         "diagnoses": [d.value for d in i.diagnoses],
                         "canaries_failed": i.canaries_failed,
                         "alerts": [
-                            {"at": _iso(a.at), "kind": a.kind, "channel": a.channel, "ok": a.ok}
+                            {
+                                "at": iso_utc_or_none(a.at),
+                                "kind": a.kind,
+                                "channel": a.channel,
+                                "ok": a.ok,
+                            }
                             for a in i.alerts
                         ],
-                        "person_acted_at": [_iso(t) for t in i.person_acted_at],
+                        "person_acted_at": [iso_utc(t) for t in i.person_acted_at],
                         "emails_sent_meanwhile": meanwhile,
                     }
                     for i, meanwhile in zip(incidents, sent, strict=True)
@@ -1122,9 +1128,9 @@ def result_json(r: CheckResult) -> dict[str, Any]:
         "token": r.token,
         "outcome": r.outcome.value,
         "diagnosis": r.diagnosis.value,
-        "sent_at": _iso(r.sent_at),
-        "deadline_at": _iso(r.deadline_at),
-        "found_at": _iso(r.found_at),
+        "sent_at": iso_utc_or_none(r.sent_at),
+        "deadline_at": iso_utc_or_none(r.deadline_at),
+        "found_at": iso_utc_or_none(r.found_at),
         "latency_s": None if r.latency_s is None else round(r.latency_s, 3),
         "folder": r.folder,
         "smtp_reply": (
@@ -1140,7 +1146,7 @@ def result_json(r: CheckResult) -> dict[str, Any]:
 def status_json(s: StatusSnapshot) -> dict[str, Any]:
     return {
         "status": s.status.value,
-        "since": _iso(s.since),
+        "since": iso_utc_or_none(s.since),
         "reason": s.reason,
         "diagnosis": s.diagnosis.value if s.diagnosis else None,
         "consecutive_lost": s.consecutive_lost,
@@ -1156,14 +1162,6 @@ def describe_status_line(s: StatusSnapshot, *, unconfirmed: str = "") -> str:
     if s.since is None:
         return f"{s.status.value} (no checks yet)"
     return f"{s.status.value} since {_clock(s.since, date=True)}"
-
-
-def _iso(ts: float | None) -> str | None:
-    if ts is None:
-        return None
-    from datetime import UTC, datetime
-
-    return datetime.fromtimestamp(ts, UTC).isoformat(timespec="milliseconds")
 
 
 def _clock(ts: float, *, date: bool = False) -> str:

@@ -15,12 +15,12 @@ import json
 import os
 import sys
 from collections.abc import Callable, Iterable
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal, TextIO
 
 from .errors import WatchdogError
 from .models import CheckResult
+from .timefmt import iso_utc_or_none
 
 #: The columns, in order. Add new ones at the end; never rename or reorder (support scripts).
 COLUMNS = (
@@ -44,11 +44,11 @@ def row_of(r: CheckResult) -> dict[str, str | int | float | None]:
     reply = r.smtp_reply
     return {
         "token": r.token,
-        "sent_at": _iso(r.sent_at),
-        "deadline_at": _iso(r.deadline_at),
+        "sent_at": iso_utc_or_none(r.sent_at),
+        "deadline_at": iso_utc_or_none(r.deadline_at),
         "outcome": r.outcome.value,
         "diagnosis": r.diagnosis.value,
-        "found_at": _iso(r.found_at),
+        "found_at": iso_utc_or_none(r.found_at),
         "latency_s": None if r.latency_s is None else round(r.latency_s, 3),
         "folder": r.folder,
         "smtp_code": reply.code if reply else None,
@@ -130,9 +130,3 @@ def _remove(partial: Path) -> None:
     """Remove a ``.partial`` left by a failed export (it may not exist: nothing to do)."""
     with contextlib.suppress(OSError):
         partial.unlink()
-
-
-def _iso(ts: float | None) -> str | None:
-    if ts is None:
-        return None
-    return datetime.fromtimestamp(ts, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")

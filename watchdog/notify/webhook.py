@@ -39,6 +39,7 @@ from urllib.parse import parse_qsl, urlsplit
 from .. import __version__
 from ..clock import Clock, SystemClock
 from ..humanize import format_duration
+from ..timefmt import iso_utc
 from . import Alert, AlertKind, AttemptResult
 
 if TYPE_CHECKING:  # requests costs ~80 ms to import; only a configured webhook pays for it
@@ -485,11 +486,6 @@ def _retry_after(value: str | None, clock: Clock) -> float | None:
 
 # --------------------------------------------------------------------------------------------
 # Payloads
-
-
-def iso_utc(timestamp: float) -> str:
-    """``2025-03-04T09:15:00Z``: ISO-8601 in UTC, to the second."""
-    return datetime.fromtimestamp(timestamp, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _readable_utc(timestamp: float) -> str:
