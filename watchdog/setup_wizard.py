@@ -62,6 +62,7 @@ from .doctor import Problem, account_provider
 from .errors import ConfigError, WatchdogError
 from .exit_status import ExitStatus
 from .guide_page import doc_reference
+from .inputs import RefusedValue
 from .models import Security
 from .providers import OTHER, Provider, ServerPreset, SignIn, all_providers, get_provider
 from .setup_account import SERVICE_NAMES, Account, live_login
@@ -1021,9 +1022,8 @@ def _render(plan: _Plan, path: Path) -> str:
     """The config text, checked by the watchdog's own parser; BadInput names the option."""
     try:
         text = render_config(plan.values())
-    except ValueError as e:
-        key = str(e).split(" must ", 1)[0]
-        raise BadInput(_OPTION_OF_KEY.get(key, key), str(e)) from None
+    except RefusedValue as e:
+        raise BadInput(_OPTION_OF_KEY.get(e.key, e.key), str(e)) from None
     try:
         validate_config_text(text, path)
     except ConfigError as e:
