@@ -842,11 +842,8 @@ def cmd_test_alert(args: argparse.Namespace) -> int:
 
 
 def cmd_guide(args: argparse.Namespace) -> int:
-    from .app import data_dir, history_path
-    from .guidance import guide_for
-    from .guide_page import open_in_browser, render_html, write_guide
-    from .history import History
-    from .providers import detect_provider, get_provider
+    from .app import data_dir
+    from .guide_page import open_in_browser, write_guide
 
     config: Config | None = None
     try:
@@ -856,49 +853,64 @@ def cmd_guide(args: argparse.Namespace) -> int:
         # problem needs the config and its history.
         if args.provider is None or args.diagnosis is None:
             raise
-    if args.provider:
-        provider = get_provider(args.provider)
+    if args.diagnosis is None:
+        assert config is not None
+        title, page = _current_guide(config, args.provider)
+    else:
+        title, page = _guide_for_diagnosis(config, args.provider, args.diagnosis)
+    output = args.output or (data_dir(config) / "guide.html")
+    # 0600: the page can hold the server's last reply and the office's details (issue 11, 21).
+    path = write_guide(output, page, private=True)
+    _say(f"Guide: {title}")
+    _say(f"Written to {path}")
+    if not args.no_open and not open_in_browser(path):
+        _say(f"No web browser could be started to show it; open this file by hand: {path}")
+    return ExitStatus.OK
+
+
+def _current_guide(config: Config, provider: str | None) -> tuple[str, str]:
+    """The guide for the problem now, the very page the tray's "What to do" opens
+    (:func:`app.current_guide_html`); ``provider`` given: as if the config named it."""
+    from dataclasses import replace
+
+    from .app import current_guide_html, history_path
+    from .clock import SystemClock
+
+    if provider is not None:
+        config = replace(config, sender=replace(config.sender, provider=provider))
+    with History(history_path(config)) as history:
+        return current_guide_html(config, history, SystemClock())
+
+
+def _guide_for_diagnosis(
+    config: Config | None, provider_name: str | None, diagnosis: Diagnosis
+) -> tuple[str, str]:
+    """The guide for a diagnosis asked for (not the current one): no history, no reply.
+
+    The office's name and support contact stay on the page whichever provider or diagnosis was
+    asked for: the page is for this office's front desk.
+    """
+    from .guidance import guide_for
+    from .guide_page import render_html
+    from .providers import detect_provider, get_provider
+
+    if provider_name is not None:
+        provider = get_provider(provider_name)
     else:
         assert config is not None
         provider = detect_provider(
             config.sender.smtp_host, config.sender.address, named=config.sender.provider
         )
-    since: float | None = None
-    last_reply: str | None = None
-    if args.diagnosis:
-        diagnosis: Diagnosis = args.diagnosis
-    else:
-        assert config is not None
-        with History(history_path(config)) as history:
-            snapshot = history.status()
-            recent = history.recent(1)
-        diagnosis = snapshot.diagnosis or Diagnosis.OK
-        since = snapshot.since
-        if (
-            recent
-            and recent[0].smtp_reply is not None
-            and recent[0].outcome is not Outcome.DELIVERED
-        ):
-            last_reply = str(recent[0].smtp_reply)
     guide = guide_for(provider.name, diagnosis)
-    # The office's name and support contact stay on the page whichever provider or diagnosis
-    # was asked for: the page is for this office's front desk.
     page = render_html(
         guide,
-        since=since,
+        since=None,
         office=config.office if config else "",
         support_contact=config.alerts.support_contact if config else "",
-        last_reply=last_reply,
+        last_reply=None,
         generated_at=time.time(),
     )
-    output = args.output or (data_dir(config) / "guide.html")
-    # 0600: the page can hold the server's last reply and the office's details (issue 11, 21).
-    path = write_guide(output, page, private=True)
-    _say(f"Guide: {guide.title}")
-    _say(f"Written to {path}")
-    if not args.no_open and not open_in_browser(path):
-        _say(f"No web browser could be started to show it; open this file by hand: {path}")
-    return ExitStatus.OK
+    return guide.title, page
 
 
 # -- explain --------------------------------------------------------------------------------
