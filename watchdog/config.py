@@ -130,12 +130,18 @@ class SeedConfig:
     oauth: OAuthSettings | None = None  # set exactly when auth == "oauth2"
 
 
+#: The schedule when the config says nothing, and what set-up proposes (its prompts, its
+#: options' defaults, the file it writes): the one home of these two numbers.
+DEFAULT_EVERY_MINUTES = 30.0
+DEFAULT_DEADLINE_MINUTES = 10.0
+
+
 @dataclass(frozen=True)
 class ScheduleConfig:
     """How often to check and how long a canary may take."""
 
-    every_minutes: float = 30.0
-    deadline_minutes: float = 10.0
+    every_minutes: float = DEFAULT_EVERY_MINUTES
+    deadline_minutes: float = DEFAULT_DEADLINE_MINUTES
     # Learn the deadline from this account's own arrival times (a high percentile with a margin,
     # never above deadline_minutes): a block is told sooner than a fixed 10 minutes would. Off by
     # default: with DOWN at the first lost canary, benchmarks/detection.py raised a false DOWN
@@ -709,8 +715,10 @@ class _Reader:
             "schedule",
         )
         reminder_times = self.reminder_times(table)
-        every = self.minutes(table, "schedule", "every_minutes", default=30.0)
-        deadline = self.minutes(table, "schedule", "deadline_minutes", default=10.0)
+        every = self.minutes(table, "schedule", "every_minutes", default=DEFAULT_EVERY_MINUTES)
+        deadline = self.minutes(
+            table, "schedule", "deadline_minutes", default=DEFAULT_DEADLINE_MINUTES
+        )
         learn = self.boolean(table, "schedule", "learn_deadline", default=False)
         on_this_pc = no_provider_behind(sender.smtp_host)
         problem = every_minutes_problem(every, on_this_pc=on_this_pc)

@@ -22,6 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .config import (
+    DEFAULT_DEADLINE_MINUTES,
+    DEFAULT_EVERY_MINUTES,
     GOOGLE_AUTHORITY,
     GOOGLE_SCOPES,
     MICROSOFT_AUTHORITY,
@@ -71,8 +73,8 @@ class ConfigValues:
 
     sender: SenderValues
     seed: SeedValues
-    every_minutes: float = 30.0
-    deadline_minutes: float = 10.0
+    every_minutes: float = DEFAULT_EVERY_MINUTES
+    deadline_minutes: float = DEFAULT_DEADLINE_MINUTES
     office: str = ""
     support_contact: str = ""
 

@@ -41,7 +41,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal, TypeVar
 
-from .config import OAUTH_PROVIDERS, OAuthSettings, default_config_path, schedule_warnings
+from .config import (
+    DEFAULT_DEADLINE_MINUTES,
+    DEFAULT_EVERY_MINUTES,
+    OAUTH_PROVIDERS,
+    OAuthSettings,
+    default_config_path,
+    schedule_warnings,
+)
 from .config_writer import (
     ConfigValues,
     SeedValues,
@@ -136,8 +143,12 @@ def add_setup_arguments(parser: argparse.ArgumentParser) -> None:
         ("--imap-security", "MODE", "ssl, starttls or none (default: the provider's)"),
         ("--seed-username", "NAME", "seed mailbox sign-in name (default: per provider)"),
         ("--ca-file", "PEM", "a private CA for both servers (not needed for the big providers)"),
-        ("--every-minutes", "MINUTES", "how often to check (default 30)"),
-        ("--deadline-minutes", "MINUTES", "when a canary counts as lost (default 10)"),
+        ("--every-minutes", "MINUTES", f"how often to check (default {DEFAULT_EVERY_MINUTES:g})"),
+        (
+            "--deadline-minutes",
+            "MINUTES",
+            f"when a canary counts as lost (default {DEFAULT_DEADLINE_MINUTES:g})",
+        ),
         ("--office", "NAME", "the practice's name, shown in messages"),
         ("--support-contact", "TEXT", "who the staff should call, shown in alerts"),
     ]
@@ -788,12 +799,13 @@ class Wizard:
         every = ui.ask_as(
             "Check every how many minutes",
             every_minutes_parser(sender.host, sender.address),
-            self.default("schedule", "every", "--every-minutes") or "30",
+            self.default("schedule", "every", "--every-minutes") or f"{DEFAULT_EVERY_MINUTES:g}",
         )
         deadline = ui.ask_as(
             "Minutes after which a test message that has not arrived counts as lost",
             deadline_minutes_parser(sender.host),
-            self.default("schedule", "deadline", "--deadline-minutes") or "10",
+            self.default("schedule", "deadline", "--deadline-minutes")
+            or f"{DEFAULT_DEADLINE_MINUTES:g}",
         )
         self.answers["schedule"] = {"every": f"{every:g}", "deadline": f"{deadline:g}"}
         return every, deadline
@@ -1385,8 +1397,8 @@ def _scripted(ui: Console, args: argparse.Namespace, path: Path, journal: SignIn
         )
     sender = account_from_options("sender", args)
     seed = account_from_options("seed", args)
-    every = _minutes_option(args, "--every-minutes", 30.0)
-    deadline = _minutes_option(args, "--deadline-minutes", 10.0)
+    every = _minutes_option(args, "--every-minutes", DEFAULT_EVERY_MINUTES)
+    deadline = _minutes_option(args, "--deadline-minutes", DEFAULT_DEADLINE_MINUTES)
     passwords: dict[Role, str] = {"sender": "", "seed": ""}
     sources: dict[Role, str] = {"sender": "none", "seed": "none"}
     for account in (sender, seed):
