@@ -30,6 +30,7 @@ from .history import AlertAttempt, History
 from .humanize import format_duration, parse_since
 from .models import CheckResult, Diagnosis, Flip, Outcome, Status, StatusSnapshot
 from .terminal import SafeFormatter, safe_text, utf8_when_redirected
+from .textfit import clip_text
 from .timefmt import iso_utc, iso_utc_or_none
 
 _EXIT_BY_OUTCOME = {
@@ -1213,8 +1214,8 @@ def _short(r: CheckResult) -> str:
 
 
 def _one_line(text: str, width: int) -> str:
-    flat = " ".join(text.split())
-    return flat if len(flat) <= width else flat[: width - 1] + "\u2026"
+    """``text`` on one line (every run of whitespace one space), clipped to ``width``."""
+    return clip_text(" ".join(text.split()), width)
 
 
 if __name__ == "__main__":
