@@ -36,6 +36,7 @@ from typing import Literal, Protocol
 from .atomic_file import READABLE_BY_ALL, write_text_atomically
 from .config import APP_NAME, CONFIG_ENV
 from .errors import WatchdogError
+from .exit_status import ExitStatus
 
 __all__ = [
     "DESKTOP_FILE_NAME",
@@ -84,10 +85,6 @@ MACOS_STDERR_NAME = "launchd-stderr.log"
 FROZEN_WINDOWED_PROGRAM = "watchdogw.exe"
 #: Windows may ignore longer Run-key command lines; we warn rather than refuse.
 _WINDOWS_RUN_VALUE_LIMIT = 260
-
-EXIT_OK = 0
-EXIT_FAILED = 2
-EXIT_UNSUPPORTED = 3
 
 _SYSTEM_NAMES: dict[System, str] = {"linux": "Linux", "macos": "macOS", "windows": "Windows"}
 
@@ -857,11 +854,11 @@ def run_autostart(args: argparse.Namespace, *, platform: str | None = None) -> i
             print(status(platform=platform).describe())
     except AutostartUnsupportedError as e:
         print(str(e), file=sys.stderr)
-        return EXIT_UNSUPPORTED
+        return ExitStatus.CONFIG
     except AutostartError as e:
         print(f"Autostart problem: {e}", file=sys.stderr)
-        return EXIT_FAILED
-    return EXIT_OK
+        return ExitStatus.FAILED
+    return ExitStatus.OK
 
 
 def _warn_missing_config(config_path: Path | None, result: AutostartResult) -> None:

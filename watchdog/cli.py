@@ -1,8 +1,7 @@
 """Command line: thin subcommands over the app. ``main()`` is the one place that maps errors to
 exit codes and plain messages.
 
-Exit codes: 0 delivered / OK, 1 degraded (late or junk; for ``status``: unconfirmed, a canary
-pending long past its deadline), 2 failed, 3 configuration or setup problem, 130 interrupted.
+Exit codes: :class:`~watchdog.exit_status.ExitStatus`, the one table every command uses.
 """
 
 from __future__ import annotations
@@ -21,31 +20,28 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TextIO, cast
+from typing import TYPE_CHECKING, Any, NoReturn, TextIO, cast
 
 from . import __version__
 from .config import Config, load_config, schedule_warnings
 from .errors import AlreadyRunningError, ConfigError, SecretError, StorageError, WatchdogError
+from .exit_status import ExitStatus
 from .history import History
 from .humanize import format_duration, parse_since
 from .models import AlertAttempt, CheckResult, Diagnosis, Flip, Outcome, Status, StatusSnapshot
 from .terminal import SafeFormatter, safe_text, utf8_when_redirected
+from .textfit import clip_text
+from .timefmt import iso_utc, iso_utc_or_none
 
 if TYPE_CHECKING:
     from .export import Format
     from .incidents import Incident
 
-EXIT_OK = 0
-EXIT_DEGRADED = 1
-EXIT_FAILED = 2
-EXIT_CONFIG = 3
-EXIT_INTERRUPTED = 130
-
 _EXIT_BY_OUTCOME = {
-    Outcome.DELIVERED: EXIT_OK,
-    Outcome.JUNK: EXIT_DEGRADED,
-    Outcome.LATE: EXIT_DEGRADED,
-    Outcome.PENDING: EXIT_DEGRADED,
+    Outcome.DELIVERED: ExitStatus.OK,
+    Outcome.JUNK: ExitStatus.DEGRADED,
+    Outcome.LATE: ExitStatus.DEGRADED,
+    Outcome.PENDING: ExitStatus.DEGRADED,
 }
 
 log = logging.getLogger("watchdog")
@@ -123,13 +119,27 @@ def _command_of(argv: Sequence[str]) -> str | None:
     return None
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse's parser, ending a wrong command line with :attr:`ExitStatus.CONFIG`.
+
+    Why: argparse ends a usage error with 2, which in the one table means "it failed", so a
+    scheduler running ``watchdog check --typo`` would read a failed delivery. A wrong option is
+    for the support person to fix, like a wrong config key or a wrong set-up option. The
+    subcommands' parsers are made of this class too (argparse uses the parent's class).
+    """
+
+    def error(self, message: str) -> NoReturn:
+        self.print_usage(sys.stderr)
+        self.exit(ExitStatus.CONFIG, f"{self.prog}: error: {message}\n")
+
+
 def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
     """The parser; with ``argv``, only the command it names has its lazy module imported."""
     wanted = None if argv is None else _command_of(argv)
-    common = argparse.ArgumentParser(add_help=False)
+    common = _Parser(add_help=False)
     _add_common(common, defaults=False)
 
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="watchdog",
         description="Delivery Watchdog: proves that the practice's reminder e-mails arrive.",
     )
@@ -262,7 +272,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         code = _run(list(sys.argv[1:] if argv is None else argv), windowless)
     except BrokenPipeError:
         _silence_stdout()
-        return EXIT_OK
+        return ExitStatus.OK
     try:
         sys.stdout.flush()
     except BrokenPipeError:
@@ -278,22 +288,22 @@ def _run(words: list[str], windowless: bool = False) -> int:
         return func(args)
     except NoConfigError as e:
         _say(str(e), file=sys.stderr)
-        return EXIT_CONFIG
+        return ExitStatus.CONFIG
     except (ConfigError, SecretError) as e:
         _say_error(f"Configuration problem: {e}", windowless)
-        return EXIT_CONFIG
+        return ExitStatus.CONFIG
     except StorageError as e:
         _say_error(f"History problem: {e}", windowless)
-        return EXIT_CONFIG
+        return ExitStatus.CONFIG
     except AlreadyRunningError as e:
         _say(str(e), file=sys.stderr)  # no box: a second autostart entry would show one daily
-        return EXIT_FAILED
+        return ExitStatus.FAILED
     except WatchdogError as e:
         _say_error(f"Error: {e}", windowless)
-        return EXIT_FAILED
+        return ExitStatus.FAILED
     except KeyboardInterrupt:
         _say("Interrupted.", file=sys.stderr)
-        return EXIT_INTERRUPTED
+        return ExitStatus.INTERRUPTED
 
 
 class NoConfigError(ConfigError):
@@ -430,7 +440,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     with open_app(config) as app:
         report = app.runner.check()
     result = report.result
-    code = _EXIT_BY_OUTCOME.get(result.outcome, EXIT_FAILED)
+    code = _EXIT_BY_OUTCOME.get(result.outcome, ExitStatus.FAILED)
     if args.json:
         payload = result_json(result)
         payload["status"] = status_json(report.status)
@@ -511,7 +521,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             log.warning("%s", warning)  # on the terminal and in the log file support reads
         app.loop.run()
     _say("Stopped.", flush=True)
-    return EXIT_OK
+    return ExitStatus.OK
 
 
 def cmd_tray(args: argparse.Namespace) -> int:
@@ -548,7 +558,7 @@ def cmd_tray(args: argparse.Namespace) -> int:
                 worker.join(timeout=1.0)
         app.loop.stop()
         worker.join(timeout=config.schedule.deadline_seconds + 30)
-    return EXIT_OK
+    return ExitStatus.OK
 
 
 def _stop_on_signals(stop: Callable[[], None]) -> None:
@@ -605,8 +615,10 @@ def cmd_status(args: argparse.Namespace) -> int:
         today = _reminders_today(config, history)
     from .state import overdue_canaries
 
-    overdue = overdue_canaries(pending, time.time())
-    code = EXIT_DEGRADED if overdue else EXIT_OK
+    overdue = overdue_canaries(
+        pending, time.time(), configured_deadline_s=config.schedule.deadline_seconds
+    )
+    code = ExitStatus.DEGRADED if overdue else ExitStatus.OK
     if args.json:
         _say(
             json.dumps(
@@ -621,7 +633,7 @@ def cmd_status(args: argparse.Namespace) -> int:
                     "failing_channels": [
                         {
                             "channel": a.channel,
-                            "since": _iso(a.at),
+                            "since": iso_utc(a.at),
                             "detail": a.detail,
                             "permanent": a.permanent,
                         }
@@ -685,10 +697,10 @@ def cmd_history(args: argparse.Namespace) -> int:
         rows = history.recent(args.limit)
     if args.json:
         _say(json.dumps([result_json(r) for r in rows], indent=2))
-        return EXIT_OK
+        return ExitStatus.OK
     if not rows:
         _say("No checks yet.")
-        return EXIT_OK
+        return ExitStatus.OK
     header = ("Sent", "Outcome", "Latency", "Folder", "Diagnosis", "Server reply")
     table = [
         (
@@ -705,7 +717,7 @@ def cmd_history(args: argparse.Namespace) -> int:
     _say("  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)).rstrip())
     for row in table:
         _say("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
-    return EXIT_OK
+    return ExitStatus.OK
 
 
 # -- autostart and incidents ----------------------------------------------------------------
@@ -730,17 +742,22 @@ def cmd_incidents(args: argparse.Namespace) -> int:
                 [
                     {
                         "status": i.status.value,
-                        "start": _iso(i.start),
-                        "end": _iso(i.end),
+                        "start": iso_utc_or_none(i.start),
+                        "end": iso_utc_or_none(i.end),
                         "ongoing": i.ongoing,
                         "duration_s": round(i.duration(now), 1),
                         "diagnoses": [d.value for d in i.diagnoses],
                         "canaries_failed": i.canaries_failed,
                         "alerts": [
-                            {"at": _iso(a.at), "kind": a.kind, "channel": a.channel, "ok": a.ok}
+                            {
+                                "at": iso_utc_or_none(a.at),
+                                "kind": a.kind,
+                                "channel": a.channel,
+                                "ok": a.ok,
+                            }
                             for a in i.alerts
                         ],
-                        "person_acted_at": [_iso(t) for t in i.person_acted_at],
+                        "person_acted_at": [iso_utc(t) for t in i.person_acted_at],
                         "emails_sent_meanwhile": meanwhile,
                     }
                     for i, meanwhile in zip(incidents, sent, strict=True)
@@ -748,10 +765,10 @@ def cmd_incidents(args: argparse.Namespace) -> int:
                 indent=2,
             )
         )
-        return EXIT_OK
+        return ExitStatus.OK
     if not incidents:
         _say("No incidents: reminders went out every time they were checked.")
-        return EXIT_OK
+        return ExitStatus.OK
     for i, meanwhile in zip(incidents, sent, strict=True):
         end = "ongoing" if i.ongoing else _clock(i.end or 0, date=True)
         told = sorted({a.channel for a in i.alerts if a.ok})
@@ -770,7 +787,7 @@ def cmd_incidents(args: argparse.Namespace) -> int:
         if i.person_acted_at:
             acted = ", ".join(_clock(t) for t in i.person_acted_at)
             _say(f"         Check now pressed at: {acted}")
-    return EXIT_OK
+    return ExitStatus.OK
 
 
 def _incidents(history: History, since: float | None) -> list[Incident]:
@@ -802,7 +819,7 @@ def cmd_export(args: argparse.Namespace) -> int:
             what = "checks"
     if args.output is not None:
         _say(f"{count} {what} written to {args.output}", file=sys.stderr)
-    return EXIT_OK
+    return ExitStatus.OK
 
 
 def _export_checks(history: History, since: float | None, fmt: Format, output: Path | None) -> int:
@@ -872,21 +889,18 @@ def cmd_test_alert(args: argparse.Namespace) -> int:
     with open_app(config) as app:
         if not app.notifier.channels:
             _say("No alert channels are configured ([alerts] desktop = false, no webhooks).")
-            return EXIT_CONFIG
+            return ExitStatus.CONFIG
         results = app.notifier.send_test()
     for r in results:
         state = "sent" if r.ok else ("FAILED (check the settings)" if r.permanent else "FAILED")
         detail = f": {r.detail}" if r.detail and not r.ok else ""
         _say(f"{r.channel:<24} {state}{detail}")
-    return EXIT_OK if all(r.ok for r in results) else EXIT_FAILED
+    return ExitStatus.OK if all(r.ok for r in results) else ExitStatus.FAILED
 
 
 def cmd_guide(args: argparse.Namespace) -> int:
-    from .app import data_dir, history_path
-    from .guidance import guide_for
-    from .guide_page import open_in_browser, render_html, write_guide
-    from .history import History
-    from .providers import get_provider, sender_provider
+    from .app import data_dir
+    from .guide_page import open_in_browser, write_guide
 
     config: Config | None = None
     try:
@@ -896,47 +910,62 @@ def cmd_guide(args: argparse.Namespace) -> int:
         # problem needs the config and its history.
         if args.provider is None or args.diagnosis is None:
             raise
-    if args.provider:
-        provider = get_provider(args.provider)
-    else:
+    if args.diagnosis is None:
         assert config is not None
-        provider = sender_provider(config.sender)
-    since: float | None = None
-    last_reply: str | None = None
-    if args.diagnosis:
-        diagnosis: Diagnosis = args.diagnosis
+        title, page = _current_guide(config, args.provider)
     else:
-        assert config is not None
-        with History(history_path(config)) as history:
-            snapshot = history.status()
-            recent = history.recent(1)
-        diagnosis = snapshot.diagnosis or Diagnosis.OK
-        since = snapshot.since
-        if (
-            recent
-            and recent[0].smtp_reply is not None
-            and recent[0].outcome is not Outcome.DELIVERED
-        ):
-            last_reply = str(recent[0].smtp_reply)
-    guide = guide_for(provider.name, diagnosis)
-    # The office's name and support contact stay on the page whichever provider or diagnosis
-    # was asked for: the page is for this office's front desk.
-    page = render_html(
-        guide,
-        since=since,
-        office=config.office if config else "",
-        support_contact=config.alerts.support_contact if config else "",
-        last_reply=last_reply,
-        generated_at=time.time(),
-    )
+        title, page = _guide_for_diagnosis(config, args.provider, args.diagnosis)
     output = args.output or (data_dir(config) / "guide.html")
     # 0600: the page can hold the server's last reply and the office's details (issue 11, 21).
     path = write_guide(output, page, private=True)
-    _say(f"Guide: {guide.title}")
+    _say(f"Guide: {title}")
     _say(f"Written to {path}")
     if not args.no_open and not open_in_browser(path):
         _say(f"No web browser could be started to show it; open this file by hand: {path}")
-    return EXIT_OK
+    return ExitStatus.OK
+
+
+def _current_guide(config: Config, provider: str | None) -> tuple[str, str]:
+    """The guide for the problem now, the very page the tray's "What to do" opens
+    (:func:`app.current_guide_html`); ``provider`` given: as if the config named it."""
+    from dataclasses import replace
+
+    from .app import current_guide_html, history_path
+    from .clock import SystemClock
+
+    if provider is not None:
+        config = replace(config, sender=replace(config.sender, provider=provider))
+    with History(history_path(config)) as history:
+        return current_guide_html(config, history, SystemClock())
+
+
+def _guide_for_diagnosis(
+    config: Config | None, provider_name: str | None, diagnosis: Diagnosis
+) -> tuple[str, str]:
+    """The guide for a diagnosis asked for (not the current one): no history, no reply.
+
+    The office's name and support contact stay on the page whichever provider or diagnosis was
+    asked for: the page is for this office's front desk.
+    """
+    from .guidance import guide_for
+    from .guide_page import render_html
+    from .providers import get_provider, sender_provider
+
+    if provider_name is not None:
+        provider = get_provider(provider_name)
+    else:
+        assert config is not None
+        provider = sender_provider(config.sender)
+    guide = guide_for(provider.name, diagnosis)
+    page = render_html(
+        guide,
+        since=None,
+        office=config.office if config else "",
+        support_contact=config.alerts.support_contact if config else "",
+        last_reply=None,
+        generated_at=time.time(),
+    )
+    return guide.title, page
 
 
 # -- explain --------------------------------------------------------------------------------
@@ -982,11 +1011,11 @@ def cmd_explain(args: argparse.Namespace) -> int:
                 indent=2,
             )
         )
-        return EXIT_OK
+        return ExitStatus.OK
     _say(f"Diagnosis: {diagnosis.value}")
     _say(f"What it means: {summary}")
     _say(f"What to do ({provider.display_name}): {fix}")
-    return EXIT_OK
+    return ExitStatus.OK
 
 
 def smtp_code_argument(value: str) -> int:
@@ -1164,9 +1193,9 @@ def result_json(r: CheckResult) -> dict[str, Any]:
         "token": r.token,
         "outcome": r.outcome.value,
         "diagnosis": r.diagnosis.value,
-        "sent_at": _iso(r.sent_at),
-        "deadline_at": _iso(r.deadline_at),
-        "found_at": _iso(r.found_at),
+        "sent_at": iso_utc_or_none(r.sent_at),
+        "deadline_at": iso_utc_or_none(r.deadline_at),
+        "found_at": iso_utc_or_none(r.found_at),
         "latency_s": None if r.latency_s is None else round(r.latency_s, 3),
         "folder": r.folder,
         "smtp_reply": (
@@ -1182,7 +1211,7 @@ def result_json(r: CheckResult) -> dict[str, Any]:
 def status_json(s: StatusSnapshot) -> dict[str, Any]:
     return {
         "status": s.status.value,
-        "since": _iso(s.since),
+        "since": iso_utc_or_none(s.since),
         "reason": s.reason,
         "diagnosis": s.diagnosis.value if s.diagnosis else None,
         "consecutive_lost": s.consecutive_lost,
@@ -1198,14 +1227,6 @@ def describe_status_line(s: StatusSnapshot, *, unconfirmed: str = "") -> str:
     if s.since is None:
         return f"{s.status.value} (no checks yet)"
     return f"{s.status.value} since {_clock(s.since, date=True)}"
-
-
-def _iso(ts: float | None) -> str | None:
-    if ts is None:
-        return None
-    from datetime import UTC, datetime
-
-    return datetime.fromtimestamp(ts, UTC).isoformat(timespec="milliseconds")
 
 
 def _clock(ts: float, *, date: bool = False) -> str:
@@ -1245,8 +1266,8 @@ def _short(r: CheckResult) -> str:
 
 
 def _one_line(text: str, width: int) -> str:
-    flat = " ".join(text.split())
-    return flat if len(flat) <= width else flat[: width - 1] + "\u2026"
+    """``text`` on one line (every run of whitespace one space), clipped to ``width``."""
+    return clip_text(" ".join(text.split()), width)
 
 
 if __name__ == "__main__":

@@ -19,6 +19,7 @@ from typing import Any
 
 from .batches import BatchRules
 from .errors import ConfigError
+from .inputs import address_problem, host_problem, single_line_problem
 from .models import AlertPolicy, Policy, Security
 from .netguard import is_office_address
 from .providers import oauth_service_for
@@ -109,12 +110,18 @@ class SeedConfig:
     oauth: OAuthSettings | None = None  # set exactly when auth == "oauth2"
 
 
+#: The schedule when the config says nothing, and what set-up proposes (its prompts, its
+#: options' defaults, the file it writes): the one home of these two numbers.
+DEFAULT_EVERY_MINUTES = 30.0
+DEFAULT_DEADLINE_MINUTES = 10.0
+
+
 @dataclass(frozen=True)
 class ScheduleConfig:
     """How often to check and how long a canary may take."""
 
-    every_minutes: float = 30.0
-    deadline_minutes: float = 10.0
+    every_minutes: float = DEFAULT_EVERY_MINUTES
+    deadline_minutes: float = DEFAULT_DEADLINE_MINUTES
     # Learn the deadline from this account's own arrival times (a high percentile with a margin,
     # never above deadline_minutes): a block is told sooner than a fixed 10 minutes would. A
     # canary past a learned (shorter) deadline is confirmed by a second one before DOWN, so a
@@ -428,32 +435,10 @@ def _parse_alerts(reader: _Reader, raw: dict[str, Any]) -> AlertsConfig:
 
 
 def _single_line(value: str, path: Path, key: str) -> str:
-    bad = control_character(value)
-    if bad is not None:
-        raise ConfigError(f"= {value!r} {_CONTROL_WORDS} (found {bad})", path=str(path), key=key)
+    problem = single_line_problem(value)
+    if problem is not None:
+        raise ConfigError(f"= {value!r} {problem}", path=str(path), key=key)
     return value.strip()
-
-
-#: Why a value with a control character is refused, in the words every such error uses.
-_CONTROL_WORDS = "must be a single line without control characters"
-
-
-def control_character(value: str) -> str | None:
-    """The first control or line-breaking character in ``value`` as ``U+000A``, else None.
-
-    Why: these values end up in mail headers (address, office name), SMTP and IMAP commands
-    (user names, hosts, folders), HTTP requests (webhook addresses) and log lines. A CR/LF there
-    could add a header such as ``Bcc:`` or a protocol command; other control characters (NUL,
-    ESC, the Unicode line and paragraph separators) have no place in any of them either. A tab
-    is allowed: it is plain whitespace that cannot start a header or a command, and an office
-    name may hold one (addresses and server names refuse all whitespace on their own).
-    """
-    import unicodedata
-
-    for c in value:
-        if c != "\t" and unicodedata.category(c) in ("Cc", "Zl", "Zp"):
-            return f"U+{ord(c):04X}"
-    return None
 
 
 class _Reader:
@@ -521,10 +506,10 @@ class _Reader:
             raise self.fail(section, key, "is missing; it is required")
         if not isinstance(value, str):
             raise self.fail(section, key, f"= {value!r} must be text in quotes")
-        bad = control_character(value)
-        if bad is not None:
+        problem = single_line_problem(value)
+        if problem is not None:
             # A line break here could inject mail headers or protocol commands.
-            raise self.fail(section, key, f"= {value!r} {_CONTROL_WORDS} (found {bad})")
+            raise self.fail(section, key, f"= {value!r} {problem}")
         return value.strip()
 
     def address(self, table: dict[str, Any], section: str) -> str:
@@ -661,9 +646,9 @@ class _Reader:
             return None
         if not isinstance(value, str):
             raise self.fail(section, "ca_file", f"= {value!r} must be a file path in quotes")
-        bad = control_character(value)
-        if bad is not None:
-            raise self.fail(section, "ca_file", f"= {value!r} {_CONTROL_WORDS} (found {bad})")
+        problem = single_line_problem(value)
+        if problem is not None:
+            raise self.fail(section, "ca_file", f"= {value!r} {problem}")
         p = self.relative(Path(value).expanduser())
         if not p.is_file():
             raise self.fail(
@@ -682,12 +667,10 @@ class _Reader:
         if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
             raise self.fail(section, key, f"= {value!r} must be a list of folder names")
         for name in value:
-            bad = control_character(name)
-            if bad is not None:
+            problem = single_line_problem(name)
+            if problem is not None:
                 # A folder name goes into IMAP commands: a line break would start a new one.
-                raise self.fail(
-                    section, key, f"= {value!r}: each folder name {_CONTROL_WORDS} (found {bad})"
-                )
+                raise self.fail(section, key, f"= {value!r}: each folder name {problem}")
         return tuple(value)
 
     def minutes(
@@ -729,8 +712,10 @@ class _Reader:
             "schedule",
         )
         reminder_times = self.reminder_times(table)
-        every = self.minutes(table, "schedule", "every_minutes", default=30.0)
-        deadline = self.minutes(table, "schedule", "deadline_minutes", default=10.0)
+        every = self.minutes(table, "schedule", "every_minutes", default=DEFAULT_EVERY_MINUTES)
+        deadline = self.minutes(
+            table, "schedule", "deadline_minutes", default=DEFAULT_DEADLINE_MINUTES
+        )
         learn = self.boolean(table, "schedule", "learn_deadline", default=True)
         on_this_pc = no_provider_behind(sender.smtp_host)
         problem = every_minutes_problem(every, on_this_pc=on_this_pc)
@@ -896,59 +881,6 @@ def _minutes_of(hhmm: str) -> int:
     if not (0 <= h <= 24 and 0 <= m < 60 and h * 60 + m <= 24 * 60):
         raise ValueError(hhmm)
     return h * 60 + m
-
-
-def _is_ip(value: str) -> bool:
-    try:
-        ipaddress.ip_address(value)
-    except ValueError:
-        return False
-    return True
-
-
-# -- addresses ------------------------------------------------------------------------------------
-
-
-def address_problem(value: str) -> str | None:
-    """Why ``value`` cannot be used as an e-mail address here, or None when it can.
-
-    The one rule for addresses: the config's ``[sender]`` / ``[seed] address`` and setup's
-    prompts and options all use it, so setup never accepts what the config then refuses.
-    The words follow the value in the caller's message (``'x' is not an e-mail address ...``).
-
-    Why ASCII only: the canary goes out without SMTPUTF8, so a non-ASCII address can never be
-    sent (smtplib refuses it, and a server without SMTPUTF8 would too): every check would fail
-    for our own reason. A domain with accents has a plain ``xn--`` spelling, proposed here.
-    """
-    local, at, domain = value.rpartition("@")
-    spaced = any(c.isspace() for c in value)
-    if not at or not local or ("." not in domain and domain != "localhost") or spaced:
-        return "is not an e-mail address like name@example.com"
-    if any(c in value for c in "<>,;\"'()"):
-        return "must be the bare address, like name@example.com"
-    if not value.isascii():
-        first = next(c for c in value if not c.isascii())
-        hint = "ask the provider for the account's plain address"
-        if local.isascii():
-            try:
-                plain_domain = domain.encode("idna").decode("ascii")
-            except UnicodeError:
-                pass
-            else:
-                hint = f"write the domain in its plain form: {local}@{plain_domain}"
-        return (
-            f"contains {first!r} (U+{ord(first):04X}): only ASCII addresses can be used, "
-            f"because mail with other characters in an address cannot be sent here; {hint}"
-        )
-    return None
-
-
-def host_problem(value: str) -> str | None:
-    """Why ``value`` cannot be a server name or IP address here, or None (config and setup)."""
-    spaced = any(c.isspace() for c in value)
-    if not value or spaced or "/" in value or (":" in value and not _is_ip(value)):
-        return "must be a server name like smtp.example.com"
-    return None
 
 
 # -- which servers are local ----------------------------------------------------------------------

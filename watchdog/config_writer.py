@@ -20,6 +20,8 @@ from pathlib import Path
 
 from .atomic_file import PRIVATE, write_text_atomically
 from .config import (
+    DEFAULT_DEADLINE_MINUTES,
+    DEFAULT_EVERY_MINUTES,
     GOOGLE_AUTHORITY,
     GOOGLE_SCOPES,
     MICROSOFT_AUTHORITY,
@@ -30,6 +32,7 @@ from .config import (
     parse_config,
 )
 from .errors import ConfigError
+from .inputs import RefusedValue, single_line_problem
 from .models import Security
 
 #: Where comments start (0-based column), as in docs/configuration.md.
@@ -68,21 +71,23 @@ class ConfigValues:
 
     sender: SenderValues
     seed: SeedValues
-    every_minutes: float = 30.0
-    deadline_minutes: float = 10.0
+    every_minutes: float = DEFAULT_EVERY_MINUTES
+    deadline_minutes: float = DEFAULT_DEADLINE_MINUTES
     office: str = ""
     support_contact: str = ""
 
 
 def toml_string(value: str, *, key: str = "value") -> str:
-    """``value`` as a TOML basic string; ValueError (naming ``key``) for a line break.
+    """``value`` as a TOML basic string; :class:`RefusedValue` (naming ``key``) for a line break.
 
     Quotes and backslashes are escaped, a tab becomes ``\\t``. A line break or another control
     character is refused rather than escaped: in a host or an address it could smuggle mail
-    headers or protocol commands, and the config parser refuses it anyway.
+    headers or protocol commands. The rule is the config reader's own
+    (:func:`inputs.single_line_problem`), so nothing is written that the reader then refuses.
     """
-    if any((ord(c) < 0x20 and c != "\t") or ord(c) == 0x7F for c in value):
-        raise ValueError(f"{key} must be a single line without control characters: {value!r}")
+    problem = single_line_problem(value)
+    if problem is not None:
+        raise RefusedValue(key, f"= {value!r} {problem}")
     escaped = value.replace("\\", "\\\\").replace('"', '\\"').replace("\t", "\\t")
     return f'"{escaped}"'
 
@@ -90,7 +95,7 @@ def toml_string(value: str, *, key: str = "value") -> str:
 def toml_number(value: float, *, key: str = "value") -> str:
     """``30`` or ``0.5``: whole numbers without a needless ``.0``, as a person would write them."""
     if isinstance(value, bool) or not math.isfinite(value) or value <= 0:
-        raise ValueError(f"{key} must be a number above 0, not {value!r}")
+        raise RefusedValue(key, f"must be a number above 0, not {value!r}")
     if float(value).is_integer():
         return str(int(value))
     return repr(float(value))
@@ -99,8 +104,9 @@ def toml_number(value: float, *, key: str = "value") -> str:
 def render_config(values: ConfigValues) -> str:
     """The config file for ``values``: the documented keys, commented, optional ones shown off.
 
-    Raises ValueError naming the key for a value TOML could not hold safely (a line break) or a
-    port or number out of range; everything else is left to :func:`validate_config_text`.
+    Raises :class:`RefusedValue` naming the key for a value TOML could not hold safely (a line
+    break) or a port or number out of range; everything else is left to
+    :func:`validate_config_text`.
     """
     s, d = values.sender, values.seed
     lines = [
@@ -190,7 +196,7 @@ def _line(key: str, value: str, comment: str = "") -> str:
 
 def _port(value: int, key: str) -> str:
     if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 65535:
-        raise ValueError(f"{key} must be a whole number from 1 to 65535, not {value!r}")
+        raise RefusedValue(key, f"must be a whole number from 1 to 65535, not {value!r}")
     return str(value)
 
 

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
 from .config import load_config
+from .exit_status import ExitStatus
 from .models import CheckResult, Flip, Outcome, Status, StatusSnapshot
 from .notify import Alert, AttemptResult
 
@@ -88,9 +89,9 @@ def run_demo(*, interval_s: float = 2.0, out: TextIO | None = None) -> int:
     if ok:
         say(f"Demo finished in {time.monotonic() - started:.0f} s.")
         say("To watch a real account, see README.md.")
-        return 0
+        return ExitStatus.OK
     say("The demo did not finish as expected; run it again with -v for details.")
-    return 2
+    return ExitStatus.FAILED
 
 
 def _narrate(

@@ -64,14 +64,11 @@ from .credentials import (
     secure_keyring_advice,
 )
 from .errors import ConfigError, MailboxError, SecretError
+from .exit_status import ExitStatus
 from .guidance import short_fix
 from .models import Diagnosis, Security
 from .providers import Provider, detect_provider, sender_provider
 from .terminal import safe_text
-
-EXIT_OK = 0
-EXIT_FAILED = 2
-EXIT_CONFIG = 3
 
 #: Seconds any one network step may take. Long enough for a slow provider greeting, short enough
 #: that a support person on the phone is not left waiting on a blocked port.
@@ -985,8 +982,8 @@ def run_doctor(args: argparse.Namespace) -> int:
         config = load_config(path)
     except _NotSetUp as e:
         finding = Finding("config", "FAIL", e.what, e.fix)
-        _finish([finding], EXIT_CONFIG, path, as_json)
-        return EXIT_CONFIG
+        _finish([finding], ExitStatus.CONFIG, path, as_json)
+        return ExitStatus.CONFIG
     except ConfigError as e:
         from .guide_page import doc_reference
 
@@ -997,12 +994,12 @@ def run_doctor(args: argparse.Namespace) -> int:
             f"Fix the file (every key is explained in {doc_reference('configuration.md')}) or "
             "run `watchdog setup` to write a new one",
         )
-        _finish([finding], EXIT_CONFIG, path, as_json)
-        return EXIT_CONFIG
+        _finish([finding], ExitStatus.CONFIG, path, as_json)
+        return ExitStatus.CONFIG
     if not as_json:
         print(safe_text(f"Delivery Watchdog doctor: checking {path}"), flush=True)
     findings = Doctor(config, timeout=timeout, report=show).run()
-    code = EXIT_FAILED if any(f.level == "FAIL" for f in findings) else EXIT_OK
+    code = ExitStatus.FAILED if any(f.level == "FAIL" for f in findings) else ExitStatus.OK
     _finish(findings, code, path, as_json, printed=True)
     return code
 
@@ -1013,7 +1010,7 @@ def _finish(
     if as_json:
         payload = {
             "config": str(path),
-            "ok": code == EXIT_OK,
+            "ok": code == ExitStatus.OK,
             "exit_code": code,
             "checks": [asdict(f) for f in findings],
         }

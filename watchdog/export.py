@@ -17,7 +17,6 @@ import json
 import sys
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal, TextIO, TypeVar, cast
 
@@ -25,6 +24,7 @@ from .batches import Touched
 from .errors import WatchdogError
 from .incidents import Incident
 from .models import CheckResult
+from .timefmt import iso_utc_or_none
 
 _Row = TypeVar("_Row")
 
@@ -77,11 +77,11 @@ def row_of(r: CheckResult) -> dict[str, str | int | float | None]:
     reply = r.smtp_reply
     return {
         "token": r.token,
-        "sent_at": _iso(r.sent_at),
-        "deadline_at": _iso(r.deadline_at),
+        "sent_at": iso_utc_or_none(r.sent_at),
+        "deadline_at": iso_utc_or_none(r.deadline_at),
         "outcome": r.outcome.value,
         "diagnosis": r.diagnosis.value,
-        "found_at": _iso(r.found_at),
+        "found_at": iso_utc_or_none(r.found_at),
         "latency_s": None if r.latency_s is None else round(r.latency_s, 3),
         "folder": r.folder,
         "smtp_code": reply.code if reply else None,
@@ -100,15 +100,15 @@ def incident_row_of(item: IncidentExport) -> dict[str, str | int | float | bool 
     i, sent = item.incident, item.sent
     return {
         "status": i.status.value,
-        "start": _iso(i.start),
-        "end": _iso(i.end),
+        "start": iso_utc_or_none(i.start),
+        "end": iso_utc_or_none(i.end),
         "ongoing": i.ongoing,
         "duration_s": round(i.duration(item.now), 1),
         "diagnoses": [d.value for d in i.diagnoses],
         "canaries_failed": i.canaries_failed,
         "emails_sent_meanwhile": sent.count,
-        "first_sent_at": _iso(sent.first_at),
-        "last_sent_at": _iso(sent.last_at),
+        "first_sent_at": iso_utc_or_none(sent.first_at),
+        "last_sent_at": iso_utc_or_none(sent.last_at),
     }
 
 
@@ -218,9 +218,3 @@ def export_to_file(
     except OSError as e:
         raise WatchdogError(f"could not write {path}: {e.strerror or e}") from e
     return count
-
-
-def _iso(ts: float | None) -> str | None:
-    if ts is None:
-        return None
-    return datetime.fromtimestamp(ts, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .classifier import describe
+from .exit_status import ExitStatus
 from .history import DaySummary, History
 from .humanize import format_duration
 from .incidents import Incident, group_incidents, incidents_since
@@ -451,7 +452,7 @@ def run_report(args: argparse.Namespace) -> int:
     print(f"Report written to {path}")
     if args.open and not open_in_browser(path):
         print("No web browser could be opened; open the file above by hand.")
-    return 0
+    return ExitStatus.OK
 
 
 def write_report(

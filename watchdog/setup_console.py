@@ -18,22 +18,16 @@ from pathlib import Path
 from typing import TypeVar
 
 from .config import (
-    address_problem,
-    control_character,
     daily_share_problem,
     deadline_minutes_problem,
     every_minutes_problem,
-    host_problem,
     is_local_host,
     no_provider_behind,
 )
+from .exit_status import ExitStatus
+from .inputs import address_problem, host_problem, single_line_problem
 from .models import Security
 from .terminal import safe_text
-
-EXIT_DONE = 0
-EXIT_TEST_FAILED = 2
-EXIT_BAD_INPUT = 3
-EXIT_STOPPED = 130
 
 _T = TypeVar("_T")
 
@@ -50,7 +44,7 @@ class BadInput(SetupStopped):
     """A value given on the command line (or missing from it) is not usable."""
 
     def __init__(self, option: str, message: str) -> None:
-        super().__init__(f"{option}: {message}", EXIT_BAD_INPUT)
+        super().__init__(f"{option}: {message}", ExitStatus.CONFIG)
         self.option = option
 
 
@@ -58,7 +52,7 @@ class BadInput(SetupStopped):
 
 
 def parse_address(value: str) -> str:
-    """A bare e-mail address, by the config's own rule (:func:`config.address_problem`)."""
+    """A bare e-mail address, by the config's own rule (:func:`inputs.address_problem`)."""
     value = one_line(value)
     problem = address_problem(value)
     if problem is not None:
@@ -67,7 +61,7 @@ def parse_address(value: str) -> str:
 
 
 def parse_host(value: str) -> str:
-    """A server name or IP address, by the config's own rule (:func:`config.host_problem`)."""
+    """A server name or IP address, by the config's own rule (:func:`inputs.host_problem`)."""
     value = one_line(value)
     problem = host_problem(value)
     if problem is not None:
@@ -150,11 +144,12 @@ def parse_ca_file(value: str) -> Path | None:
 def one_line(value: str) -> str:
     """Free text on one line, trimmed; a line break or other control character is refused.
 
-    The config's rule (:func:`config.control_character`), so a typed value the config would
-    refuse is refused here already.
+    The config's rule (:func:`inputs.single_line_problem`), in its words, so a typed value the
+    config would refuse is refused here already.
     """
-    if control_character(value) is not None:
-        raise ValueError(f"{value!r} must be a single line")
+    problem = single_line_problem(value)
+    if problem is not None:
+        raise ValueError(f"{value!r} {problem}")
     return value.strip()
 
 

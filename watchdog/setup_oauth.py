@@ -36,13 +36,11 @@ from .config import (
 from .credentials import KEYRING_SERVICE, Role
 from .doctor import account_provider
 from .errors import ConfigError, SecretError, WatchdogError
+from .exit_status import ExitStatus
 from .guide_page import doc_reference
 from .providers import OAuth, Provider, SignIn, get_provider, oauth_service_for
 from .setup_account import SERVICE_NAMES, Account, live_login
 from .setup_console import (
-    EXIT_BAD_INPUT,
-    EXIT_DONE,
-    EXIT_TEST_FAILED,
     BadInput,
     Console,
     SetupStopped,
@@ -356,12 +354,12 @@ def reauth(ui: Console, args: argparse.Namespace, path: Path) -> int:
         raise SetupStopped(
             f"No configuration at {path}: there is no sign-in to renew. Run `watchdog setup` "
             "first.",
-            EXIT_BAD_INPUT,
+            ExitStatus.CONFIG,
         )
     try:
         config = load_config(path)
     except ConfigError as e:
-        raise SetupStopped(f"The configuration cannot be read: {e}", EXIT_BAD_INPUT) from None
+        raise SetupStopped(f"The configuration cannot be read: {e}", ExitStatus.CONFIG) from None
     choices: dict[str, tuple[Role, ...]] = {
         "both": ("sender", "seed"),
         "sender": ("sender",),
@@ -408,7 +406,7 @@ def reauth(ui: Console, args: argparse.Namespace, path: Path) -> int:
                     f"The {role} account {account.username} signs in with a password "
                     f'(auth = "password" in {path}); --reauth renews OAuth2 sign-ins only. To '
                     "change a password, run `watchdog setup` again.",
-                    EXIT_BAD_INPUT,
+                    ExitStatus.CONFIG,
                 )
             continue
         accounts.append(account)
@@ -416,7 +414,7 @@ def reauth(ui: Console, args: argparse.Namespace, path: Path) -> int:
         raise SetupStopped(
             f'No account in {path} signs in with OAuth2 (auth = "oauth2"); --reauth renews only '
             "those. Nothing was changed.",
-            EXIT_BAD_INPUT,
+            ExitStatus.CONFIG,
         )
     ui.say(f"Delivery Watchdog: signing in again for {path}")
     failed = False
@@ -443,9 +441,9 @@ def reauth(ui: Console, args: argparse.Namespace, path: Path) -> int:
             "Not every sign-in works yet (the FAIL lines above). Fix that, then run "
             "`watchdog setup --reauth` again."
         )
-        return EXIT_TEST_FAILED
+        return ExitStatus.FAILED
     ui.say(
         "Done. The watchdog uses the new sign-in from its next check on; `watchdog check` "
         "checks now."
     )
-    return EXIT_DONE
+    return ExitStatus.OK

@@ -41,7 +41,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal, TypeVar
 
-from .config import OAUTH_PROVIDERS, OAuthSettings, default_config_path, schedule_warnings
+from .config import (
+    DEFAULT_DEADLINE_MINUTES,
+    DEFAULT_EVERY_MINUTES,
+    OAUTH_PROVIDERS,
+    OAuthSettings,
+    default_config_path,
+    schedule_warnings,
+)
 from .config_writer import (
     ConfigValues,
     SeedValues,
@@ -60,7 +67,9 @@ from .credentials import (
 )
 from .doctor import Problem, account_provider
 from .errors import ConfigError, WatchdogError
+from .exit_status import ExitStatus
 from .guide_page import doc_reference
+from .inputs import RefusedValue
 from .models import Security
 from .providers import (
     OTHER,
@@ -73,10 +82,6 @@ from .providers import (
 )
 from .setup_account import SERVICE_NAMES, Account, live_login
 from .setup_console import (
-    EXIT_BAD_INPUT,
-    EXIT_DONE,
-    EXIT_STOPPED,
-    EXIT_TEST_FAILED,
     BadInput,
     Console,
     SetupStopped,
@@ -145,8 +150,12 @@ def add_setup_arguments(parser: argparse.ArgumentParser) -> None:
         ("--imap-security", "MODE", "ssl, starttls or none (default: the provider's)"),
         ("--seed-username", "NAME", "seed mailbox sign-in name (default: per provider)"),
         ("--ca-file", "PEM", "a private CA for both servers (not needed for the big providers)"),
-        ("--every-minutes", "MINUTES", "how often to check (default 30)"),
-        ("--deadline-minutes", "MINUTES", "when a canary counts as lost (default 10)"),
+        ("--every-minutes", "MINUTES", f"how often to check (default {DEFAULT_EVERY_MINUTES:g})"),
+        (
+            "--deadline-minutes",
+            "MINUTES",
+            f"when a canary counts as lost (default {DEFAULT_DEADLINE_MINUTES:g})",
+        ),
         ("--office", "NAME", "the practice's name, shown in messages"),
         ("--support-contact", "TEXT", "who the staff should call, shown in alerts"),
     ]
@@ -752,7 +761,7 @@ class Wizard:
     def _other_way_on(self, choice: str) -> None:
         """Go back (raises :class:`GoBack`), save without tests (returns), or stop (raises)."""
         if choice == "q":
-            raise SetupStopped("Setup stopped; nothing was saved.", EXIT_TEST_FAILED)
+            raise SetupStopped("Setup stopped; nothing was saved.", ExitStatus.FAILED)
         if choice == "b":
             raise GoBack(self.choose_step())
         if choice == "n":
@@ -797,12 +806,13 @@ class Wizard:
         every = ui.ask_as(
             "Check every how many minutes",
             every_minutes_parser(sender.host, sender.address),
-            self.default("schedule", "every", "--every-minutes") or "30",
+            self.default("schedule", "every", "--every-minutes") or f"{DEFAULT_EVERY_MINUTES:g}",
         )
         deadline = ui.ask_as(
             "Minutes after which a test message that has not arrived counts as lost",
             deadline_minutes_parser(sender.host),
-            self.default("schedule", "deadline", "--deadline-minutes") or "10",
+            self.default("schedule", "deadline", "--deadline-minutes")
+            or f"{DEFAULT_DEADLINE_MINUTES:g}",
         )
         self.answers["schedule"] = {"every": f"{every:g}", "deadline": f"{deadline:g}"}
         return every, deadline
@@ -1031,9 +1041,8 @@ def _render(plan: _Plan, path: Path) -> str:
     """The config text, checked by the watchdog's own parser; BadInput names the option."""
     try:
         text = render_config(plan.values())
-    except ValueError as e:
-        key = str(e).split(" must ", 1)[0]
-        raise BadInput(_OPTION_OF_KEY.get(key, key), str(e)) from None
+    except RefusedValue as e:
+        raise BadInput(_OPTION_OF_KEY.get(e.key, e.key), str(e)) from None
     try:
         validate_config_text(text, path)
     except ConfigError as e:
@@ -1137,10 +1146,10 @@ def save(ui: Console, plan: _Plan, text: str, path: Path, *, overwrite: bool) ->
         raise SetupStopped(
             f"{path} appeared while setup ran; nothing was replaced. Run setup again with --force "
             "to replace it.",
-            EXIT_BAD_INPUT,
+            ExitStatus.CONFIG,
         ) from None
     except OSError as e:
-        raise SetupStopped(f"The configuration could not be written: {e}", EXIT_BAD_INPUT) from e
+        raise SetupStopped(f"The configuration could not be written: {e}", ExitStatus.CONFIG) from e
     if plan.journal is not None:
         plan.journal.keep()
     ui.say(f"Configuration written to {path} (readable only by you).")
@@ -1219,7 +1228,7 @@ def run_setup(args: argparse.Namespace) -> int:
         return e.code
     except (KeyboardInterrupt, EOFError):
         ui.say("\nSetup stopped; nothing was saved.")
-        return EXIT_STOPPED
+        return ExitStatus.INTERRUPTED
     finally:
         journal.undo()  # nothing left to undo once the config was written
 
@@ -1244,7 +1253,7 @@ def _interactive(ui: Console, args: argparse.Namespace, path: Path, journal: Sig
             if current:
                 ui.say("Its values are offered in [brackets]; press Enter to keep each one.")
             if not ui.yes("Replace it once setup has succeeded?", default=False):
-                raise SetupStopped("Nothing was changed.", EXIT_BAD_INPUT)
+                raise SetupStopped("Nothing was changed.", ExitStatus.CONFIG)
             overwrite = True
     try:
         wizard = Wizard(args, ui, journal, current)
@@ -1300,7 +1309,7 @@ def _interactive(ui: Console, args: argparse.Namespace, path: Path, journal: Sig
                             "Nothing was saved: settings that cannot deliver a test message "
                             "would only raise false alarms. Run `watchdog setup` again once the "
                             "problem is fixed.",
-                            EXIT_TEST_FAILED,
+                            ExitStatus.FAILED,
                         )
                     wizard._other_way_on(choice)
                     break
@@ -1311,7 +1320,7 @@ def _interactive(ui: Console, args: argparse.Namespace, path: Path, journal: Sig
     ui.say()
     with_the_pc = offer_autostart(ui, path, ask=True, wanted=False)
     _closing(ui, plan, path, with_the_pc=with_the_pc)
-    return EXIT_DONE
+    return ExitStatus.OK
 
 
 def _draft(
@@ -1395,8 +1404,8 @@ def _scripted(ui: Console, args: argparse.Namespace, path: Path, journal: SignIn
         )
     sender = account_from_options("sender", args)
     seed = account_from_options("seed", args)
-    every = _minutes_option(args, "--every-minutes", 30.0)
-    deadline = _minutes_option(args, "--deadline-minutes", 10.0)
+    every = _minutes_option(args, "--every-minutes", DEFAULT_EVERY_MINUTES)
+    deadline = _minutes_option(args, "--deadline-minutes", DEFAULT_DEADLINE_MINUTES)
     passwords: dict[Role, str] = {"sender": "", "seed": ""}
     sources: dict[Role, str] = {"sender": "none", "seed": "none"}
     for account in (sender, seed):
@@ -1430,7 +1439,7 @@ def _scripted(ui: Console, args: argparse.Namespace, path: Path, journal: SignIn
         why = oauth_sign_in(ui, account, journal)
         if why is not None:
             ui.say(f"FAIL OAuth2 sign-in of the {label} {account.username}: {why}")
-            raise SetupStopped("Nothing was saved.", EXIT_TEST_FAILED)
+            raise SetupStopped("Nothing was saved.", ExitStatus.FAILED)
         ui.say(f"OK   OAuth2 sign-in of the {label} {account.username}")
     if args.no_test:
         ui.say("Live tests skipped (--no-test): the settings are saved without proof.")
@@ -1442,14 +1451,14 @@ def _scripted(ui: Console, args: argparse.Namespace, path: Path, journal: SignIn
                 ui.say(f"FAIL Sign-in to the {label} {account.host}:{account.port}:")
                 for line in problem.explain(account.provider.name, account.role):
                     ui.say(f"  {line}")
-                raise SetupStopped("Nothing was saved.", EXIT_TEST_FAILED)
+                raise SetupStopped("Nothing was saved.", ExitStatus.FAILED)
             ui.say(f"OK   Sign-in to the {label} {account.host}:{account.port}")
         if not first_canary(ui, plan, text, path):
-            raise SetupStopped("Nothing was saved.", EXIT_TEST_FAILED)
+            raise SetupStopped("Nothing was saved.", ExitStatus.FAILED)
     save(ui, plan, text, path, overwrite=overwrite)
     with_the_pc = offer_autostart(ui, path, ask=False, wanted=bool(args.autostart))
     _closing(ui, plan, path, with_the_pc=with_the_pc)
-    return EXIT_DONE
+    return ExitStatus.OK
 
 
 def _minutes_option(args: argparse.Namespace, option: str, default: float) -> float:

@@ -82,7 +82,7 @@ OVERDUE_GRACE_S = 60.0
 
 
 def overdue_canaries(
-    pending: Sequence[CheckResult], now: float, *, configured_deadline_s: float = 0.0
+    pending: Sequence[CheckResult], now: float, *, configured_deadline_s: float
 ) -> list[CheckResult]:
     """Pending canaries more than :data:`OVERDUE_GRACE_S` past their deadline, oldest first.
 

@@ -43,9 +43,7 @@ from .atomic_file import PRIVATE, atomic_binary_file
 from .config import APP_NAME, CONFIG_ENV, Config, default_config_path, load_config
 from .credentials import env_var
 from .errors import WatchdogError
-
-EXIT_OK = 0
-EXIT_FAILED = 2
+from .exit_status import ExitStatus
 
 #: Per network step of the doctor inside a bundle: shorter than ``watchdog doctor``'s own, since
 #: the person waiting wants the file, and a server that slow is already the finding.
@@ -435,9 +433,9 @@ def run_support_bundle(args: argparse.Namespace) -> int:
         result = build_bundle(config_path, output, doctor_step_timeout=step)
     except OSError as e:
         print(f"The support bundle could not be written to {output}: {e}", file=sys.stderr)
-        return EXIT_FAILED
+        return ExitStatus.FAILED
     for note in result.notes:
         print(f"Note: {note}", file=sys.stderr)
     print(f"Support bundle written to {result.path}")
     print("Send this file to your support contact; it holds no passwords.")
-    return EXIT_OK
+    return ExitStatus.OK

@@ -98,6 +98,7 @@ from .actions_window import Action, ActionsWindow, tk_problem
 from .controls import Controls, TrayState
 from .models import Diagnosis, Status
 from .notify.desktop import register_tray_notifier, unregister_tray_notifier
+from .textfit import ELLIPSIS, clip_text
 from .tray_icon import draw_icon
 
 __all__ = [
@@ -341,21 +342,8 @@ def _can_encode(text: str, encoding: str) -> bool:
 
 def _fit(text: str, rule: TitleRule) -> str:
     """``text`` cut to ``rule.max_units`` UTF-16 code units, ending in an ellipsis it can carry."""
-    if _utf16_len(text) <= rule.max_units:
-        return text
-    ellipsis = "…" if rule.encoding is None or _can_encode("…", rule.encoding) else "..."
-    kept: list[str] = []
-    used = _utf16_len(ellipsis)
-    for char in text:
-        used += _utf16_len(char)
-        if used > rule.max_units:
-            break
-        kept.append(char)
-    return "".join(kept).rstrip(" ·") + ellipsis
-
-
-def _utf16_len(text: str) -> int:
-    return len(text.encode("utf-16-le")) // 2
+    ellipsis = ELLIPSIS if rule.encoding is None or _can_encode(ELLIPSIS, rule.encoding) else "..."
+    return clip_text(text, rule.max_units, ellipsis=ellipsis)
 
 
 @dataclass(frozen=True)

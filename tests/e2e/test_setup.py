@@ -596,3 +596,19 @@ def test_a_pc_without_any_keyring_is_told_at_once_what_to_install_before_passwor
     w.child.sendeof()
     assert w.exit_code() == 130
     assert "autostart entry (" not in w.output
+
+
+def test_a_tab_or_a_line_separator_typed_in_an_address_is_refused_at_the_prompt_and_asked_again(
+    tmp_path: Path, env: dict[str, str]
+) -> None:
+    """The prompt refuses what the config would refuse, at once and in the config's words."""
+    w = Wizard(tmp_path / "config.toml", env)
+    w.answer(r"sending e-mail address: ", "front\tdesk@smiledental.test")
+    w.expect(re.escape("it contains a tab (U+0009)"))
+    w.answer(r"sending e-mail address: ", "frontdesk@smile\u2028dental.test")
+    w.expect(re.escape("must be a single line without control characters (found U+2028)"))
+    w.answer(r"sending e-mail address: ", "frontdesk@smiledental.test")
+    w.expect(r"Mail provider .*: ")  # the plain address is taken: the next question
+    w.child.sendeof()
+    assert w.exit_code() == 130
+    assert not (tmp_path / "config.toml").exists()

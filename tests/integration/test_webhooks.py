@@ -138,8 +138,8 @@ def test_json_payload_has_every_documented_field_with_the_right_values(sink: Htt
         "provider": "att",
         "provider_name": "AT&T",
         "diagnosis": "sender_blocked",
-        "since": "2025-12-29T09:20:00Z",
-        "at": "2025-12-29T11:25:00Z",
+        "since": "2025-12-29T09:20:00.000Z",
+        "at": "2025-12-29T11:25:00.000Z",
         "last_reply": "550 5.7.1 Message rejected as spam",
         "details": {"canary": "wd-1234"},
     }
@@ -156,7 +156,7 @@ def test_json_payload_uses_null_for_what_is_unknown_and_the_send_time_when_at_is
     assert payload["diagnosis"] is None
     assert payload["since"] is None
     assert payload["last_reply"] is None
-    assert payload["at"] == time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(clock.t))
+    assert payload["at"] == time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime(clock.t))
 
 
 def test_json_payload_carries_server_text_as_plain_data(sink: HttpSink) -> None:

@@ -13,8 +13,9 @@ from typing import Any
 
 import pytest
 
-from watchdog.config import control_character, load_config
+from watchdog.config import load_config
 from watchdog.errors import ConfigError
+from watchdog.inputs import control_character
 
 
 def config_text(**overrides: Any) -> str:

@@ -85,6 +85,39 @@ def test_setup_refuses_the_same_addresses_with_the_same_words() -> None:
     )
 
 
+@pytest.mark.parametrize(
+    ("typed", "words"),
+    [
+        (
+            "front\tdesk@smiledental.com",
+            "is not an e-mail address like name@example.com (it contains a tab (U+0009))",
+        ),
+        (
+            "front desk@smiledental.com",
+            "is not an e-mail address like name@example.com (it contains a space)",
+        ),
+        (
+            "frontdesk@smile\u2028dental.com",
+            "must be a single line without control characters (found U+2028)",
+        ),
+        (
+            "frontdesk@smiledental.com\u2029x",
+            "must be a single line without control characters (found U+2029)",
+        ),
+    ],
+)
+def test_a_tab_or_a_line_separator_in_an_address_gets_the_same_clear_words_from_setup_and_config(
+    tmp_path: Path, typed: str, words: str
+) -> None:
+    """Before: setup said only "must be a single line" where the config named U+2028."""
+    with pytest.raises(ValueError) as at_the_prompt:
+        parse_address(typed)
+    assert str(at_the_prompt.value) == f"{typed!r} {words}"
+    with pytest.raises(ConfigError) as in_the_config:
+        load_config(write(tmp_path, sender=typed.replace("\t", "\\t")))
+    assert str(in_the_config.value).endswith(f"[sender] address = {typed!r} {words}")
+
+
 # -- item 17: every spelling of an address ------------------------------------------------------
 
 SPELLINGS = [

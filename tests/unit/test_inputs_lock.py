@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from watchdog import cli
+from watchdog.exit_status import ExitStatus
 from watchdog.instance_lock import InstanceLock, InstanceLockError
 
 _real_open = os.open
@@ -101,7 +102,7 @@ username = "canary"
     refuse_lock_writes(monkeypatch, errno.ENOSPC)
     code = cli.main(["--config", str(config), "run"])
     err = capsys.readouterr().err
-    assert code == cli.EXIT_FAILED
+    assert code == ExitStatus.FAILED
     assert f"cannot start: the lock file {data / 'watchdog.lock'}" in err
     assert "the disk is full" in err and "Free some space" in err
     assert "Traceback" not in err

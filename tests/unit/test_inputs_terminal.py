@@ -16,6 +16,7 @@ from tests.support.history_builder import HistoryBuilder
 from watchdog import cli
 from watchdog.config import load_config
 from watchdog.doctor import Finding
+from watchdog.exit_status import ExitStatus
 from watchdog.models import Canary, CheckResult, Diagnosis, Outcome, SmtpReply
 from watchdog.setup_console import Console
 from watchdog.terminal import SafeFormatter, safe_text
@@ -156,7 +157,7 @@ def test_status_is_unconfirmed_when_a_canary_waits_long_past_its_deadline(
     status_line = out.splitlines()[0]
     assert status_line.startswith("Status: UP (unconfirmed: a check has been waiting since ")
     assert "past its deadline" in status_line and "may have been cut off" in status_line
-    assert code == cli.EXIT_DEGRADED
+    assert code == ExitStatus.DEGRADED
 
 
 def test_status_json_says_unconfirmed_with_the_same_exit_code(
@@ -168,7 +169,7 @@ def test_status_json_says_unconfirmed_with_the_same_exit_code(
     assert report["status"]["status"] == "UP"
     assert report["unconfirmed"] is True
     assert [p["token"] for p in report["overdue"]] == ["cut-off"]
-    assert code == report["exit_code"] == cli.EXIT_DEGRADED
+    assert code == report["exit_code"] == ExitStatus.DEGRADED
 
 
 def test_a_canary_still_within_its_deadline_leaves_a_plain_up(
@@ -179,7 +180,7 @@ def test_a_canary_still_within_its_deadline_leaves_a_plain_up(
     out = capsys.readouterr().out
     assert out.startswith("Status: UP since ")
     assert "unconfirmed" not in out
-    assert code == cli.EXIT_OK
+    assert code == ExitStatus.OK
 
 
 class _Terminal(io.StringIO):

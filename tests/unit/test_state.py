@@ -241,7 +241,8 @@ def test_a_canary_past_a_learned_deadline_is_in_doubt_only_past_the_configured_o
 
     # Sent at 0 with a learned deadline of 2 minutes; the configured deadline is 10.
     canary = CheckResult("t", 0.0, 120.0, Outcome.PENDING, Diagnosis.UNKNOWN)
-    assert overdue_canaries([canary], 120 + OVERDUE_GRACE_S + 1) != []  # as before
+    # Where the learned deadline is the configured one, the canary is in doubt past it.
+    assert overdue_canaries([canary], 120 + OVERDUE_GRACE_S + 1, configured_deadline_s=120) != []
     later = 120 + OVERDUE_GRACE_S + 1
     assert overdue_canaries([canary], later, configured_deadline_s=600) == []
     assert overdue_canaries([canary], 600 + OVERDUE_GRACE_S + 1, configured_deadline_s=600) != []

@@ -13,8 +13,9 @@ from pathlib import Path
 import platformdirs
 import pytest
 
-from watchdog.cli import EXIT_CONFIG, main
+from watchdog.cli import main
 from watchdog.config import APP_NAME
+from watchdog.exit_status import ExitStatus
 
 
 def test_a_broken_config_at_a_windowless_start_is_written_to_the_console_log(
@@ -25,7 +26,7 @@ def test_a_broken_config_at_a_windowless_start_is_written_to_the_console_log(
     monkeypatch.setattr(sys, "stdout", None)
     monkeypatch.setattr(sys, "stderr", None)
     code = main(["--config", str(bad), "status"])
-    assert code == EXIT_CONFIG
+    assert code == ExitStatus.CONFIG
     log = Path(platformdirs.user_log_dir(APP_NAME, appauthor=False)) / "console.log"
     text = log.read_text(encoding="utf-8")
     assert "Configuration problem" in text and str(bad) in text

@@ -69,7 +69,6 @@ import subprocess
 import sys
 import threading
 import time
-import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
 from importlib.resources import as_file, files
@@ -78,6 +77,7 @@ from types import ModuleType
 from typing import Any, Literal
 
 from ..models import Status
+from ..textfit import ELLIPSIS, clip_text, utf16_len
 from . import Alert, AlertKind, AttemptResult
 
 __all__ = [
@@ -118,7 +118,6 @@ DESKTOP_ENTRY = "delivery-watchdog"
 #: Windows balloon limits in UTF-16 code units (64 and 256 including the terminating NUL).
 TITLE_LIMIT = 63
 MESSAGE_LIMIT = 255
-ELLIPSIS = "\u2026"
 #: The longest any D-Bus or notify-send call may take, so a hung session bus cannot stall the loop.
 CALL_TIMEOUT_S = 5.0
 
@@ -158,51 +157,9 @@ _TIMEOUT_ERRORS = frozenset(
 #: Characters a title or message may not carry: C0/C1 controls except newline and tab (a NUL
 #: would end the text early on Windows).
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
-#: Stripped from the end of a cut text before the ellipsis, so it never reads "word,…".
-_TRAILING = " \t\n,;:-\u2013\u2014([{/"
 
 
 # --- texts ------------------------------------------------------------------------------------
-
-
-def utf16_len(text: str) -> int:
-    """Length in UTF-16 code units, the unit of the Windows limits (an emoji counts 2)."""
-    return len(text) + sum(1 for ch in text if ord(ch) > 0xFFFF)
-
-
-def clip_text(text: str, limit: int) -> str:
-    """``text`` if it fits in ``limit`` UTF-16 units, else cut cleanly and ended with ``…``.
-
-    The cut goes back to the last whitespace, unless that would drop more than half of the
-    room (one long word or URL): then it cuts inside the word rather than lose the sentence.
-    Never leaves a combining accent without its letter, never splits a surrogate pair (Python
-    strings hold code points), and drops punctuation that would dangle before the ellipsis.
-
-    >>> clip_text("Reminder e-mails are not going out", 20)
-    'Reminder e-mails…'
-    """
-    if limit < 1:
-        raise ValueError(f"limit must be at least 1, not {limit}")
-    if utf16_len(text) <= limit:
-        return text
-    budget = limit - utf16_len(ELLIPSIS)
-    end = used = 0
-    for ch in text:
-        width = 2 if ord(ch) > 0xFFFF else 1
-        if used + width > budget:
-            break
-        used += width
-        end += 1
-    # A combining mark belongs to the letter before it: keep both or neither.
-    while 0 < end < len(text) and unicodedata.combining(text[end]):
-        end -= 1
-    cut = end
-    if not text[cut].isspace() and not text[cut - 1].isspace():
-        space = max((m.start() for m in re.finditer(r"\s", text[:cut])), default=-1)
-        if space >= cut // 2:
-            cut = space
-    head = text[:cut].rstrip(_TRAILING) or text[:end].rstrip()
-    return head + ELLIPSIS
 
 
 def one_line(text: str) -> str:

@@ -40,6 +40,8 @@ from urllib.parse import parse_qsl, urlsplit
 from .. import __version__
 from ..clock import Clock, SystemClock
 from ..humanize import format_duration
+from ..textfit import clip_text
+from ..timefmt import iso_utc
 from . import Alert, AlertKind, AttemptResult
 
 if TYPE_CHECKING:  # requests costs ~80 ms to import; only a configured webhook pays for it
@@ -414,8 +416,7 @@ def _quote_snippet(reply: _Reply, redactor: Redactor) -> str:
     if not text or "\ufffd" in text[:32]:
         return ""
     text = redactor.scrub(text)
-    if len(text) > _SNIPPET_CHARS:
-        text = text[: _SNIPPET_CHARS - 1] + "…"
+    text = clip_text(text, _SNIPPET_CHARS)
     return f'"{text}"'
 
 
@@ -488,11 +489,6 @@ def _retry_after(value: str | None, clock: Clock) -> float | None:
 # Payloads
 
 
-def iso_utc(timestamp: float) -> str:
-    """``2025-03-04T09:15:00Z``: ISO-8601 in UTC, to the second."""
-    return datetime.fromtimestamp(timestamp, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 def _readable_utc(timestamp: float) -> str:
     return datetime.fromtimestamp(timestamp, UTC).strftime("%Y-%m-%d %H:%M UTC")
 
@@ -533,10 +529,6 @@ def _facts(alert: Alert, at: float) -> list[tuple[str, str]]:
     return facts
 
 
-def _truncate(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
 def slack_escape(text: str) -> str:
     """Escape ``&``, ``<`` and ``>`` as Slack requires, so ``<!channel>`` or ``<url|text>`` in
     server text is shown, not obeyed (no mass mention, no disguised link)."""
@@ -563,18 +555,18 @@ def slack_payload(alert: Alert, at: float) -> dict[str, Any]:
         # plain_text is never parsed for mentions or links, so the title needs no escaping
         {
             "type": "header",
-            "text": {"type": "plain_text", "text": _truncate(alert.title, _SLACK_HEADER_MAX)},
+            "text": {"type": "plain_text", "text": clip_text(alert.title, _SLACK_HEADER_MAX)},
         },
         {
             "type": "section",
-            "text": {"type": "mrkdwn", "text": _truncate(slack_escape(alert.message), 2900)},
+            "text": {"type": "mrkdwn", "text": clip_text(slack_escape(alert.message), 2900)},
         },
     ]
     if alert.summary:
         blocks.append(
             {
                 "type": "section",
-                "text": {"type": "mrkdwn", "text": _truncate(slack_escape(alert.summary), 2900)},
+                "text": {"type": "mrkdwn", "text": clip_text(slack_escape(alert.summary), 2900)},
             }
         )
     blocks.append(
@@ -583,7 +575,7 @@ def slack_payload(alert: Alert, at: float) -> dict[str, Any]:
             "fields": [
                 {
                     "type": "mrkdwn",
-                    "text": _truncate(
+                    "text": clip_text(
                         f"*{slack_escape(label)}*\n{slack_escape(value)}", _SLACK_FIELD_MAX
                     ),
                 }
@@ -592,12 +584,12 @@ def slack_payload(alert: Alert, at: float) -> dict[str, Any]:
         }
     )
     if alert.last_reply:
-        reply = _slack_code(_truncate(alert.last_reply, _SLACK_TEXT_MAX - 40))
+        reply = _slack_code(clip_text(alert.last_reply, _SLACK_TEXT_MAX - 40))
         blocks.append(
             {"type": "section", "text": {"type": "mrkdwn", "text": "*Last server reply*\n" + reply}}
         )
     return {
-        "text": _truncate("\n".join(lines), _SLACK_TEXT_MAX),
+        "text": clip_text("\n".join(lines), _SLACK_TEXT_MAX),
         "blocks": blocks,
         "unfurl_links": False,
         "unfurl_media": False,
@@ -657,7 +649,7 @@ def ntfy_header(text: str, limit: int = _NTFY_TITLE_MAX) -> str:
     HTTP headers are Latin-1 at best (requests raises on anything else) and ntfy decodes
     ``=?utf-8?b?...?=`` words in its headers, so an office called "Zahnärzte Łódź" keeps its name.
     """
-    text = _truncate(" ".join(text.split()), limit)
+    text = clip_text(" ".join(text.split()), limit)
     if text.isascii():
         return text
     words: list[str] = []
