@@ -284,7 +284,7 @@ class DemoMailServers:
     @property
     def accepted(self) -> int:
         """Messages answered ``250`` (always ``delivered + dropped``)."""
-        return sum(1 for m in self._received() if m.reply is not None and m.reply[0] == "2")
+        return sum(1 for m in self._received() if _answered_ok(m))
 
     @property
     def delivered(self) -> int:
@@ -294,11 +294,7 @@ class DemoMailServers:
     @property
     def dropped(self) -> int:
         """Messages answered ``250`` and thrown away because the blackhole was on."""
-        return sum(
-            1
-            for m in self._received()
-            if m.mode == "blackhole" and m.reply is not None and m.reply[0] == "2"
-        )
+        return sum(1 for m in self._received() if m.mode == "blackhole" and _answered_ok(m))
 
     # -- internals -----------------------------------------------------------------------------
 
@@ -311,6 +307,11 @@ class DemoMailServers:
             state = self._state
         if state != "running":
             raise RuntimeError(f"DemoMailServers is {state}; ports exist only while running")
+
+
+def _answered_ok(message: ReceivedMessage) -> bool:
+    """The server answered the message with a 2xx (``250``): the client counts it as sent."""
+    return message.reply is not None and message.reply[0] == "2"
 
 
 class _SeedInbox:
