@@ -109,11 +109,8 @@ def _narrate(
                 event = events.get(timeout=0.5)
             except queue.Empty:
                 continue
-            if isinstance(event, str):
-                say(event)
-                continue
             _show(event, say)
-            if done(event[0], event[1]):
+            if not isinstance(event, str) and done(event[0], event[1]):
                 _show_alerts_of(events, say)
                 return True
         return False
@@ -157,13 +154,14 @@ def _show_alerts_of(events: queue.Queue[Event], say: Say) -> None:
             event = events.get(timeout=0.3)
         except queue.Empty:
             return
-        if isinstance(event, str):
-            say(event)
-        else:
-            _show(event, say)
+        _show(event, say)
 
 
-def _show(event: tuple[CheckResult, StatusSnapshot, Flip | None], say: Say) -> None:
+def _show(event: Event, say: Say) -> None:
+    """Say a line of the loop's as it is, or a check's result (and its status change)."""
+    if isinstance(event, str):
+        say(event)
+        return
     result, snapshot, flip = event
     stamp = time.strftime("%H:%M:%S", time.localtime(result.sent_at))
     if result.outcome is Outcome.DELIVERED:

@@ -30,7 +30,7 @@ from email.utils import formatdate
 from types import TracebackType
 from typing import Final
 
-from .fault_smtp import FaultSmtpServer, ImapAppender, ReceivedMessage, Submission
+from .fault_smtp import LOOPBACK, FaultSmtpServer, ImapAppender, ReceivedMessage, Submission
 
 __all__ = [
     "DEFAULT_SEED_ADDRESS",
@@ -49,7 +49,6 @@ DEFAULT_SENDER_ADDRESS: Final = "frontdesk@demo.invalid"
 #: Created empty at startup so the seed mailbox looks like a real provider's (INBOX + Junk).
 JUNK_FOLDER: Final = "Junk"
 
-_LOOPBACK: Final = "127.0.0.1"
 #: Fixed server name for greetings. Without it both aiosmtpd and pymap call
 #: ``socket.getfqdn()``, which can stall for seconds on machines with slow or broken DNS.
 _SERVER_NAME: Final = "mail.demo.invalid"
@@ -139,9 +138,9 @@ class DemoMailServers:
         log.info(
             "demo mail servers up in %.2f s: SMTP %s:%d, IMAP %s:%d, seed %s",
             time.monotonic() - began,
-            _LOOPBACK,
+            LOOPBACK,
             self._smtp_port,
-            _LOOPBACK,
+            LOOPBACK,
             self._imap_port,
             self._seed_address,
         )
@@ -153,11 +152,11 @@ class DemoMailServers:
         A listening socket only proves the loop runs; a successful LOGIN proves the seed user
         exists and the backend works, which is what the demo actually needs.
         """
-        imap = _ImapServerThread(_LOOPBACK, self._seed_address, self._seed_password)
+        imap = _ImapServerThread(LOOPBACK, self._seed_address, self._seed_password)
         self._imap = imap
         self._imap_port = imap.start(self._ready_timeout)
         appender = ImapAppender(
-            _LOOPBACK,
+            LOOPBACK,
             self._imap_port,
             self._seed_address,
             self._seed_password,
@@ -168,7 +167,7 @@ class DemoMailServers:
             appender.create_folder(JUNK_FOLDER)
         except Exception as exc:
             raise RuntimeError(
-                f"demo IMAP server on {_LOOPBACK}:{self._imap_port} is listening but the seed "
+                f"demo IMAP server on {LOOPBACK}:{self._imap_port} is listening but the seed "
                 f"mailbox {self._seed_address} is not usable: {exc!r}"
             ) from exc
 
@@ -241,7 +240,7 @@ class DemoMailServers:
     @property
     def smtp_host(self) -> str:
         """Host to submit mail to (loopback)."""
-        return _LOOPBACK
+        return LOOPBACK
 
     @property
     def smtp_port(self) -> int:
@@ -252,7 +251,7 @@ class DemoMailServers:
     @property
     def imap_host(self) -> str:
         """Host of the IMAP server (loopback)."""
-        return _LOOPBACK
+        return LOOPBACK
 
     @property
     def imap_port(self) -> int:
@@ -285,7 +284,7 @@ class DemoMailServers:
     @property
     def accepted(self) -> int:
         """Messages answered ``250`` (always ``delivered + dropped``)."""
-        return sum(1 for m in self._received() if m.reply is not None and m.reply[0] == "2")
+        return sum(1 for m in self._received() if _answered_ok(m))
 
     @property
     def delivered(self) -> int:
@@ -295,11 +294,7 @@ class DemoMailServers:
     @property
     def dropped(self) -> int:
         """Messages answered ``250`` and thrown away because the blackhole was on."""
-        return sum(
-            1
-            for m in self._received()
-            if m.mode == "blackhole" and m.reply is not None and m.reply[0] == "2"
-        )
+        return sum(1 for m in self._received() if m.mode == "blackhole" and _answered_ok(m))
 
     # -- internals -----------------------------------------------------------------------------
 
@@ -312,6 +307,11 @@ class DemoMailServers:
             state = self._state
         if state != "running":
             raise RuntimeError(f"DemoMailServers is {state}; ports exist only while running")
+
+
+def _answered_ok(message: ReceivedMessage) -> bool:
+    """The server answered the message with a 2xx (``250``): the client counts it as sent."""
+    return message.reply is not None and message.reply[0] == "2"
 
 
 class _SeedInbox:

@@ -43,6 +43,7 @@ if TYPE_CHECKING:
 __all__ = [
     "BOUNCE_REPLY",
     "JUNK",
+    "LOOPBACK",
     "MODES",
     "SENT",
     "STAGES",
@@ -97,7 +98,9 @@ BOUNCE_REPLY: Final = (
     "answer/188131 - gsmtp"
 )
 
-_LOOPBACK: Final = "127.0.0.1"
+#: The only address these servers listen on (and the demo's): nothing here is reachable from
+#: the network.
+LOOPBACK: Final = "127.0.0.1"
 #: One reply for delivered, black-holed, junked... mail: the client must not tell them apart.
 _REPLY_ACCEPTED: Final = "250 2.0.0 OK queued"
 _REPLY_UNAVAILABLE: Final = "451 4.3.0 Mailbox unavailable, try again later"
@@ -199,7 +202,7 @@ class FaultSmtpServer:
         users: Mapping[str, str] | None = None,
         tls_context: ssl.SSLContext | None = None,
         oauth_introspect: Callable[[str], str | None] | None = None,
-        hostname: str = _LOOPBACK,
+        hostname: str = LOOPBACK,
         server_name: str = "localhost",
         ident: str | None = None,
         ready_timeout: float = 5.0,
@@ -375,7 +378,7 @@ class FaultSmtpServer:
             self._tempfails_left = times if mode == "tempfail" else 0
 
     def keep_copy(
-        self, imap_port: int | None, folder: str = SENT, *, imap_host: str = _LOOPBACK
+        self, imap_port: int | None, folder: str = SENT, *, imap_host: str = LOOPBACK
     ) -> None:
         """Keep a copy of every accepted message in the sender's Sent folder (None: stop).
 
@@ -462,38 +465,6 @@ class FaultSmtpServer:
         password = auth_data.password.decode("utf-8", "replace")
         ok = login in self.users and self.users[login] == password
         return AuthResult(success=ok, handled=False, auth_data=login if ok else None)
-
-    async def _handle_mail(
-        self,
-        server: SMTP,
-        session: Session,
-        envelope: Envelope,
-        address: str,
-        mail_options: list[str],
-    ) -> str:
-        """MAIL FROM: refuse if the mode says so, else accept (what aiosmtpd does by default)."""
-        refusal = self._refusal("mail")
-        if refusal is not None:
-            return refusal
-        envelope.mail_from = address
-        envelope.mail_options.extend(mail_options)
-        return "250 OK"
-
-    async def _handle_rcpt(
-        self,
-        server: SMTP,
-        session: Session,
-        envelope: Envelope,
-        address: str,
-        rcpt_options: list[str],
-    ) -> str:
-        """RCPT TO: refuse if the mode says so, else accept."""
-        refusal = self._refusal("rcpt")
-        if refusal is not None:
-            return refusal
-        envelope.rcpt_tos.append(address)
-        envelope.rcpt_options.extend(rcpt_options)
-        return "250 OK"
 
     async def _handle_data(self, server: SMTP, session: Session, envelope: Envelope) -> str:
         """End of DATA: record the message, then do what the mode says."""
@@ -712,7 +683,8 @@ class FaultSmtpServer:
 
 
 class _Handler:
-    """The aiosmtpd handler: forwards the hooks to the :class:`FaultSmtpServer`.
+    """The aiosmtpd handler: answers MAIL and RCPT by the :class:`FaultSmtpServer`'s mode and
+    forwards DATA to it.
 
     A separate object because aiosmtpd scans its handler with ``inspect.getmembers()``, which
     evaluates every property (the server's ports raise before start).
@@ -729,7 +701,13 @@ class _Handler:
         address: str,
         mail_options: list[str],
     ) -> str:
-        return await self.owner._handle_mail(server, session, envelope, address, mail_options)
+        """MAIL FROM: refuse if the mode says so, else accept (what aiosmtpd does by default)."""
+        refusal = self.owner._refusal("mail")
+        if refusal is not None:
+            return refusal
+        envelope.mail_from = address
+        envelope.mail_options.extend(mail_options)
+        return "250 OK"
 
     async def handle_RCPT(
         self,
@@ -739,7 +717,13 @@ class _Handler:
         address: str,
         rcpt_options: list[str],
     ) -> str:
-        return await self.owner._handle_rcpt(server, session, envelope, address, rcpt_options)
+        """RCPT TO: refuse if the mode says so, else accept."""
+        refusal = self.owner._refusal("rcpt")
+        if refusal is not None:
+            return refusal
+        envelope.rcpt_tos.append(address)
+        envelope.rcpt_options.extend(rcpt_options)
+        return "250 OK"
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
         return await self.owner._handle_data(server, session, envelope)
@@ -948,7 +932,7 @@ class ImapAppender:
                     client.shutdown()
 
 
-def _free_loopback_port(host: str = _LOOPBACK) -> int:
+def _free_loopback_port(host: str = LOOPBACK) -> int:
     """Ask the OS for a currently unused TCP port on ``host``."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
         probe.bind((host, 0))

@@ -108,6 +108,7 @@ __all__ = [
     "SESSION_END_WAIT_S",
     "TITLE_RULES",
     "TOOLTIP_MAX_CHARS",
+    "TRAY_POLL_S",
     "TRAY_RETRY_S",
     "TitleRule",
     "Tray",
@@ -134,6 +135,9 @@ PAUSE_SECONDS = 3600.0
 #: Windows keeps at most 127 UTF-16 code units of a tray tooltip (``szTip[128]``); pystray's
 #: ctypes structure raises on a longer one.
 TOOLTIP_MAX_CHARS = 127
+
+#: How often the tray asks ``controls.state()`` for the icon, title and menu (seconds).
+TRAY_POLL_S = 5.0
 
 #: How long :func:`create_tray` waits for a system tray to appear on X. At login, programs
 #: started automatically often run before the panel that holds the tray.
@@ -496,7 +500,7 @@ def run_tray(
     controls: Controls,
     *,
     title: str = DEFAULT_SUBJECT,
-    poll_s: float = 5.0,
+    poll_s: float = TRAY_POLL_S,
     tray_wait_s: float = TRAY_WAIT_S,
     retry_for_s: float = TRAY_RETRY_S,
 ) -> bool:
@@ -519,7 +523,7 @@ def create_tray(
     controls: Controls,
     *,
     title: str = DEFAULT_SUBJECT,
-    poll_s: float = 5.0,
+    poll_s: float = TRAY_POLL_S,
     tray_wait_s: float = TRAY_WAIT_S,
     retry_for_s: float = TRAY_RETRY_S,
 ) -> Tray | None:
@@ -679,7 +683,7 @@ class Tray:
         pystray: ModuleType,
         *,
         title: str = DEFAULT_SUBJECT,
-        poll_s: float = 5.0,
+        poll_s: float = TRAY_POLL_S,
         retry_for_s: float = TRAY_RETRY_S,
     ) -> None:
         self.controls = controls

@@ -174,6 +174,32 @@ def test_check_now_is_answered_once_with_the_result_whatever_it_is(
     assert channels[0].alerts[0].title.startswith("Check done")
 
 
+def test_every_alert_the_notifier_builds_names_the_offices_account(tmp_path: Path) -> None:
+    """The "Check now" result once left the account out of its title while the others named it."""
+    clock = FakeClock()
+    channel = Recorder("desktop")
+    notifier = Notifier(
+        channels=[channel],
+        history=History(tmp_path / "h.sqlite3"),
+        policy=ALWAYS_OPEN,
+        clock=clock,
+        provider="att",
+        provider_display_name="AT&T",
+        account="frontdesk@example.com",
+    )
+    notifier.history.save_status(StatusSnapshot(Status.UP, clock.t, "", Diagnosis.OK), None)
+    notifier.announce_next_result()
+    notifier.after_check(result(Outcome.DELIVERED, Diagnosis.OK, clock.t))
+    notifier.send_test()
+    down = StatusSnapshot(Status.DOWN, clock.t, "2 lost", Diagnosis.SILENT_DROP, 2, 0, clock.t)
+    flip = Flip(Status.UP, Status.DOWN, clock.t, "2 lost", Diagnosis.SILENT_DROP)
+    notifier.on_result(result(Outcome.LOST, Diagnosis.SILENT_DROP, clock.t), down, flip)
+    kinds = [a.kind for a in channel.alerts]
+    assert kinds == [AlertKind.RESULT, AlertKind.TEST, AlertKind.DOWN]
+    for alert in channel.alerts[:1] + channel.alerts[2:]:
+        assert "frontdesk@example.com" in alert.title, alert.title
+
+
 # -- delivery through the sender's queue and thread ---------------------------------------------
 
 BOUND_S = 10.0  # only reached when something is broken

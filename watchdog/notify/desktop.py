@@ -496,16 +496,7 @@ class DesktopChannel:
         command += ["--", rendered.title, body]
         time_limit = _remaining(deadline)
         try:
-            done = subprocess.run(
-                command,
-                env=env,
-                stdin=subprocess.DEVNULL,
-                capture_output=True,
-                text=True,
-                errors="replace",
-                timeout=time_limit,
-                check=False,
-            )
+            done = _run_tool(command, env, time_limit)
         except subprocess.TimeoutExpired as e:
             raise _Failure(
                 f"the notification daemon did not answer within {self.call_timeout_s:g} s "
@@ -793,16 +784,7 @@ def _markup_via_dbus_send(env: dict[str, str], deadline: float, call_timeout_s: 
         f"{_BUS_NAME}.GetCapabilities",
     ]
     try:
-        done = subprocess.run(
-            command,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            capture_output=True,
-            text=True,
-            errors="replace",
-            timeout=time_limit,
-            check=False,
-        )
+        done = _run_tool(command, env, time_limit)
     except subprocess.TimeoutExpired as e:
         raise _Failure(
             f"the notification daemon did not answer within {call_timeout_s:g} s (dbus-send)",
@@ -832,6 +814,27 @@ def _tool_failure(tool: str, returncode: int, stderr: str) -> _Failure:
             permanent=True,
         )
     return _Failure(f"{tool} failed with exit code {returncode}: {said}", permanent=False)
+
+
+def _run_tool(
+    command: list[str], env: dict[str, str], time_limit: float
+) -> subprocess.CompletedProcess[str]:
+    """Run notify-send or dbus-send the one way both are run.
+
+    No stdin (a tool must never wait for input), output captured as text with undecodable
+    bytes replaced (it is only worded into a failure) and a hard time limit. The caller words
+    ``subprocess.TimeoutExpired`` and ``OSError``: what they mean differs per tool.
+    """
+    return subprocess.run(
+        command,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        errors="replace",
+        timeout=time_limit,
+        check=False,
+    )
 
 
 def _remaining(deadline: float) -> float:

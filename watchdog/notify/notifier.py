@@ -102,14 +102,7 @@ class Notifier:
         """Announce a requested result; ping the heartbeat (success when mail flows, else fail)."""
         if self._announce_next.is_set() and result.outcome is not Outcome.PENDING:
             self._announce_next.clear()
-            alert = build_alert(
-                AlertKind.RESULT,
-                self.history.status(),
-                provider=self.provider,
-                provider_display_name=self.provider_display_name,
-                office=self.office,
-                now=self.clock.now(),
-            )
+            alert = self._alert(AlertKind.RESULT, self.history.status(), self.clock.now())
             self._post(alert)
         heartbeat = self.heartbeat
         if heartbeat is None or result.outcome is Outcome.PENDING:
@@ -141,17 +134,8 @@ class Notifier:
         ):
             touched = self._touched_words(previous_since or snapshot.streak_since, now)
         reply = str(result.smtp_reply) if result.smtp_reply is not None else None
-        alert = build_alert(
-            kind,
-            snapshot,
-            provider=self.provider,
-            provider_display_name=self.provider_display_name,
-            office=self.office,
-            now=now,
-            account=self.account,
-            previous_since=previous_since,
-            last_reply=reply,
-            touched=touched,
+        alert = self._alert(
+            kind, snapshot, now, previous_since=previous_since, last_reply=reply, touched=touched
         )
         with self._memory_lock:
             self._memory = new_memory
@@ -169,6 +153,34 @@ class Notifier:
             if self._memory is not None and self._decided > self._stored:
                 return self._memory
         return self.history.alert_memory()
+
+    def _alert(
+        self,
+        kind: AlertKind,
+        snapshot: StatusSnapshot,
+        now: float,
+        *,
+        previous_since: float | None = None,
+        last_reply: str | None = None,
+        touched: str | None = None,
+    ) -> Alert:
+        """The alert for ``kind``, with what every alert of this notifier carries.
+
+        One place for the provider, the office and the account, so that no kind of alert can
+        leave one out (the "Check now" result once lacked the account in its title).
+        """
+        return build_alert(
+            kind,
+            snapshot,
+            provider=self.provider,
+            provider_display_name=self.provider_display_name,
+            office=self.office,
+            now=now,
+            account=self.account,
+            previous_since=previous_since,
+            last_reply=last_reply,
+            touched=touched,
+        )
 
     def _touched_words(self, problem_since: float | None, now: float) -> str | None:
         """How many reminders the block may have touched, in words, or None if not known.
@@ -228,15 +240,7 @@ class Notifier:
         """
         now = self.clock.now()
         snapshot = self.history.status()
-        alert = build_alert(
-            AlertKind.TEST,
-            snapshot,
-            provider=self.provider,
-            provider_display_name=self.provider_display_name,
-            office=self.office,
-            now=now,
-            account=self.account,
-        )
+        alert = self._alert(AlertKind.TEST, snapshot, now)
         results: list[AttemptResult] = []
         self._post(alert, collect=results)
         self.sender.flush(timeout_s)
