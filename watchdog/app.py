@@ -10,8 +10,9 @@ from typing import TYPE_CHECKING
 
 from .canary_key import load_or_create_key
 from .clock import Clock, SystemClock
-from .config import APP_NAME, Config, default_config_path
+from .config import Config
 from .credentials import PasswordLookup, account_signin, lookup_password
+from .data_paths import data_dir, history_path
 from .history import History
 from .loop import Loop
 from .mailbox import SeedMailbox
@@ -19,6 +20,7 @@ from .notify import Channel
 from .notify.notifier import Notifier
 from .notify.sender import AlertSender
 from .probe import SmtpProbe
+from .providers import sending_limit
 from .runner import Listener, Runner
 
 if TYPE_CHECKING:
@@ -31,57 +33,6 @@ if TYPE_CHECKING:
     from .providers import Provider
 
 log = logging.getLogger(__name__)
-
-
-def data_dir(config: Config | None = None) -> Path:
-    """Where history and the signing key live: ``data_dir`` from config, else the platform's."""
-    if config is not None and config.data_dir is not None:
-        return config.data_dir
-    import platformdirs
-
-    return Path(platformdirs.user_data_dir(APP_NAME, appauthor=False))
-
-
-#: The history file in a folder of its own (a ``data_dir`` set in the config, or before any
-#: config exists), and the single shared history of versions before per-account histories.
-HISTORY_FILE = "history.sqlite3"
-
-
-def history_path(config: Config | None = None) -> Path:
-    """The history of ``config``'s account pair: one config, one history and one status.
-
-    In the platform's shared data folder each pair of accounts (sender -> seed) has its own
-    file, so ``watchdog --config other.toml check`` never writes into the office's history,
-    moves its status or sends its alerts. A config with its own ``data_dir`` owns that folder.
-    The shared history of earlier versions is moved to the office's own config (the default
-    config file) the first time it is opened, without losing a row.
-    """
-    folder = data_dir(config)
-    if config is None or config.data_dir is not None:
-        return folder / HISTORY_FILE
-    path = folder / "accounts" / f"{account_pair_name(config)}.sqlite3"
-    legacy = folder / HISTORY_FILE
-    if not path.exists() and legacy.exists() and _is_office_config(config):
-        from .history import move_history
-
-        move_history(legacy, path)
-        log.info("The history %s now lives in %s", legacy, path)
-    return path
-
-
-def account_pair_name(config: Config) -> str:
-    """A file name for the sender -> seed pair: readable, and safe on every platform."""
-    pair = f"{config.sender.address}_to_{config.seed.address}".lower()
-    safe = "".join(c if c.isascii() and (c.isalnum() or c in "@._+-") else "_" for c in pair)
-    return safe[:150]
-
-
-def _is_office_config(config: Config) -> bool:
-    """True for the config the office runs (the default file), which inherits the old history."""
-    try:
-        return config.path.resolve() == default_config_path().resolve()
-    except OSError:
-        return False
 
 
 @dataclass
@@ -218,22 +169,6 @@ def open_app(
     )
 
 
-def sending_limit(config: Config, provider: Provider | None = None) -> tuple[int | None, str]:
-    """The sending account's published daily limit (None: unknown) and its provider's short name.
-
-    ``provider``: the one already detected for ``config`` (``App.sender_provider``), if the
-    caller has it; a command without an app leaves it out and it is detected here once.
-    """
-    from .notify.messages import short_provider_name
-    from .providers import sender_provider
-
-    if provider is None:
-        provider = sender_provider(config.sender)
-    return provider.daily_limit_for(config.sender.address), short_provider_name(
-        provider.display_name
-    )
-
-
 def _reminder_times(config: Config, history: History, clock: Clock) -> ReminderTimes:
     """The practice's reminder times: named in the config, and learned from what was seen."""
     from .batch_watch import ReminderTimes
@@ -266,7 +201,7 @@ def _batch_watch(
 
     if keeps_sent_copy(provider.name).keeps_copy == "no":
         return None
-    limit, provider_name = sending_limit(config, provider)
+    limit, provider_name = sending_limit(config.sender, provider)
 
     def warn(budget: BudgetState) -> None:
         notifier.warn_budget(budget.words)
@@ -438,7 +373,7 @@ class AppControls:
 
         try:
             app = self.app
-            daily_limit, provider_name = sending_limit(app.config, app.sender_provider)
+            daily_limit, provider_name = sending_limit(app.config.sender, app.sender_provider)
             path = write_report(
                 app.history,
                 data_dir(app.config) / "report.html",

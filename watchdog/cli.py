@@ -574,7 +574,7 @@ def _stop_on_signals(stop: Callable[[], None]) -> None:
 
 def _single_instance(config: Config) -> contextlib.AbstractContextManager[object]:
     """One loop per user: a second `run` or `tray` stops with a clear message."""
-    from .app import data_dir
+    from .data_paths import data_dir
     from .instance_lock import InstanceLock
 
     lock: contextlib.AbstractContextManager[object] = InstanceLock(
@@ -593,17 +593,17 @@ def _reminders_today(config: Config, history: History) -> tuple[str, ...]:
     """
     if config.sender_inbox is None:
         return ()
-    from .app import sending_limit
     from .batch_watch import reminders_today
+    from .providers import sending_limit
 
-    limit, provider_name = sending_limit(config)
+    limit, provider_name = sending_limit(config.sender)
     return reminders_today(
         history, time.time(), limit=limit, provider_name=provider_name, rules=config.batches
     )
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    from .app import history_path
+    from .data_paths import history_path
     from .history import History
 
     config = _config(args)
@@ -687,7 +687,7 @@ def failing_channels(attempts: Sequence[AlertAttempt]) -> list[AlertAttempt]:
 
 
 def cmd_history(args: argparse.Namespace) -> int:
-    from .app import history_path
+    from .data_paths import history_path
     from .history import History
 
     config = _config(args)
@@ -724,7 +724,7 @@ def cmd_history(args: argparse.Namespace) -> int:
 
 
 def cmd_incidents(args: argparse.Namespace) -> int:
-    from .app import history_path
+    from .data_paths import history_path
     from .history import History
     from .providers import sender_provider
 
@@ -805,7 +805,7 @@ def _incidents(history: History, since: float | None) -> list[Incident]:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from .app import history_path
+    from .data_paths import history_path
     from .history import History
 
     config = _config(args)
@@ -899,7 +899,7 @@ def cmd_test_alert(args: argparse.Namespace) -> int:
 
 
 def cmd_guide(args: argparse.Namespace) -> int:
-    from .app import data_dir
+    from .data_paths import data_dir
     from .guide_page import open_in_browser, write_guide
 
     config: Config | None = None
@@ -930,8 +930,9 @@ def _current_guide(config: Config, provider: str | None) -> tuple[str, str]:
     (:func:`app.current_guide_html`); ``provider`` given: as if the config named it."""
     from dataclasses import replace
 
-    from .app import current_guide_html, history_path
+    from .app import current_guide_html
     from .clock import SystemClock
+    from .data_paths import history_path
 
     if provider is not None:
         config = replace(config, sender=replace(config.sender, provider=provider))

@@ -19,9 +19,8 @@ from typing import Any
 
 from .batches import BatchRules
 from .errors import ConfigError
-from .inputs import address_problem, host_problem, single_line_problem
+from .inputs import address_problem, host_problem, is_office_address, single_line_problem
 from .models import AlertPolicy, Policy, Security
-from .netguard import is_office_address
 from .providers import oauth_service_for
 
 CONFIG_ENV = "WATCHDOG_CONFIG"
@@ -929,7 +928,7 @@ def is_local_host(host: str) -> bool:
     Numeric spellings are judged by the address they stand for (:func:`numeric_address`): a
     dotless ``134744072`` is 8.8.8.8 on the internet, not an office host called that. A numeric
     spelling the resolver would not read as an address is not local. An address is judged by
-    :func:`netguard.is_office_address`, the rule for the address a connection reached; a name
+    :func:`inputs.is_office_address`, the rule for the address a connection reached; a name
     by its form only, and the connection itself then checks where it went.
     """
     name = host.strip().lower().rstrip(".")

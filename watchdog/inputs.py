@@ -132,3 +132,37 @@ def _spoken(space: str) -> str:
     if space == "\t":
         return "a tab (U+0009)"
     return f"a space character (U+{ord(space):04X})"
+
+
+#: Inside the office: this PC, the private ranges of RFC 1918 and RFC 4193, and link-local.
+#: Spelled out rather than ``ipaddress``'s ``is_private``, which also counts documentation,
+#: benchmarking and reserved ranges (203.0.113.0/24, 198.18.0.0/15, 240.0.0.0/4 ...): those are
+#: no office network, and a network that routes them is not one to send a password across.
+_OFFICE_NETWORKS = tuple(
+    ipaddress.ip_network(n)
+    for n in (
+        "127.0.0.0/8",
+        "10.0.0.0/8",
+        "172.16.0.0/12",
+        "192.168.0.0/16",
+        "169.254.0.0/16",
+        "::1/128",
+        "fc00::/7",
+        "fe80::/10",
+    )
+)
+
+
+def is_office_address(ip: str) -> bool:
+    """True for loopback, private-range and link-local addresses: inside the office network.
+
+    Takes the address a socket actually reached (``getpeername()``), so every way of writing a
+    host (``2130706433``, ``0x7f.1``, ``::ffff:127.0.0.1``, a name) is judged by where it went.
+    """
+    try:
+        address = ipaddress.ip_address(ip.split("%", 1)[0])
+    except ValueError:
+        return False
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    return any(address in network for network in _OFFICE_NETWORKS)

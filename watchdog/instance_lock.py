@@ -118,7 +118,7 @@ def lock_path(config: Config | None = None) -> Path:
     The lock follows the data folder, not the user alone: the instance that matters is the one
     writing this history, and the demo (its own data folder) may run beside the real watchdog.
     """
-    from .app import data_dir  # app pulls in the whole product; only needed here
+    from .data_paths import data_dir
 
     return data_dir(config) / LOCK_FILE_NAME
 

@@ -29,8 +29,9 @@ from .clock import Clock
 from .config import SeedConfig
 from .credentials import SignIn
 from .errors import MailboxError
+from .inputs import is_office_address
 from .models import Diagnosis, Security
-from .netguard import Guard, is_office_address
+from .netguard import Guard
 from .tls import client_context
 from .tokens import CANARY_HEADER, token_of_message_id
 

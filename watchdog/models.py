@@ -6,7 +6,7 @@ Nothing here does I/O or imports other modules of ours, so every layer can share
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 
 class Status(enum.StrEnum):
@@ -226,3 +226,22 @@ class AlertAttempt:
     detail: str
     status: Status
     diagnosis: Diagnosis | None
+
+
+@dataclass(frozen=True)
+class Alert:
+    """Everything a channel may show; texts are plain words, server text kept apart."""
+
+    kind: AlertKind
+    status: Status
+    title: str  # short, e.g. "Reminder e-mails are not going out (AT&T)"
+    message: str  # what happened and what to do first
+    office: str = ""
+    provider: str = "other"
+    provider_name: str = "Other"
+    diagnosis: Diagnosis | None = None
+    summary: str = ""  # one sentence: what the diagnosis means
+    since: float | None = None  # Unix time the status began
+    at: float = 0.0  # Unix time the alert was made
+    last_reply: str | None = None  # the server's words, for support (never shown unescaped)
+    details: dict[str, str] = field(default_factory=dict)

@@ -12,14 +12,13 @@ already handles. The caller asks the guard afterwards *why* (:attr:`Guard.expire
 :class:`CappedReader` wraps the file object a protocol library reads replies from and counts the
 bytes, so memory stays bounded whatever the server sends.
 
-Also here: :func:`is_office_address`, the one rule for "inside the office network", applied to the
-address a connection actually reached, whatever spelling the configured host used.
+The "inside the office network" rule for the address a connection reached is
+:func:`watchdog.inputs.is_office_address` (pure, beside the other input rules).
 """
 
 from __future__ import annotations
 
 import contextlib
-import ipaddress
 import socket
 import threading
 import time
@@ -224,37 +223,3 @@ class CappedReader:
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._file, name)
-
-
-#: Inside the office: this PC, the private ranges of RFC 1918 and RFC 4193, and link-local.
-#: Spelled out rather than ``ipaddress``'s ``is_private``, which also counts documentation,
-#: benchmarking and reserved ranges (203.0.113.0/24, 198.18.0.0/15, 240.0.0.0/4 ...): those are
-#: no office network, and a network that routes them is not one to send a password across.
-_OFFICE_NETWORKS = tuple(
-    ipaddress.ip_network(n)
-    for n in (
-        "127.0.0.0/8",
-        "10.0.0.0/8",
-        "172.16.0.0/12",
-        "192.168.0.0/16",
-        "169.254.0.0/16",
-        "::1/128",
-        "fc00::/7",
-        "fe80::/10",
-    )
-)
-
-
-def is_office_address(ip: str) -> bool:
-    """True for loopback, private-range and link-local addresses: inside the office network.
-
-    Takes the address a socket actually reached (``getpeername()``), so every way of writing a
-    host (``2130706433``, ``0x7f.1``, ``::ffff:127.0.0.1``, a name) is judged by where it went.
-    """
-    try:
-        address = ipaddress.ip_address(ip.split("%", 1)[0])
-    except ValueError:
-        return False
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        address = address.ipv4_mapped
-    return any(address in network for network in _OFFICE_NETWORKS)

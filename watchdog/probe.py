@@ -27,8 +27,9 @@ from email.utils import format_datetime
 from .config import SenderConfig
 from .credentials import SignIn
 from .errors import SendError
+from .inputs import is_office_address
 from .models import Diagnosis, Security, SmtpReply
-from .netguard import CappedReader, Guard, OverLimitError, is_office_address
+from .netguard import CappedReader, Guard, OverLimitError
 from .tls import client_context
 from .tokens import CANARY_HEADER
 

@@ -366,3 +366,21 @@ def _check_unique(providers: tuple[Provider, ...], source: str) -> None:
     names = [p.name for p in providers]
     if len(set(names)) != len(names):
         raise ValueError(f"{source}: a provider name is used twice")
+
+
+def short_provider_name(display_name: str) -> str:
+    """``Outlook.com / Hotmail / Live`` -> ``Outlook.com``; keeps titles short."""
+    return display_name.split(" / ")[0].split(" (")[0].strip() or "mail"
+
+
+def sending_limit(
+    sender: SenderSettings, provider: Provider | None = None
+) -> tuple[int | None, str]:
+    """The sending account's published daily limit (None: unknown) and its provider's short name.
+
+    ``provider``: the one already detected for ``sender`` (``App.sender_provider``), if the
+    caller has it; a command without an app leaves it out and it is detected here once.
+    """
+    if provider is None:
+        provider = sender_provider(sender)
+    return provider.daily_limit_for(sender.address), short_provider_name(provider.display_name)

@@ -428,16 +428,16 @@ def add_report_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run_report(args: argparse.Namespace) -> int:
     """Write the report and print where it is; 0, or 3 for a configuration problem."""
-    from .app import data_dir, history_path
     from .config import load_config
+    from .data_paths import data_dir, history_path
     from .guide_page import open_in_browser
     from .humanize import parse_since
 
     config = load_config(args.config)
     since = parse_since(args.since)
-    from .app import sending_limit
+    from .providers import sending_limit
 
-    limit, provider_name = sending_limit(config)
+    limit, provider_name = sending_limit(config.sender)
     target = args.output if args.output is not None else data_dir(config) / "report.html"
     with History(history_path(config)) as history:
         path = write_report(
@@ -468,7 +468,7 @@ def write_report(
     """The report written to ``target`` (0600); its absolute path.
 
     The one path for ``watchdog report`` and the tray's History report. ``daily_limit`` and
-    ``provider_name`` (``app.sending_limit``) have no default: a caller that left them out
+    ``provider_name`` (``providers.sending_limit``) have no default: a caller that left them out
     once gave the tray a page without today's sending budget.
     """
     from .guide_page import write_guide

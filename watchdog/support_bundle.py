@@ -272,7 +272,7 @@ def build_bundle(
     doctor_total_timeout: float = DOCTOR_TOTAL_TIMEOUT_S,
 ) -> BundleResult:
     """Write the bundle for ``config_path`` to ``output`` (mode 0600); never half a file."""
-    from .app import history_path
+    from .data_paths import history_path
 
     result = BundleResult(path=output.expanduser().resolve())
     config: Config | None = None

@@ -17,8 +17,8 @@ import pytest
 
 from tests.e2e.cli import watchdog
 from tests.support.history_builder import HistoryBuilder
-from watchdog.app import history_path
 from watchdog.config import load_config
+from watchdog.data_paths import history_path
 from watchdog.models import Canary, Outcome
 
 CONFIG = """\

@@ -51,8 +51,8 @@ from tests.servers import (
 from tests.servers.http_sink import HttpSink
 from tests.servers.notification_daemon import NotificationDaemon, missing_tools
 from tests.support import file_keyring_env
-from watchdog.app import history_path
 from watchdog.config import load_config
+from watchdog.data_paths import history_path
 from watchdog.history import History
 
 pytestmark = [

@@ -10,7 +10,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from watchdog.netguard import Guard, OverLimitError, is_office_address
+from watchdog.inputs import is_office_address
+from watchdog.netguard import Guard, OverLimitError
 
 #: Generous: the guard looks every 0.1 s; a loaded CI machine still answers well inside this.
 BOUND_S = 5.0

@@ -8,33 +8,14 @@ Modelled on healthchecks' transports.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Protocol
 
-from ..models import AlertKind, Diagnosis, Status
+from ..models import Alert, AlertKind
 
-# AlertKind lives in the pure core (models) so the alert rules in ``state`` can name it too;
-# ``from watchdog.notify import AlertKind`` keeps working.
+# Alert and AlertKind live in the pure core (models): the alert rules in ``state`` and the
+# words in ``messages`` make them; ``from watchdog.notify import Alert, AlertKind`` keeps working.
 __all__ = ["Alert", "AlertKind", "AttemptResult", "Channel"]
-
-
-@dataclass(frozen=True)
-class Alert:
-    """Everything a channel may show; texts are plain words, server text kept apart."""
-
-    kind: AlertKind
-    status: Status
-    title: str  # short, e.g. "Reminder e-mails are not going out (AT&T)"
-    message: str  # what happened and what to do first
-    office: str = ""
-    provider: str = "other"
-    provider_name: str = "Other"
-    diagnosis: Diagnosis | None = None
-    summary: str = ""  # one sentence: what the diagnosis means
-    since: float | None = None  # Unix time the status began
-    at: float = 0.0  # Unix time the alert was made
-    last_reply: str | None = None  # the server's words, for support (never shown unescaped)
-    details: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

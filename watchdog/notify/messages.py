@@ -9,8 +9,8 @@ from __future__ import annotations
 import time
 
 from ..classifier import describe
-from ..models import Diagnosis, Status, StatusSnapshot
-from . import Alert, AlertKind
+from ..models import Alert, AlertKind, Diagnosis, Status, StatusSnapshot
+from ..providers import short_provider_name
 
 GUIDE_HINT = "Open the Watchdog guide: click the tray icon \u2192 Show guidance."
 
@@ -38,11 +38,6 @@ _SETUP_WORDS = {
         "the password store locked). Support: see the reason in Watchdog's status."
     ),
 }
-
-
-def short_provider_name(display_name: str) -> str:
-    """``Outlook.com / Hotmail / Live`` -> ``Outlook.com``; keeps titles short."""
-    return display_name.split(" / ")[0].split(" (")[0].strip() or "mail"
 
 
 #: Windows' notification title limit (and what the desktop channel cuts to).
