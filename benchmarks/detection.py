@@ -73,13 +73,13 @@ from benchmarks.docs_block import write_block  # noqa: E402
 from benchmarks.roundtrip import machine  # noqa: E402
 from tests.support.clock import FakeClock  # noqa: E402
 from watchdog.config import Config, ScheduleConfig, SeedConfig, SenderConfig  # noqa: E402
-from watchdog.history import History  # noqa: E402
-from watchdog.mailbox import Found  # noqa: E402
-from watchdog.models import AlertPolicy, Policy, Security, SmtpReply  # noqa: E402
+from watchdog.core.models import AlertPolicy, Policy, Security, SmtpReply  # noqa: E402
+from watchdog.core.tokens import CANARY_HEADER  # noqa: E402
+from watchdog.engine.runner import Runner  # noqa: E402
+from watchdog.mail.mailbox import Found  # noqa: E402
 from watchdog.notify import Alert, AlertKind, AttemptResult  # noqa: E402
 from watchdog.notify.notifier import Notifier  # noqa: E402
-from watchdog.runner import Runner  # noqa: E402
-from watchdog.tokens import CANARY_HEADER  # noqa: E402
+from watchdog.storage.history import History  # noqa: E402
 
 BEGIN = "<!-- detection:begin (written by benchmarks/detection.py --write-docs) -->"
 END = "<!-- detection:end -->"

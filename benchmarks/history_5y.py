@@ -1,6 +1,6 @@
 """Five years of history: how fast `watchdog report` and `watchdog history` stay (issue 6).
 
-Builds a history database in the product's own schema (made by ``watchdog.history.History``)
+Builds a history database in the product's own schema (made by ``watchdog.storage.history.History``)
 with a canary every 15 minutes for five years, about 175,000 checks, with realistic trouble:
 
 - a silent drop every few weeks, lasting 2 to 30 hours (a provider blocking the account);
@@ -9,7 +9,7 @@ with a canary every 15 minutes for five years, about 175,000 checks, with realis
 - the office PC offline now and then (no evidence either way);
 - arrival times drawn like real ones (most a few seconds, a long tail).
 
-The status changes are replayed through the product's own rules (``watchdog.state.evaluate``)
+The status changes are replayed through the product's own rules (``watchdog.core.state.evaluate``)
 and each change gets desktop and webhook alert attempts, so incidents look as they would.
 
 Then it times, as whole processes like a user runs them, ``watchdog report --output FILE`` over
@@ -40,15 +40,15 @@ if str(ROOT) not in sys.path:
 
 from benchmarks.docs_block import write_block  # noqa: E402
 from benchmarks.roundtrip import machine  # noqa: E402
-from watchdog.history import History  # noqa: E402
-from watchdog.models import (  # noqa: E402
+from watchdog.core.models import (  # noqa: E402
     CheckResult,
     Diagnosis,
     Outcome,
     Policy,
     StatusSnapshot,
 )
-from watchdog.state import INITIAL, evaluate  # noqa: E402
+from watchdog.core.state import INITIAL, evaluate  # noqa: E402
+from watchdog.storage.history import History  # noqa: E402
 
 BEGIN = "<!-- history5y:begin (written by benchmarks/history_5y.py --write-docs) -->"
 END = "<!-- history5y:end -->"

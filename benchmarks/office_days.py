@@ -68,8 +68,6 @@ from benchmarks.detection import (  # noqa: E402
 from benchmarks.docs_block import write_block  # noqa: E402
 from benchmarks.roundtrip import machine  # noqa: E402
 from tests.support.clock import FakeClock  # noqa: E402
-from watchdog.batch_watch import BatchWatch  # noqa: E402
-from watchdog.batches import local_midnight  # noqa: E402
 from watchdog.config import (  # noqa: E402
     QUIET_EVERY_MINUTES,
     Config,
@@ -77,13 +75,15 @@ from watchdog.config import (  # noqa: E402
     SeedConfig,
     SenderConfig,
 )
-from watchdog.history import History  # noqa: E402
-from watchdog.loop import Loop, Plan  # noqa: E402
-from watchdog.models import AlertPolicy, Policy, Security  # noqa: E402
+from watchdog.core.batches import local_midnight  # noqa: E402
+from watchdog.core.models import AlertPolicy, Policy, Security  # noqa: E402
+from watchdog.engine.batch_watch import BatchWatch  # noqa: E402
+from watchdog.engine.loop import Loop, Plan  # noqa: E402
+from watchdog.engine.runner import Runner  # noqa: E402
+from watchdog.mail.sent_folder import SentFolderReader, SentPoll  # noqa: E402
 from watchdog.notify import AlertKind  # noqa: E402
 from watchdog.notify.notifier import Notifier  # noqa: E402
-from watchdog.runner import Runner  # noqa: E402
-from watchdog.sent_folder import SentFolderReader, SentPoll  # noqa: E402
+from watchdog.storage.history import History  # noqa: E402
 
 BEGIN = "<!-- office-days:begin (written by benchmarks/office_days.py --write-docs) -->"
 END = "<!-- office-days:end -->"

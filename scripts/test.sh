@@ -75,6 +75,8 @@ check() {
 check "ruff check" .venv/bin/ruff check "${dirs[@]}"
 check "ruff format --check" .venv/bin/ruff format --check "${dirs[@]}"
 check "mypy" .venv/bin/mypy
+# The layers of docs/architecture.md, as contracts in pyproject.toml ([tool.importlinter]).
+check "import layers" .venv/bin/lint-imports
 check "pytest" .venv/bin/pytest -q "$@"
 # Windows and macOS: what can be proven here (types for both platforms, wheels that resolve).
 check "static Windows/macOS checks" scripts/static_platform_checks.sh

@@ -8,29 +8,29 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .canary_key import load_or_create_key
-from .clock import Clock, SystemClock
-from .config import Config
-from .credentials import PasswordLookup, account_signin, lookup_password
-from .data_paths import data_dir, history_path
-from .history import History
-from .loop import Loop
-from .mailbox import SeedMailbox
-from .notify import Channel
-from .notify.notifier import Notifier
-from .notify.sender import AlertSender
-from .probe import SmtpProbe
-from .providers import sending_limit
-from .runner import Listener, Runner
+from watchdog.config import Config
+from watchdog.core.clock import Clock, SystemClock
+from watchdog.core.providers import sending_limit
+from watchdog.engine.loop import Loop
+from watchdog.engine.runner import Listener, Runner
+from watchdog.mail.mailbox import SeedMailbox
+from watchdog.mail.probe import SmtpProbe
+from watchdog.notify import Channel
+from watchdog.notify.notifier import Notifier
+from watchdog.notify.sender import AlertSender
+from watchdog.signin.credentials import PasswordLookup, account_signin, lookup_password
+from watchdog.storage.canary_key import load_or_create_key
+from watchdog.storage.history import History
+from watchdog.storage.paths import data_dir, history_path
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from .batch_watch import BatchWatch, ReminderTimes
-    from .batches import BudgetState
-    from .controls import TrayState
-    from .notify.heartbeat import Heartbeat
-    from .providers import Provider
+    from watchdog.core.batches import BudgetState
+    from watchdog.core.controls import TrayState
+    from watchdog.core.providers import Provider
+    from watchdog.engine.batch_watch import BatchWatch, ReminderTimes
+    from watchdog.notify.heartbeat import Heartbeat
 
 log = logging.getLogger(__name__)
 
@@ -81,7 +81,7 @@ def open_app(
     ``passwords`` is how secrets are found (keyring, then environment); the demo passes its own.
     ``channels`` replaces the alert channels of the config (the demo narrates its alerts).
     """
-    from .providers import sender_provider
+    from watchdog.core.providers import sender_provider
 
     clock = clock or SystemClock()
     folder = data_dir(config)
@@ -150,7 +150,7 @@ def open_app(
     )
     watch = _batch_watch(config, open_sender_inbox, provider_info, history, notifier, clock)
     if watch is not None:
-        from .batches import Touched
+        from watchdog.core.batches import Touched
 
         notifier.touched = lambda start, end: Touched(*history.sent_between(start, end))
     return App(
@@ -171,7 +171,7 @@ def open_app(
 
 def _reminder_times(config: Config, history: History, clock: Clock) -> ReminderTimes:
     """The practice's reminder times: named in the config, and learned from what was seen."""
-    from .batch_watch import ReminderTimes
+    from watchdog.engine.batch_watch import ReminderTimes
 
     return ReminderTimes(
         config.schedule.reminder_times,
@@ -196,8 +196,8 @@ def _batch_watch(
     """
     if open_sender_inbox is None:
         return None
-    from .batch_watch import BatchWatch
-    from .sent_folder import keeps_sent_copy
+    from watchdog.engine.batch_watch import BatchWatch
+    from watchdog.mail.sent_folder import keeps_sent_copy
 
     if keeps_sent_copy(provider.name).keeps_copy == "no":
         return None
@@ -223,11 +223,11 @@ def alert_channels(config: Config, clock: Clock) -> list[Channel]:
     """The desktop notification (unless switched off) and each configured webhook."""
     channels: list[Channel] = []
     if config.alerts.desktop:
-        from .notify.desktop import DesktopChannel
+        from watchdog.notify.desktop import DesktopChannel
 
         channels.append(DesktopChannel())
     if config.alerts.webhooks:
-        from .notify.webhook import WebhookChannel
+        from watchdog.notify.webhook import WebhookChannel
 
         for hook in config.alerts.webhooks:
             channels.append(
@@ -246,7 +246,7 @@ def alert_channels(config: Config, clock: Clock) -> list[Channel]:
 def heartbeat(config: Config) -> Heartbeat | None:
     if not config.alerts.heartbeat_url:
         return None
-    from .notify.heartbeat import Heartbeat
+    from watchdog.notify.heartbeat import Heartbeat
 
     return Heartbeat(config.alerts.heartbeat_url)
 
@@ -259,10 +259,10 @@ def current_guide_html(
     ``provider``: the one already detected for ``config`` (``App.sender_provider``), if the
     caller has it.
     """
-    from .guidance import guide_for
-    from .guide_page import render_html
-    from .models import Diagnosis, Outcome
-    from .providers import sender_provider
+    from watchdog.core.guidance import guide_for
+    from watchdog.core.models import Diagnosis, Outcome
+    from watchdog.core.providers import sender_provider
+    from watchdog.pages.guide import render_html
 
     if provider is None:
         provider = sender_provider(config.sender)
@@ -290,8 +290,8 @@ class AppControls:
         self.app = app
 
     def state(self) -> TrayState:
-        from .controls import TrayState
-        from .models import Status
+        from watchdog.core.controls import TrayState
+        from watchdog.core.models import Status
 
         app = self.app
         try:
@@ -303,7 +303,7 @@ class AppControls:
         sender = app.config.sender
         status, reason = snapshot.status, snapshot.reason
         if status is Status.UP:
-            from .state import overdue_canaries
+            from watchdog.core.state import overdue_canaries
 
             overdue = overdue_canaries(
                 app.history.pending(),
@@ -335,7 +335,7 @@ class AppControls:
         watch = self.app.loop.batch_watch
         if watch is None:
             return ()
-        from .batch_watch import reminders_today
+        from watchdog.engine.batch_watch import reminders_today
 
         try:
             return reminders_today(
@@ -354,7 +354,7 @@ class AppControls:
         self.app.loop.request_check()
 
     def show_guidance(self) -> None:
-        from .guide_page import open_in_browser, write_guide
+        from watchdog.pages.guide import open_in_browser, write_guide
 
         try:
             app = self.app
@@ -368,8 +368,8 @@ class AppControls:
             log.exception("Could not show the guide")
 
     def open_history_report(self) -> None:
-        from .guide_page import open_in_browser
-        from .report import write_report
+        from watchdog.pages.guide import open_in_browser
+        from watchdog.pages.report import write_report
 
         try:
             app = self.app
@@ -393,14 +393,14 @@ class AppControls:
         Only the desktop channel: a browser that did not start is news for the person at this
         PC, not an alert for support's webhooks. The log names the file too.
         """
-        from .notify import Alert, AlertKind
+        from watchdog.notify import Alert, AlertKind
 
         log.warning("No web browser could be started for %s; the page is %s", what.lower(), path)
         app = self.app
         try:
             status = app.history.status().status
         except Exception:
-            from .models import Status
+            from watchdog.core.models import Status
 
             status = Status.UNKNOWN
         alert = Alert(

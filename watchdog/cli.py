@@ -1,7 +1,7 @@
 """Command line: thin subcommands over the app. ``main()`` is the one place that maps errors to
 exit codes and plain messages.
 
-Exit codes: :class:`~watchdog.exit_status.ExitStatus`, the one table every command uses.
+Exit codes: :class:`~watchdog.core.exit_status.ExitStatus`, the one table every command uses.
 """
 
 from __future__ import annotations
@@ -22,20 +22,34 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn, TextIO, cast
 
-from . import __version__
-from .config import Config, load_config, schedule_warnings
-from .errors import AlreadyRunningError, ConfigError, SecretError, StorageError, WatchdogError
-from .exit_status import ExitStatus
-from .history import History
-from .humanize import format_duration, parse_since
-from .models import AlertAttempt, CheckResult, Diagnosis, Flip, Outcome, Status, StatusSnapshot
-from .terminal import SafeFormatter, safe_text, utf8_when_redirected
-from .textfit import clip_text
-from .timefmt import iso_utc, iso_utc_or_none
+from watchdog import __version__
+from watchdog.config import Config, load_config, schedule_warnings
+from watchdog.core.errors import (
+    AlreadyRunningError,
+    ConfigError,
+    SecretError,
+    StorageError,
+    WatchdogError,
+)
+from watchdog.core.exit_status import ExitStatus
+from watchdog.core.humanize import format_duration, parse_since
+from watchdog.core.models import (
+    AlertAttempt,
+    CheckResult,
+    Diagnosis,
+    Flip,
+    Outcome,
+    Status,
+    StatusSnapshot,
+)
+from watchdog.core.terminal import SafeFormatter, safe_text, utf8_when_redirected
+from watchdog.core.textfit import clip_text
+from watchdog.core.timefmt import iso_utc, iso_utc_or_none
+from watchdog.storage.history import History
 
 if TYPE_CHECKING:
-    from .export import Format
-    from .incidents import Incident
+    from watchdog.core.incidents import Incident
+    from watchdog.storage.export import Format
 
 _EXIT_BY_OUTCOME = {
     Outcome.DELIVERED: ExitStatus.OK,
@@ -74,31 +88,31 @@ def _add_common(parser: argparse.ArgumentParser, *, defaults: bool) -> None:
 #: the doctor's or the bundle's imports. name -> (module, add-arguments, run, help).
 _LAZY_COMMANDS: dict[str, tuple[str, str, str, str]] = {
     "setup": (
-        ".setup_wizard",
+        ".setup.wizard",
         "add_setup_arguments",
         "run_setup",
         "set up this PC step by step (or scripted with options)",
     ),
     "doctor": (
-        ".doctor",
+        ".setup.doctor",
         "add_doctor_arguments",
         "run_doctor",
         "check settings, passwords, servers and the desktop",
     ),
     "autostart": (
-        ".autostart",
+        ".desktop.autostart",
         "add_autostart_arguments",
         "run_autostart",
         "start the tray icon at login (enable, disable, status)",
     ),
     "report": (
-        ".report",
+        ".pages.report",
         "add_report_arguments",
         "run_report",
         "write the history as one web page: rates, delivery times, incidents",
     ),
     "support-bundle": (
-        ".support_bundle",
+        ".setup.support_bundle",
         "add_support_bundle_arguments",
         "run_support_bundle",
         "write one zip file for support (no passwords)",
@@ -335,7 +349,7 @@ def _streams_for_windowless_start() -> bool:
         return False
     import platformdirs
 
-    from .config import APP_NAME
+    from watchdog.config import APP_NAME
 
     folder = Path(platformdirs.user_log_dir(APP_NAME, appauthor=False))
     stream: TextIO
@@ -391,8 +405,8 @@ def _log_to_file(verbose: int) -> Path | None:
     """
     import platformdirs
 
-    from .config import APP_NAME
-    from .logfile import PrivateRotatingFileHandler
+    from watchdog.config import APP_NAME
+    from watchdog.storage.logfile import PrivateRotatingFileHandler
 
     folder = Path(platformdirs.user_log_dir(APP_NAME, appauthor=False))
     path = folder / "watchdog.log"
@@ -417,7 +431,7 @@ def _log_to_file(verbose: int) -> Path | None:
 
 def _config(args: argparse.Namespace) -> Config:
     """The config, or :class:`NoConfigError` pointing to ``watchdog setup`` when there is none."""
-    from .config import default_config_path
+    from watchdog.config import default_config_path
 
     path: Path = args.config or default_config_path()
     if not path.exists():
@@ -434,7 +448,7 @@ def _config(args: argparse.Namespace) -> Config:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    from .app import open_app
+    from watchdog.app import open_app
 
     config = _config(args)
     with open_app(config) as app:
@@ -456,8 +470,8 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 def describe_check(config: Config, provider: str, result: CheckResult) -> str:
     """A plain-words account of one round trip."""
-    from .classifier import describe
-    from .guidance import short_fix
+    from watchdog.core.classifier import describe
+    from watchdog.core.guidance import short_fix
 
     lines = [
         f"Delivery check: {config.sender.address} -> {config.seed.address} (provider: {provider})",
@@ -497,7 +511,7 @@ def describe_check(config: Config, provider: str, result: CheckResult) -> str:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from .app import open_app
+    from watchdog.app import open_app
 
     log_file = _log_to_file(args.verbose)  # first: a broken config must reach the log file
     config = _config(args)
@@ -526,8 +540,8 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def cmd_tray(args: argparse.Namespace) -> int:
     """The loop in a worker thread, the tray icon on the main thread (macOS requires it)."""
-    from .app import AppControls, open_app
-    from .tray import create_tray
+    from watchdog.app import AppControls, open_app
+    from watchdog.desktop.tray import create_tray
 
     _log_to_file(args.verbose)  # first: a broken config must reach the log file
     config = _config(args)
@@ -574,8 +588,8 @@ def _stop_on_signals(stop: Callable[[], None]) -> None:
 
 def _single_instance(config: Config) -> contextlib.AbstractContextManager[object]:
     """One loop per user: a second `run` or `tray` stops with a clear message."""
-    from .data_paths import data_dir
-    from .instance_lock import InstanceLock
+    from watchdog.desktop.instance_lock import InstanceLock
+    from watchdog.storage.paths import data_dir
 
     lock: contextlib.AbstractContextManager[object] = InstanceLock(
         data_dir(config) / "watchdog.lock"
@@ -593,8 +607,8 @@ def _reminders_today(config: Config, history: History) -> tuple[str, ...]:
     """
     if config.sender_inbox is None:
         return ()
-    from .batch_watch import reminders_today
-    from .providers import sending_limit
+    from watchdog.core.providers import sending_limit
+    from watchdog.engine.batch_watch import reminders_today
 
     limit, provider_name = sending_limit(config.sender)
     return reminders_today(
@@ -603,8 +617,8 @@ def _reminders_today(config: Config, history: History) -> tuple[str, ...]:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    from .data_paths import history_path
-    from .history import History
+    from watchdog.storage.history import History
+    from watchdog.storage.paths import history_path
 
     config = _config(args)
     with History(history_path(config)) as history:
@@ -613,7 +627,7 @@ def cmd_status(args: argparse.Namespace) -> int:
         pending = history.pending()
         failing = failing_channels(history.alert_attempts(limit=200))
         today = _reminders_today(config, history)
-    from .state import overdue_canaries
+    from watchdog.core.state import overdue_canaries
 
     overdue = overdue_canaries(
         pending, time.time(), configured_deadline_s=config.schedule.deadline_seconds
@@ -687,8 +701,8 @@ def failing_channels(attempts: Sequence[AlertAttempt]) -> list[AlertAttempt]:
 
 
 def cmd_history(args: argparse.Namespace) -> int:
-    from .data_paths import history_path
-    from .history import History
+    from watchdog.storage.history import History
+    from watchdog.storage.paths import history_path
 
     config = _config(args)
     if args.limit < 1:
@@ -724,9 +738,9 @@ def cmd_history(args: argparse.Namespace) -> int:
 
 
 def cmd_incidents(args: argparse.Namespace) -> int:
-    from .data_paths import history_path
-    from .history import History
-    from .providers import sender_provider
+    from watchdog.core.providers import sender_provider
+    from watchdog.storage.history import History
+    from watchdog.storage.paths import history_path
 
     config = _config(args)
     provider = sender_provider(config.sender).name
@@ -792,7 +806,7 @@ def cmd_incidents(args: argparse.Namespace) -> int:
 
 def _incidents(history: History, since: float | None) -> list[Incident]:
     """The incidents ``watchdog incidents`` lists and ``export --incidents`` writes."""
-    from .incidents import group_incidents, incidents_since
+    from watchdog.core.incidents import group_incidents, incidents_since
 
     flips = list(reversed(history.flips(limit=100_000)))
     first = flips[0].at if flips else None
@@ -805,8 +819,8 @@ def _incidents(history: History, since: float | None) -> list[Incident]:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from .data_paths import history_path
-    from .history import History
+    from watchdog.storage.history import History
+    from watchdog.storage.paths import history_path
 
     config = _config(args)
     since = parse_since(args.since)
@@ -824,7 +838,7 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 def _export_checks(history: History, since: float | None, fmt: Format, output: Path | None) -> int:
     """Every check from ``since`` on, to ``output`` or standard output; how many."""
-    from .export import export_to_file, write_csv, write_json
+    from watchdog.storage.export import export_to_file, write_csv, write_json
 
     if output is not None:
         # Beside the target, then renamed (0600; a BOM for Excel on Windows; see export.py).
@@ -837,8 +851,8 @@ def _export_incidents(
     history: History, since: float | None, fmt: Format, output: Path | None
 ) -> int:
     """The incidents going on at ``since`` or later, each with the e-mails sent meanwhile."""
-    from .batches import Touched
-    from .export import (
+    from watchdog.core.batches import Touched
+    from watchdog.storage.export import (
         IncidentExport,
         export_to_file,
         write_incidents_csv,
@@ -883,7 +897,7 @@ class _TerminalSafeWriter(io.TextIOBase):
 
 
 def cmd_test_alert(args: argparse.Namespace) -> int:
-    from .app import open_app
+    from watchdog.app import open_app
 
     config = _config(args)
     with open_app(config) as app:
@@ -899,8 +913,8 @@ def cmd_test_alert(args: argparse.Namespace) -> int:
 
 
 def cmd_guide(args: argparse.Namespace) -> int:
-    from .data_paths import data_dir
-    from .guide_page import open_in_browser, write_guide
+    from watchdog.pages.guide import open_in_browser, write_guide
+    from watchdog.storage.paths import data_dir
 
     config: Config | None = None
     try:
@@ -930,9 +944,9 @@ def _current_guide(config: Config, provider: str | None) -> tuple[str, str]:
     (:func:`app.current_guide_html`); ``provider`` given: as if the config named it."""
     from dataclasses import replace
 
-    from .app import current_guide_html
-    from .clock import SystemClock
-    from .data_paths import history_path
+    from watchdog.app import current_guide_html
+    from watchdog.core.clock import SystemClock
+    from watchdog.storage.paths import history_path
 
     if provider is not None:
         config = replace(config, sender=replace(config.sender, provider=provider))
@@ -948,9 +962,9 @@ def _guide_for_diagnosis(
     The office's name and support contact stay on the page whichever provider or diagnosis was
     asked for: the page is for this office's front desk.
     """
-    from .guidance import guide_for
-    from .guide_page import render_html
-    from .providers import get_provider, sender_provider
+    from watchdog.core.guidance import guide_for
+    from watchdog.core.providers import get_provider, sender_provider
+    from watchdog.pages.guide import render_html
 
     if provider_name is not None:
         provider = get_provider(provider_name)
@@ -973,8 +987,8 @@ def _guide_for_diagnosis(
 
 
 def cmd_explain(args: argparse.Namespace) -> int:
-    from .classifier import diagnose_reply, find_rule, parse_smtp_reply
-    from .providers import get_provider, sender_provider
+    from watchdog.core.classifier import diagnose_reply, find_rule, parse_smtp_reply
+    from watchdog.core.providers import get_provider, sender_provider
 
     configured = "other"
     if not args.provider:
@@ -1035,7 +1049,7 @@ def smtp_code_argument(value: str) -> int:
 
 def provider_argument(value: str) -> str:
     """``--provider``: one of the known providers; a wrong one is a usage error."""
-    from .providers import get_provider
+    from watchdog.core.providers import get_provider
 
     try:
         return get_provider(value.strip().lower()).name
@@ -1099,9 +1113,9 @@ def practice_software_words(diagnosis: Diagnosis, provider: str) -> tuple[str, s
     for its own checks speak of "this program", "the keyring for Watchdog" and "the history",
     which do not apply to an error pasted from the practice software.
     """
-    from .classifier import describe
-    from .guidance import short_fix
-    from .providers import get_provider
+    from watchdog.core.classifier import describe
+    from watchdog.core.guidance import short_fix
+    from watchdog.core.providers import get_provider
 
     info = get_provider(provider)
     where = f" at {info.sign_in_url}" if info.sign_in_url else " in the account's security settings"
@@ -1180,7 +1194,7 @@ def _strip_code(code: int, text: str) -> str:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from .demo import run_demo
+    from watchdog.demo.story import run_demo
 
     return run_demo(interval_s=args.interval)
 
@@ -1245,7 +1259,7 @@ def _last_check_words(r: CheckResult) -> str:
 
 def diagnosis_words(diagnosis: Diagnosis, provider: str = "other") -> str:
     """A diagnosis as the guide's title ("Reminders may be disappearing ..."), not its code."""
-    from .guidance import guide_for
+    from watchdog.core.guidance import guide_for
 
     try:
         return guide_for(provider, diagnosis).title

@@ -17,11 +17,16 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from .batches import BatchRules
-from .errors import ConfigError
-from .inputs import address_problem, host_problem, is_office_address, single_line_problem
-from .models import AlertPolicy, Policy, Security
-from .providers import oauth_service_for
+from watchdog.core.batches import BatchRules
+from watchdog.core.errors import ConfigError
+from watchdog.core.inputs import (
+    address_problem,
+    host_problem,
+    is_office_address,
+    single_line_problem,
+)
+from watchdog.core.models import AlertPolicy, Policy, Security
+from watchdog.core.providers import oauth_service_for
 
 CONFIG_ENV = "WATCHDOG_CONFIG"
 APP_NAME = "delivery-watchdog"
@@ -631,7 +636,7 @@ class _Reader:
 
     def provider(self, table: dict[str, Any], section: str) -> str:
         """A provider name from providers.toml, or "" to recognise it from the server."""
-        from .providers import all_providers
+        from watchdog.core.providers import all_providers
 
         value = self.text(table, section, "provider", default="").strip().lower()
         names = [p.name for p in all_providers()]
@@ -1042,7 +1047,7 @@ def _daily_share(
     every_minutes: float, smtp_host: str, address: str, provider_name: str
 ) -> tuple[float, int, str] | None:
     """(share of the daily limit, the limit, the provider's name) when the limit is known."""
-    from .providers import detect_provider
+    from watchdog.core.providers import detect_provider
 
     provider = detect_provider(smtp_host, address, named=provider_name)
     limit = provider.daily_limit_for(address)
@@ -1069,7 +1074,7 @@ def daily_share_problem(
     """Why the schedule is refused for the sending account (words after the value), or None.
 
     ``smtp_host``, ``address`` and ``provider`` are the ``[sender]`` settings that tell the
-    provider (:func:`~watchdog.providers.detect_provider`).
+    provider (:func:`~watchdog.core.providers.detect_provider`).
 
     Refused when the canaries alone would use :data:`REFUSE_DAILY_SHARE` or more of the
     provider's published daily sending limit: that is the blast that gets accounts suspended,

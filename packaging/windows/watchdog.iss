@@ -29,7 +29,7 @@
 #define DataFolder "{localappdata}\delivery-watchdog"
 #define RunKey "Software\Microsoft\Windows\CurrentVersion\Run"
 #define StartupApprovedKey "Software\Microsoft\Windows\CurrentVersion\Explorer\StartupApproved\Run"
-; The same name watchdog/autostart.py uses (RUN_VALUE_NAME), so `watchdog autostart status`
+; The same name watchdog/desktop/autostart.py uses (RUN_VALUE_NAME), so `watchdog autostart status`
 ; sees the installer's entry and `watchdog autostart disable` removes it.
 #define RunValueName "Delivery Watchdog"
 

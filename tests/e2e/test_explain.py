@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from tests.e2e.cli import watchdog
-from watchdog.models import Diagnosis
+from watchdog.core.models import Diagnosis
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from tests.e2e.cli import watchdog, watchdog_json
-from watchdog.export import COLUMNS
+from watchdog.storage.export import COLUMNS
 
 #: The documented columns (docs/export.md). Changing this list breaks support's scripts.
 STABLE_COLUMNS = [

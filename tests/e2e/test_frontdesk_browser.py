@@ -17,8 +17,8 @@ import pytest
 from tests.faults.rig import open_rig
 from tests.servers import MailServers
 from watchdog.app import AppControls
-from watchdog.guide_page import open_in_browser
 from watchdog.notify import Alert, AttemptResult
+from watchdog.pages.guide import open_in_browser
 
 
 def script(tmp_path: Path, name: str, body: str) -> Path:

@@ -18,8 +18,8 @@ import pytest
 from tests.e2e.cli import watchdog
 from tests.support.history_builder import HistoryBuilder
 from watchdog.config import load_config
-from watchdog.data_paths import history_path
-from watchdog.models import Canary, Outcome
+from watchdog.core.models import Canary, Outcome
+from watchdog.storage.paths import history_path
 
 CONFIG = """\
 office = "Smile Dental"

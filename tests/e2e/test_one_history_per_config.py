@@ -15,8 +15,8 @@ import pytest
 
 from tests.e2e.cli import watchdog, watchdog_json
 from watchdog.config import APP_NAME
-from watchdog.history import History
-from watchdog.models import Canary
+from watchdog.core.models import Canary
+from watchdog.storage.history import History
 
 pytestmark = pytest.mark.servers
 

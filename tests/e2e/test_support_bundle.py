@@ -17,7 +17,7 @@ import pytest
 
 from tests.e2e.cli import watchdog
 from watchdog import __version__
-from watchdog.support_bundle import build_bundle
+from watchdog.setup.support_bundle import build_bundle
 
 SLACK_SECRET = "T0SECRET/B0SECRET/xoxSlackWebhookSecret"
 

@@ -24,12 +24,12 @@ from typing import Any
 
 from tests.servers import MailServers, write_config
 from watchdog.app import App, open_app
-from watchdog.classifier import describe
-from watchdog.clock import Clock
 from watchdog.config import load_config
-from watchdog.models import CheckResult, Diagnosis, Outcome, Status
+from watchdog.core.classifier import describe
+from watchdog.core.clock import Clock
+from watchdog.core.models import CheckResult, Diagnosis, Outcome, Status
+from watchdog.engine.runner import CycleReport
 from watchdog.notify import Alert, AttemptResult, Channel
-from watchdog.runner import CycleReport
 
 #: Diagnoses that put the fault on the mail provider ("The mail provider accepted ... but ...").
 PROVIDER_BLAME = frozenset(d for d in Diagnosis if "mail provider" in describe(d))

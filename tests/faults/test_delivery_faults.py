@@ -13,7 +13,7 @@ from collections.abc import Callable
 
 from tests.faults.rig import FaultRig, status_of
 from tests.servers import INBOX, MailServers
-from watchdog.models import Diagnosis, Outcome, Status
+from watchdog.core.models import Diagnosis, Outcome, Status
 
 MakeRig = Callable[..., FaultRig]
 

@@ -23,7 +23,7 @@ from tests.servers import INBOX, MailServers, write_config
 from tests.servers.notification_daemon import NotificationDaemon, missing_tools
 from tests.servers.proxy import FaultProxy
 from tests.support.clock import RealClock
-from watchdog.models import Diagnosis, Outcome, Status
+from watchdog.core.models import Diagnosis, Outcome, Status
 from watchdog.notify.desktop import DesktopChannel
 
 MakeRig = Callable[..., FaultRig]
@@ -81,7 +81,7 @@ def test_an_unavailable_keyring_is_our_problem_the_status_stays_and_nobody_blame
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     rig = make_rig()
-    with caplog.at_level("ERROR", logger="watchdog.runner"):
+    with caplog.at_level("ERROR", logger="watchdog.engine.runner"):
         assert rig.cycle() is None  # logged, and the loop goes on
     assert any("keyring could not be read" in r.getMessage() for r in caplog.records)
     [row] = rig.rows()

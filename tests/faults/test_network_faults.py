@@ -18,7 +18,7 @@ import pytest
 from tests.faults.rig import FaultRig, smtp_timeout, status_of
 from tests.servers import MailServers, SubmissionServer, make_certificates
 from tests.servers.proxy import FaultProxy
-from watchdog.models import Diagnosis, Outcome, Status
+from watchdog.core.models import Diagnosis, Outcome, Status
 
 MakeRig = Callable[..., FaultRig]
 MakeProxy = Callable[[int], FaultProxy]

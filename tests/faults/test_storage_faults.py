@@ -22,8 +22,8 @@ import pytest
 
 from tests.faults.rig import FaultRig, open_rig, status_of
 from tests.servers import MailServers
-from watchdog.errors import StorageError
-from watchdog.models import Outcome, Status
+from watchdog.core.errors import StorageError
+from watchdog.core.models import Outcome, Status
 
 MakeRig = Callable[..., FaultRig]
 
@@ -115,7 +115,7 @@ def test_a_damaged_database_is_kept_aside_a_new_one_started_and_the_user_told(
         Path(f"{path}{suffix}").unlink(missing_ok=True)
     damaged = b"this is no longer an SQLite file " * 200
     path.write_bytes(damaged)
-    with caplog.at_level("ERROR", logger="watchdog.history"):
+    with caplog.at_level("ERROR", logger="watchdog.storage.history"):
         fresh = open_rig(tmp_path, servers, config_path=tmp_path / "config.toml")
     try:
         aside = fresh.app.history.set_aside

@@ -13,12 +13,12 @@ from pathlib import Path
 
 import pytest
 
-import watchdog.guide_page  # noqa: F401  (imported before `opened` replaces webbrowser.open)
+import watchdog.pages.guide  # noqa: F401  (imported before `opened` replaces webbrowser.open)
 from tests.faults.rig import open_rig
 from tests.servers import MailServers
 from watchdog.app import AppControls
-from watchdog.models import Status
-from watchdog.providers import Provider
+from watchdog.core.models import Status
+from watchdog.core.providers import Provider
 
 
 @pytest.fixture
@@ -70,7 +70,7 @@ def test_show_guidance_opens_the_guide_for_the_current_problem(
 def test_the_tray_is_never_green_while_a_check_waits_long_past_its_deadline(
     tmp_path: Path, servers: MailServers, watchdog_env: dict[str, str]
 ) -> None:
-    from watchdog.models import Canary
+    from watchdog.core.models import Canary
 
     rig = open_rig(tmp_path, servers)
     try:
@@ -91,7 +91,7 @@ def test_the_tray_report_shows_todays_sending_against_the_daily_limit_like_watch
     tmp_path: Path, servers: MailServers, watchdog_env: dict[str, str], opened: list[str]
 ) -> None:
     """The tray's History report goes through the same path as ``watchdog report``."""
-    from watchdog.batches import local_midnight
+    from watchdog.core.batches import local_midnight
 
     rig = open_rig(tmp_path, servers, sender={"provider": "gmail"})
     try:
@@ -116,17 +116,17 @@ def test_the_tray_poll_uses_the_provider_detected_when_the_app_was_wired(
     watchdog_env: dict[str, str],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    import watchdog.providers
+    import watchdog.core.providers
 
     rig = open_rig(tmp_path, servers, sender={"provider": "gmail"})
     detections: list[str] = []
-    detect = watchdog.providers.detect_provider
+    detect = watchdog.core.providers.detect_provider
 
     def counting(smtp_host: str, address: str, *, named: str = "") -> Provider:
         detections.append(smtp_host)
         return detect(smtp_host, address, named=named)
 
-    monkeypatch.setattr(watchdog.providers, "detect_provider", counting)
+    monkeypatch.setattr(watchdog.core.providers, "detect_provider", counting)
     try:
         controls = AppControls(rig.app)
         states = [controls.state() for _ in range(5)]  # the tray polls every 5 s

@@ -18,8 +18,8 @@ import pytest
 
 from tests.faults.rig import open_rig
 from tests.servers import MailServers
-from watchdog.batch_watch import BatchWatch
-from watchdog.batches import BatchRules, BudgetState, local_midnight
+from watchdog.core.batches import BatchRules, BudgetState, local_midnight
+from watchdog.engine.batch_watch import BatchWatch
 
 pytestmark = pytest.mark.servers
 

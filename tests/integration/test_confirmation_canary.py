@@ -15,8 +15,8 @@ import pytest
 
 from tests.faults.rig import FaultRig, open_rig
 from tests.servers import MailServers
-from watchdog.batches import DeadlineRules
-from watchdog.models import Outcome, Status
+from watchdog.core.batches import DeadlineRules
+from watchdog.core.models import Outcome, Status
 
 pytestmark = pytest.mark.servers
 

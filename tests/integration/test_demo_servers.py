@@ -16,7 +16,7 @@ from typing import Any
 import imapclient
 import pytest
 
-from watchdog.demo_servers import JUNK_FOLDER, DemoMailServers
+from watchdog.demo.servers import JUNK_FOLDER, DemoMailServers
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -218,7 +218,7 @@ def test_ports_are_not_handed_out_before_start() -> None:
 def test_a_server_that_cannot_start_raises_a_runtime_error_naming_it(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from watchdog import demo_servers
+    from watchdog.demo import servers as demo_servers
 
     async def broken_listen(self: object) -> None:
         raise OSError("address unavailable")
@@ -252,7 +252,7 @@ def test_the_demo_smtp_server_offers_no_sign_in_and_answers_dropped_mail_like_de
 
 def test_importing_the_demo_servers_does_not_import_aiosmtpd_or_pymap() -> None:
     script = (
-        "import sys, watchdog.demo_servers; "
+        "import sys, watchdog.demo.servers; "
         "print(sorted(m for m in ('aiosmtpd', 'pymap', 'imapclient') if m in sys.modules))"
     )
     done = subprocess.run(

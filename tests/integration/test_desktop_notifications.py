@@ -22,7 +22,7 @@ from tests.servers.notification_daemon import (
     Received,
     missing_tools,
 )
-from watchdog.models import Status
+from watchdog.core.models import Status
 from watchdog.notify import Alert, AlertKind, AttemptResult, Channel
 from watchdog.notify.desktop import (
     APP_NAME,

@@ -28,10 +28,10 @@ import pytest
 from PIL import Image
 
 from tests.conftest import in_ci
-from watchdog.guidance import Guide, all_guides, guide_for
-from watchdog.guide_page import render_html, write_guide
-from watchdog.models import Diagnosis
-from watchdog.providers import OTHER, all_providers
+from watchdog.core.guidance import Guide, all_guides, guide_for
+from watchdog.core.models import Diagnosis
+from watchdog.core.providers import OTHER, all_providers
+from watchdog.pages.guide import render_html, write_guide
 
 #: ``WATCHDOG_ALL_GUIDE_PAGES=1``: open every guide, not one per provider (see the module text).
 ALL_PAGES = os.environ.get("WATCHDOG_ALL_GUIDE_PAGES", "").strip().lower() in {"1", "true", "yes"}

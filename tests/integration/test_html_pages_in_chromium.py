@@ -18,10 +18,10 @@ from PIL import Image
 
 from tests.conftest import in_ci
 from tests.support.history_builder import HOSTILE_REPLY, HistoryBuilder, local_noon
-from watchdog.guidance import guide_for
-from watchdog.guide_page import render_html, write_guide
-from watchdog.models import Diagnosis, Outcome
-from watchdog.report import write_report
+from watchdog.core.guidance import guide_for
+from watchdog.core.models import Diagnosis, Outcome
+from watchdog.pages.guide import render_html, write_guide
+from watchdog.pages.report import write_report
 
 HOSTILE_OFFICE = "Smile <script>document.title='pwned'</script> Dental"
 FLAGS = [

@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from watchdog import instance_lock
-from watchdog.errors import AlreadyRunningError
-from watchdog.instance_lock import (
+from watchdog.core.errors import AlreadyRunningError
+from watchdog.desktop import instance_lock
+from watchdog.desktop.instance_lock import (
     LOCK_FILE_NAME,
     InstanceLock,
     LockOwner,
@@ -31,7 +31,7 @@ ROOT = Path(__file__).resolve().parents[2]
 HOLD = """
 import sys
 from pathlib import Path
-from watchdog.instance_lock import InstanceLock
+from watchdog.desktop.instance_lock import InstanceLock
 
 with InstanceLock(Path(sys.argv[1])):
     print("locked", flush=True)
@@ -43,9 +43,9 @@ print("released", flush=True)
 TRY = """
 import sys
 from pathlib import Path
-from watchdog import instance_lock
-from watchdog.errors import AlreadyRunningError
-from watchdog.instance_lock import InstanceLock
+from watchdog.desktop import instance_lock
+from watchdog.core.errors import AlreadyRunningError
+from watchdog.desktop.instance_lock import InstanceLock
 
 try:
     with InstanceLock(Path(sys.argv[1])):

@@ -10,12 +10,12 @@ from typing import TYPE_CHECKING
 import pytest
 
 from tests.servers import MailServers, write_config
-from watchdog.clock import SystemClock
 from watchdog.config import SeedConfig, load_config
-from watchdog.credentials import password_signin
-from watchdog.errors import MailboxError
-from watchdog.mailbox import SeedMailbox
-from watchdog.models import Security
+from watchdog.core.clock import SystemClock
+from watchdog.core.errors import MailboxError
+from watchdog.core.models import Security
+from watchdog.mail.mailbox import SeedMailbox
+from watchdog.signin.credentials import password_signin
 
 if TYPE_CHECKING:
     from imapclient import IMAPClient
@@ -67,7 +67,7 @@ def test_connect_to_a_server_whose_certificate_is_not_trusted_is_a_network_mailb
 def test_doctor_tests_the_tls_step_through_the_mailboxs_public_connect(
     tmp_path: Path, servers: MailServers, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from watchdog.doctor import Doctor
+    from watchdog.setup.doctor import Doctor
 
     connects: list[str] = []
     connect = SeedMailbox.connect

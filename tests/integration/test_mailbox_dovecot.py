@@ -20,13 +20,13 @@ from email.mime.text import MIMEText
 import pytest
 
 from tests.servers import INBOX, JUNK, MailServers
-from watchdog.clock import SystemClock
 from watchdog.config import SeedConfig
-from watchdog.credentials import password_signin
-from watchdog.mailbox import SEARCH_BATCH, SeedMailbox
-from watchdog.models import Security
-from watchdog.probe import build_canary
-from watchdog.tokens import CANARY_HEADER, make_token
+from watchdog.core.clock import SystemClock
+from watchdog.core.models import Security
+from watchdog.core.tokens import CANARY_HEADER, make_token
+from watchdog.mail.mailbox import SEARCH_BATCH, SeedMailbox
+from watchdog.mail.probe import build_canary
+from watchdog.signin.credentials import password_signin
 
 KEY = b"k" * 32
 TOKEN_PATTERN = re.compile(r"v1\.\d+\.[0-9a-f]+\.[0-9a-f]{24}")

@@ -14,12 +14,12 @@ from collections.abc import Callable
 import pytest
 
 from tests.servers.hostile_imap import HostileImap
-from watchdog.clock import SystemClock
 from watchdog.config import SeedConfig
-from watchdog.credentials import password_signin
-from watchdog.errors import MailboxError
-from watchdog.mailbox import SeedMailbox
-from watchdog.models import Diagnosis, Security
+from watchdog.core.clock import SystemClock
+from watchdog.core.errors import MailboxError
+from watchdog.core.models import Diagnosis, Security
+from watchdog.mail.mailbox import SeedMailbox
+from watchdog.signin.credentials import password_signin
 
 TOKEN = "v1.1764300000.6f1c2a9e0b7d.5a0d0123456789abcdef0123"
 #: Generous: the budgets under test are one or two seconds, the servers would go on for 60 s.
@@ -157,7 +157,7 @@ def test_plain_text_to_an_address_outside_the_office_is_refused_before_login(
         asked.append(ip)
         return False
 
-    monkeypatch.setattr("watchdog.mailbox.is_office_address", outside)
+    monkeypatch.setattr("watchdog.mail.mailbox.is_office_address", outside)
     with HostileImap("trickle_search") as server:
         mailbox = mailbox_for(server)
         with pytest.raises(MailboxError) as caught:

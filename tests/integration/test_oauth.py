@@ -32,13 +32,13 @@ from tests.support.oauth_servers import (
 )
 from watchdog.app import open_app
 from watchdog.config import SeedConfig, SenderConfig, load_config
-from watchdog.credentials import Role
-from watchdog.export import write_csv, write_json
-from watchdog.models import Diagnosis, Outcome, Status
+from watchdog.core.models import Diagnosis, Outcome, Status
 from watchdog.notify import Alert, AlertKind, AttemptResult
-from watchdog.oauth import OAuthTokens, TokenStore
-from watchdog.report import write_report
-from watchdog.support_bundle import build_bundle
+from watchdog.pages.report import write_report
+from watchdog.setup.support_bundle import build_bundle
+from watchdog.signin.credentials import Role
+from watchdog.signin.oauth import OAuthTokens, TokenStore
+from watchdog.storage.export import write_csv, write_json
 
 pytestmark = [
     pytest.mark.servers,
@@ -276,7 +276,7 @@ def test_doctor_checks_oauth2_logins_and_says_when_no_sign_in_is_stored(
     keyring_file: Path,
     no_passwords: None,
 ) -> None:
-    from watchdog.doctor import Doctor
+    from watchdog.setup.doctor import Doctor
 
     servers, authority = oauth_servers
     config_path = make_config(tmp_path, servers, authority)

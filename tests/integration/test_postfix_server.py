@@ -371,7 +371,7 @@ def test_a_remote_mx_refusal_comes_back_as_a_bounce_with_the_remote_reply(
 
 
 def test_every_row_of_the_replies_table_names_known_diagnoses() -> None:
-    from watchdog.models import Diagnosis
+    from watchdog.core.models import Diagnosis
 
     with REPLIES.open(encoding="utf-8", newline="") as table:
         rows = list(csv.DictReader(table, delimiter="\t"))

@@ -29,11 +29,11 @@ from tests.servers.hostile_smtp import (
     silent,
     trickle,
 )
-from watchdog import classifier
-from watchdog.credentials import PasswordSignIn
-from watchdog.errors import SendError
-from watchdog.models import Diagnosis
-from watchdog.probe import SEND_MAX_BYTES, SmtpProbe, build_canary
+from watchdog.core import classifier
+from watchdog.core.errors import SendError
+from watchdog.core.models import Diagnosis
+from watchdog.mail.probe import SEND_MAX_BYTES, SmtpProbe, build_canary
+from watchdog.signin.credentials import PasswordSignIn
 
 #: Generous: a cut due after 2 s (or a stop after 0.5 s) must be over well before this on a
 #: loaded 2-core CI machine, and far before the 30 s per-read timeout would have ended it.

@@ -15,11 +15,11 @@ import pytest
 
 from tests.servers import MailServers
 from tests.servers.hostile_smtp import sender_for, stripping_submission_server
-from watchdog import probe as probe_module
-from watchdog.credentials import PasswordSignIn
-from watchdog.errors import SendError
-from watchdog.models import Diagnosis, SmtpReply
-from watchdog.probe import SmtpProbe, build_canary
+from watchdog.core.errors import SendError
+from watchdog.core.models import Diagnosis, SmtpReply
+from watchdog.mail import probe as probe_module
+from watchdog.mail.probe import SmtpProbe, build_canary
+from watchdog.signin.credentials import PasswordSignIn
 
 USER = "frontdesk"
 PASSWORD = "correct horse"

@@ -14,10 +14,10 @@ import pytest
 
 from tests.servers import MailServers, SubmissionServer
 from tests.servers.hostile_smtp import sender_for
-from watchdog.credentials import PasswordSignIn, smtp_mechanism
-from watchdog.errors import SendError
-from watchdog.models import SmtpReply
-from watchdog.probe import SmtpProbe, build_canary
+from watchdog.core.errors import SendError
+from watchdog.core.models import SmtpReply
+from watchdog.mail.probe import SmtpProbe, build_canary
+from watchdog.signin.credentials import PasswordSignIn, smtp_mechanism
 
 
 @pytest.fixture

@@ -16,8 +16,8 @@ from PIL import Image
 
 from tests.conftest import in_ci
 from tests.support.history_builder import HOSTILE_REPLY, HistoryBuilder, local_noon
-from watchdog.models import Outcome
-from watchdog.report import write_report
+from watchdog.core.models import Outcome
+from watchdog.pages.report import write_report
 
 FLAGS = [
     "--headless",

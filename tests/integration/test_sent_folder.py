@@ -19,10 +19,10 @@ import pytest
 from imapclient import IMAPClient
 
 from tests.servers import Dovecot, MailServers
-from watchdog.batches import BatchRules, find_batches, reminders_touched
-from watchdog.errors import MailboxError
-from watchdog.sent_folder import SentFolderReader
-from watchdog.tokens import CANARY_HEADER
+from watchdog.core.batches import BatchRules, find_batches, reminders_touched
+from watchdog.core.errors import MailboxError
+from watchdog.core.tokens import CANARY_HEADER
+from watchdog.mail.sent_folder import SentFolderReader
 
 SENTINEL_PATIENT = "sentinel.patient.7f3a@patients.example.test"
 SENTINEL_SUBJECT = "Reminder for Sentinel Patient 7f3a: cleaning on Tuesday"

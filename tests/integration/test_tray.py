@@ -6,7 +6,7 @@ in a second thread (:func:`drive`) and talk to the icon the way the desktop does
 window's name is the tooltip, its pixels are the icon, and a click is a real XTEST pointer click.
 The menu, which the xorg backend cannot show, is driven through ``icon.menu`` items.
 
-A fake :class:`~watchdog.controls.Controls` records every call and changes its state on demand.
+A fake :class:`~watchdog.core.controls.Controls` records every call and changes its state on demand.
 Without Xvfb or trayer these tests are skipped, except under ``CI=true``, where they fail.
 """
 
@@ -29,10 +29,10 @@ import pytest
 from PIL import Image
 
 from tests.servers.tray_host import TrayHost, XWindow, missing_tools
-from watchdog.controls import TrayState
-from watchdog.models import Status
-from watchdog.tray import PAUSE_SECONDS, Tray, create_tray, run_tray, tray_backend_problem
-from watchdog.tray_icon import STATUS_COLOURS
+from watchdog.core.controls import TrayState
+from watchdog.core.models import Status
+from watchdog.desktop.tray import PAUSE_SECONDS, Tray, create_tray, run_tray, tray_backend_problem
+from watchdog.desktop.tray_icon import STATUS_COLOURS
 
 ROOT = Path(__file__).resolve().parents[2]
 ACCOUNT = "frontdesk@example.com"
@@ -435,7 +435,7 @@ def test_a_failing_control_is_logged_and_never_reaches_pystray(
 ) -> None:
     controls = FakeControls(up_state(), failing=frozenset({"check_now", "quit"}))
     tray = make_tray(controls)
-    caplog.set_level(logging.ERROR, logger="watchdog.tray")
+    caplog.set_level(logging.ERROR, logger="watchdog.desktop.tray")
 
     def steps(tray: Tray) -> None:
         click_item(tray, "Check now")  # raises inside; must not raise here
@@ -453,7 +453,7 @@ def test_a_failing_state_keeps_the_last_icon_and_is_logged_once(
 ) -> None:
     controls = FakeControls(up_state())
     tray = make_tray(controls)
-    caplog.set_level(logging.ERROR, logger="watchdog.tray")
+    caplog.set_level(logging.ERROR, logger="watchdog.desktop.tray")
 
     def steps(tray: Tray) -> None:
         controls.failing = frozenset({"state"})
@@ -545,7 +545,7 @@ def test_without_a_display_run_tray_returns_false_at_once_and_says_why(
 ) -> None:
     monkeypatch.delenv("DISPLAY", raising=False)
     monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
-    caplog.set_level(logging.WARNING, logger="watchdog.tray")
+    caplog.set_level(logging.WARNING, logger="watchdog.desktop.tray")
     controls = FakeControls(up_state())
 
     started = time.monotonic()
@@ -564,9 +564,9 @@ def test_without_a_display_run_tray_returns_false_at_once_and_says_why(
 
 _FRESH_IMPORT = """
 import json, logging, time
-from watchdog.tray import run_tray, tray_backend_problem
-from watchdog.models import Status
-from watchdog.controls import TrayState
+from watchdog.desktop.tray import run_tray, tray_backend_problem
+from watchdog.core.models import Status
+from watchdog.core.controls import TrayState
 
 class Controls:
     def state(self):
@@ -621,7 +621,7 @@ def bare_x(monkeypatch: pytest.MonkeyPatch) -> Iterator[TrayHost]:
 def test_on_a_display_without_a_tray_run_tray_returns_false_instead_of_hanging(
     bare_x: TrayHost, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.WARNING, logger="watchdog.tray")
+    caplog.set_level(logging.WARNING, logger="watchdog.desktop.tray")
     started = time.monotonic()
     assert run_tray(FakeControls(up_state()), tray_wait_s=0.3, retry_for_s=0.5) is False
     assert time.monotonic() - started < 3.0
@@ -657,7 +657,7 @@ def test_after_the_panel_restarts_the_icon_is_back_in_the_new_tray(
 ) -> None:
     """pystray's xorg backend never docks again by itself; the tray asks the new panel."""
     bare_x.start_tray()
-    caplog.set_level(logging.INFO, logger="watchdog.tray")
+    caplog.set_level(logging.INFO, logger="watchdog.desktop.tray")
     tray = create_tray(FakeControls(up_state()), poll_s=POLL_S, tray_wait_s=1.0)
     assert tray is not None
 

@@ -27,10 +27,10 @@ from tests.integration.test_tray import (
     wait_until,
 )
 from tests.servers.tray_host import TrayHost, XWindow
-from watchdog import actions_window
-from watchdog.controls import TrayState
-from watchdog.models import Diagnosis, Status
-from watchdog.tray import Tray, create_tray, tray_capabilities
+from watchdog.core.controls import TrayState
+from watchdog.core.models import Diagnosis, Status
+from watchdog.desktop import actions_window
+from watchdog.desktop.tray import Tray, create_tray, tray_capabilities
 
 __all__ = ["desktop", "host"]  # fixtures shared with test_tray.py
 
@@ -259,7 +259,7 @@ def test_capabilities_on_x11_say_there_is_no_menu_and_a_click_opens_the_window(
 def test_capabilities_without_tk_say_what_to_install(
     desktop: TrayHost, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("watchdog.tray.tk_problem", lambda: "no module named tkinter")
+    monkeypatch.setattr("watchdog.desktop.tray.tk_problem", lambda: "no module named tkinter")
     capabilities = tray_capabilities()
     assert (capabilities.can_show_icon, capabilities.has_menu) == (True, False)
     assert "python3-tk" in capabilities.how_actions_are_offered

@@ -35,9 +35,9 @@ from tests.integration.test_tray import (
     wait_until,
 )
 from tests.servers.tray_host import TrayHost
-from watchdog.controls import TrayState
-from watchdog.models import Diagnosis, Status
-from watchdog.tray import Tray, create_tray, tray_title
+from watchdog.core.controls import TrayState
+from watchdog.core.models import Diagnosis, Status
+from watchdog.desktop.tray import Tray, create_tray, tray_title
 
 __all__ = ["bare_x", "desktop", "host"]  # fixtures shared with test_tray.py
 
@@ -133,7 +133,7 @@ def test_a_tray_that_comes_after_the_first_wait_is_found_by_the_retries(
     bare_x: TrayHost, caplog: pytest.LogCaptureFixture
 ) -> None:
     """At login the panel can come long after the programs started with the session."""
-    caplog.set_level(logging.INFO, logger="watchdog.tray")
+    caplog.set_level(logging.INFO, logger="watchdog.desktop.tray")
     controls = FakeControls(outage())
     tray = create_tray(controls, poll_s=POLL_S, tray_wait_s=0.2, retry_for_s=30.0)
     assert tray is not None, "gave up at once when the tray was not there yet"
@@ -156,7 +156,7 @@ def test_a_tray_that_comes_after_the_first_wait_is_found_by_the_retries(
 def test_a_tray_that_never_comes_is_given_up_after_the_bound_and_said_in_the_log(
     bare_x: TrayHost, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.INFO, logger="watchdog.tray")
+    caplog.set_level(logging.INFO, logger="watchdog.desktop.tray")
     tray = create_tray(FakeControls(up_state()), poll_s=POLL_S, tray_wait_s=0.1, retry_for_s=1.5)
     assert tray is not None
     started = time.monotonic()
@@ -208,7 +208,7 @@ def flaky_icon(desktop: TrayHost, monkeypatch: pytest.MonkeyPatch) -> Iterator[l
 def test_an_icon_that_could_not_be_created_is_created_on_a_later_try(
     desktop: TrayHost, flaky_icon: list[int], caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.INFO, logger="watchdog.tray")
+    caplog.set_level(logging.INFO, logger="watchdog.desktop.tray")
     tray = create_tray(FakeControls(outage()), poll_s=POLL_S, tray_wait_s=0.1, retry_for_s=30)
     assert tray is not None and tray.icon is None
     assert any(

@@ -24,7 +24,7 @@ import requests
 from tests.servers.http_sink import HttpSink, Reply, unused_loopback_url
 from tests.servers.tls import TestCertificates, make_certificates
 from tests.support.clock import FakeClock
-from watchdog.models import Diagnosis, Status
+from watchdog.core.models import Diagnosis, Status
 from watchdog.notify import Alert, AlertKind
 from watchdog.notify.webhook import WebhookChannel, WebhookKind, attempt_limit
 
@@ -460,11 +460,11 @@ def test_a_stalled_webhook_does_not_delay_the_next_check_and_every_attempt_is_re
 ) -> None:
     """Two checks run while the first alert hangs on the webhook; nothing waits for it but
     the sender thread, and everything is delivered, in order, once the endpoint gives up."""
-    from watchdog.history import History
-    from watchdog.models import AlertPolicy, CheckResult, Flip, Outcome, StatusSnapshot
+    from watchdog.core.models import AlertPolicy, CheckResult, Flip, Outcome, StatusSnapshot
     from watchdog.notify.heartbeat import Heartbeat
     from watchdog.notify.notifier import Notifier
     from watchdog.notify.sender import AlertSender
+    from watchdog.storage.history import History
 
     sink.script("/hook", Reply(hang=True))  # the DOWN alert stalls; the next one is answered
     clock = FakeClock()

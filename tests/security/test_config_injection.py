@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 
 from watchdog.config import load_config
-from watchdog.errors import ConfigError
-from watchdog.inputs import control_character
+from watchdog.core.errors import ConfigError
+from watchdog.core.inputs import control_character
 
 
 def config_text(**overrides: Any) -> str:

@@ -21,13 +21,13 @@ from typing import Any
 import pytest
 
 from tests.unit.test_config import GOOD
-from watchdog.canary_key import load_or_create_key
-from watchdog.config_writer import write_config_file
-from watchdog.history import History, backup_file
-from watchdog.instance_lock import InstanceLock
-from watchdog.logfile import PrivateRotatingFileHandler
-from watchdog.models import Canary
-from watchdog.support_bundle import build_bundle
+from watchdog.core.models import Canary
+from watchdog.desktop.instance_lock import InstanceLock
+from watchdog.setup.config_writer import write_config_file
+from watchdog.setup.support_bundle import build_bundle
+from watchdog.storage.canary_key import load_or_create_key
+from watchdog.storage.history import History, backup_file
+from watchdog.storage.logfile import PrivateRotatingFileHandler
 
 pytestmark = pytest.mark.skipif(os.name != "posix", reason="POSIX file modes")
 
@@ -156,7 +156,7 @@ def test_the_guide_page_written_by_watchdog_guide_is_private(tmp_path: Path, uma
     """It quotes the server's last reply (with its queue id) and the office's details."""
     from tests.support.history_builder import HistoryBuilder
     from watchdog import cli
-    from watchdog.models import Outcome, SmtpReply
+    from watchdog.core.models import Outcome, SmtpReply
 
     data = tmp_path / "data"
     config = tmp_path / "config.toml"

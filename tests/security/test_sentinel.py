@@ -52,8 +52,8 @@ from tests.servers.http_sink import HttpSink
 from tests.servers.notification_daemon import NotificationDaemon, missing_tools
 from tests.support import file_keyring_env
 from watchdog.config import load_config
-from watchdog.data_paths import history_path
-from watchdog.history import History
+from watchdog.storage.history import History
+from watchdog.storage.paths import history_path
 
 pytestmark = [
     pytest.mark.servers,  # skipped without Dovecot outside CI, like every mail-path test

@@ -5,7 +5,7 @@ misbehaving server per connection: it trickles, chatters, greets as something el
 nothing at all. Every loop is bounded (a stop event, a byte or time cap), and :meth:`stop`
 closes the listener and every connection, so a test that ends (passed or failed) leaves nothing
 running. :func:`stripping_submission_server` is the product's real SMTP server
-(:mod:`watchdog.fault_smtp`) without STARTTLS, as an antivirus "mail shield" or an inspecting
+(:mod:`watchdog.demo.fault_smtp`) without STARTTLS, as an antivirus "mail shield" or an inspecting
 firewall leaves a server's answer.
 
 Also here: :func:`full_backlog_port`, a port whose listen queue is full, so a TCP connect to it
@@ -23,8 +23,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from watchdog.config import SenderConfig
-from watchdog.fault_smtp import FaultSmtpServer, Submission
-from watchdog.models import Security
+from watchdog.core.models import Security
+from watchdog.demo.fault_smtp import FaultSmtpServer, Submission
 
 HOST = "127.0.0.1"
 

@@ -1,6 +1,6 @@
 """The practice's submission server: the product's fault-injecting SMTP server, over Dovecot.
 
-The server itself is :class:`watchdog.fault_smtp.FaultSmtpServer`, the one ``watchdog demo``
+The server itself is :class:`watchdog.demo.fault_smtp.FaultSmtpServer`, the one ``watchdog demo``
 runs too; see its ``set_mode`` for the faults. Here it gets the test CA's certificate (so all
 three listeners start: STARTTLS like 587, implicit TLS like 465, plain for
 ``security = "none"``), the test users for AUTH, and a mailbox that delivers into Dovecot over
@@ -12,7 +12,7 @@ from __future__ import annotations
 import smtplib
 from collections.abc import Callable, Mapping
 
-from watchdog.fault_smtp import (
+from watchdog.demo.fault_smtp import (
     TEMPFAIL_REPLY,
     FaultSmtpServer,
     ReceivedMessage,

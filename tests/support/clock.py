@@ -1,12 +1,12 @@
 """The clocks tests (and ``benchmarks/detection.py``) hand to the product instead of real time.
 
-Both follow :class:`watchdog.clock.Clock` (``now``, ``monotonic``, ``sleep``), so mypy checks
+Both follow :class:`watchdog.core.clock.Clock` (``now``, ``monotonic``, ``sleep``), so mypy checks
 them against the protocol wherever they are passed. There are two on purpose, because tests need
 two different kinds of time:
 
 - :class:`FakeClock`: simulated time that moves only when the test moves it or the code under
   test sleeps (a sleep is recorded and returns at once). For everything single-threaded.
-- :class:`RealClock`: real time (the product's :class:`~watchdog.clock.SystemClock`), for tests
+- :class:`RealClock`: real time (the product's :class:`~watchdog.core.clock.SystemClock`), for tests
   where real threads or real servers wait; its wall clock can still be made to jump.
 
 Benchmarks may import this module: they already import ``tests.servers``, and nothing in
@@ -15,7 +15,7 @@ Benchmarks may import this module: they already import ``tests.servers``, and no
 
 from __future__ import annotations
 
-from watchdog.clock import SystemClock
+from watchdog.core.clock import SystemClock
 
 #: The fake clock's default wall time (2027-01-15): far from today, so a value taken from the real
 #: clock by mistake stands out.

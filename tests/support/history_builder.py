@@ -5,8 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
-from watchdog.history import History
-from watchdog.models import (
+from watchdog.core.models import (
     Canary,
     CheckResult,
     Diagnosis,
@@ -15,7 +14,8 @@ from watchdog.models import (
     SmtpReply,
     StatusSnapshot,
 )
-from watchdog.state import INITIAL, evaluate
+from watchdog.core.state import INITIAL, evaluate
+from watchdog.storage.history import History
 
 #: An SMTP reply a hostile or broken server could send: it must show as text, never run.
 HOSTILE_REPLY = SmtpReply(

@@ -7,8 +7,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from watchdog.models import AlertKind, AlertMemory, AlertPolicy, Flip, Status, StatusSnapshot
-from watchdog.state import decide_alert
+from watchdog.core.models import AlertKind, AlertMemory, AlertPolicy, Flip, Status, StatusSnapshot
+from watchdog.core.state import decide_alert
 
 S = Status
 POLICY = AlertPolicy()  # Mon-Fri 07:00-19:00, remind every 2 h, tell about DEGRADED
@@ -105,8 +105,8 @@ def test_a_restart_does_not_repeat_an_alert_that_was_already_sent() -> None:
 
 def test_a_setup_problem_is_told_once_and_never_reminded_while_it_lasts() -> None:
     """Relay denied for Watchdog's own details: UNKNOWN, one alert, no DOWN-style reminders."""
-    from watchdog.models import CheckResult, Diagnosis, Outcome, Policy
-    from watchdog.state import INITIAL, evaluate
+    from watchdog.core.models import CheckResult, Diagnosis, Outcome, Policy
+    from watchdog.core.state import INITIAL, evaluate
 
     memory = AlertMemory()
     snapshot = INITIAL

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from watchdog.models import Diagnosis, Status, StatusSnapshot
+from watchdog.core.messages import build_alert
+from watchdog.core.models import Diagnosis, Status, StatusSnapshot
 from watchdog.notify import AlertKind
-from watchdog.notify.messages import build_alert
 
 DOWN = StatusSnapshot(Status.DOWN, since=1_800_000_000.0, diagnosis=Diagnosis.SILENT_DROP)
 

@@ -1,4 +1,5 @@
-"""Writing a file whole: the one helper (watchdog.atomic_file), and every writer going through it.
+"""Writing a file whole: the one helper (watchdog.storage.atomic_file), and every writer
+going through it.
 
 A failure at any point (inside the block, at the fsync, at the rename) leaves the old file as it
 was and no temporary file behind; the mode asked for is the file's mode; the data reaches the
@@ -15,19 +16,21 @@ from pathlib import Path
 import pytest
 
 from tests.unit.test_config_writer import values_for
-from watchdog import atomic_file, autostart, support_bundle
-from watchdog.atomic_file import (
+from watchdog.core.errors import WatchdogError
+from watchdog.core.models import CheckResult, Diagnosis, Outcome, Security
+from watchdog.desktop import autostart
+from watchdog.pages.guide import write_guide
+from watchdog.setup import support_bundle
+from watchdog.setup.config_writer import render_config, write_config_file
+from watchdog.storage import atomic_file
+from watchdog.storage.atomic_file import (
     PRIVATE,
     READABLE_BY_ALL,
     atomic_binary_file,
     atomic_text_file,
     write_text_atomically,
 )
-from watchdog.config_writer import render_config, write_config_file
-from watchdog.errors import WatchdogError
-from watchdog.export import export_to_file
-from watchdog.guide_page import write_guide
-from watchdog.models import CheckResult, Diagnosis, Outcome, Security
+from watchdog.storage.export import export_to_file
 
 POSIX = os.name == "posix"
 

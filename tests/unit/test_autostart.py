@@ -19,8 +19,8 @@ from pathlib import Path
 
 import pytest
 
-from watchdog import autostart
-from watchdog.autostart import (
+from watchdog.desktop import autostart
+from watchdog.desktop.autostart import (
     AutostartError,
     LaunchCommand,
     add_autostart_arguments,

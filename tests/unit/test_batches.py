@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from watchdog.batches import (
+from watchdog.core.batches import (
     Batch,
     BatchRules,
     BudgetState,
@@ -543,7 +543,7 @@ def test_the_touched_count_is_every_send_inside_the_window_and_no_other(
 def test_reminders_are_due_in_office_hours_near_a_reminder_time_and_after_a_batch() -> None:
     import datetime as dt
 
-    from watchdog.batches import reminders_due
+    from watchdog.core.batches import reminders_due
 
     def at(hhmm: str, day: str = "2026-12-06") -> float:  # a Sunday
         return dt.datetime.strptime(f"{day} {hhmm}", "%Y-%m-%d %H:%M").astimezone().timestamp()

@@ -10,7 +10,7 @@ from email.mime.text import MIMEText
 
 import pytest
 
-from watchdog.bounces import (
+from watchdog.core.bounces import (
     Bounce,
     bounce_reply,
     diagnose_bounce,
@@ -18,7 +18,7 @@ from watchdog.bounces import (
     parse_bounce,
     status_meaning,
 )
-from watchdog.models import Diagnosis
+from watchdog.core.models import Diagnosis
 
 CANARY_ID = "<canary-7f3a@smileclinic.com>"
 TOKEN = "wd-7f3a9c21"

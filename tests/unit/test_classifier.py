@@ -14,7 +14,7 @@ from typing import NamedTuple
 
 import pytest
 
-from watchdog.classifier import (
+from watchdog.core.classifier import (
     NetworkFailure,
     ReplyRule,
     describe,
@@ -29,9 +29,9 @@ from watchdog.classifier import (
     packaged_rules,
     parse_smtp_reply,
 )
-from watchdog.errors import SendError
-from watchdog.models import Diagnosis, SmtpReply
-from watchdog.providers import all_providers
+from watchdog.core.errors import SendError
+from watchdog.core.models import Diagnosis, SmtpReply
+from watchdog.core.providers import all_providers
 
 FIXTURES = Path(__file__).parents[1] / "fixtures"
 SHARED_TABLE = FIXTURES / "replies.tsv"

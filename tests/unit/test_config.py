@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from watchdog.config import load_config
-from watchdog.errors import ConfigError
-from watchdog.models import Security
+from watchdog.core.errors import ConfigError
+from watchdog.core.models import Security
 
 GOOD = """
 [sender]
@@ -251,7 +251,7 @@ def test_a_bad_alerts_value_names_the_entry_and_what_is_allowed(
 
 
 def test_the_provider_can_be_named_when_the_server_name_does_not_tell(tmp_path: Path) -> None:
-    from watchdog.providers import detect_provider
+    from watchdog.core.providers import detect_provider
 
     text = GOOD.replace('smtp_host = "smtp.mail.att.net"', 'smtp_host = "relay.office.lan"')
     plain = load_config(write(tmp_path, text))

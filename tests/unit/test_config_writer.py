@@ -11,7 +11,10 @@ from typing import Any
 import pytest
 
 from watchdog.config import load_config
-from watchdog.config_writer import (
+from watchdog.core.errors import ConfigError
+from watchdog.core.inputs import RefusedValue
+from watchdog.core.models import Security
+from watchdog.setup.config_writer import (
     ConfigValues,
     SeedValues,
     SenderValues,
@@ -19,9 +22,6 @@ from watchdog.config_writer import (
     toml_string,
     write_config_file,
 )
-from watchdog.errors import ConfigError
-from watchdog.inputs import RefusedValue
-from watchdog.models import Security
 
 PORTS = {Security.SSL: (465, 993), Security.STARTTLS: (587, 143), Security.NONE: (25, 143)}
 
@@ -236,7 +236,7 @@ def test_a_config_the_watchdog_would_refuse_is_never_written(tmp_path: Path) -> 
 
 
 def test_running_setup_again_keeps_every_setting_it_did_not_ask_about(tmp_path: Path) -> None:
-    from watchdog.config_writer import write_config_file
+    from watchdog.setup.config_writer import write_config_file
 
     path = tmp_path / "config.toml"
     first = render_config(values_for(Security.STARTTLS))

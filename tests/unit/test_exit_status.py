@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from watchdog import cli
-from watchdog.exit_status import ExitStatus
+from watchdog.core.exit_status import ExitStatus
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "running.md"
 
@@ -37,14 +37,14 @@ def test_the_docs_list_exactly_the_table() -> None:
     "module_name",
     [
         "watchdog.cli",
-        "watchdog.setup_console",
-        "watchdog.setup_wizard",
-        "watchdog.setup_oauth",
-        "watchdog.doctor",
-        "watchdog.autostart",
-        "watchdog.support_bundle",
-        "watchdog.demo",
-        "watchdog.report",
+        "watchdog.setup.console",
+        "watchdog.setup.wizard",
+        "watchdog.setup.oauth",
+        "watchdog.setup.doctor",
+        "watchdog.desktop.autostart",
+        "watchdog.setup.support_bundle",
+        "watchdog.demo.story",
+        "watchdog.pages.report",
     ],
 )
 def test_no_command_module_spells_an_exit_code_of_its_own(module_name: str) -> None:

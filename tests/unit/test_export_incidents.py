@@ -13,8 +13,8 @@ import pytest
 
 from tests.support.history_builder import HistoryBuilder, local_noon
 from watchdog import cli
-from watchdog.export import INCIDENT_COLUMNS
-from watchdog.models import Outcome
+from watchdog.core.models import Outcome
+from watchdog.storage.export import INCIDENT_COLUMNS
 
 #: The documented incident columns (docs/export.md). Changing this list breaks support's scripts.
 STABLE_INCIDENT_COLUMNS = [

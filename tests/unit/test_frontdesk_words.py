@@ -9,10 +9,14 @@ from pathlib import Path
 import pytest
 
 from tests.support import REPO_ROOT
-from watchdog.credentials import is_safe_keyring, keyring_backend_problem, secure_keyring_advice
-from watchdog.doctor import Finding, Problem, sentence
-from watchdog.guide_page import doc_path, doc_reference
-from watchdog.models import Diagnosis
+from watchdog.core.models import Diagnosis
+from watchdog.pages.guide import doc_path, doc_reference
+from watchdog.setup.doctor import Finding, Problem, sentence
+from watchdog.signin.credentials import (
+    is_safe_keyring,
+    keyring_backend_problem,
+    secure_keyring_advice,
+)
 
 
 def test_every_document_the_program_names_exists_and_is_shipped_with_installed_copies() -> None:
@@ -112,7 +116,7 @@ def test_a_doctor_line_is_a_sentence_with_what_to_do_after_it() -> None:
 
 
 def test_an_unreachable_server_names_the_likely_causes_for_support() -> None:
-    from watchdog.classifier import NetworkFailure
+    from watchdog.core.classifier import NetworkFailure
 
     dns = Problem(Diagnosis.SERVER_UNREACHABLE, "x", "connect", network=NetworkFailure.DNS)
     assert dns.unreachable

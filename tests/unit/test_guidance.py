@@ -15,8 +15,8 @@ from urllib.parse import urlsplit
 import pytest
 from markupsafe import escape
 
-from watchdog.classifier import describe
-from watchdog.guidance import (
+from watchdog.core.classifier import describe
+from watchdog.core.guidance import (
     Guide,
     GuideDataError,
     all_guides,
@@ -27,9 +27,9 @@ from watchdog.guidance import (
     phrase,
     short_fix,
 )
-from watchdog.guide_page import open_in_browser, render_html, write_guide
-from watchdog.models import Diagnosis
-from watchdog.providers import all_providers
+from watchdog.core.models import Diagnosis
+from watchdog.core.providers import all_providers
+from watchdog.pages.guide import open_in_browser, render_html, write_guide
 
 
 @pytest.mark.parametrize("diagnosis", list(Diagnosis))

@@ -12,11 +12,11 @@ import pytest
 from tests.support.history_builder import HistoryBuilder
 from watchdog import cli
 from watchdog.app import current_guide_html
-from watchdog.clock import SystemClock
 from watchdog.config import load_config
-from watchdog.exit_status import ExitStatus
-from watchdog.history import History
-from watchdog.models import Outcome, SmtpReply
+from watchdog.core.clock import SystemClock
+from watchdog.core.exit_status import ExitStatus
+from watchdog.core.models import Outcome, SmtpReply
+from watchdog.storage.history import History
 
 NOW = 1_767_000_000.0
 

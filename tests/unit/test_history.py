@@ -8,9 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from watchdog.errors import StorageError
-from watchdog.history import SCHEMA_VERSION, History
-from watchdog.models import (
+from watchdog.core.errors import StorageError
+from watchdog.core.models import (
     Canary,
     CheckResult,
     Diagnosis,
@@ -20,6 +19,7 @@ from watchdog.models import (
     Status,
     StatusSnapshot,
 )
+from watchdog.storage.history import SCHEMA_VERSION, History
 
 
 def canary(token: str, sent_at: float = 100.0) -> Canary:
@@ -129,7 +129,7 @@ def test_a_file_that_is_not_a_database_is_kept_aside_and_a_new_history_started(
 def test_a_version_1_database_is_migrated_and_keeps_its_checks(tmp_path: Path) -> None:
     path = tmp_path / "h.sqlite3"
     db = sqlite3.connect(path)
-    from watchdog.history import _SCHEMA_V1
+    from watchdog.storage.history import _SCHEMA_V1
 
     for statement in _SCHEMA_V1.split(";\n"):
         if statement.strip():
@@ -148,7 +148,7 @@ def test_a_version_1_database_is_migrated_and_keeps_its_checks(tmp_path: Path) -
 
 
 def test_alert_attempts_and_memory_are_stored_together(history: History) -> None:
-    from watchdog.models import AlertAttempt, AlertKind, AlertMemory
+    from watchdog.core.models import AlertAttempt, AlertKind, AlertMemory
 
     memory = AlertMemory(AlertKind.DOWN, 100.0, Status.DOWN)
     down, silent_drop = AlertKind.DOWN, Diagnosis.SILENT_DROP
@@ -166,7 +166,7 @@ def test_alert_attempts_and_memory_are_stored_together(history: History) -> None
 
 
 def test_attempts_recorded_without_a_memory_leave_the_memory_as_it_was(history: History) -> None:
-    from watchdog.models import AlertAttempt, AlertKind, AlertMemory
+    from watchdog.core.models import AlertAttempt, AlertKind, AlertMemory
 
     told = AlertMemory(AlertKind.DOWN, 100.0, Status.DOWN, 90.0)
     history.record_alert(told, [])

@@ -13,11 +13,11 @@ from pathlib import Path
 import pytest
 
 from tests.support.history_builder import HOSTILE_REPLY, HistoryBuilder, local_noon
-from watchdog.guidance import guide_for
-from watchdog.guide_page import render_html
-from watchdog.models import Diagnosis, Outcome
-from watchdog.pages import CONTENT_SECURITY_POLICY, TEMPLATE_FOLDER, stylesheet
-from watchdog.report import gather_report, render_report
+from watchdog.core.guidance import guide_for
+from watchdog.core.models import Diagnosis, Outcome
+from watchdog.pages.frame import CONTENT_SECURITY_POLICY, TEMPLATE_FOLDER, stylesheet
+from watchdog.pages.guide import render_html
+from watchdog.pages.report import gather_report, render_report
 
 ROOT = Path(__file__).resolve().parents[2]
 HOSTILE_OFFICE = "Smile <script>document.title='pwned'</script> & \"Co\""
@@ -92,8 +92,12 @@ def test_both_pages_carry_the_one_stylesheet_once(report_page: str) -> None:
 
 def test_the_policy_and_the_styles_are_written_nowhere_else_in_the_code() -> None:
     """One place each: a second copy is how the two pages drifted apart."""
-    sources = {p.name: p.read_text(encoding="utf-8") for p in (ROOT / "watchdog").rglob("*.py")}
-    assert [name for name, text in sources.items() if "default-src" in text] == ["pages.py"]
+    package = ROOT / "watchdog"
+    sources = {
+        p.relative_to(package).as_posix(): p.read_text(encoding="utf-8")
+        for p in package.rglob("*.py")
+    }
+    assert [name for name, text in sources.items() if "default-src" in text] == ["pages/frame.py"]
     assert not [name for name, text in sources.items() if "font-size:" in text]
 
 
@@ -109,8 +113,8 @@ def test_every_template_is_package_data_so_an_installed_copy_has_it() -> None:
 def test_importing_the_page_modules_loads_no_template_engine() -> None:
     """``watchdog check`` and the tray's polls import these; only making a page loads Jinja2."""
     code = (
-        "import sys, watchdog.cli, watchdog.app, watchdog.guide_page, watchdog.report, "
-        "watchdog.pages, watchdog.export, watchdog.config_writer; "
+        "import sys, watchdog.cli, watchdog.app, watchdog.pages.guide, watchdog.pages.report, "
+        "watchdog.pages.frame, watchdog.storage.export, watchdog.setup.config_writer; "
         "print(sorted(m for m in ('jinja2', 'markupsafe') if m in sys.modules))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

@@ -4,8 +4,16 @@ from __future__ import annotations
 
 import pytest
 
-from watchdog.incidents import group_incidents
-from watchdog.models import AlertAttempt, AlertKind, CheckResult, Diagnosis, Flip, Outcome, Status
+from watchdog.core.incidents import group_incidents
+from watchdog.core.models import (
+    AlertAttempt,
+    AlertKind,
+    CheckResult,
+    Diagnosis,
+    Flip,
+    Outcome,
+    Status,
+)
 
 S, Out, D = Status, Outcome, Diagnosis
 
@@ -101,8 +109,8 @@ def test_an_incident_counts_the_lost_canaries_that_led_to_it_and_its_alerts() ->
 
 
 def test_the_incident_list_and_the_report_take_the_same_incidents_for_a_since_date() -> None:
-    from watchdog.incidents import Incident, incidents_since
-    from watchdog.models import Status
+    from watchdog.core.incidents import Incident, incidents_since
+    from watchdog.core.models import Status
 
     before = Incident(Status.DOWN, start=100.0, end=150.0)
     across = Incident(Status.DOWN, start=180.0, end=260.0)  # began before, still on at 200

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from watchdog.config import is_local_host, is_this_pc, load_config, numeric_address
-from watchdog.errors import ConfigError
-from watchdog.models import Security
-from watchdog.setup_console import check_plain, parse_address
+from watchdog.core.errors import ConfigError
+from watchdog.core.models import Security
+from watchdog.setup.console import check_plain, parse_address
 
 CONFIG = """
 [sender]
@@ -208,7 +208,7 @@ def test_this_pc_is_recognised_in_every_spelling(host: str, here: bool) -> None:
 
 @pytest.mark.parametrize("typed", ["smtp.example.com", "10.0.0.5", "::1", "mailserver"])
 def test_setup_accepts_the_server_names_the_config_accepts(tmp_path: Path, typed: str) -> None:
-    from watchdog.setup_console import parse_host
+    from watchdog.setup.console import parse_host
 
     assert parse_host(typed) == typed
     assert load_config(write(tmp_path, host=typed)).sender.smtp_host == typed
@@ -216,7 +216,7 @@ def test_setup_accepts_the_server_names_the_config_accepts(tmp_path: Path, typed
 
 @pytest.mark.parametrize("typed", ["smtp example.com", "smtp.example.com/x", "host:25", "[::1]"])
 def test_setup_refuses_the_server_names_the_config_refuses(tmp_path: Path, typed: str) -> None:
-    from watchdog.setup_console import parse_host
+    from watchdog.setup.console import parse_host
 
     with pytest.raises(ValueError, match="must be a server name"):
         parse_host(typed)

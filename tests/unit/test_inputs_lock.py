@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from watchdog import cli
-from watchdog.exit_status import ExitStatus
-from watchdog.instance_lock import InstanceLock, InstanceLockError
+from watchdog.core.exit_status import ExitStatus
+from watchdog.desktop.instance_lock import InstanceLock, InstanceLockError
 
 _real_open = os.open
 _real_write = os.write

@@ -18,9 +18,9 @@ from watchdog.config import (
     load_config,
     schedule_warnings,
 )
-from watchdog.errors import ConfigError
-from watchdog.providers import all_providers, get_provider
-from watchdog.setup_console import deadline_minutes_parser, every_minutes_parser
+from watchdog.core.errors import ConfigError
+from watchdog.core.providers import all_providers, get_provider
+from watchdog.setup.console import deadline_minutes_parser, every_minutes_parser
 
 CONFIG = """
 [sender]
@@ -192,7 +192,7 @@ def test_setup_prompts_use_the_config_bounds_for_the_sending_account() -> None:
 
 
 def test_doctor_warns_loudly_about_a_schedule_that_uses_much_of_the_limit(tmp_path: Path) -> None:
-    from watchdog.doctor import Doctor
+    from watchdog.setup.doctor import Doctor
 
     path = write(tmp_path, every="30", host="smtp-mail.outlook.com", address="f@outlook.com")
     doctor = Doctor(load_config(path))
@@ -204,7 +204,7 @@ def test_doctor_warns_loudly_about_a_schedule_that_uses_much_of_the_limit(tmp_pa
 
 
 def test_doctor_shows_a_sound_schedule_as_ok_with_its_daily_count(tmp_path: Path) -> None:
-    from watchdog.doctor import Doctor
+    from watchdog.setup.doctor import Doctor
 
     doctor = Doctor(load_config(write(tmp_path, host="smtp.gmail.com", address="f@gmail.com")))
     doctor.schedule()

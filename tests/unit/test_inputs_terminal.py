@@ -15,11 +15,11 @@ import pytest
 from tests.support.history_builder import HistoryBuilder
 from watchdog import cli
 from watchdog.config import load_config
-from watchdog.doctor import Finding
-from watchdog.exit_status import ExitStatus
-from watchdog.models import Canary, CheckResult, Diagnosis, Outcome, SmtpReply
-from watchdog.setup_console import Console
-from watchdog.terminal import SafeFormatter, safe_text
+from watchdog.core.exit_status import ExitStatus
+from watchdog.core.models import Canary, CheckResult, Diagnosis, Outcome, SmtpReply
+from watchdog.core.terminal import SafeFormatter, safe_text
+from watchdog.setup.console import Console
+from watchdog.setup.doctor import Finding
 
 #: Retitles the window (OSC 0 ... BEL) and clears the screen (CSI 2 J).
 HOSTILE = "\x1b]0;pwned\x07\x1b[2J"

@@ -11,10 +11,10 @@ import pytest
 
 from tests.support.clock import FakeClock, RealClock
 from tests.unit.test_runner import KEY, FakeMailbox, FakeProbe, make_runner
-from watchdog.history import History
-from watchdog.loop import Loop, SleepDetector
-from watchdog.models import Canary, Outcome
-from watchdog.tokens import make_token
+from watchdog.core.models import Canary, Outcome
+from watchdog.core.tokens import make_token
+from watchdog.engine.loop import Loop, SleepDetector
+from watchdog.storage.history import History
 
 
 @pytest.mark.parametrize(
@@ -145,7 +145,7 @@ class SlowRunner(CountingRunner):
 
 
 def test_the_schedule_is_re_anchored_to_each_check_s_start_on_the_loop_s_clock() -> None:
-    from watchdog.loop import Plan
+    from watchdog.engine.loop import Plan
 
     clock = FakeClock()
     t0 = clock.now()

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from watchdog.probe import build_canary
-from watchdog.tokens import CANARY_HEADER, make_token, token_of_message_id, verify_token
+from watchdog.core.tokens import CANARY_HEADER, make_token, token_of_message_id, verify_token
+from watchdog.mail.probe import build_canary
 
 KEY = b"k" * 32
 TOKEN = make_token(KEY, 1764300000.0, nonce=bytes.fromhex("6f1c2a9e0b7d"))

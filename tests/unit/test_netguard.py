@@ -10,8 +10,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from watchdog.inputs import is_office_address
-from watchdog.netguard import Guard, OverLimitError
+from watchdog.core.inputs import is_office_address
+from watchdog.mail.netguard import Guard, OverLimitError
 
 #: Generous: the guard looks every 0.1 s; a loaded CI machine still answers well inside this.
 BOUND_S = 5.0

@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from watchdog.models import Diagnosis
-from watchdog.notices import (
+from watchdog.core.models import Diagnosis
+from watchdog.core.notices import (
     NoticeRulesError,
     latest_notice,
     notice_domains,
@@ -148,7 +148,7 @@ def test_the_latest_notice_wins() -> None:
 
 
 def test_every_shipped_rule_is_for_a_known_provider_and_searchable() -> None:
-    from watchdog.providers import all_providers
+    from watchdog.core.providers import all_providers
 
     names = {p.name for p in all_providers()}
     for rule in notice_rules():

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from tests.support.clock import FakeClock
-from watchdog.history import History
-from watchdog.models import (
+from watchdog.core.messages import build_alert
+from watchdog.core.models import (
     AlertPolicy,
     CheckResult,
     Diagnosis,
@@ -19,11 +19,11 @@ from watchdog.models import (
     Status,
     StatusSnapshot,
 )
+from watchdog.core.providers import all_providers
 from watchdog.notify import Alert, AlertKind, AttemptResult
-from watchdog.notify.messages import build_alert
 from watchdog.notify.notifier import Notifier
 from watchdog.notify.sender import AlertSender
-from watchdog.providers import all_providers
+from watchdog.storage.history import History
 
 ALWAYS_OPEN = AlertPolicy(office_days=frozenset(range(7)), office_open_min=0, office_close_min=1440)
 
@@ -359,7 +359,7 @@ def test_closing_the_app_sends_waiting_alerts_before_the_history_closes(tmp_path
     """``watchdog check`` and ``test-alert`` leave through ``App.close``: the alert a check
     raised is sent and recorded there, in the history that is closed right after."""
     from watchdog.app import App
-    from watchdog.providers import get_provider
+    from watchdog.core.providers import get_provider
 
     channel = GatedChannel()
     notifier, clock = queued_notifier(tmp_path, channel)

@@ -10,8 +10,8 @@ import pytest
 from keyring.backend import KeyringBackend
 
 from watchdog.config import MICROSOFT_AUTHORITY, MICROSOFT_SCOPES, load_config
-from watchdog.errors import ConfigError
-from watchdog.oauth import CHUNK_CHARS, TokenStore
+from watchdog.core.errors import ConfigError
+from watchdog.signin.oauth import CHUNK_CHARS, TokenStore
 
 BASE = """\
 [sender]

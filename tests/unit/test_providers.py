@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from watchdog.models import Security
-from watchdog.providers import (
+from watchdog.core.models import Security
+from watchdog.core.providers import (
     OTHER,
     ImapUserName,
     SignIn,

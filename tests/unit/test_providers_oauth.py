@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
-from watchdog import providers
 from watchdog.config import load_config
-from watchdog.providers import (
+from watchdog.core import providers
+from watchdog.core.providers import (
     OAuth,
     Provider,
     all_providers,
@@ -21,8 +21,8 @@ from watchdog.providers import (
     oauth_service_for,
     parse_providers,
 )
-from watchdog.setup_console import BadInput
-from watchdog.setup_oauth import oauth_from_options
+from watchdog.setup.console import BadInput
+from watchdog.setup.oauth import oauth_from_options
 
 
 def _hosts_of(provider: Provider) -> list[str]:

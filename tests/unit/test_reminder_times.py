@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 
 from tests.support.clock import FakeClock
-from watchdog.batch_watch import ReminderTimes
 from watchdog.config import load_config
-from watchdog.errors import ConfigError
+from watchdog.core.errors import ConfigError
+from watchdog.engine.batch_watch import ReminderTimes
 
 
 def at(day: str, hhmm: str) -> float:
@@ -78,7 +78,7 @@ username = "seed"
 def test_the_loop_asks_for_a_canary_at_a_reminder_time(tmp_path: Path) -> None:
     from tests.unit.test_runner import FakeMailbox
     from tests.unit.test_runner_hardening import QueuedProbe, runner_for
-    from watchdog.loop import Loop
+    from watchdog.engine.loop import Loop
 
     clock = clock_at(at("2026-12-07", "08:25"))
     runner = runner_for(tmp_path, QueuedProbe(), FakeMailbox(clock), clock)
@@ -97,9 +97,9 @@ def test_a_tight_daily_budget_thins_the_regular_schedule_but_never_the_canary_af
 ) -> None:
     from tests.unit.test_runner import FakeMailbox
     from tests.unit.test_runner_hardening import QueuedProbe, runner_for
-    from watchdog.batch_watch import BatchWatch
-    from watchdog.batches import daily_budget
-    from watchdog.loop import Loop, Plan
+    from watchdog.core.batches import daily_budget
+    from watchdog.engine.batch_watch import BatchWatch
+    from watchdog.engine.loop import Loop, Plan
 
     clock = clock_at(at("2026-12-07", "12:00"))
     runner = runner_for(tmp_path, QueuedProbe(), FakeMailbox(clock), clock)
@@ -175,7 +175,7 @@ def test_nights_and_weekends_get_the_quiet_interval_and_office_hours_the_regular
     from tests.unit.test_runner import FakeMailbox
     from tests.unit.test_runner_hardening import QueuedProbe, runner_for
     from watchdog.config import ScheduleConfig
-    from watchdog.loop import Loop, Plan
+    from watchdog.engine.loop import Loop, Plan
 
     clock = clock_at(at("2026-12-06", "02:00"))  # a Sunday night
     runner = runner_for(tmp_path, QueuedProbe(), FakeMailbox(clock), clock)

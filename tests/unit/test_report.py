@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from tests.support.history_builder import HOSTILE_REPLY, HistoryBuilder, local_noon
-from watchdog.models import Outcome, Status
-from watchdog.report import gather_report, render_report, weekly
+from watchdog.core.models import Outcome, Status
+from watchdog.pages.report import gather_report, render_report, weekly
 
 NOW = local_noon("2026-11-20") + 3600
 

@@ -16,11 +16,11 @@ import pytest
 
 from tests.support.clock import FakeClock
 from watchdog.config import Config, ScheduleConfig, SeedConfig, SenderConfig
-from watchdog.errors import MailboxError, SendError
-from watchdog.history import History
-from watchdog.mailbox import Found
-from watchdog.models import Diagnosis, Outcome, Security, SmtpReply, Status
-from watchdog.runner import Runner
+from watchdog.core.errors import MailboxError, SendError
+from watchdog.core.models import Diagnosis, Outcome, Security, SmtpReply, Status
+from watchdog.engine.runner import Runner
+from watchdog.mail.mailbox import Found
+from watchdog.storage.history import History
 
 KEY = b"k" * 32
 

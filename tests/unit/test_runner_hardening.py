@@ -17,13 +17,13 @@ import pytest
 
 from tests.support.clock import FakeClock
 from tests.unit.test_runner import KEY, FakeMailbox, FakeProbe, make_config
-from watchdog.bounces import Bounce
-from watchdog.errors import SendError, StorageError
-from watchdog.history import History
-from watchdog.loop import Loop
-from watchdog.mailbox import Found
-from watchdog.models import CheckResult, Diagnosis, Outcome, SmtpReply, Status
-from watchdog.runner import STALE_SEND_S, Runner
+from watchdog.core.bounces import Bounce
+from watchdog.core.errors import SendError, StorageError
+from watchdog.core.models import CheckResult, Diagnosis, Outcome, SmtpReply, Status
+from watchdog.engine.loop import Loop
+from watchdog.engine.runner import STALE_SEND_S, Runner
+from watchdog.mail.mailbox import Found
+from watchdog.storage.history import History
 
 QUEUED = SmtpReply(250, "2.0.0 Ok: queued as 4XyZ12abc", "2.0.0")
 
@@ -335,7 +335,7 @@ def test_scheduled_sign_ins_back_off_after_the_password_is_refused_twice(tmp_pat
 def test_the_loop_skips_scheduled_checks_while_backing_off_but_check_now_still_runs(
     tmp_path: Path,
 ) -> None:
-    from watchdog.loop import Plan
+    from watchdog.engine.loop import Plan
 
     clock = FakeClock()
     runner = runner_for(tmp_path, QueuedProbe(), FakeMailbox(clock), clock)
@@ -401,7 +401,7 @@ def test_a_history_error_names_the_stale_read_only_wal_and_shm_files(
     """Root may write anything, so the OS's answer for the stale files is what is replaced."""
     import os
 
-    from watchdog.history import _unwritable_words
+    from watchdog.storage.history import _unwritable_words
 
     path = tmp_path / "h.sqlite3"
     History(path).close()
@@ -428,7 +428,7 @@ def test_a_history_error_names_the_stale_read_only_wal_and_shm_files(
 def test_a_missing_sender_password_turns_a_green_status_unknown_with_the_reason(
     tmp_path: Path,
 ) -> None:
-    from watchdog.errors import SecretError
+    from watchdog.core.errors import SecretError
 
     clock = FakeClock()
     good = QueuedProbe()
@@ -446,7 +446,7 @@ def test_a_missing_sender_password_turns_a_green_status_unknown_with_the_reason(
 
 
 def test_a_missing_seed_password_is_unknown_not_up_for_ever(tmp_path: Path) -> None:
-    from watchdog.errors import SecretError
+    from watchdog.core.errors import SecretError
 
     class LockedSeed(FakeMailbox):
         def __enter__(self) -> LockedSeed:
@@ -488,9 +488,9 @@ def test_a_password_with_accents_is_a_plain_setup_problem_and_never_shown(tmp_pa
     import smtplib
 
     from watchdog.config import SenderConfig
-    from watchdog.credentials import PasswordSignIn
-    from watchdog.models import Security
-    from watchdog.probe import SmtpProbe
+    from watchdog.core.models import Security
+    from watchdog.mail.probe import SmtpProbe
+    from watchdog.signin.credentials import PasswordSignIn
 
     class Greeting(smtplib.SMTP):
         def __init__(self) -> None:
@@ -668,7 +668,7 @@ def test_a_confirmation_that_arrives_leaves_the_first_to_its_configured_deadline
     assert report.result.outcome is Outcome.DELIVERED and report.status.status is Status.UP
     first = runner.history.recent(2)[1]
     assert first.outcome is Outcome.PENDING
-    from watchdog.state import overdue_canaries
+    from watchdog.core.state import overdue_canaries
 
     # Past its learned deadline but not its configured one: not "in doubt" for the tray.
     pending = runner.history.pending()

@@ -1,6 +1,6 @@
 """A model-based test of the runner: random sequences of faults, restarts and recoveries.
 
-Hypothesis drives :class:`watchdog.runner.Runner` through checks while the provider delivers,
+Hypothesis drives :class:`watchdog.engine.runner.Runner` through checks while the provider delivers,
 silently drops or refuses, the network is down, the seed mailbox cannot be opened, the process
 is killed (or stopped) in the middle of a send before the server accepted the canary, a history
 write fails (full disk) and the one-shot check ends, the program restarts on the same file, time
@@ -37,10 +37,8 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
 from tests.support.clock import FakeClock
 from watchdog.config import Config, ScheduleConfig, SeedConfig, SenderConfig
-from watchdog.errors import MailboxError, SendError, StorageError
-from watchdog.history import History
-from watchdog.mailbox import Found
-from watchdog.models import (
+from watchdog.core.errors import MailboxError, SendError, StorageError
+from watchdog.core.models import (
     CheckResult,
     Diagnosis,
     Flip,
@@ -50,8 +48,10 @@ from watchdog.models import (
     Status,
     StatusSnapshot,
 )
-from watchdog.runner import Runner
-from watchdog.tokens import CANARY_HEADER
+from watchdog.core.tokens import CANARY_HEADER
+from watchdog.engine.runner import Runner
+from watchdog.mail.mailbox import Found
+from watchdog.storage.history import History
 
 KEY = b"m" * 32
 DEADLINE_S = 30.0
@@ -420,7 +420,7 @@ def test_a_canary_killed_before_the_server_accepted_it_is_not_sent_after_a_resta
 ) -> None:
     # Model sequence: process_killed_mid_send_then_restarted, time_passes, check. Once no send
     # can still be under way (STALE_SEND_S), the row is closed as not sent.
-    from watchdog.runner import STALE_SEND_S
+    from watchdog.engine.runner import STALE_SEND_S
 
     scene = Scene(tmp_path)
     scene.world.cut = KILLED

@@ -9,8 +9,8 @@ from pathlib import Path
 
 from watchdog import cli
 from watchdog.config import DEFAULT_DEADLINE_MINUTES, DEFAULT_EVERY_MINUTES, load_config
-from watchdog.config_writer import ConfigValues, SeedValues, SenderValues, render_config
-from watchdog.models import Security
+from watchdog.core.models import Security
+from watchdog.setup.config_writer import ConfigValues, SeedValues, SenderValues, render_config
 
 CONFIG = """
 [sender]

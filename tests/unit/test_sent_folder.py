@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
-from watchdog.probe import build_canary
-from watchdog.providers import all_providers
-from watchdog.sent_folder import (
+from watchdog.core.providers import all_providers
+from watchdog.mail.probe import build_canary
+from watchdog.mail.sent_folder import (
     SentFolderReader,
     find_sent_folder,
     keeps_sent_copy,
@@ -104,7 +104,7 @@ def test_a_broken_sent_copies_file_is_refused_naming_table_and_key(
 def test_importing_the_batch_modules_loads_no_imap_library() -> None:
     """``watchdog check`` must stay fast: these modules import imapclient only when polling."""
     code = (
-        "import sys, watchdog.batches, watchdog.sent_folder; "
+        "import sys, watchdog.core.batches, watchdog.mail.sent_folder; "
         "print(sorted(m for m in ('imapclient', 'sqlite3', 'smtplib') if m in sys.modules))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from watchdog.models import CheckResult, Diagnosis, Outcome, Policy, Status
-from watchdog.state import INITIAL, evaluate
+from watchdog.core.models import CheckResult, Diagnosis, Outcome, Policy, Status
+from watchdog.core.state import INITIAL, evaluate
 
 Out = Outcome
 
@@ -236,8 +236,8 @@ def test_a_lost_canary_the_provider_still_tries_to_deliver_is_late_not_dropped(
 
 
 def test_a_canary_past_a_learned_deadline_is_in_doubt_only_past_the_configured_one_too() -> None:
-    from watchdog.models import CheckResult, Diagnosis, Outcome
-    from watchdog.state import OVERDUE_GRACE_S, overdue_canaries
+    from watchdog.core.models import CheckResult, Diagnosis, Outcome
+    from watchdog.core.state import OVERDUE_GRACE_S, overdue_canaries
 
     # Sent at 0 with a learned deadline of 2 minutes; the configured deadline is 10.
     canary = CheckResult("t", 0.0, 120.0, Outcome.PENDING, Diagnosis.UNKNOWN)

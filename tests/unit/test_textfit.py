@@ -8,9 +8,11 @@ import unicodedata
 
 import pytest
 
-from watchdog import cli, textfit, tray
+from watchdog import cli
+from watchdog.core import textfit
+from watchdog.core.textfit import ELLIPSIS, clip_text, utf16_len
+from watchdog.desktop import tray
 from watchdog.notify import desktop, webhook
-from watchdog.textfit import ELLIPSIS, clip_text, utf16_len
 
 #: (text, limit): a cut inside a word, after an accent's letter, before an emoji, in a list.
 CASES = [

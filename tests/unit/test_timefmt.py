@@ -9,11 +9,12 @@ from datetime import UTC, datetime
 
 import pytest
 
-from watchdog import cli, export
-from watchdog.models import CheckResult, Diagnosis, Outcome, Status, StatusSnapshot
+from watchdog import cli
+from watchdog.core.models import CheckResult, Diagnosis, Outcome, Status, StatusSnapshot
+from watchdog.core.timefmt import iso_utc, iso_utc_or_none
 from watchdog.notify import Alert, AlertKind
 from watchdog.notify.webhook import json_payload
-from watchdog.timefmt import iso_utc, iso_utc_or_none
+from watchdog.storage import export
 
 MOMENT = 1_767_000_000.25  # 2025-12-29 09:20:00.250 UTC
 WRITTEN = "2025-12-29T09:20:00.250Z"

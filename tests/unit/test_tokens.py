@@ -5,8 +5,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from watchdog.canary_key import load_or_create_key
-from watchdog.tokens import make_token, verify_token
+from watchdog.core.tokens import make_token, verify_token
+from watchdog.storage.canary_key import load_or_create_key
 
 KEY = b"k" * 32
 

@@ -10,9 +10,9 @@ import threading
 
 import pytest
 
-from watchdog import actions_window
-from watchdog.actions_window import Action, ActionsWindow
-from watchdog.models import Status
+from watchdog.core.models import Status
+from watchdog.desktop import actions_window
+from watchdog.desktop.actions_window import Action, ActionsWindow
 
 
 def window(pressed: list[str]) -> ActionsWindow:
@@ -29,7 +29,7 @@ def test_when_the_display_refuses_tk_the_fallback_runs_and_it_is_logged(
     monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     monkeypatch.setenv("DISPLAY", ":2999")  # no X server there
-    caplog.set_level(logging.ERROR, logger="watchdog.actions_window")
+    caplog.set_level(logging.ERROR, logger="watchdog.desktop.actions_window")
     fell_back = threading.Event()
     pressed: list[str] = []
     shown = window(pressed)

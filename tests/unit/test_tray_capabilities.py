@@ -11,10 +11,10 @@ from typing import Any
 
 import pytest
 
-from watchdog import tray as tray_module
-from watchdog.controls import TrayState
-from watchdog.models import Status
-from watchdog.tray import Tray, tray_capabilities
+from watchdog.core.controls import TrayState
+from watchdog.core.models import Status
+from watchdog.desktop import tray as tray_module
+from watchdog.desktop.tray import Tray, tray_capabilities
 
 
 def fake_pystray(backend: str, *, has_menu: bool) -> types.ModuleType:

@@ -1,4 +1,4 @@
-"""The tray icon's picture (``watchdog.tray_icon``); its title is in ``test_tray_title.py``.
+"""The tray icon's picture (``watchdog.desktop.tray_icon``); its title is in ``test_tray_title.py``.
 
 Pure functions, no display: colours are judged by hue and saturation, not by comparing with the
 module's own constants, so a wrong colour fails here.
@@ -12,8 +12,8 @@ from collections import Counter
 import pytest
 from PIL import Image
 
-from watchdog.models import Status
-from watchdog.tray_icon import draw_icon
+from watchdog.core.models import Status
+from watchdog.desktop.tray_icon import draw_icon
 
 SIZES = (16, 32, 48, 64)
 

@@ -1,4 +1,5 @@
-"""The tray icon's title (its tooltip), ``watchdog.tray.tray_title``: words and backend limits.
+"""The tray icon's title (its tooltip), ``watchdog.desktop.tray.tray_title``: words and
+backend limits.
 
 Pure, no display. What each backend can carry is checked the way the backend itself would:
 Latin-1 encoding for X11's ``WM_NAME`` (what python-xlib does), UTF-16 code units for Windows'
@@ -11,9 +12,9 @@ import time
 
 import pytest
 
-from watchdog.controls import TrayState
-from watchdog.models import Diagnosis, Status
-from watchdog.tray import TITLE_RULES, TOOLTIP_MAX_CHARS, shown_status, tray_title
+from watchdog.core.controls import TrayState
+from watchdog.core.models import Diagnosis, Status
+from watchdog.desktop.tray import TITLE_RULES, TOOLTIP_MAX_CHARS, shown_status, tray_title
 
 ACCOUNT = "frontdesk@example.com"
 

@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 
-from watchdog.clock import SystemClock
-from watchdog.loop import SleepDetector
+from watchdog.core.clock import SystemClock
+from watchdog.engine.loop import SleepDetector
 
 TICKS_PER_S = 10_000_000
 
@@ -67,7 +67,7 @@ def test_without_the_function_the_clock_falls_back_to_time_monotonic_and_says_so
     caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(time, "monotonic", lambda: 42.0)
-    with caplog.at_level(logging.WARNING, logger="watchdog.clock"):
+    with caplog.at_level(logging.WARNING, logger="watchdog.core.clock"):
         clock = SystemClock(platform="win32", kernel32=object())
     assert clock.monotonic() == 42.0
     assert "QueryUnbiasedInterruptTime is not available" in caplog.text

@@ -15,7 +15,7 @@ import pytest
 
 from watchdog.cli import main
 from watchdog.config import APP_NAME
-from watchdog.exit_status import ExitStatus
+from watchdog.core.exit_status import ExitStatus
 
 
 def test_a_broken_config_at_a_windowless_start_is_written_to_the_console_log(

@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from watchdog import export
-from watchdog.errors import WatchdogError
-from watchdog.export import COLUMNS, export_to_file
-from watchdog.models import CheckResult, Diagnosis, Outcome, SmtpReply
-from watchdog.terminal import utf8_when_redirected
+from watchdog.core.errors import WatchdogError
+from watchdog.core.models import CheckResult, Diagnosis, Outcome, SmtpReply
+from watchdog.core.terminal import utf8_when_redirected
+from watchdog.storage import export
+from watchdog.storage.export import COLUMNS, export_to_file
 
 ROWS = [
     CheckResult(

@@ -11,8 +11,8 @@ import pytest
 from keyring.backend import KeyringBackend
 from keyring.errors import KeyringError
 
-from watchdog.errors import SecretError
-from watchdog.oauth import TokenStore, is_keyring_failure
+from watchdog.core.errors import SecretError
+from watchdog.signin.oauth import TokenStore, is_keyring_failure
 
 
 def pywintypes_error(module: str) -> type[Exception]:

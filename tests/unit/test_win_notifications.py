@@ -20,7 +20,7 @@ from typing import Any, ClassVar
 
 import pytest
 
-from watchdog.models import Status
+from watchdog.core.models import Status
 from watchdog.notify import Alert, AlertKind, desktop
 from watchdog.notify.desktop import (
     MESSAGE_LIMIT,

@@ -16,11 +16,11 @@ from typing import Any
 
 import pytest
 
-from watchdog.controls import TrayState
-from watchdog.models import Status
+from watchdog.core.controls import TrayState
+from watchdog.core.models import Status
+from watchdog.desktop.tray import WM_ENDSESSION, WM_QUERYENDSESSION, Tray
 from watchdog.notify import Alert, AlertKind
 from watchdog.notify.desktop import DesktopChannel, registered_tray_notifier
-from watchdog.tray import WM_ENDSESSION, WM_QUERYENDSESSION, Tray
 
 #: A safety net against a hang, never a speed assertion.
 BOUND_S = 10.0

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from watchdog.autostart import (
+from watchdog.desktop.autostart import (
     FROZEN_WINDOWED_PROGRAM,
     _windows_program,
     enable,

@@ -4,7 +4,7 @@ keyring's Windows backend writes each password as one generic credential whose b
 password in UTF-16 (pywin32-ctypes' ``CredWrite``); Windows refuses a blob over
 ``CRED_MAX_CREDENTIAL_BLOB_SIZE`` = 5 * 512 = 2,560 bytes and a user name over
 ``CRED_MAX_USERNAME_LENGTH`` = 513 characters, with ERROR_INVALID_PARAMETER. A Microsoft token
-cache is several thousand characters, so :class:`watchdog.oauth.TokenStore` splits it into
+cache is several thousand characters, so :class:`watchdog.signin.oauth.TokenStore` splits it into
 chunks; these tests hold the chunks to Windows' limits, in bytes as Windows counts them.
 """
 
@@ -18,8 +18,8 @@ import pytest
 from keyring.backend import KeyringBackend
 from keyring.errors import PasswordDeleteError
 
-from watchdog.credentials import KEYRING_SERVICE
-from watchdog.oauth import CHUNK_CHARS, TokenStore
+from watchdog.signin.credentials import KEYRING_SERVICE
+from watchdog.signin.oauth import CHUNK_CHARS, TokenStore
 
 #: wincred.h: CRED_MAX_CREDENTIAL_BLOB_SIZE (5 * 512) and CRED_MAX_USERNAME_LENGTH (256 + 1 + 256).
 BLOB_LIMIT_BYTES = 2560

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from watchdog.classifier import describe
-from watchdog.models import Diagnosis, Status, StatusSnapshot
+from watchdog.core.classifier import describe
+from watchdog.core.messages import build_alert
+from watchdog.core.models import Diagnosis, Status, StatusSnapshot
+from watchdog.core.providers import all_providers
+from watchdog.core.state import WATCHDOG_SETUP_PROBLEMS
 from watchdog.notify import AlertKind
-from watchdog.notify.messages import build_alert
-from watchdog.providers import all_providers
-from watchdog.state import WATCHDOG_SETUP_PROBLEMS
 
 NOW = 1_800_000_100.0
 

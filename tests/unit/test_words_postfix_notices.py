@@ -12,8 +12,14 @@ from __future__ import annotations
 
 import pytest
 
-from watchdog.bounces import Bounce, bounce_reply, diagnose_bounce, diagnose_delay, parse_bounce
-from watchdog.models import Diagnosis
+from watchdog.core.bounces import (
+    Bounce,
+    bounce_reply,
+    diagnose_bounce,
+    diagnose_delay,
+    parse_bounce,
+)
+from watchdog.core.models import Diagnosis
 
 UNKNOWN_SEED_BOUNCE = b"""\
 Return-Path: <>

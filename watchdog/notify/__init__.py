@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
-from ..models import Alert, AlertKind
+from watchdog.core.models import Alert, AlertKind
 
 # Alert and AlertKind live in the pure core (models): the alert rules in ``state`` and the
 # words in ``messages`` make them; ``from watchdog.notify import Alert, AlertKind`` keeps working.

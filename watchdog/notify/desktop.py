@@ -76,9 +76,9 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any, Literal
 
-from ..models import Status
-from ..textfit import ELLIPSIS, clip_text, utf16_len
-from . import Alert, AlertKind, AttemptResult
+from watchdog.core.models import Status
+from watchdog.core.textfit import ELLIPSIS, clip_text, utf16_len
+from watchdog.notify import Alert, AlertKind, AttemptResult
 
 __all__ = [
     "APP_NAME",
@@ -228,8 +228,9 @@ _tray_notifier: TrayNotifier | None = None
 def register_tray_notifier(notifier: TrayNotifier) -> None:
     """Let every :class:`DesktopChannel` on Windows show alerts through ``notifier``.
 
-    ``watchdog/tray.py`` registers its icon's ``notify`` once the icon is up, and unregisters
-    it when the icon stops. Why: plyer adds an icon of its own per alert (a "ghost" icon that
+    ``watchdog/desktop/tray.py`` registers its icon's ``notify`` once the icon is up, and
+    unregisters it when the icon stops. Why: plyer adds an icon of its own per alert (a "ghost"
+    icon that
     stays until the process ends) and shows our texts under the name of the program that runs
     us ("Python"); the tray's own icon is already there, named and drawn as the product.
     """

@@ -16,9 +16,9 @@ import logging
 import re
 from typing import TYPE_CHECKING, Final
 
-from ..clock import Clock, SystemClock
-from . import AttemptResult
-from .webhook import (
+from watchdog.core.clock import Clock, SystemClock
+from watchdog.notify import AttemptResult
+from watchdog.notify.webhook import (
     USER_AGENT,
     HttpOutcome,
     Redactor,

@@ -17,9 +17,9 @@ from collections.abc import Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
-from ..clock import Clock
-from ..history import History
-from ..models import (
+from watchdog.core.clock import Clock
+from watchdog.core.messages import build_alert
+from watchdog.core.models import (
     AlertAttempt,
     AlertKind,
     AlertMemory,
@@ -29,16 +29,16 @@ from ..models import (
     Outcome,
     StatusSnapshot,
 )
-from ..state import decide_alert
-from . import Alert, AttemptResult, Channel
-from .messages import build_alert
-from .sender import FLUSH_LIMIT_S, Delivery, InlineSender, Sender
+from watchdog.core.state import decide_alert
+from watchdog.notify import Alert, AttemptResult, Channel
+from watchdog.notify.sender import FLUSH_LIMIT_S, Delivery, InlineSender, Sender
+from watchdog.storage.history import History
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from ..batches import Touched
-    from .heartbeat import Heartbeat
+    from watchdog.core.batches import Touched
+    from watchdog.notify.heartbeat import Heartbeat
 
 log = logging.getLogger(__name__)
 
@@ -190,7 +190,7 @@ class Notifier:
         """
         if self.touched is None or problem_since is None:
             return None
-        from ..batches import touched_words
+        from watchdog.core.batches import touched_words
 
         start = self.history.last_arrival_before(problem_since) or problem_since
         return touched_words(self.touched(start, now))
@@ -204,10 +204,10 @@ class Notifier:
         every attempt is recorded (and, for one still being sent, in this notifier). The alert
         memory (which drives DOWN reminders) is untouched.
         """
-        from .messages import build_budget_alert
+        from watchdog.core.messages import build_budget_alert
 
         now = self.clock.now()
-        from ..batches import local_midnight
+        from watchdog.core.batches import local_midnight
 
         midnight = local_midnight(now)
         if self._budget_told_at is not None and self._budget_told_at >= midnight:

@@ -37,12 +37,12 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Final, Literal, TypeVar, cast, get_args
 from urllib.parse import parse_qsl, urlsplit
 
-from .. import __version__
-from ..clock import Clock, SystemClock
-from ..humanize import format_duration
-from ..textfit import clip_text
-from ..timefmt import iso_utc
-from . import Alert, AlertKind, AttemptResult
+from watchdog import __version__
+from watchdog.core.clock import Clock, SystemClock
+from watchdog.core.humanize import format_duration
+from watchdog.core.textfit import clip_text
+from watchdog.core.timefmt import iso_utc
+from watchdog.notify import Alert, AlertKind, AttemptResult
 
 if TYPE_CHECKING:  # requests costs ~80 ms to import; only a configured webhook pays for it
     import requests

@@ -1,0 +1,1 @@
+"""`watchdog demo`: embedded servers and the scripted story."""

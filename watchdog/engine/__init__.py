@@ -1,0 +1,1 @@
+"""One check, the schedule loop and the batch watch: the domain driven through the seams."""

@@ -1,0 +1,1 @@
+"""The HTML pages: the provider guide and the history report."""

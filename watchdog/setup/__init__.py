@@ -1,0 +1,1 @@
+"""The support person's commands: set-up, doctor, the support bundle, the config writer."""

@@ -1,0 +1,1 @@
+"""Sign-in: passwords from the keyring and OAuth2 tokens."""

@@ -1,0 +1,1 @@
+"""What is kept on disk: the history database, exports and the log."""
