@@ -101,7 +101,9 @@ def open_by_clicking_the_icon(host: TrayHost, tray: Tray) -> XWindow:
         return window is not None
 
     wait_until(on_screen, "the actions window on screen", explain=lambda: str(host.window_names()))
-    assert tray.actions_window is not None and tray.actions_window.is_shown()
+    # The X server may map the window a moment before the Tk thread has finished showing it
+    # (raise, focus) and says so: wait for that too, with the same generous bound.
+    assert tray.actions_window is not None and tray.actions_window.wait_shown(10.0)
     return found[-1]
 
 
