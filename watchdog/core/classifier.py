@@ -164,8 +164,8 @@ def load_reply_rules(text: str, source: str = _DATA_FILE) -> tuple[ReplyRule, ..
     raw_rules = doc.get("rule")
     if not isinstance(raw_rules, list) or not raw_rules:
         raise DataFileError(f"{source}: no [[rule]] tables")
-    known_providers = frozenset(p.name for p in all_providers())
-    rules = tuple(_parse_rule(r, i, source, known_providers) for i, r in enumerate(raw_rules))
+    spec = _rule_spec(frozenset(p.name for p in all_providers()))
+    rules = tuple(_parse_rule(r, i, source, spec) for i, r in enumerate(raw_rules))
     ids = [r.id for r in rules]
     duplicates = sorted({i for i in ids if ids.count(i) > 1})
     if duplicates:
@@ -197,11 +197,11 @@ def _rule_spec(known_providers: frozenset[str]) -> tables.Spec:
     }
 
 
-def _parse_rule(raw: Any, index: int, source: str, known_providers: frozenset[str]) -> ReplyRule:
+def _parse_rule(raw: Any, index: int, source: str, spec: tables.Spec) -> ReplyRule:
     rule_id = raw.get("id") if isinstance(raw, dict) else None
     named = isinstance(rule_id, str) and rule_id
     where = f"{source}: rule {rule_id!r}" if named else f"{source}: rule {index + 1}"
-    table = tables.read_table(raw, _rule_spec(known_providers), where)
+    table = tables.read_table(raw, spec, where)
     enhanced: tuple[str, ...] = table["enhanced"]
     if any(not _STATUS_PREFIX.match(e) for e in enhanced):
         raise DataFileError(
