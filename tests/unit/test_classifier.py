@@ -404,17 +404,29 @@ def test_rule_text_is_matched_without_regard_to_case() -> None:
 @pytest.mark.parametrize(
     ("body", "message"),
     [
-        ('diagnosis = "nonsense"\ntext = "x"', r"rule 'r': diagnosis 'nonsense' must be one of"),
-        ('diagnosis = "unknown"\ntext = "(unclosed"', r"rule 'r': text is not a valid regular"),
+        ('diagnosis = "nonsense"\ntext = "x"', r"rule 'r' diagnosis = 'nonsense' must be one of"),
+        (
+            'diagnosis = "unknown"\ntext = "(unclosed"',
+            r"rule 'r' text = '\(unclosed' is not a valid regular",
+        ),
         (
             'diagnosis = "unknown"\nproviders = ["hotmial"]\ntext = "x"',
             r"unknown providers hotmial",
         ),
-        ('diagnosis = "unknown"\ncode_class = [3]\ntext = "x"', r"code_class must list 4 and/or 5"),
-        ('diagnosis = "unknown"\ncodes = [250]', r"codes must be refusal codes"),
-        ('diagnosis = "unknown"\nenhanced = ["5.7.x"]', r"enhanced must list status codes"),
+        (
+            'diagnosis = "unknown"\ncode_class = [3]\ntext = "x"',
+            r"code_class = \[3\] must list 4 and/or 5",
+        ),
+        ('diagnosis = "unknown"\ncodes = [250]', r"codes = \[250\] must be refusal codes"),
+        (
+            'diagnosis = "unknown"\nenhanced = ["5.7.x"]',
+            r"enhanced = \['5.7.x'\] must list status codes",
+        ),
         ('diagnosis = "unknown"\nproviders = ["gmail"]', r"needs text, codes or enhanced"),
-        ('diagnosis = "unknown"\ntext = "x"\ncolour = "red"', r"unknown keys colour"),
+        (
+            'diagnosis = "unknown"\ntext = "x"\ncolour = "red"',
+            r"rule 'r' has unknown keys: colour \(allowed: id, diagnosis",
+        ),
     ],
     ids=[
         "unknown-diagnosis",
@@ -433,7 +445,7 @@ def test_a_broken_rule_is_refused_with_its_id_and_what_is_wrong(body: str, messa
 
 
 def test_a_rule_must_say_why_it_exists() -> None:
-    with pytest.raises(ValueError, match=r"rule 'r': why must say"):
+    with pytest.raises(ValueError, match=r"rule 'r' needs why \(must say what the rule is for\)"):
         _rules('[[rule]]\nid = "r"\ndiagnosis = "unknown"\ntext = "x"\n')
 
 

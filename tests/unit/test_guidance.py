@@ -97,9 +97,12 @@ def test_the_fixes_file_without_a_diagnosis_fails_naming_it() -> None:
     ("body", "message"),
     [
         ('[mailbox_stuffed]\ndefault = "x"\n', r"\[mailbox_stuffed\] is not a diagnosis"),
-        ('[ok]\ngmail = "x"\n', r'\[ok\] needs a default = "..." line'),
-        ('[ok]\ndefault = "x"\ngmial = "y"\n', r"\[ok\] names unknown providers: gmial"),
-        ('[ok]\ndefault = ""\n', r"\[ok\] lines must be text"),
+        ('[ok]\ngmail = "x"\n', r"\[ok\] needs default \(must be text\)"),
+        (
+            '[ok]\ndefault = "x"\ngmial = "y"\n',
+            r"\[ok\] has unknown keys: gmial \(allowed: default, gmail,",
+        ),
+        ('[ok]\ndefault = ""\n', r"\[ok\] default = '' must be text"),
         ("[ok\n", r"not valid TOML"),
     ],
     ids=["unknown-diagnosis", "no-default", "unknown-provider", "empty-text", "bad-toml"],
@@ -341,7 +344,11 @@ lasting_fix = "L"
         ("ok.toml", _SMALL_GUIDE.replace('"L"', '"See http://x.example"'), r"lasting_fix.*https"),
         ("ok.toml", _SMALL_GUIDE.replace('"L"', '"DisplayUnlockCaptcha"'), r"no longer exists"),
         ("ok.toml", _SMALL_GUIDE.replace("true", "'yes'"), r"ok\.toml: action_needed"),
-        ("ok.toml", _SMALL_GUIDE.replace('["Do it."]', "[]"), r"\[default\] steps must be a list"),
+        (
+            "ok.toml",
+            _SMALL_GUIDE.replace('["Do it."]', "[]"),
+            r"\[default\] steps = \[\] must be a list",
+        ),
         ("ok.toml", _SMALL_GUIDE.replace('steps = ["Do it."]\n', ""), r"\[default\] needs steps"),
         ("ok.toml", _SMALL_GUIDE.replace("[default]", "[gmail]"), r"needs a \[default\]"),
         ("ok.toml", _SMALL_GUIDE + "[gmail\n", r"guides/ok\.toml: not valid TOML"),

@@ -165,11 +165,11 @@ def test_every_shipped_rule_is_for_a_known_provider_and_searchable() -> None:
         ({"notice": [{"id": "x", "subject": "a", "diagnosis": "sender_blocked"}]}, "from_domains"),
         (
             {"notice": [{"id": "x", "from_domains": ["a.b"], "subject": "(", "diagnosis": "ok"}]},
-            "not a valid expression",
+            "notice 'x' subject = '(' is not a valid regular expression",
         ),
         (
             {"notice": [{"id": "x", "from_domains": ["a.b"], "subject": "a", "diagnosis": "nope"}]},
-            "'diagnosis' must be one of",
+            "notice 'x' diagnosis = 'nope' must be one of",
         ),
     ],
 )
@@ -179,3 +179,25 @@ def test_a_malformed_rules_file_names_the_rule_and_the_key(
     with pytest.raises(NoticeRulesError, match=r"notices\.toml") as caught:
         parse_notice_rules(doc, "notices.toml")
     assert complaint in str(caught.value)
+
+
+_VALID_NOTICE = {"id": "x", "from_domains": ["a.b"], "subject": "a", "diagnosis": "sender_blocked"}
+
+
+def test_a_typo_in_a_notice_key_is_refused_naming_the_file_and_the_key() -> None:
+    """``provider =`` for ``providers =`` used to be ignored: the notice then applied to all."""
+    typo = {**_VALID_NOTICE, "provider": ["gmail"]}
+    with pytest.raises(NoticeRulesError) as caught:
+        parse_notice_rules({"notice": [typo]}, "notices.toml")
+    message = str(caught.value)
+    assert message.startswith("notices.toml: notice 'x' has unknown keys: provider (allowed:")
+    assert "providers" in message
+
+
+def test_a_notice_for_an_unknown_provider_is_refused_naming_the_known_ones() -> None:
+    typo = {**_VALID_NOTICE, "providers": ["gmial"]}
+    with pytest.raises(NoticeRulesError) as caught:
+        parse_notice_rules({"notice": [typo]}, "notices.toml")
+    message = str(caught.value)
+    assert "notice 'x' providers = ['gmial'] names unknown providers gmial" in message
+    assert "gmail, outlook" in message

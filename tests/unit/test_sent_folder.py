@@ -90,7 +90,7 @@ def test_every_known_provider_has_a_sent_copy_entry() -> None:
         ({"gmail": "yes"}, "[gmail] must be a table"),
         ({"gmail": {"keeps_copy": "maybe"}}, 'keeps_copy = \'maybe\' must be "yes", "no"'),
         ({"gmail": {"keeps_copy": "yes", "colour": "red"}}, "unknown keys: colour"),
-        ({"gmail": {"keeps_copy": "yes", "folder": 3}}, "folder and note must be text"),
+        ({"gmail": {"keeps_copy": "yes", "folder": 3}}, "[gmail] folder = 3 must be text"),
     ],
 )
 def test_a_broken_sent_copies_file_is_refused_naming_table_and_key(

@@ -16,17 +16,17 @@ import smtplib
 import socket
 import ssl
 import tomllib
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from importlib import resources
-from typing import Any, TypeVar
+from typing import Any
 
+from watchdog.core import tables
 from watchdog.core.models import Diagnosis, SmtpReply
 from watchdog.core.providers import OTHER, all_providers
+from watchdog.core.tables import DataFileError
 
 _DATA_FILE = "reply_patterns.toml"
-
-_T = TypeVar("_T")
 
 # --- SMTP replies -------------------------------------------------------------------------------
 
@@ -156,108 +156,70 @@ def flatten_reply_text(text: str) -> str:
 
 
 def load_reply_rules(text: str, source: str = _DATA_FILE) -> tuple[ReplyRule, ...]:
-    """Parse and check a reply_patterns.toml document; ValueError names the rule and the key."""
+    """Parse and check a reply_patterns.toml document; DataFileError names the rule and the key."""
     try:
         doc = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
-        raise ValueError(f"{source}: not valid TOML: {e}") from e
+        raise DataFileError(f"{source}: not valid TOML: {e}") from e
     raw_rules = doc.get("rule")
     if not isinstance(raw_rules, list) or not raw_rules:
-        raise ValueError(f"{source}: no [[rule]] tables")
-    known_providers = frozenset(p.name for p in all_providers())
-    rules = tuple(_parse_rule(r, i, source, known_providers) for i, r in enumerate(raw_rules))
+        raise DataFileError(f"{source}: no [[rule]] tables")
+    spec = _rule_spec(frozenset(p.name for p in all_providers()))
+    rules = tuple(_parse_rule(r, i, source, spec) for i, r in enumerate(raw_rules))
     ids = [r.id for r in rules]
     duplicates = sorted({i for i in ids if ids.count(i) > 1})
     if duplicates:
-        raise ValueError(f"{source}: rule ids used twice: {', '.join(duplicates)}")
+        raise DataFileError(f"{source}: rule ids used twice: {', '.join(duplicates)}")
     return rules
 
 
-_RULE_KEYS = frozenset(
-    {
-        "id",
-        "diagnosis",
-        "canary_diagnosis",
-        "why",
-        "text",
-        "providers",
-        "code_class",
-        "codes",
-        "enhanced",
-    }
-)
 _STATUS_PREFIX = re.compile(r"^[245](\.\d{1,3}){1,2}$")
 
 
-def _parse_rule(raw: Any, index: int, source: str, known_providers: frozenset[str]) -> ReplyRule:
-    where = f"{source}: rule {index + 1}"
-    if not isinstance(raw, dict):
-        raise ValueError(f"{where} must be a table")
-    rule_id = raw.get("id")
-    if not isinstance(rule_id, str) or not rule_id:
-        raise ValueError(f"{where}: id must be text")
-    where = f"{source}: rule {rule_id!r}"
-    unknown = set(raw) - _RULE_KEYS
-    if unknown:
-        raise ValueError(f"{where}: unknown keys {', '.join(sorted(unknown))}")
-    diagnosis = _diagnosis(raw.get("diagnosis"), where)
-    canary_diagnosis = None
-    if "canary_diagnosis" in raw:
-        canary_diagnosis = _diagnosis(raw["canary_diagnosis"], where)
-    why = raw.get("why")
-    if not isinstance(why, str) or not why.strip():
-        raise ValueError(f"{where}: why must say what the rule is for")
-    pattern = None
-    if "text" in raw:
-        if not isinstance(raw["text"], str) or not raw["text"]:
-            raise ValueError(f"{where}: text must be a regular expression")
-        try:
-            pattern = re.compile(raw["text"], re.IGNORECASE)
-        except re.error as e:
-            raise ValueError(f"{where}: text is not a valid regular expression: {e}") from e
-    providers = frozenset(_list(raw, "providers", str, where))
-    if providers - known_providers:
-        bad = ", ".join(sorted(providers - known_providers))
-        raise ValueError(f"{where}: unknown providers {bad}")
-    classes = frozenset(_list(raw, "code_class", int, where))
-    if classes - {4, 5}:
-        raise ValueError(f"{where}: code_class must list 4 and/or 5")
-    codes = frozenset(_list(raw, "codes", int, where))
-    if any(not 400 <= c <= 599 for c in codes):
-        raise ValueError(f"{where}: codes must be refusal codes from 400 to 599")
-    enhanced = tuple(_list(raw, "enhanced", str, where))
+def _rule_spec(known_providers: frozenset[str]) -> tables.Spec:
+    """What each key of a ``[[rule]]`` may hold (the file's header comment says what it means)."""
+    return {
+        "id": tables.text(),
+        "diagnosis": tables.member(Diagnosis),
+        "canary_diagnosis": tables.member(Diagnosis).optional(),
+        "why": tables.text(must="must say what the rule is for"),
+        "text": tables.regex().optional(),
+        "providers": tables.names(sorted(known_providers), non_empty=False).optional(()),
+        "code_class": tables.integers(lambda c: c in (4, 5), "must list 4 and/or 5").optional(
+            frozenset()
+        ),
+        "codes": tables.integers(
+            lambda c: 400 <= c <= 599, "must be refusal codes from 400 to 599"
+        ).optional(frozenset()),
+        "enhanced": tables.texts(
+            non_empty=False, must='must list status codes like "5.7" or "5.7.1"'
+        ).optional(()),
+    }
+
+
+def _parse_rule(raw: Any, index: int, source: str, spec: tables.Spec) -> ReplyRule:
+    rule_id = raw.get("id") if isinstance(raw, dict) else None
+    named = isinstance(rule_id, str) and rule_id
+    where = f"{source}: rule {rule_id!r}" if named else f"{source}: rule {index + 1}"
+    table = tables.read_table(raw, spec, where)
+    enhanced: tuple[str, ...] = table["enhanced"]
     if any(not _STATUS_PREFIX.match(e) for e in enhanced):
-        raise ValueError(f'{where}: enhanced must list status codes like "5.7" or "5.7.1"')
-    if pattern is None and not codes and not enhanced:
-        raise ValueError(f"{where}: needs text, codes or enhanced, or it would match everything")
+        raise DataFileError(
+            f'{where} enhanced = {list(enhanced)!r} must list status codes like "5.7" or "5.7.1"'
+        )
+    if table["text"] is None and not table["codes"] and not enhanced:
+        raise DataFileError(f"{where} needs text, codes or enhanced, or it would match everything")
     return ReplyRule(
-        id=rule_id,
-        diagnosis=diagnosis,
-        why=why,
-        pattern=pattern,
-        providers=providers,
-        code_classes=classes,
-        codes=codes,
+        id=table["id"],
+        diagnosis=table["diagnosis"],
+        why=table["why"],
+        pattern=table["text"],
+        providers=frozenset(table["providers"]),
+        code_classes=table["code_class"],
+        codes=table["codes"],
         enhanced=enhanced,
-        canary_diagnosis=canary_diagnosis,
+        canary_diagnosis=table["canary_diagnosis"],
     )
-
-
-def _list(raw: Mapping[str, Any], key: str, kind: type[_T], where: str) -> list[_T]:
-    value = raw.get(key, [])
-    if not isinstance(value, list) or not all(
-        isinstance(v, kind) and not isinstance(v, bool) for v in value
-    ):
-        raise ValueError(f"{where}: {key} must be a list of {kind.__name__}")
-    return value
-
-
-def _diagnosis(value: Any, where: str) -> Diagnosis:
-    for member in Diagnosis:
-        if member.value == value:
-            return member
-    allowed = ", ".join(d.value for d in Diagnosis)
-    raise ValueError(f"{where}: diagnosis {value!r} must be one of {allowed}")
 
 
 @functools.cache
@@ -285,7 +247,7 @@ def _descriptions() -> dict[Diagnosis, str]:
     found = {d: table.get(d.value) for d in Diagnosis}
     missing = [d.value for d, text in found.items() if not isinstance(text, str) or not text]
     if missing:
-        raise ValueError(f"{_DATA_FILE}: [descriptions] lacks {', '.join(missing)}")
+        raise DataFileError(f"{_DATA_FILE}: [descriptions] lacks {', '.join(missing)}")
     return {d: str(text) for d, text in found.items()}
 
 

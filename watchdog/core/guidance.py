@@ -21,9 +21,11 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
+from watchdog.core import tables
 from watchdog.core.classifier import describe
 from watchdog.core.models import Diagnosis
 from watchdog.core.providers import all_providers, get_provider
+from watchdog.core.tables import DataFileError
 
 _DATA_FILE = "fixes.toml"
 
@@ -32,32 +34,26 @@ def parse_fixes(text: str, source: str = _DATA_FILE) -> dict[Diagnosis, dict[str
     """Parse and check a fixes.toml document: diagnosis -> {provider or "default": text}.
 
     Every diagnosis needs a table with a ``default`` of its own, and only diagnoses and known
-    providers may be named. A missing one is an error naming it (ValueError), never a silent
+    providers may be named. A missing one is an error naming it (DataFileError), never a silent
     fall back to the generic "contact the provider" fix: that would send the front desk to the
     provider about a problem of Watchdog's own set-up.
     """
     try:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
-        raise ValueError(f"{source}: not valid TOML: {e}") from e
-    known_providers = {p.name for p in all_providers()}
+        raise DataFileError(f"{source}: not valid TOML: {e}") from e
+    spec = {"default": tables.text(), **{p.name: tables.text().optional() for p in all_providers()}}
     table: dict[Diagnosis, dict[str, str]] = {}
     for name, lines in raw.items():
         try:
             diagnosis = Diagnosis(name)
         except ValueError:
-            raise ValueError(f"{source}: [{name}] is not a diagnosis") from None
-        if not isinstance(lines, dict) or not isinstance(lines.get("default"), str):
-            raise ValueError(f'{source}: [{name}] needs a default = "..." line')
-        unknown = sorted(set(lines) - known_providers - {"default"})
-        if unknown:
-            raise ValueError(f"{source}: [{name}] names unknown providers: {', '.join(unknown)}")
-        if not all(isinstance(v, str) and v.strip() for v in lines.values()):
-            raise ValueError(f"{source}: [{name}] lines must be text")
-        table[diagnosis] = {str(k): str(v) for k, v in lines.items()}
+            raise DataFileError(f"{source}: [{name}] is not a diagnosis") from None
+        checked = tables.read_table(lines, spec, f"{source}: [{name}]")
+        table[diagnosis] = {key: text for key, text in checked.items() if text is not None}
     missing = [d.value for d in Diagnosis if d not in table]
     if missing:
-        raise ValueError(f"{source}: no fix for {', '.join(missing)} (add a [table] for each)")
+        raise DataFileError(f"{source}: no fix for {', '.join(missing)} (add a [table] for each)")
     return table
 
 
@@ -107,8 +103,8 @@ class Guide:
     source: str = ""  # where support edits the text, e.g. "guides/sending_limit.toml [gmail]"
 
 
-class GuideDataError(ValueError):
-    """A guide data file is wrong; the message names the file, the table and the key."""
+#: A guide data file is wrong (the one data-file error, kept under its old name).
+GuideDataError = DataFileError
 
 
 def guide_for(provider: str, diagnosis: Diagnosis) -> Guide:
@@ -310,23 +306,23 @@ def _parse_file(
 
 def _check_table(table: dict[str, Any], phrases: Mapping[str, str], where: str) -> dict[str, Any]:
     """Check one table's keys and values; return it with the phrases filled in."""
-    unknown = set(table) - set(_TABLE_KEYS)
-    if unknown:
-        raise GuideDataError(
-            f"{where} has unknown keys: {', '.join(sorted(unknown))} "
-            f"(allowed: {', '.join(_TABLE_KEYS)})"
-        )
-    checked: dict[str, Any] = {}
-    for key, value in table.items():
-        if key == "steps":
-            if not isinstance(value, list) or not value:
-                raise GuideDataError(f'{where} steps must be a list: steps = ["...", "..."]')
-            checked[key] = [_text(v, phrases, f"{where} steps[{i}]") for i, v in enumerate(value)]
-        else:
-            checked[key] = _text(value, phrases, f"{where} {key}")
+
+    def text_of(key: str) -> tables.Field:
+        return tables.Field(lambda value: _text(value, phrases, f"{where} {key}"), "must be text")
+
+    def steps(value: Any) -> list[str]:
+        if not isinstance(value, list) or not value:
+            raise tables.Refused('must be a list: steps = ["...", "..."]')
+        return [_text(v, phrases, f"{where} steps[{i}]") for i, v in enumerate(value)]
+
+    spec = {
+        key: (tables.Field(steps, "must be a list") if key == "steps" else text_of(key)).optional()
+        for key in _TABLE_KEYS
+    }
+    checked = tables.read_table(table, spec, where)
     if "confirm" in table and "{" + CHECK_NOW + "}" not in table["confirm"]:
         raise GuideDataError(f"{where} confirm must say how to check again: use {{{CHECK_NOW}}}")
-    return checked
+    return {key: value for key, value in checked.items() if key in table}
 
 
 def _text(value: Any, phrases: Mapping[str, str], where: str) -> str:

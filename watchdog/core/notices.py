@@ -28,7 +28,10 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
+from watchdog.core import tables
 from watchdog.core.models import Diagnosis
+from watchdog.core.providers import all_providers
+from watchdog.core.tables import DataFileError
 
 _DATA_FILE = "provider_notices.toml"
 _MAX_SUBJECT = 200  # a subject is a line; anything longer is cut for the history row
@@ -37,8 +40,8 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
 _FORGED = re.compile(r"\b(dkim|dmarc)\s*=\s*fail\b", re.IGNORECASE)
 
 
-class NoticeRulesError(ValueError):
-    """The notice rules file is malformed: names the file, the rule and the key."""
+#: The error a malformed notice file raises (the one data-file error, kept under its old name).
+NoticeRulesError = DataFileError
 
 
 @dataclass(frozen=True)
@@ -73,47 +76,48 @@ class ProviderNotice:
 
 
 def parse_notice_rules(doc: Mapping[str, Any], source: str = _DATA_FILE) -> tuple[NoticeRule, ...]:
-    """The rules of a parsed TOML document; a clear error for anything malformed."""
+    """The rules of a parsed TOML document; a clear error for anything malformed.
+
+    Every key is checked by the one table reader (:mod:`watchdog.core.tables`): an unknown key
+    or provider name is refused, because a typo such as ``provider =`` would otherwise make a
+    rule apply to every provider.
+    """
     raw_rules = doc.get("notice")
     if not isinstance(raw_rules, list) or not raw_rules:
-        raise NoticeRulesError(f"{source}: expected one or more [[notice]] tables")
+        raise DataFileError(f"{source}: expected one or more [[notice]] tables")
+    spec = {
+        "id": tables.text(must="must be a non-empty string"),
+        "providers": tables.names(_known_providers()).optional(()),
+        "from_domains": tables.texts(),
+        "subject": tables.regex(),
+        "diagnosis": tables.member(Diagnosis),
+        "why": tables.text(allow_empty=True).optional(""),
+    }
     rules: list[NoticeRule] = []
     seen: set[str] = set()
     for index, raw in enumerate(raw_rules, start=1):
-        if not isinstance(raw, dict):
-            raise NoticeRulesError(f"{source}: notice #{index} must be a table")
-        rule_id = raw.get("id")
-        if not isinstance(rule_id, str) or not rule_id:
-            raise NoticeRulesError(f"{source}: notice #{index}: 'id' must be a non-empty string")
-        where = f"{source}: notice {rule_id!r}"
-        if rule_id in seen:
-            raise NoticeRulesError(f"{where}: the id is used twice")
-        seen.add(rule_id)
-        domains = _strings(raw, "from_domains", where, required=True)
-        providers = _strings(raw, "providers", where, required=False)
-        pattern = raw.get("subject")
-        if not isinstance(pattern, str) or not pattern:
-            raise NoticeRulesError(f"{where}: 'subject' must be a regular expression")
-        try:
-            subject = re.compile(pattern, re.IGNORECASE)
-        except re.error as e:
-            raise NoticeRulesError(f"{where}: 'subject' is not a valid expression: {e}") from e
-        try:
-            diagnosis = Diagnosis(str(raw.get("diagnosis")))
-        except ValueError as e:
-            allowed = ", ".join(d.value for d in Diagnosis)
-            raise NoticeRulesError(f"{where}: 'diagnosis' must be one of {allowed}") from e
+        rule_id = raw.get("id") if isinstance(raw, dict) else None
+        named = isinstance(rule_id, str) and rule_id
+        where = f"{source}: notice {rule_id!r}" if named else f"{source}: notice #{index}"
+        table = tables.read_table(raw, spec, where)
+        if table["id"] in seen:
+            raise DataFileError(f"{where}: the id is used twice")
+        seen.add(table["id"])
         rules.append(
             NoticeRule(
-                id=rule_id,
-                providers=providers,
-                from_domains=tuple(d.lower().strip(".") for d in domains),
-                subject=subject,
-                diagnosis=diagnosis,
-                why=str(raw.get("why", "")),
+                id=table["id"],
+                providers=table["providers"],
+                from_domains=tuple(d.lower().strip(".") for d in table["from_domains"]),
+                subject=table["subject"],
+                diagnosis=table["diagnosis"],
+                why=table["why"],
             )
         )
     return tuple(rules)
+
+
+def _known_providers() -> tuple[str, ...]:
+    return tuple(p.name for p in all_providers())
 
 
 @cache
@@ -173,15 +177,6 @@ def latest_notice(notices: Iterable[ProviderNotice]) -> ProviderNotice | None:
 
 
 # --- internals ----------------------------------------------------------------------------------
-
-
-def _strings(raw: dict[str, Any], key: str, where: str, *, required: bool) -> tuple[str, ...]:
-    value = raw.get(key)
-    if value is None and not required:
-        return ()
-    if not isinstance(value, list) or not value or not all(isinstance(v, str) for v in value):
-        raise NoticeRulesError(f"{where}: {key!r} must be a non-empty list of strings")
-    return tuple(value)
 
 
 def _domain_matches(domain: str, wanted: Iterable[str]) -> bool:

@@ -12,16 +12,16 @@ import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from importlib import resources
-from typing import Any, Protocol, TypeVar
+from typing import Any, Protocol
 
+from watchdog.core import tables
 from watchdog.core.models import Security
+from watchdog.core.tables import DataFileError
 
 #: The name detection falls back to; it must be the last table of the data file.
 OTHER = "other"
 
 _DATA_FILE = "providers.toml"
-
-_E = TypeVar("_E", bound=enum.StrEnum)
 
 
 class SignIn(enum.StrEnum):
@@ -200,12 +200,12 @@ def oauth_service_for(host: str, provider_name: str = "") -> str:
 def parse_providers(doc: Mapping[str, Any], source: str = _DATA_FILE) -> tuple[Provider, ...]:
     """Build and check providers from a parsed TOML document (the data file, or a test's).
 
-    Raises ValueError naming ``source``, the table and the key, because the reader is whoever
-    edited the file.
+    Raises :class:`~watchdog.core.tables.DataFileError` (a ValueError) naming ``source``, the
+    table, the key and the value, because the reader is whoever edited the file.
     """
     providers = tuple(_parse_one(name, table, source) for name, table in doc.items())
     if not providers or providers[-1].name != OTHER:
-        raise ValueError(f"{source}: the last table must be [{OTHER}], the fallback")
+        raise DataFileError(f"{source}: the last table must be [{OTHER}], the fallback")
     _check_unique(providers, source)
     return providers
 
@@ -251,104 +251,74 @@ def _normalise(name: str) -> str:
     return name.strip().lower().rstrip(".")
 
 
-_KEYS = {
-    "display_name",
-    "smtp",
-    "imap",
-    "smtp_hosts",
-    "host_domains",
-    "domains",
-    "sign_in",
-    "sign_in_url",
-    "sign_in_note",
-    "sending_limits",
-    "imap_username",
-    "daily_limit",
-    "daily_limit_own_domain",
-    "oauth",
-}
+def _server_spec() -> tables.Spec:
+    """A preset server: the config's server-name rule, a port, and encryption.
+
+    Why only ssl or starttls: a preset always crosses the internet, so an unencrypted one would
+    send a password in clear.
+    """
+    return {
+        "host": tables.lower_case_host(),
+        "port": tables.integer(1, 65535),
+        "security": tables.choice(
+            (Security.SSL.value, Security.STARTTLS.value), must='must be "ssl" or "starttls"'
+        ),
+    }
+
+
+def _provider_spec(name: str, where: str) -> tables.Spec:
+    """What each key of a provider's table may hold (the file's header comment says what)."""
+    limit = tables.integer(1, must="must be a whole number of messages, 1 or more")
+    return {
+        "display_name": tables.text(),
+        "smtp": tables.server(f"{where} smtp", _server_spec()).optional(),
+        "imap": tables.server(f"{where} imap", _server_spec()).optional(),
+        "smtp_hosts": tables.dns_names(),
+        "host_domains": tables.dns_names(),
+        "domains": tables.dns_names(),
+        "sign_in": tables.member(SignIn),
+        "sign_in_url": tables.text(allow_empty=name == OTHER),
+        "sign_in_note": tables.text(),
+        "sending_limits": tables.text(),
+        "imap_username": tables.member(ImapUserName),
+        "daily_limit": limit.optional(),
+        "daily_limit_own_domain": limit.optional(),
+        "oauth": tables.member(OAuth).optional(OAuth.NONE),
+    }
 
 
 def _parse_one(name: str, table: Any, source: str) -> Provider:
     where = f"{source}: [{name}]"
-    if not isinstance(table, dict):
-        raise ValueError(f"{where} must be a table")
-    unknown = set(table) - _KEYS
-    if unknown:
-        raise ValueError(f"{where} has unknown keys: {', '.join(sorted(unknown))}")
-    smtp = _server(table.get("smtp"), f"{where} smtp")
-    imap = _server(table.get("imap"), f"{where} imap")
+    checked = tables.read_table(table, _provider_spec(name, where), where)
+    smtp, imap = _server(checked["smtp"]), _server(checked["imap"])
     if name != OTHER and (smtp is None or imap is None):
-        raise ValueError(f"{where} needs both smtp and imap presets")
+        raise DataFileError(f"{where} needs both smtp and imap presets")
     return Provider(
         name=name,
-        display_name=_text(table, "display_name", where),
+        display_name=checked["display_name"],
         smtp=smtp,
         imap=imap,
-        smtp_hosts=_names(table, "smtp_hosts", where),
-        host_domains=_names(table, "host_domains", where),
-        domains=_names(table, "domains", where),
-        sign_in=_choice(SignIn, table, "sign_in", where),
-        sign_in_url=_text(table, "sign_in_url", where, allow_empty=name == OTHER),
-        sign_in_note=_text(table, "sign_in_note", where),
-        sending_limits=_text(table, "sending_limits", where),
-        imap_username=_choice(ImapUserName, table, "imap_username", where),
-        daily_limit=_limit(table, "daily_limit", where),
-        daily_limit_own_domain=_limit(table, "daily_limit_own_domain", where),
-        oauth=_choice(OAuth, {"oauth": OAuth.NONE.value, **table}, "oauth", where),
+        smtp_hosts=checked["smtp_hosts"],
+        host_domains=checked["host_domains"],
+        domains=checked["domains"],
+        sign_in=checked["sign_in"],
+        sign_in_url=checked["sign_in_url"],
+        sign_in_note=checked["sign_in_note"],
+        sending_limits=checked["sending_limits"],
+        imap_username=checked["imap_username"],
+        daily_limit=checked["daily_limit"],
+        daily_limit_own_domain=checked["daily_limit_own_domain"],
+        oauth=checked["oauth"],
     )
 
 
-def _limit(table: dict[str, Any], key: str, where: str) -> int | None:
-    """A daily sending limit: a whole number of messages, or absent when not published."""
-    value = table.get(key)
-    if value is None:
+def _server(checked: dict[str, Any] | None) -> ServerPreset | None:
+    """The preset from its table, already checked against :func:`_server_spec`."""
+    if checked is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{where} {key} = {value!r} must be a whole number of messages, 1 or more")
-    return value
-
-
-def _server(raw: Any, where: str) -> ServerPreset | None:
-    if raw is None:
-        return None
-    if not isinstance(raw, dict) or set(raw) != {"host", "port", "security"}:
-        raise ValueError(f"{where} must be {{ host = ..., port = ..., security = ... }}")
-    host, port, security = raw["host"], raw["port"], raw["security"]
-    if not isinstance(host, str) or not host or host != _normalise(host):
-        raise ValueError(f"{where} host = {host!r} must be a lower-case server name")
-    if isinstance(port, bool) or not isinstance(port, int) or not 1 <= port <= 65535:
-        raise ValueError(f"{where} port = {port!r} must be a whole number from 1 to 65535")
-    # A preset always crosses the internet, so an unencrypted one would send a password in clear.
-    if security not in (Security.SSL.value, Security.STARTTLS.value):
-        raise ValueError(f'{where} security = {security!r} must be "ssl" or "starttls"')
-    return ServerPreset(host=host, port=port, security=Security(security))
-
-
-def _text(table: dict[str, Any], key: str, where: str, *, allow_empty: bool = False) -> str:
-    value = table.get(key)
-    if not isinstance(value, str) or (not value.strip() and not allow_empty):
-        raise ValueError(f"{where} {key} must be text")
-    return value
-
-
-def _names(table: dict[str, Any], key: str, where: str) -> tuple[str, ...]:
-    value = table.get(key)
-    if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
-        raise ValueError(f"{where} {key} must be a list of names")
-    for v in value:
-        if v != _normalise(v) or "@" in v or " " in v:
-            raise ValueError(f"{where} {key}: {v!r} must be a lower-case DNS name")
-    return tuple(value)
-
-
-def _choice(kind: type[_E], table: dict[str, Any], key: str, where: str) -> _E:
-    value = table.get(key)
-    for member in kind:
-        if member.value == value:
-            return member
-    allowed = ", ".join(m.value for m in kind)
-    raise ValueError(f"{where} {key} = {value!r} must be one of {allowed}")
+    return ServerPreset(
+        host=checked["host"], port=checked["port"], security=Security(checked["security"])
+    )
 
 
 def _check_unique(providers: tuple[Provider, ...], source: str) -> None:
@@ -358,14 +328,14 @@ def _check_unique(providers: tuple[Provider, ...], source: str) -> None:
         for p in providers:
             for value in getattr(p, attribute):
                 if value in owner:
-                    raise ValueError(
+                    raise DataFileError(
                         f"{source}: {attribute} {value!r} is listed for both "
                         f"[{owner[value]}] and [{p.name}]"
                     )
                 owner[value] = p.name
     names = [p.name for p in providers]
     if len(set(names)) != len(names):
-        raise ValueError(f"{source}: a provider name is used twice")
+        raise DataFileError(f"{source}: a provider name is used twice")
 
 
 def short_provider_name(display_name: str) -> str:

@@ -32,6 +32,7 @@ from datetime import datetime, timedelta
 from importlib import resources
 from typing import TYPE_CHECKING, Any, Literal
 
+from watchdog.core import tables
 from watchdog.core.errors import MailboxError
 from watchdog.core.tokens import CANARY_HEADER
 
@@ -228,6 +229,7 @@ def _int(value: object) -> int | None:
 # --- which providers keep a copy of SMTP-submitted mail in Sent ----------------------------------
 
 SentCopy = Literal["yes", "no", "unknown"]
+_KEEPS_COPY: tuple[SentCopy, ...] = ("yes", "no", "unknown")
 
 _SENT_COPIES_FILE = "sent_copies.toml"
 
@@ -251,22 +253,19 @@ def keeps_sent_copy(provider: str) -> SentCopyFact:
 def parse_sent_copies(
     doc: dict[str, Any], source: str = _SENT_COPIES_FILE
 ) -> dict[str, SentCopyFact]:
-    """Check and build the facts from a parsed TOML document; ValueError names table and key."""
+    """Check and build the facts from a parsed TOML document.
+
+    Raises :class:`~watchdog.core.tables.DataFileError` (a ValueError) naming table and key.
+    """
+    spec = {
+        "keeps_copy": tables.choice(_KEEPS_COPY, must='must be "yes", "no" or "unknown"'),
+        "folder": tables.text(allow_empty=True).optional(""),
+        "note": tables.text(allow_empty=True).optional(""),
+    }
     facts: dict[str, SentCopyFact] = {}
     for name, table in doc.items():
-        where = f"{source}: [{name}]"
-        if not isinstance(table, dict):
-            raise ValueError(f"{where} must be a table")
-        unknown = set(table) - {"keeps_copy", "folder", "note"}
-        if unknown:
-            raise ValueError(f"{where} has unknown keys: {', '.join(sorted(unknown))}")
-        keeps = table.get("keeps_copy")
-        if keeps not in ("yes", "no", "unknown"):
-            raise ValueError(f'{where} keeps_copy = {keeps!r} must be "yes", "no" or "unknown"')
-        folder, note = table.get("folder", ""), table.get("note", "")
-        if not isinstance(folder, str) or not isinstance(note, str):
-            raise ValueError(f"{where} folder and note must be text")
-        facts[name] = SentCopyFact(name, keeps, folder, note)
+        checked = tables.read_table(table, spec, f"{source}: [{name}]")
+        facts[name] = SentCopyFact(name, checked["keeps_copy"], checked["folder"], checked["note"])
     return facts
 
 

@@ -53,20 +53,12 @@ class BadInput(SetupStopped):
 
 def parse_address(value: str) -> str:
     """A bare e-mail address, by the config's own rule (:func:`inputs.address_problem`)."""
-    value = one_line(value)
-    problem = address_problem(value)
-    if problem is not None:
-        raise ValueError(f"{value!r} {problem}")
-    return value
+    return _by_rule(one_line(value), address_problem)
 
 
 def parse_host(value: str) -> str:
     """A server name or IP address, by the config's own rule (:func:`inputs.host_problem`)."""
-    value = one_line(value)
-    problem = host_problem(value)
-    if problem is not None:
-        raise ValueError(f"{value!r} {problem}")
-    return value
+    return _by_rule(one_line(value), host_problem)
 
 
 def parse_port(value: str) -> int:
@@ -147,10 +139,19 @@ def one_line(value: str) -> str:
     The config's rule (:func:`inputs.single_line_problem`), in its words, so a typed value the
     config would refuse is refused here already.
     """
-    problem = single_line_problem(value)
+    return _by_rule(value, single_line_problem).strip()
+
+
+def _by_rule(value: str, problem_of: Callable[[str], str | None]) -> str:
+    """``value`` when the rule ``problem_of`` (from :mod:`watchdog.core.inputs`) finds nothing.
+
+    Otherwise ValueError ``'value' <problem>``: the config says the same words after the key, so
+    the prompt and the config file refuse a value alike.
+    """
+    problem = problem_of(value)
     if problem is not None:
         raise ValueError(f"{value!r} {problem}")
-    return value.strip()
+    return value
 
 
 def check_plain(host: str, security: Security) -> None:

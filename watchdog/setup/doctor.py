@@ -19,7 +19,6 @@ import argparse
 import contextlib
 import importlib
 import importlib.util
-import ipaddress
 import json
 import os
 import shutil
@@ -54,6 +53,7 @@ from watchdog.core.classifier import (
 from watchdog.core.errors import ConfigError, MailboxError, SecretError
 from watchdog.core.exit_status import ExitStatus
 from watchdog.core.guidance import short_fix
+from watchdog.core.inputs import is_ip_address
 from watchdog.core.models import Diagnosis, Security
 from watchdog.core.providers import Provider, detect_provider, sender_provider
 from watchdog.core.terminal import safe_text
@@ -844,11 +844,8 @@ def _connect_fix(failure: NetworkFailure | None, a: _Account) -> str:
 
 
 def _is_ip(host: str) -> bool:
-    try:
-        ipaddress.ip_address(host)
-    except ValueError:
-        return False
-    return True
+    """True for a plain IP address: the config's own rule (:func:`inputs.is_ip_address`)."""
+    return is_ip_address(host)
 
 
 # --- DNS and TCP with time limits ---------------------------------------------------------------
