@@ -82,7 +82,7 @@ def bounce(token: str, *, action: str, status: str, code: str) -> Bounce:
 def runner_for(
     tmp_path: Path,
     probe: FakeProbe,
-    mailbox: Any,
+    mailbox: FakeMailbox,
     clock: FakeClock,
     *,
     inbox: SenderInbox | None = None,

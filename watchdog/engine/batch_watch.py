@@ -15,7 +15,7 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from datetime import datetime
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from watchdog.core.batches import (
     DEFAULT_BATCH_RULES,
@@ -35,8 +35,10 @@ from watchdog.core.batches import (
 from watchdog.core.clock import Clock
 from watchdog.core.errors import MailboxError, SecretError
 from watchdog.core.models import CheckResult
-from watchdog.engine.seams import OpenSent
 from watchdog.mail.sent_folder import SentFolderReader
+
+if TYPE_CHECKING:
+    from watchdog.engine.seams import OpenSent
 
 log = logging.getLogger(__name__)
 

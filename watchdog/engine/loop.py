@@ -11,15 +11,13 @@ from __future__ import annotations
 import datetime
 import logging
 import threading
-from collections.abc import Sequence
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING
 
 from watchdog.core.clock import Clock
 
 if TYPE_CHECKING:
-    from watchdog.config import Config
-    from watchdog.core.models import CheckResult
     from watchdog.engine.batch_watch import BatchWatch, ReminderTimes
+    from watchdog.engine.seams import Checks
 
 log = logging.getLogger(__name__)
 
@@ -109,42 +107,6 @@ class Plan:
 
 def _nothing() -> None:
     """The job's action: the loop runs the check itself, between its other duties."""
-
-
-class RecentChecks(Protocol):
-    """What the loop reads of the history: the last canary's send time."""
-
-    def recent(self, limit: int, /) -> Sequence[CheckResult]:
-        """The newest ``limit`` checks, newest first."""
-        ...
-
-
-class Checks(Protocol):
-    """What the loop uses of the :class:`~watchdog.engine.runner.Runner`, and nothing more.
-
-    The loop decides *when* to check; the runner does the check. Tests drive the real loop with
-    a runner that only counts its checks, checked by mypy against this.
-    """
-
-    @property
-    def config(self) -> Config:
-        """The schedule and the alert policy (office hours) are read from it."""
-        ...
-
-    @property
-    def history(self) -> RecentChecks: ...
-
-    def safe_check(self, stop: threading.Event, /) -> object:
-        """One check; never raises (the loop must go on)."""
-        ...
-
-    def after_sleep(self, slept_s: float, /, *, asleep_from: float) -> int:
-        """The PC slept ``slept_s`` from ``asleep_from``: canaries in flight get it back."""
-        ...
-
-    def signin_retry_at(self) -> float | None:
-        """When a scheduled check may sign in again after refused passwords (None: now)."""
-        ...
 
 
 class Loop:

@@ -26,13 +26,13 @@ from watchdog.core.errors import (
     WatchdogError,
 )
 from watchdog.core.humanize import format_duration
-from watchdog.engine.seams import OpenInbox, OpenSeed, Probe, SeedSession
 from watchdog.mail.mailbox import Found
 from watchdog.storage.history import History
 
 if TYPE_CHECKING:
     from watchdog.core.bounces import Bounce
     from watchdog.core.notices import ProviderNotice
+    from watchdog.engine.seams import OpenInbox, OpenSeed, Probe, SeedSession
 from watchdog.core.models import (
     Canary,
     CheckResult,

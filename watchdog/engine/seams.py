@@ -1,12 +1,16 @@
-"""The engine's seams: exactly what a check uses of the mail servers, and nothing more.
+"""The engine's seams: exactly what it uses of the mail servers and of the runner, nothing more.
 
 The engine never names the network classes (:class:`~watchdog.mail.probe.SmtpProbe`,
-:class:`~watchdog.mail.mailbox.SeedMailbox`): it takes these protocols. The wiring
+:class:`~watchdog.mail.mailbox.SeedMailbox`): it takes these protocols, and the loop takes
+:class:`Checks` rather than the :class:`~watchdog.engine.runner.Runner`. The wiring
 (:mod:`watchdog.app`) passes the real classes; the unit tests, the fault tests and the
 benchmarks pass fakes with a simulated clock, and mypy checks both against the same
 interface, so a fake that drifts from the real thing fails type checking instead of
 passing a test the product would fail (imapclient keeps its network behind one seam the
-same way).
+same way). No class needs to inherit from these: matching them is enough.
+
+Only for type checking: the engine imports this module under ``TYPE_CHECKING``, so its
+protocols cost nothing at start-up (``watchdog check`` counts its milliseconds).
 
 Each protocol lists only the calls the engine makes, with the arguments it passes: positional
 where the engine passes them by position (so a fake may name them as it likes), keyword-only
@@ -17,6 +21,7 @@ out, and either may raise ``MailboxError`` or ``SecretError``.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Protocol
@@ -24,8 +29,9 @@ from typing import TYPE_CHECKING, Protocol
 if TYPE_CHECKING:
     from email.message import EmailMessage
 
+    from watchdog.config import Config
     from watchdog.core.bounces import Bounce
-    from watchdog.core.models import SmtpReply
+    from watchdog.core.models import CheckResult, SmtpReply
     from watchdog.mail.mailbox import Found
     from watchdog.mail.sent_folder import SentFolderReader, SentPoll
 
@@ -87,3 +93,42 @@ OpenSeed = Callable[[], AbstractContextManager[SeedSession]]
 OpenInbox = Callable[[], AbstractContextManager[InboxSession]]
 #: Opens the practice's inbox for its Sent folder.
 OpenSent = Callable[[], AbstractContextManager[SentReader]]
+
+
+# -- the loop's view of the runner ---------------------------------------------------------
+
+
+class RecentChecks(Protocol):
+    """What the loop reads of the history: the last canary's send time."""
+
+    def recent(self, limit: int, /) -> Sequence[CheckResult]:
+        """The newest ``limit`` checks, newest first."""
+        ...
+
+
+class Checks(Protocol):
+    """What the loop uses of the :class:`~watchdog.engine.runner.Runner`, and nothing more.
+
+    The loop decides *when* to check; the runner does the check. Tests drive the real loop with
+    a runner that only counts its checks, checked by mypy against this.
+    """
+
+    @property
+    def config(self) -> Config:
+        """The schedule and the alert policy (office hours) are read from it."""
+        ...
+
+    @property
+    def history(self) -> RecentChecks: ...
+
+    def safe_check(self, stop: threading.Event, /) -> object:
+        """One check; never raises (the loop must go on)."""
+        ...
+
+    def after_sleep(self, slept_s: float, /, *, asleep_from: float) -> int:
+        """The PC slept ``slept_s`` from ``asleep_from``: canaries in flight get it back."""
+        ...
+
+    def signin_retry_at(self) -> float | None:
+        """When a scheduled check may sign in again after refused passwords (None: now)."""
+        ...
