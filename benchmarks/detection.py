@@ -59,11 +59,10 @@ import sys
 import tempfile
 import threading
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from email.message import EmailMessage
 from pathlib import Path
-from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
@@ -140,7 +139,7 @@ class SimProbe:
     def __init__(self, provider: Provider) -> None:
         self.provider = provider
 
-    def send(self, message: EmailMessage, **_: Any) -> SmtpReply:
+    def send(self, message: EmailMessage, *, should_stop: Callable[[], bool]) -> SmtpReply:
         self.provider.accept(str(message[CANARY_HEADER]))
         return SmtpReply(250, "2.0.0 Ok: queued", "2.0.0")
 
@@ -162,14 +161,16 @@ class SimMailbox:
         # INTERNALDATE has whole seconds, as from a real server.
         return Found(token, "INBOX", 1, float(math.floor(arrived)), self.clock.now(), False)
 
-    def search(self, tokens: Any) -> dict[str, Found]:
+    def search(self, tokens: Sequence[str]) -> dict[str, Found]:
         now = self.clock.now()
         arrivals = self.provider.arrivals
         return {
             t: self._found(t, arrivals[t]) for t in tokens if t in arrivals and arrivals[t] <= now
         }
 
-    def wait_for(self, token: str, deadline_monotonic: float, **_: Any) -> Found | None:
+    def wait_for(
+        self, token: str, deadline_monotonic: float, *, should_stop: Callable[[], bool]
+    ) -> Found | None:
         """Wake at the arrival (as IDLE does) if it comes before the deadline, else at it."""
         deadline = deadline_monotonic + MONO_OFFSET
         arrived = self.provider.arrivals.get(token)
@@ -179,7 +180,7 @@ class SimMailbox:
         self.clock.advance_to(deadline)
         return None
 
-    def delete(self, items: Any) -> None:
+    def delete(self, items: Sequence[Found]) -> None:
         for item in list(items):
             self.provider.arrivals.pop(item.token, None)
 
@@ -257,8 +258,8 @@ class Installation:
         self.runner = Runner(
             config=config,
             history=self.history,
-            probe=SimProbe(self.provider),  # type: ignore[arg-type]
-            open_mailbox=lambda: mailbox,  # type: ignore[arg-type, return-value]
+            probe=SimProbe(self.provider),
+            open_mailbox=lambda: mailbox,
             key=KEY,
             clock=self.clock,
             has_route=lambda: True,

@@ -201,8 +201,8 @@ class Office:
         runner = Runner(
             config=config,
             history=self.history,
-            probe=SimProbe(self.provider),  # type: ignore[arg-type]
-            open_mailbox=lambda: mailbox,  # type: ignore[arg-type, return-value]
+            probe=SimProbe(self.provider),
+            open_mailbox=lambda: mailbox,
             key=KEY,
             clock=self.clock,
             has_route=lambda: True,

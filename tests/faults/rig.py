@@ -29,6 +29,7 @@ from watchdog.core.classifier import describe
 from watchdog.core.clock import Clock
 from watchdog.core.models import CheckResult, Diagnosis, Outcome, Status
 from watchdog.engine.runner import CycleReport
+from watchdog.mail.probe import SmtpProbe
 from watchdog.notify import Alert, AttemptResult, Channel
 
 #: Diagnoses that put the fault on the mail provider ("The mail provider accepted ... but ...").
@@ -152,8 +153,14 @@ def open_rig(
 
 
 def smtp_timeout(rig: FaultRig, seconds: float) -> None:
-    """Shorten the product's SMTP timeout (30 s) so a stalled server is given up on quickly."""
-    rig.app.runner.probe.timeout = seconds
+    """Shorten the product's SMTP timeout (30 s) so a stalled server is given up on quickly.
+
+    The runner knows its probe only by ``send`` (``watchdog.engine.seams.Probe``); the timeout
+    belongs to the real one the app wires in.
+    """
+    probe = rig.app.runner.probe
+    assert isinstance(probe, SmtpProbe), probe
+    probe.timeout = seconds
 
 
 def status_of(rig: FaultRig) -> Status:

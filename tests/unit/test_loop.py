@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import threading
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.support.clock import FakeClock, RealClock
-from tests.unit.test_runner import KEY, FakeMailbox, FakeProbe, make_runner
-from watchdog.core.models import Canary, Outcome
+from tests.unit.test_runner import KEY, FakeMailbox, FakeProbe, make_config, make_runner
+from watchdog.config import ScheduleConfig
+from watchdog.core.models import Canary, CheckResult, Outcome
 from watchdog.core.tokens import make_token
 from watchdog.engine.loop import Loop, SleepDetector
 from watchdog.storage.history import History
@@ -57,17 +59,26 @@ def test_after_a_sleep_canaries_in_flight_get_the_time_back_and_are_not_lost(
     assert settled[in_flight.token] is Outcome.DELIVERED
 
 
+class NoCanariesYet:
+    """The history as the loop reads it, before any canary went out."""
+
+    def recent(self, limit: int) -> list[CheckResult]:
+        return []
+
+
 class CountingRunner:
-    """Stands in for the Runner: counts checks, never touches the network."""
+    """Stands in for the Runner (``loop.Checks``): counts checks, never touches the network."""
 
     def __init__(self, interval_s: float) -> None:
         self.checks = 0
-        schedule = type("S", (), {"every_seconds": interval_s, "quiet_every_seconds": None})
-        self.config = type("C", (), {"schedule": schedule})()
+        self.config = replace(
+            make_config(Path()),  # its path is never read
+            schedule=ScheduleConfig(every_minutes=interval_s / 60, deadline_minutes=0.5),
+        )
+        self.history = NoCanariesYet()
 
-    def safe_check(self, stop: threading.Event) -> Any:
+    def safe_check(self, stop: threading.Event) -> None:
         self.checks += 1
-        return None
 
     def after_sleep(self, slept: float, asleep_from: float) -> int:
         return 0
@@ -87,7 +98,7 @@ def wait_until(condition: Any, timeout: float = 5.0) -> bool:
 
 def test_check_now_pause_and_resume_drive_the_loop(tmp_path: Path) -> None:
     runner = CountingRunner(interval_s=3600)
-    loop = Loop(runner, RealClock())  # type: ignore[arg-type]
+    loop = Loop(runner, RealClock())
     thread = threading.Thread(target=loop.run, daemon=True)
     thread.start()
     try:
@@ -110,7 +121,7 @@ def test_check_now_pause_and_resume_drive_the_loop(tmp_path: Path) -> None:
 def test_an_idle_loop_sleeps_until_the_next_check_instead_of_polling() -> None:
     runner = CountingRunner(interval_s=3600)
     clock = RealClock()  # counts how often the loop looks at it: once per wakeup
-    loop = Loop(runner, clock)  # type: ignore[arg-type]
+    loop = Loop(runner, clock)
     thread = threading.Thread(target=loop.run, daemon=True)
     thread.start()
     try:
@@ -138,10 +149,10 @@ class SlowRunner(CountingRunner):
         self.takes_s = takes_s
         self.started: list[float] = []
 
-    def safe_check(self, stop: threading.Event) -> Any:
+    def safe_check(self, stop: threading.Event) -> None:
         self.started.append(self.clock.now())
         self.clock.t += self.takes_s
-        return super().safe_check(stop)
+        super().safe_check(stop)
 
 
 def test_the_schedule_is_re_anchored_to_each_check_s_start_on_the_loop_s_clock() -> None:
@@ -150,7 +161,7 @@ def test_the_schedule_is_re_anchored_to_each_check_s_start_on_the_loop_s_clock()
     clock = FakeClock()
     t0 = clock.now()
     runner = SlowRunner(clock, interval_s=1800, takes_s=600)
-    loop = Loop(runner, clock)  # type: ignore[arg-type]
+    loop = Loop(runner, clock)
     plan = Plan(1800, clock.now())
     for _ in range(500):  # bounded: each turn moves the simulated clock on by what it waits
         if len(runner.started) == 4:

@@ -16,6 +16,20 @@ from tests.support.clock import FakeClock
 from watchdog.config import load_config
 from watchdog.core.errors import ConfigError
 from watchdog.engine.batch_watch import ReminderTimes
+from watchdog.mail.sent_folder import SentFolderReader, SentPoll
+
+
+class EmptySentFolder:
+    """The practice's inbox as the batch watch reads it: a Sent folder with nothing today."""
+
+    def __enter__(self) -> EmptySentFolder:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        pass
+
+    def sent_times(self, reader: SentFolderReader, since: float) -> SentPoll:
+        return SentPoll(folder="Sent", new_times=(), restarted=True)
 
 
 def at(day: str, hhmm: str) -> float:
@@ -104,7 +118,7 @@ def test_a_tight_daily_budget_thins_the_regular_schedule_but_never_the_canary_af
     clock = clock_at(at("2026-12-07", "12:00"))
     runner = runner_for(tmp_path, QueuedProbe(), FakeMailbox(clock), clock)
     runner.check()  # a canary just now
-    watch = BatchWatch(lambda: None, clock)  # type: ignore[arg-type, return-value]
+    watch = BatchWatch(EmptySentFolder, clock)
     loop = Loop(runner, clock, batch_watch=watch)
     plan = Plan(60, clock.now())
 

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import socket
 import threading
+from collections.abc import Callable, Sequence
 from email.message import EmailMessage
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -30,7 +30,7 @@ class FakeProbe:
         self.error = error
         self.sent: list[EmailMessage] = []
 
-    def send(self, message: EmailMessage, **_: Any) -> SmtpReply:
+    def send(self, message: EmailMessage, *, should_stop: Callable[[], bool]) -> SmtpReply:
         if self.error is not None:
             raise self.error
         self.sent.append(message)
@@ -53,28 +53,32 @@ class FakeMailbox:
     def __exit__(self, *exc: object) -> None:
         pass
 
-    def search(self, tokens: Any) -> dict[str, Found]:
+    def search(self, tokens: Sequence[str]) -> dict[str, Found]:
         return {
             t: Found(t, "INBOX", 1, self.arrived[t], self.clock.now(), False)
             for t in tokens
             if t in self.arrived
         }
 
-    def wait_for(self, token: str, deadline: float, **_: Any) -> Found | None:
+    def wait_for(
+        self, token: str, deadline: float, *, should_stop: Callable[[], bool]
+    ) -> Found | None:
         self.clock.t = max(self.clock.t, deadline)
         return self.search([token]).get(token)
 
-    def delete(self, items: Any) -> None:
+    def delete(self, items: Sequence[Found]) -> None:
         for item in list(items):
             self.arrived.pop(item.token, None)
 
 
-def network_error(cls: type[Exception], inner: BaseException, message: str) -> Exception:
+def network_error(
+    cls: type[SendError | MailboxError], inner: BaseException, message: str
+) -> Exception:
     try:
         raise inner
     except BaseException as e:
         try:
-            raise cls(message, network=True) from e  # type: ignore[call-arg]
+            raise cls(message, network=True) from e
         except Exception as outer:
             return outer
     raise AssertionError("unreachable")
@@ -95,8 +99,8 @@ def make_runner(
     return Runner(
         config=make_config(tmp_path),
         history=History(tmp_path / "h.sqlite3"),
-        probe=probe,  # type: ignore[arg-type]
-        open_mailbox=lambda: mailbox,  # type: ignore[arg-type, return-value]
+        probe=probe,
+        open_mailbox=lambda: mailbox,
         key=KEY,
         clock=clock,
         has_route=lambda: route,
@@ -169,8 +173,8 @@ def test_an_unexpected_error_in_a_check_is_logged_and_the_loop_goes_on(
     assert (row.outcome, row.diagnosis) == (Outcome.NOT_SENT, Diagnosis.CANNOT_CHECK)
     status = runner.history.status()
     assert status.status is Status.UNKNOWN and "internal error" in status.reason
-    runner.probe = FakeProbe()  # type: ignore[assignment]
+    runner.probe = FakeProbe()
     mailbox = FakeMailbox(clock)
-    runner.open_mailbox = lambda: mailbox  # type: ignore[assignment, return-value]
+    runner.open_mailbox = lambda: mailbox
     report = runner.safe_check(threading.Event())
     assert report is not None and report.result.outcome is Outcome.LOST

@@ -9,6 +9,7 @@ tested in tests/e2e.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
@@ -33,13 +34,13 @@ class Killed(BaseException):
 
 
 class KilledProbe(FakeProbe):
-    def send(self, message: EmailMessage, **_: Any) -> SmtpReply:
+    def send(self, message: EmailMessage, *, should_stop: Callable[[], bool]) -> SmtpReply:
         self.sent.append(message)
         raise Killed()
 
 
 class QueuedProbe(FakeProbe):
-    def send(self, message: EmailMessage, **_: Any) -> SmtpReply:
+    def send(self, message: EmailMessage, *, should_stop: Callable[[], bool]) -> SmtpReply:
         self.sent.append(message)
         return QUEUED
 
@@ -57,11 +58,13 @@ class SenderInbox:
     def __exit__(self, *exc: object) -> None:
         pass
 
-    def find_bounces(self, tokens: Any) -> dict[str, Bounce]:
+    def find_bounces(self, tokens: Sequence[str]) -> dict[str, Bounce]:
         self.looks += 1
         return {t: self.bounces[t] for t in tokens if t in self.bounces}
 
-    def find_notices(self, *_: Any, **__: Any) -> list[tuple[bytes, float | None]]:
+    def find_notices(
+        self, domains: Sequence[str], *, since: float
+    ) -> list[tuple[bytes, float | None]]:
         return []
 
 
@@ -79,7 +82,7 @@ def bounce(token: str, *, action: str, status: str, code: str) -> Bounce:
 def runner_for(
     tmp_path: Path,
     probe: FakeProbe,
-    mailbox: Any,
+    mailbox: FakeMailbox,
     clock: FakeClock,
     *,
     inbox: SenderInbox | None = None,
@@ -88,12 +91,12 @@ def runner_for(
     return Runner(
         config=make_config(tmp_path),
         history=history or History(tmp_path / "h.sqlite3"),
-        probe=probe,  # type: ignore[arg-type]
+        probe=probe,
         open_mailbox=lambda: mailbox,
         key=KEY,
         clock=clock,
         has_route=lambda: True,
-        open_sender_inbox=(lambda: inbox) if inbox is not None else None,  # type: ignore[arg-type, return-value]
+        open_sender_inbox=(lambda: inbox) if inbox is not None else None,
     )
 
 
@@ -111,14 +114,16 @@ class DeliveringMailbox(FakeMailbox):
         self.probe = probe
         self.deleted: list[str] = []
 
-    def search(self, tokens: Any) -> dict[str, Found]:
+    def search(self, tokens: Sequence[str]) -> dict[str, Found]:
         deliver_everything(self, self.probe)
         return super().search(tokens)
 
-    def wait_for(self, token: str, deadline: float, **_: Any) -> Found | None:
+    def wait_for(
+        self, token: str, deadline: float, *, should_stop: Callable[[], bool]
+    ) -> Found | None:
         return self.search([token]).get(token)
 
-    def delete(self, items: Any) -> None:
+    def delete(self, items: Sequence[Found]) -> None:
         items = list(items)
         self.deleted.extend(i.token for i in items)
         super().delete(items)
@@ -137,7 +142,7 @@ def test_a_canary_whose_send_was_killed_is_closed_as_not_sent_without_a_status_c
     assert runner.check().status.status is Status.UP
     flips_before = len(runner.history.flips())
 
-    runner.probe = KilledProbe()  # type: ignore[assignment]
+    runner.probe = KilledProbe()
     with pytest.raises(Killed):
         runner.check()
     (row,) = runner.history.pending()
@@ -243,11 +248,13 @@ def test_a_bounce_is_found_while_waiting_not_only_at_the_deadline(tmp_path: Path
     inbox = SenderInbox()
 
     class BouncingMailbox(SilentMailbox):
-        def wait_for(self, token: str, deadline: float, **_: Any) -> Found | None:
+        def wait_for(
+            self, token: str, deadline: float, *, should_stop: Callable[[], bool]
+        ) -> Found | None:
             inbox.bounces[token] = bounce(
                 token, action="failed", status="5.1.1", code="smtp; 550 5.1.1 User unknown"
             )
-            return super().wait_for(token, deadline)
+            return super().wait_for(token, deadline, should_stop=should_stop)
 
     runner = runner_for(tmp_path, probe, BouncingMailbox(clock), clock, inbox=inbox)
     started = clock.t
@@ -263,14 +270,16 @@ def test_a_bounce_keeps_the_servers_reply_and_invents_no_code(tmp_path: Path) ->
     probe = QueuedProbe()
 
     class PostfixBouncingMailbox(SilentMailbox):
-        def wait_for(self, token: str, deadline: float, **_: Any) -> Found | None:
+        def wait_for(
+            self, token: str, deadline: float, *, should_stop: Callable[[], bool]
+        ) -> Found | None:
             inbox.bounces[token] = bounce(
                 token,
                 action="failed",
                 status="5.0.0",
                 code="X-Postfix; mail for seed.example.test loops back to myself",
             )
-            return super().wait_for(token, deadline)
+            return super().wait_for(token, deadline, should_stop=should_stop)
 
     runner = runner_for(tmp_path, probe, PostfixBouncingMailbox(clock), clock, inbox=inbox)
     result = runner.check().result
@@ -288,14 +297,16 @@ def test_a_delay_notice_for_a_full_seed_mailbox_is_our_problem_not_a_silent_drop
     inbox = SenderInbox()
 
     class FullSeedMailbox(SilentMailbox):
-        def wait_for(self, token: str, deadline: float, **_: Any) -> Found | None:
+        def wait_for(
+            self, token: str, deadline: float, *, should_stop: Callable[[], bool]
+        ) -> Found | None:
             inbox.bounces[token] = bounce(
                 token,
                 action="delayed",
                 status="4.2.2",
                 code="smtp; 452 4.2.2 Mailbox is full / Blocks limit exceeded",
             )
-            return super().wait_for(token, deadline)
+            return super().wait_for(token, deadline, should_stop=should_stop)
 
     runner = runner_for(tmp_path, QueuedProbe(), FullSeedMailbox(clock), clock, inbox=inbox)
     report = runner.check()
@@ -326,8 +337,9 @@ def test_scheduled_sign_ins_back_off_after_the_password_is_refused_twice(tmp_pat
     later = runner.signin_retry_at()
     assert later is not None and later - clock.now() > retry_at - clock.now()
 
-    runner.probe = QueuedProbe()  # type: ignore[assignment]
-    runner.open_mailbox = lambda: DeliveringMailbox(clock, runner.probe)  # type: ignore[assignment, arg-type, return-value]
+    fixed = QueuedProbe()
+    runner.probe = fixed
+    runner.open_mailbox = lambda: DeliveringMailbox(clock, fixed)
     runner.check()  # "Check now" after the password was fixed
     assert runner.signin_retry_at() is None
 
@@ -358,7 +370,7 @@ def test_a_slow_pc_clock_is_measured_and_later_arrivals_are_not_called_late(
     skew = 15 * 60.0  # the mail server's clock is 15 minutes ahead of this PC's
 
     class SkewedMailbox(FakeMailbox):
-        def search(self, tokens: Any) -> dict[str, Found]:
+        def search(self, tokens: Sequence[str]) -> dict[str, Found]:
             return {
                 t: Found(t, "INBOX", 1, self.arrived[t] + skew, self.clock.now(), False)
                 for t in tokens
@@ -369,7 +381,9 @@ def test_a_slow_pc_clock_is_measured_and_later_arrivals_are_not_called_late(
     mailbox = SkewedMailbox(clock)
 
     class Arriving(SkewedMailbox):
-        def wait_for(self, token: str, deadline: float, **_: Any) -> Found | None:
+        def wait_for(
+            self, token: str, deadline: float, *, should_stop: Callable[[], bool]
+        ) -> Found | None:
             mailbox.arrived[token] = self.clock.now()
             return mailbox.search([token]).get(token)
 
@@ -380,11 +394,11 @@ def test_a_slow_pc_clock_is_measured_and_later_arrivals_are_not_called_late(
     assert "behind" in live.detail
 
     # A canary found only after a restart is judged by INTERNALDATE: corrected for the skew.
-    runner.open_mailbox = lambda: SilentMailbox(clock)  # type: ignore[assignment, return-value]
+    runner.open_mailbox = lambda: SilentMailbox(clock)
     runner.check()  # its canary is not seen while watched...
     (pending,) = [r for r in runner.history.recent(5) if r.outcome is Outcome.LOST]
     mailbox.arrived[pending.token] = pending.sent_at + 5  # ...it had arrived in 5 s
-    runner.open_mailbox = lambda: mailbox  # type: ignore[assignment, return-value]
+    runner.open_mailbox = lambda: mailbox
     clock.t += 60
     settled = {r.token: r for r in runner.settle()}
     result = settled[pending.token]
@@ -435,7 +449,7 @@ def test_a_missing_sender_password_turns_a_green_status_unknown_with_the_reason(
     runner = runner_for(tmp_path, good, DeliveringMailbox(clock, good), clock)
     assert runner.check().status.status is Status.UP
 
-    runner.probe = FakeProbe(SecretError("No sender password is stored for frontdesk"))  # type: ignore[assignment]
+    runner.probe = FakeProbe(SecretError("No sender password is stored for frontdesk"))
     with pytest.raises(SecretError):
         runner.check()
     status = runner.history.status()
@@ -456,7 +470,7 @@ def test_a_missing_seed_password_is_unknown_not_up_for_ever(tmp_path: Path) -> N
     good = QueuedProbe()
     runner = runner_for(tmp_path, good, DeliveringMailbox(clock, good), clock)
     assert runner.check().status.status is Status.UP
-    runner.open_mailbox = lambda: LockedSeed(clock)  # type: ignore[assignment, return-value]
+    runner.open_mailbox = lambda: LockedSeed(clock)
     report = runner.check()
     assert report.result.diagnosis is Diagnosis.CANNOT_CHECK
     assert report.status.status is Status.UNKNOWN
@@ -574,11 +588,13 @@ class TimedMailbox(FakeMailbox):
                 self.arrived[token] = at
                 del self.due[token]
 
-    def search(self, tokens: Any) -> dict[str, Found]:
+    def search(self, tokens: Sequence[str]) -> dict[str, Found]:
         self._post()
         return super().search(tokens)
 
-    def wait_for(self, token: str, deadline: float, **_: Any) -> Found | None:
+    def wait_for(
+        self, token: str, deadline: float, *, should_stop: Callable[[], bool]
+    ) -> Found | None:
         self._post()
         at = self.due.get(token, self.arrived.get(token))
         if at is not None and at <= deadline:
@@ -595,9 +611,9 @@ class StampingProbe(QueuedProbe):
         super().__init__()
         self.clock = clock
 
-    def send(self, message: EmailMessage, **kw: Any) -> SmtpReply:
+    def send(self, message: EmailMessage, *, should_stop: Callable[[], bool]) -> SmtpReply:
         message["X-Sent-At"] = repr(self.clock.now())
-        return super().send(message, **kw)
+        return super().send(message, should_stop=should_stop)
 
 
 def learned_runner(tmp_path: Path) -> tuple[Runner, TimedMailbox, FakeClock]:
@@ -625,9 +641,9 @@ def test_a_canary_past_its_learned_deadline_is_down_only_when_a_second_one_is_lo
 ) -> None:
     runner, mailbox, _clock = learned_runner(tmp_path)
     mailbox.delays = [None, None]
-    sent_before = len(runner.probe.sent)  # type: ignore[attr-defined]
+    sent_before = len(mailbox.probe.sent)
     report = runner.check()
-    assert len(runner.probe.sent) == sent_before + 2  # type: ignore[attr-defined]
+    assert len(mailbox.probe.sent) == sent_before + 2
     assert report.result.outcome is Outcome.LOST
     assert report.status.status is Status.DOWN
     first, second = runner.history.recent(2)[::-1]
@@ -687,10 +703,10 @@ def test_while_down_a_lost_canary_is_not_confirmed_again(tmp_path: Path) -> None
     mailbox.delays = [None, None]
     assert runner.check().status.status is Status.DOWN
     clock.t += 1800
-    sent_before = len(runner.probe.sent)  # type: ignore[attr-defined]
+    sent_before = len(mailbox.probe.sent)
     mailbox.delays = [None]
     report = runner.check()
-    assert len(runner.probe.sent) == sent_before + 1  # type: ignore[attr-defined]
+    assert len(mailbox.probe.sent) == sent_before + 1
     assert report.result.outcome is Outcome.LOST
 
 

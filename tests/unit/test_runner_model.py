@@ -25,6 +25,7 @@ import contextlib
 import shutil
 import socket
 import tempfile
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from pathlib import Path
@@ -94,13 +95,15 @@ def model_clock() -> FakeClock:
     return FakeClock(monotonic_start=0.0)
 
 
-def _network_error(cls: type[Exception], inner: BaseException, message: str) -> Exception:
+def _network_error(
+    cls: type[SendError | MailboxError], inner: BaseException, message: str
+) -> Exception:
     """``cls(message, network=True)`` raised from ``inner``, as the real edges raise them."""
     try:
         raise inner
     except BaseException as e:
         try:
-            raise cls(message, network=True) from e  # type: ignore[call-arg]
+            raise cls(message, network=True) from e
         except Exception as outer:
             return outer
     raise AssertionError("unreachable")
@@ -126,7 +129,7 @@ class ModelProbe:
     def __init__(self, world: World) -> None:
         self.world = world
 
-    def send(self, message: EmailMessage, **_: Any) -> SmtpReply:
+    def send(self, message: EmailMessage, *, should_stop: Callable[[], bool]) -> SmtpReply:
         world = self.world
         token = str(message[CANARY_HEADER])
         assert token not in world.fate, "the same canary was sent twice"
@@ -166,12 +169,14 @@ class ModelMailbox:
     def __exit__(self, *exc: object) -> None:
         pass
 
-    def search(self, tokens: Any) -> dict[str, Found]:
+    def search(self, tokens: Sequence[str]) -> dict[str, Found]:
         arrived = self.world.arrived
         now = self.world.clock.now()
         return {t: Found(t, "INBOX", 1, arrived[t], now, False) for t in tokens if t in arrived}
 
-    def wait_for(self, token: str, deadline: float, **_: Any) -> Found | None:
+    def wait_for(
+        self, token: str, deadline: float, *, should_stop: Callable[[], bool]
+    ) -> Found | None:
         clock = self.world.clock
         if token in self.world.arrived:
             clock.advance(min(1.0, deadline - clock.monotonic()))
@@ -179,7 +184,7 @@ class ModelMailbox:
             clock.advance(deadline - clock.monotonic())
         return self.search([token]).get(token)
 
-    def delete(self, items: Any) -> None:
+    def delete(self, items: Sequence[Found]) -> None:
         for item in list(items):
             self.world.arrived.pop(item.token, None)
 
@@ -203,8 +208,8 @@ def make_runner(folder: Path, world: World, told: list[Told]) -> Runner:
     return Runner(
         config=config,
         history=History(folder / "history.sqlite3"),
-        probe=ModelProbe(world),  # type: ignore[arg-type]
-        open_mailbox=lambda: ModelMailbox(world),  # type: ignore[arg-type, return-value]
+        probe=ModelProbe(world),
+        open_mailbox=lambda: ModelMailbox(world),
         key=KEY,
         clock=world.clock,
         has_route=lambda: not world.offline,

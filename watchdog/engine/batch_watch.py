@@ -14,9 +14,8 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Sequence
-from contextlib import AbstractContextManager
 from datetime import datetime
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from watchdog.core.batches import (
     DEFAULT_BATCH_RULES,
@@ -36,7 +35,10 @@ from watchdog.core.batches import (
 from watchdog.core.clock import Clock
 from watchdog.core.errors import MailboxError, SecretError
 from watchdog.core.models import CheckResult
-from watchdog.mail.sent_folder import SentFolderReader, SentPoll
+from watchdog.mail.sent_folder import SentFolderReader
+
+if TYPE_CHECKING:
+    from watchdog.engine.seams import OpenSent
 
 log = logging.getLogger(__name__)
 
@@ -49,18 +51,12 @@ POLL_IDLE_S = 300.0
 POLL_AFTER_FAILURE_S = 600.0
 
 
-class SentReader(Protocol):
-    """The one thing the watch needs of the sender's inbox: its Sent folder's new send times."""
-
-    def sent_times(self, reader: SentFolderReader, since: float) -> SentPoll: ...
-
-
 class BatchWatch:
     """Send times of today's mail from the Sent folder, and the batch that needs a canary."""
 
     def __init__(
         self,
-        open_inbox: Callable[[], AbstractContextManager[SentReader]],
+        open_inbox: OpenSent,
         clock: Clock,
         *,
         rules: BatchRules = DEFAULT_BATCH_RULES,

@@ -14,10 +14,10 @@ import threading
 from typing import TYPE_CHECKING
 
 from watchdog.core.clock import Clock
-from watchdog.engine.runner import Runner
 
 if TYPE_CHECKING:
     from watchdog.engine.batch_watch import BatchWatch, ReminderTimes
+    from watchdog.engine.seams import Checks
 
 log = logging.getLogger(__name__)
 
@@ -114,7 +114,7 @@ class Loop:
 
     def __init__(
         self,
-        runner: Runner,
+        runner: Checks,
         clock: Clock,
         batch_watch: BatchWatch | None = None,
         reminder_times: ReminderTimes | None = None,

@@ -26,12 +26,13 @@ from watchdog.core.errors import (
     WatchdogError,
 )
 from watchdog.core.humanize import format_duration
-from watchdog.mail.mailbox import Found, SeedMailbox
+from watchdog.mail.mailbox import Found
 from watchdog.storage.history import History
 
 if TYPE_CHECKING:
     from watchdog.core.bounces import Bounce
     from watchdog.core.notices import ProviderNotice
+    from watchdog.engine.seams import OpenInbox, OpenSeed, Probe, SeedSession
 from watchdog.core.models import (
     Canary,
     CheckResult,
@@ -43,7 +44,7 @@ from watchdog.core.models import (
     StatusSnapshot,
 )
 from watchdog.core.tokens import make_token, verify_token
-from watchdog.mail.probe import DEFAULT_OVERALL_S, SmtpProbe, build_canary
+from watchdog.mail.probe import DEFAULT_OVERALL_S, build_canary
 
 log = logging.getLogger(__name__)
 
@@ -132,14 +133,14 @@ class Runner:
         *,
         config: Config,
         history: History,
-        probe: SmtpProbe,
-        open_mailbox: Callable[[], SeedMailbox],
+        probe: Probe,
+        open_mailbox: OpenSeed,
         key: bytes,
         clock: Clock,
         provider: str = "other",
         has_route: Callable[[], bool] = has_default_route,
         listeners: list[Listener] | None = None,
-        open_sender_inbox: Callable[[], SeedMailbox] | None = None,
+        open_sender_inbox: OpenInbox | None = None,
         before_check: list[Callable[[], None]] | None = None,
         after_check: list[Callable[[CheckResult], None]] | None = None,
     ) -> None:
@@ -533,7 +534,7 @@ class Runner:
 
     def _wait_in_slices(
         self,
-        mailbox: SeedMailbox,
+        mailbox: SeedSession,
         token: str,
         deadline_mono: float,
         should_stop: Callable[[], bool],
