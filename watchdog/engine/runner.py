@@ -1,4 +1,4 @@
-"""One check cycle, and the loop that repeats it.
+"""One check cycle: send a canary, watch for it, settle older ones, decide the status.
 
 A cycle: settle older canaries (late arrivals, restarts), send a new canary, wait for it until its
 deadline, record the outcome, evaluate the status. Every error becomes a recorded result or a log
