@@ -19,10 +19,12 @@ keyring for the first canary to use them, so a sign-in is stored at once, and pu
 ``watchdog setup --reauth [sender|seed]`` renews the OAuth2 sign-ins of an existing config (what
 the ``signin_expired`` guide asks for) and tests the logins; the config is not touched.
 
-This module owns the flow: the options, the order of the questions, the scripted install, the
-first canary, saving and autostart. The parts it builds on live beside it: ``setup_console`` (the
-prompts, the checks of typed values, the exit codes), ``setup_account`` (the account record and its
-live sign-in test) and ``setup_oauth`` (OAuth2 sign-ins, their undo, and ``--reauth``).
+This module owns the flow: the order of the questions, the scripted install, the first canary,
+saving and autostart. Its options arrive parsed and typed (``setup.options.SetupOptions``; the
+command line, ``cli.support``, defines and parses them). The parts it builds on live beside it:
+``setup_console`` (the prompts, the checks of typed values, the exit codes), ``setup_account``
+(the account record and its live sign-in test) and ``setup_oauth`` (OAuth2 sign-ins, their undo,
+and ``--reauth``).
 
 Exit codes: 0 done, 2 a live test or a sign-in failed (nothing written), 3 bad input, a config
 that cannot be read, or an account that cannot work (nothing written), 130 stopped with Ctrl-C or
