@@ -6,6 +6,8 @@ contract keeps ``argparse`` out of every package but ``watchdog.cli``.
 from __future__ import annotations
 
 import dataclasses
+import subprocess
+import sys
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -83,3 +85,28 @@ def test_every_command_is_found_in_its_family_module(name: str) -> None:
     func = command_parser.get_default("func")
     assert func.__name__ == f"cmd_{name.replace('-', '_')}"
     assert func.__module__ == f"watchdog.cli{COMMANDS[name].module}"
+
+
+def test_the_parser_for_check_imports_no_other_command_family_or_feature() -> None:
+    """``watchdog check`` runs every few minutes and is timed (benchmarks/roundtrip.py): building
+    its parser loads its own family, not set-up, the doctor, the bundle, the report or Jinja2."""
+    heavy = (
+        "watchdog.cli.support",
+        "watchdog.cli.records",
+        "watchdog.cli.advice",
+        "watchdog.setup.wizard",
+        "watchdog.setup.doctor",
+        "watchdog.setup.support_bundle",
+        "watchdog.desktop.autostart",
+        "watchdog.pages.report",
+        "jinja2",
+    )
+    code = (
+        "import sys; from watchdog.cli import build_parser; build_parser(['check']); "
+        f"print([m for m in {heavy!r} if m in sys.modules]); "
+        "print('watchdog.cli.monitor' in sys.modules)"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert done.stdout.split("\n")[:2] == ["[]", "True"]
