@@ -17,7 +17,7 @@ from watchdog.core.exit_status import ExitStatus
 from watchdog.core.models import Diagnosis
 from watchdog.storage.history import History
 
-# -- guide -------------------------------------------------------------------
+# -- guide -----------------------------------------------------------------------------------------
 
 
 def add_guide_arguments(parser: argparse.ArgumentParser) -> None:
@@ -107,7 +107,7 @@ def _guide_for_diagnosis(
     return guide.title, page
 
 
-# -- explain --------------------------------------------------------------------------------
+# -- explain ---------------------------------------------------------------------------------------
 
 
 def add_explain_arguments(parser: argparse.ArgumentParser) -> None:

@@ -49,7 +49,7 @@ def config_from(args: argparse.Namespace) -> Config:
     return load_config(args.config)
 
 
-# -- formatting ---------------------------------------------------------------------------
+# -- formatting ------------------------------------------------------------------------------------
 
 
 def result_json(r: CheckResult) -> dict[str, Any]:

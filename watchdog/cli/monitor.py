@@ -82,7 +82,7 @@ def _log_to_file(verbose: int) -> Path | None:
     return path
 
 
-# -- check ----------------------------------------------------------------------------------
+# -- check -----------------------------------------------------------------------------------------
 
 
 def add_check_arguments(parser: argparse.ArgumentParser) -> None:
@@ -150,7 +150,7 @@ def describe_check(config: Config, provider: str, result: CheckResult) -> str:
     return "\n".join(lines)
 
 
-# -- run ------------------------------------------------------------------------------------
+# -- run -------------------------------------------------------------------------------------------
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -240,7 +240,7 @@ def _single_instance(config: Config) -> contextlib.AbstractContextManager[object
     return lock
 
 
-# -- status and history ---------------------------------------------------------------------
+# -- status ----------------------------------------------------------------------------------------
 
 
 def _reminders_today(config: Config, history: History) -> tuple[str, ...]:
@@ -348,7 +348,7 @@ def failing_channels(attempts: Sequence[AlertAttempt]) -> list[AlertAttempt]:
     return [a for a in newest.values() if not a.ok]
 
 
-# -- test-alert -------------------------------------------------------------------
+# -- test-alert ------------------------------------------------------------------------------------
 
 
 def cmd_test_alert(args: argparse.Namespace) -> int:
@@ -367,7 +367,7 @@ def cmd_test_alert(args: argparse.Namespace) -> int:
     return ExitStatus.OK if all(r.ok for r in results) else ExitStatus.FAILED
 
 
-# -- demo -----------------------------------------------------------------------------------
+# -- demo ------------------------------------------------------------------------------------------
 
 
 def add_demo_arguments(parser: argparse.ArgumentParser) -> None:

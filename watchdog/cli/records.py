@@ -26,7 +26,9 @@ if TYPE_CHECKING:
     from watchdog.storage.export import Format
 
 
-# -- history ---------------------------------------------------------------------
+# -- history ---------------------------------------------------------------------------------------
+
+
 def add_history_arguments(parser: argparse.ArgumentParser) -> None:
     """``watchdog history [-n N] [--json]``."""
     parser.add_argument("-n", "--limit", type=int, default=20, help="how many checks (default 20)")
@@ -67,7 +69,7 @@ def cmd_history(args: argparse.Namespace) -> int:
     return ExitStatus.OK
 
 
-# -- incidents ----------------------------------------------------------------
+# -- incidents -------------------------------------------------------------------------------------
 
 
 def add_incidents_arguments(parser: argparse.ArgumentParser) -> None:
@@ -156,7 +158,7 @@ def _incidents(history: History, since: float | None) -> list[Incident]:
     return incidents_since(group_incidents(flips, checks, alerts), since)
 
 
-# -- export ---------------------------------------------------------------------------------
+# -- export ----------------------------------------------------------------------------------------
 
 
 def add_export_arguments(parser: argparse.ArgumentParser) -> None:
@@ -263,7 +265,7 @@ def _diagnosis_cell(r: CheckResult) -> str:
     return r.diagnosis.value
 
 
-# -- report -------------------------------------------------------------------
+# -- report ----------------------------------------------------------------------------------------
 
 
 def add_report_arguments(parser: argparse.ArgumentParser) -> None:

@@ -17,7 +17,8 @@ from watchdog.config import DEFAULT_DEADLINE_MINUTES, DEFAULT_EVERY_MINUTES
 if TYPE_CHECKING:
     from watchdog.setup.options import SetupOptions
 
-# -- setup ---------------------------------------------------------------------------------------
+
+# -- setup -----------------------------------------------------------------------------------------
 
 
 def add_setup_arguments(parser: argparse.ArgumentParser) -> None:
@@ -151,7 +152,7 @@ def setup_options(args: argparse.Namespace) -> SetupOptions:
     )
 
 
-# -- doctor --------------------------------------------------------------------------------------
+# -- doctor ----------------------------------------------------------------------------------------
 
 
 def add_doctor_arguments(parser: argparse.ArgumentParser) -> None:
@@ -182,7 +183,7 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     return run_doctor(config_path=config, as_json=bool(args.json), timeout=float(args.timeout))
 
 
-# -- autostart -----------------------------------------------------------------------------------
+# -- autostart -------------------------------------------------------------------------------------
 
 
 def add_autostart_arguments(parser: argparse.ArgumentParser) -> None:
@@ -209,7 +210,7 @@ def cmd_autostart(args: argparse.Namespace) -> int:
     return run_autostart(args.action, dry_run=bool(args.dry_run), config_path=config)
 
 
-# -- support-bundle ------------------------------------------------------------------------------
+# -- support-bundle --------------------------------------------------------------------------------
 
 
 def add_support_bundle_arguments(parser: argparse.ArgumentParser) -> None:
