@@ -146,7 +146,7 @@ def test_a_reply_that_names_its_provider_is_read_as_that_providers_whatever_the_
 
 
 def test_a_yahoo_code_in_an_att_account_stays_att() -> None:
-    from watchdog.cli import provider_named_in_reply
+    from watchdog.cli.advice import provider_named_in_reply
 
     assert provider_named_in_reply("5.7.0 (#AUTH005) Too many bad auth attempts.", "att") == "att"
     assert provider_named_in_reply("250 2.0.0 OK", "att") is None
@@ -154,7 +154,7 @@ def test_a_yahoo_code_in_an_att_account_stays_att() -> None:
 
 @pytest.mark.parametrize("diagnosis", [d.value for d in Diagnosis])
 def test_the_words_for_a_pasted_error_speak_of_the_practices_account(diagnosis: str) -> None:
-    from watchdog.cli import practice_software_words
+    from watchdog.cli.advice import practice_software_words
 
     for provider in ("gmail", "yahoo", "other"):
         summary, fix = practice_software_words(Diagnosis(diagnosis), provider)

@@ -19,11 +19,11 @@ from pathlib import Path
 
 import pytest
 
+from watchdog.cli import build_parser
 from watchdog.desktop import autostart
 from watchdog.desktop.autostart import (
     AutostartError,
     LaunchCommand,
-    add_autostart_arguments,
     disable,
     enable,
     launch_command,
@@ -110,12 +110,16 @@ def exec_argv(value: str) -> list[str]:
     return argv
 
 
-def cli(*argv: str) -> argparse.Namespace:
-    """Arguments as ``watchdog autostart ...`` would give them (with the global --config)."""
-    parser = argparse.ArgumentParser(prog="watchdog autostart")
-    parser.add_argument("--config", type=Path, default=None)
-    add_autostart_arguments(parser)
-    return parser.parse_args(argv)
+def parsed(*argv: str) -> argparse.Namespace:
+    """``watchdog autostart ...`` as the command line's own parser reads it."""
+    return build_parser(["autostart"]).parse_args(["autostart", *argv])
+
+
+def cli(*argv: str) -> int:
+    """Run ``watchdog autostart ...`` as the command line does (parsed, then its command)."""
+    args = parsed(*argv)
+    code: int = args.func(args)
+    return code
 
 
 # -- Linux, for real -----------------------------------------------------------------------------
@@ -304,7 +308,7 @@ def test_status_notices_when_the_program_it_starts_has_gone(xdg: Path, tmp_path:
 def test_a_dry_run_writes_nothing_and_prints_the_content(
     xdg: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    code = run_autostart(cli("enable", "--dry-run"))
+    code = cli("enable", "--dry-run")
 
     out = capsys.readouterr().out
     assert code == 0
@@ -322,22 +326,22 @@ def test_the_cli_enables_reports_and_disables_in_plain_words(
     config.parent.mkdir()
     config.write_text("")
 
-    assert run_autostart(cli("--config", str(config), "enable")) == 0
+    assert cli("--config", str(config), "enable") == 0
     assert capsys.readouterr().out.startswith(f"Autostart enabled: wrote {linux_desktop_path()}.\n")
     assert exec_argv(desktop_entry(linux_desktop_path())["Exec"])[-2:] == ["--config", str(config)]
 
-    assert run_autostart(cli("status")) == 0
+    assert cli("status") == 0
     out = capsys.readouterr().out
     assert out.startswith(f"Autostart: enabled ({linux_desktop_path()})\nIt runs: ")
     assert f"--config '{config}'" in out
 
-    assert run_autostart(cli("disable", "--dry-run")) == 0
+    assert cli("disable", "--dry-run") == 0
     assert capsys.readouterr().out == (
         f"Dry run: nothing was changed.\nWould remove {linux_desktop_path()}.\n"
     )
     assert linux_desktop_path().exists()
 
-    assert run_autostart(cli("disable")) == 0
+    assert cli("disable") == 0
     assert capsys.readouterr().out.startswith(
         f"Autostart disabled: removed {linux_desktop_path()}.\n"
     )
@@ -345,17 +349,17 @@ def test_the_cli_enables_reports_and_disables_in_plain_words(
 
 
 def test_the_cli_accepts_only_enable_disable_and_status(capsys: pytest.CaptureFixture[str]) -> None:
-    assert cli("status").dry_run is False
-    assert cli("enable", "--dry-run").dry_run is True
+    assert parsed("status").dry_run is False
+    assert parsed("enable", "--dry-run").dry_run is True
     with pytest.raises(SystemExit):
-        cli("start")
+        parsed("start")
     assert "invalid choice" in capsys.readouterr().err
 
 
 def test_an_unsupported_system_exits_with_3_and_says_so(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    code = run_autostart(cli("enable"), platform="emscripten")
+    code = run_autostart("enable", platform="emscripten")
 
     assert code == 3
     err = capsys.readouterr().err

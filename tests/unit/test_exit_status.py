@@ -37,6 +37,11 @@ def test_the_docs_list_exactly_the_table() -> None:
     "module_name",
     [
         "watchdog.cli",
+        "watchdog.cli.common",
+        "watchdog.cli.monitor",
+        "watchdog.cli.records",
+        "watchdog.cli.support",
+        "watchdog.cli.advice",
         "watchdog.setup.console",
         "watchdog.setup.wizard",
         "watchdog.setup.oauth",

@@ -14,6 +14,8 @@ import pytest
 
 from tests.support.history_builder import HistoryBuilder
 from watchdog import cli
+from watchdog.cli.common import say
+from watchdog.cli.monitor import describe_check
 from watchdog.config import load_config
 from watchdog.core.exit_status import ExitStatus
 from watchdog.core.models import Canary, CheckResult, Diagnosis, Outcome, SmtpReply
@@ -111,7 +113,7 @@ def test_a_check_result_with_hostile_details_prints_safely(
         folder=f"Spam{HOSTILE}",
         smtp_reply=SmtpReply(250, f"2.0.0 Ok: queued as ABC{HOSTILE}", "2.0.0"),
     )
-    cli._say(cli.describe_check(load_config(_config(tmp_path)), "other", result))
+    say(describe_check(load_config(_config(tmp_path)), "other", result))
     out = capsys.readouterr().out
     assert "queued as ABC" in out and "found in Spam after" in out
     assert_safe(out)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import tomllib
 from importlib import resources
 from pathlib import Path
@@ -23,6 +22,7 @@ from watchdog.core.providers import (
 )
 from watchdog.setup.console import BadInput
 from watchdog.setup.oauth import oauth_from_options
+from watchdog.setup.options import SetupOptions
 
 
 def _hosts_of(provider: Provider) -> list[str]:
@@ -139,14 +139,14 @@ def test_setup_refuses_oauth2_for_a_provider_that_offers_it_only_to_approved_app
 ) -> None:
     provider = get_provider(name)
     assert provider.smtp is not None
-    args = argparse.Namespace(sender_auth="oauth2")
+    options = SetupOptions(sender_auth="oauth2")
     with pytest.raises(BadInput) as caught:
-        oauth_from_options("sender", args, provider, provider.smtp.host)
+        oauth_from_options("sender", options, provider, provider.smtp.host)
     assert "offers OAuth2 only to apps it approved one by one" in str(caught.value)
 
 
 def test_setup_takes_the_sign_in_service_from_the_provider_data() -> None:
     provider = get_provider("microsoft365")
-    args = argparse.Namespace(sender_auth="oauth2", sender_oauth_client_id="app-1")
-    oauth = oauth_from_options("sender", args, provider, "smtp.office365.com")
+    options = SetupOptions(sender_auth="oauth2", sender_oauth_client_id="app-1")
+    oauth = oauth_from_options("sender", options, provider, "smtp.office365.com")
     assert oauth is not None and oauth.provider == provider.oauth_service == "microsoft"

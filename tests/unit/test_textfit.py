@@ -8,7 +8,7 @@ import unicodedata
 
 import pytest
 
-from watchdog import cli
+from watchdog.cli.common import one_line
 from watchdog.core import textfit
 from watchdog.core.textfit import ELLIPSIS, clip_text, utf16_len
 from watchdog.desktop import tray
@@ -28,7 +28,7 @@ CASES = [
 @pytest.mark.parametrize(("text", "limit"), CASES)
 def test_the_cli_the_tray_and_the_webhooks_cut_a_text_the_same_way(text: str, limit: int) -> None:
     cut = clip_text(text, limit)
-    assert cli._one_line(text, limit) == cut
+    assert one_line(text, limit) == cut
     assert tray._fit(text, tray.TitleRule(max_units=limit)) == cut
     assert webhook.ntfy_header(text, limit) == cut or not cut.isascii()
 
@@ -36,7 +36,7 @@ def test_the_cli_the_tray_and_the_webhooks_cut_a_text_the_same_way(text: str, li
 @pytest.mark.parametrize(("text", "limit"), CASES)
 def test_a_cut_never_parts_an_accent_from_its_letter_and_always_fits(text: str, limit: int) -> None:
     """Before: the CLI and the tray kept the "u" of "Mü" and dropped its accent ("Mu…")."""
-    for cut in (cli._one_line(text, limit), tray._fit(text, tray.TitleRule(max_units=limit))):
+    for cut in (one_line(text, limit), tray._fit(text, tray.TitleRule(max_units=limit))):
         assert utf16_len(cut) <= limit
         head = cut.removesuffix(ELLIPSIS)
         assert text.startswith(head)

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from watchdog import cli
+from watchdog.cli.common import result_json, status_json
 from watchdog.core.models import CheckResult, Diagnosis, Outcome, Status, StatusSnapshot
 from watchdog.core.timefmt import iso_utc, iso_utc_or_none
 from watchdog.notify import Alert, AlertKind
@@ -62,9 +62,9 @@ def test_the_cli_json_the_export_and_the_webhook_write_a_moment_alike() -> None:
     alert = Alert(kind=AlertKind.DOWN, status=Status.DOWN, title="t", message="m", since=MOMENT)
     payload = json_payload(alert, at=MOMENT)
     written = {
-        cli.result_json(result)["sent_at"],
-        cli.result_json(result)["found_at"],
-        cli.status_json(snapshot)["since"],
+        result_json(result)["sent_at"],
+        result_json(result)["found_at"],
+        status_json(snapshot)["since"],
         export.row_of(result)["sent_at"],
         export.row_of(result)["found_at"],
         payload["since"],

@@ -472,7 +472,9 @@ class _ImapServerThread:
             def greeting(self) -> bytes:
                 return b"Server ready " + _SERVER_NAME.encode("ascii")
 
-        # The attributes pymap's command line would have put on its argparse namespace.
+        # The attributes pymap's command line would have put on its argparse namespace: pymap's
+        # own API (the one argparse import outside watchdog.cli, listed in pyproject.toml's
+        # no-argparse contract).
         args = Namespace(passlib_cfg=None, proxy_protocol=None, inherited_sockets=None)
         config = DemoConfig(
             args,

@@ -18,7 +18,6 @@ system; only writing needs the real one. ``disable`` removes only the entry ``en
 
 from __future__ import annotations
 
-import argparse
 import configparser
 import contextlib
 import ntpath
@@ -39,18 +38,19 @@ from watchdog.core.exit_status import ExitStatus
 from watchdog.storage.atomic_file import READABLE_BY_ALL, write_text_atomically
 
 __all__ = [
+    "AUTOSTART_ACTIONS",
     "DESKTOP_FILE_NAME",
     "FROZEN_WINDOWED_PROGRAM",
     "LAUNCH_AGENT_LABEL",
     "RUN_KEY",
     "RUN_VALUE_NAME",
+    "AutostartAction",
     "AutostartError",
     "AutostartResult",
     "AutostartStatus",
     "AutostartUnsupportedError",
     "LaunchCommand",
     "System",
-    "add_autostart_arguments",
     "disable",
     "enable",
     "launch_command",
@@ -818,38 +818,34 @@ def _length_note(system: System, content: str) -> str:
     return ""
 
 
-# -- command line glue (wired into cli.py by the lead) -------------------------------------------
+# -- the command ---------------------------------------------------------------------------------
 
 
-def add_autostart_arguments(parser: argparse.ArgumentParser) -> None:
-    """``enable|disable|status`` and ``--dry-run`` for the ``watchdog autostart`` subcommand."""
-    parser.add_argument(
-        "action",
-        choices=("enable", "disable", "status"),
-        help="enable: start the tray icon at every login; disable: stop that; status: show it",
-    )
-    parser.add_argument(
-        "--dry-run",
-        action="store_true",
-        help="only show what would be written or removed; change nothing",
-    )
+#: What ``watchdog autostart`` can do.
+AutostartAction = Literal["enable", "disable", "status"]
+AUTOSTART_ACTIONS: tuple[AutostartAction, ...] = ("enable", "disable", "status")
 
 
-def run_autostart(args: argparse.Namespace, *, platform: str | None = None) -> int:
+def run_autostart(
+    action: AutostartAction,
+    *,
+    dry_run: bool = False,
+    config_path: Path | None = None,
+    platform: str | None = None,
+) -> int:
     """Carry out ``watchdog autostart``; print plain words; return the exit code.
 
     0 done (or nothing to do), 2 the entry could not be read or written, 3 this system has no
-    autostart we support. ``args.config`` (``--config``), when present, is written into the
+    autostart we support. ``config_path`` (``--config``), when given, is written into the
     entry. ``platform`` is for tests.
     """
-    config_path: Path | None = getattr(args, "config", None)
     try:
-        if args.action == "enable":
-            result = enable(dry_run=args.dry_run, config_path=config_path, platform=platform)
+        if action == "enable":
+            result = enable(dry_run=dry_run, config_path=config_path, platform=platform)
             print(result.describe())
             _warn_missing_config(config_path, result)
-        elif args.action == "disable":
-            print(disable(dry_run=args.dry_run, platform=platform).describe())
+        elif action == "disable":
+            print(disable(dry_run=dry_run, platform=platform).describe())
         else:
             print(status(platform=platform).describe())
     except AutostartUnsupportedError as e:

@@ -14,7 +14,6 @@ the history with SQL aggregates, so five years of checks every 15 minutes stay f
 
 from __future__ import annotations
 
-import argparse
 import datetime as dt
 import math
 import time
@@ -23,7 +22,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from watchdog.core.classifier import describe
-from watchdog.core.exit_status import ExitStatus
 from watchdog.core.humanize import format_duration
 from watchdog.core.incidents import Incident, group_incidents, incidents_since
 from watchdog.core.models import CheckResult, Diagnosis, Status, StatusSnapshot
@@ -404,55 +402,6 @@ def _rate_class(rate: float | None) -> str:
     if rate is None:
         return ""
     return "good" if rate >= 0.99 else "warn" if rate >= 0.9 else "bad"
-
-
-# --- the command ----------------------------------------------------------------------------------
-
-
-def add_report_arguments(parser: argparse.ArgumentParser) -> None:
-    """``watchdog report [--since DATE] [--output FILE] [--open]``."""
-    parser.description = (
-        "Write the history as one self-contained web page (safe to e-mail): delivery rate per "
-        "day and week, how long test messages took, incidents, why checks failed, the newest "
-        "checks."
-    )
-    parser.add_argument("--since", metavar="DATE", help="only from this date (YYYY-MM-DD)")
-    parser.add_argument(
-        "--output",
-        type=Path,
-        metavar="FILE",
-        help="where to write the page (default: report.html in the data folder)",
-    )
-    parser.add_argument("--open", action="store_true", help="open it in the web browser")
-
-
-def run_report(args: argparse.Namespace) -> int:
-    """Write the report and print where it is; 0, or 3 for a configuration problem."""
-    from watchdog.config import load_config
-    from watchdog.core.humanize import parse_since
-    from watchdog.pages.guide import open_in_browser
-    from watchdog.storage.paths import data_dir, history_path
-
-    config = load_config(args.config)
-    since = parse_since(args.since)
-    from watchdog.core.providers import sending_limit
-
-    limit, provider_name = sending_limit(config.sender)
-    target = args.output if args.output is not None else data_dir(config) / "report.html"
-    with History(history_path(config)) as history:
-        path = write_report(
-            history,
-            target,
-            office=config.office,
-            now=time.time(),
-            since=since,
-            daily_limit=limit,
-            provider_name=provider_name,
-        )
-    print(f"Report written to {path}")
-    if args.open and not open_in_browser(path):
-        print("No web browser could be opened; open the file above by hand.")
-    return ExitStatus.OK
 
 
 def write_report(

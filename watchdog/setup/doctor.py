@@ -15,7 +15,6 @@ Nothing here prints or logs a password: passwords are read only inside the sign-
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import importlib
 import importlib.util
@@ -933,24 +932,6 @@ def notification_problem(timeout: float = 3.0) -> str | None:
 # --- the command --------------------------------------------------------------------------------
 
 
-def add_doctor_arguments(parser: argparse.ArgumentParser) -> None:
-    """The options of ``watchdog doctor`` (``--config`` comes from the common options)."""
-    if parser.description is None:
-        parser.description = (
-            "Check the configuration, the passwords, both mail servers (DNS, connection, "
-            "TLS, sign-in), the seed mailbox's junk folder and IDLE, and the desktop. "
-            "Exit 0: all OK or WARN; 2: something FAILed; 3: the configuration cannot be loaded."
-        )
-    parser.add_argument("--json", action="store_true", help="print the findings as JSON")
-    parser.add_argument(
-        "--timeout",
-        type=float,
-        default=DEFAULT_TIMEOUT_S,
-        metavar="SECONDS",
-        help=f"the most any one network step may take (default {DEFAULT_TIMEOUT_S:g})",
-    )
-
-
 class _NotSetUp(Exception):
     """No configuration yet: the way on is ``watchdog setup``."""
 
@@ -959,11 +940,16 @@ class _NotSetUp(Exception):
         self.what, self.fix = what, fix
 
 
-def run_doctor(args: argparse.Namespace) -> int:
-    """``watchdog doctor``: 0 all OK/WARN, 2 any FAIL, 3 the config cannot be loaded."""
-    path: Path = getattr(args, "config", None) or default_config_path()
-    as_json: bool = bool(getattr(args, "json", False))
-    timeout = float(getattr(args, "timeout", DEFAULT_TIMEOUT_S) or DEFAULT_TIMEOUT_S)
+def run_doctor(
+    *, config_path: Path | None = None, as_json: bool = False, timeout: float = DEFAULT_TIMEOUT_S
+) -> int:
+    """``watchdog doctor``: 0 all OK/WARN, 2 any FAIL, 3 the config cannot be loaded.
+
+    ``config_path`` None: the default place. ``timeout``: the most any one network step may
+    take (0: the default).
+    """
+    path: Path = config_path or default_config_path()
+    timeout = timeout or DEFAULT_TIMEOUT_S
 
     def show(finding: Finding) -> None:
         if not as_json:
@@ -971,7 +957,7 @@ def run_doctor(args: argparse.Namespace) -> int:
 
     try:
         if not path.exists():
-            given = f" --config {path}" if getattr(args, "config", None) else ""
+            given = f" --config {path}" if config_path else ""
             raise _NotSetUp(
                 f"This PC is not set up yet: there is no configuration at {path}",
                 f"Run `watchdog{given} setup` to set it up step by step",

@@ -18,7 +18,6 @@ module uses ``setup_console`` and ``setup_account`` and never imports ``setup_wi
 
 from __future__ import annotations
 
-import argparse
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -45,6 +44,7 @@ from watchdog.setup.console import (
     one_line,
 )
 from watchdog.setup.doctor import account_provider
+from watchdog.setup.options import SetupOptions
 from watchdog.signin.credentials import KEYRING_SERVICE, Role
 
 if TYPE_CHECKING:
@@ -251,7 +251,7 @@ def oauth_sign_in(ui: Console, account: Account, journal: SignInJournal | None) 
 
 
 def oauth_from_options(
-    role: Role, args: argparse.Namespace, provider: Provider, host: str
+    role: Role, options: SetupOptions, provider: Provider, host: str
 ) -> OAuthSettings | None:
     """The OAuth2 settings of a scripted install, or None for a password.
 
@@ -261,8 +261,7 @@ def oauth_from_options(
     """
 
     def flag(name: str) -> str | None:
-        value: str | None = getattr(args, f"{role}_{name}".replace("-", "_"), None)
-        return value
+        return options.given(f"--{role}-{name}")
 
     def parsed(name: str, parse: Callable[[str], _T], value: str) -> _T:
         try:
@@ -340,16 +339,16 @@ def oauth_from_options(
 # --- renewing OAuth2 sign-ins -------------------------------------------------------------------
 
 
-def reauth(ui: Console, args: argparse.Namespace, path: Path) -> int:
+def reauth(ui: Console, which_given: str, path: Path) -> int:
     """``watchdog setup --reauth [sender|seed]``: sign in again, store it, test the logins.
 
     The config is read, never written. A new sign-in is kept even when a login test after it
     fails: the one it replaced had been refused already, and the test may fail for another reason
     (a server down for a moment) that the watchdog's next check tells apart.
     """
-    which = str(args.reauth).strip().lower()
+    which = which_given.strip().lower()
     if which not in ("both", "sender", "seed"):
-        raise BadInput("--reauth", f"{args.reauth!r} is not allowed; use sender, seed or nothing")
+        raise BadInput("--reauth", f"{which_given!r} is not allowed; use sender, seed or nothing")
     if not path.exists():
         raise SetupStopped(
             f"No configuration at {path}: there is no sign-in to renew. Run `watchdog setup` "

@@ -21,7 +21,6 @@ Why each piece is made the way it is:
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import importlib.metadata
 import json
@@ -401,34 +400,20 @@ def _write_zip(target: Path, members: list[tuple[str, bytes | Path]]) -> None:
 # --- the command --------------------------------------------------------------------------------
 
 
-def add_support_bundle_arguments(parser: argparse.ArgumentParser) -> None:
-    """The options of ``watchdog support-bundle`` (``--config`` comes from the common options)."""
-    if parser.description is None:
-        parser.description = (
-            "Write one zip file for support: the config (no passwords, web hook addresses "
-            "shortened), a copy of the history, recent logs, `watchdog doctor` output and "
-            "versions. Nothing about patients, and no passwords, are ever in it."
-        )
-    parser.add_argument(
-        "--output",
-        type=Path,
-        metavar="FILE",
-        help="where to write the zip (default: watchdog-support-DATE.zip in your home folder)",
-    )
-    parser.add_argument(
-        "--doctor-timeout",
-        type=float,
-        default=DOCTOR_STEP_TIMEOUT_S,
-        metavar="SECONDS",
-        help=f"the most any one doctor network step may take (default {DOCTOR_STEP_TIMEOUT_S:g})",
-    )
+def run_support_bundle(
+    *,
+    config_path: Path | None = None,
+    output: Path | None = None,
+    doctor_step_timeout: float = DOCTOR_STEP_TIMEOUT_S,
+) -> int:
+    """``watchdog support-bundle``: 0 when the zip was written, 2 when it could not be.
 
-
-def run_support_bundle(args: argparse.Namespace) -> int:
-    """``watchdog support-bundle``: 0 when the zip was written, 2 when it could not be."""
-    config_path: Path = getattr(args, "config", None) or default_config_path()
-    output: Path = getattr(args, "output", None) or default_output()
-    step = float(getattr(args, "doctor_timeout", DOCTOR_STEP_TIMEOUT_S) or DOCTOR_STEP_TIMEOUT_S)
+    None: the default place (of the config; of the zip, :func:`default_output`).
+    ``doctor_step_timeout`` 0: the default.
+    """
+    config_path = config_path or default_config_path()
+    output = output or default_output()
+    step = doctor_step_timeout or DOCTOR_STEP_TIMEOUT_S
     try:
         result = build_bundle(config_path, output, doctor_step_timeout=step)
     except OSError as e:

@@ -19,10 +19,12 @@ keyring for the first canary to use them, so a sign-in is stored at once, and pu
 ``watchdog setup --reauth [sender|seed]`` renews the OAuth2 sign-ins of an existing config (what
 the ``signin_expired`` guide asks for) and tests the logins; the config is not touched.
 
-This module owns the flow: the options, the order of the questions, the scripted install, the
-first canary, saving and autostart. The parts it builds on live beside it: ``setup_console`` (the
-prompts, the checks of typed values, the exit codes), ``setup_account`` (the account record and its
-live sign-in test) and ``setup_oauth`` (OAuth2 sign-ins, their undo, and ``--reauth``).
+This module owns the flow: the order of the questions, the scripted install, the first canary,
+saving and autostart. Its options arrive parsed and typed (``setup.options.SetupOptions``; the
+command line, ``cli.support``, defines and parses them). The parts it builds on live beside it:
+``setup_console`` (the prompts, the checks of typed values, the exit codes), ``setup_account``
+(the account record and its live sign-in test) and ``setup_oauth`` (OAuth2 sign-ins, their undo,
+and ``--reauth``).
 
 Exit codes: 0 done, 2 a live test or a sign-in failed (nothing written), 3 bad input, a config
 that cannot be read, or an account that cannot work (nothing written), 130 stopped with Ctrl-C or
@@ -31,7 +33,6 @@ end of input (nothing written).
 
 from __future__ import annotations
 
-import argparse
 import getpass
 import importlib
 import inspect
@@ -101,6 +102,7 @@ from watchdog.setup.oauth import (
     parse_scopes,
     reauth,
 )
+from watchdog.setup.options import SetupOptions
 from watchdog.signin.credentials import (
     KEYRING_SERVICE,
     Role,
@@ -111,118 +113,6 @@ from watchdog.signin.credentials import (
 )
 
 _T = TypeVar("_T")
-
-
-# --- the arguments ------------------------------------------------------------------------------
-
-
-def add_setup_arguments(parser: argparse.ArgumentParser) -> None:
-    """The options of ``watchdog setup`` (``--config`` comes from the common options).
-
-    Every value is read as text and checked by setup itself, so a bad value exits with 3 and a
-    message naming the option (argparse's own errors would exit with 2, the code of a failed
-    live test).
-    """
-    if parser.description is None:
-        parser.description = (
-            "Set up Delivery Watchdog on this PC: the practice's sending account, the seed "
-            "mailbox, the passwords (kept in the system keyring) and the schedule. Both "
-            "sign-ins and a first test message are tried live before anything is saved. Given "
-            "values become the defaults of the questions; with --non-interactive nothing is "
-            "asked. Exit 0: done; 2: a live test failed; 3: bad input; nothing is written "
-            "unless the exit code is 0."
-        )
-    parser.add_argument(
-        "--non-interactive",
-        action="store_true",
-        help="ask nothing: take every value from the options and the passwords from "
-        "WATCHDOG_SENDER_PASSWORD / WATCHDOG_SEED_PASSWORD (or the keyring)",
-    )
-    values = [
-        ("--sender-address", "ADDRESS", "the practice's sending e-mail address"),
-        ("--smtp-host", "HOST", "outgoing server (default: the provider's)"),
-        ("--smtp-port", "PORT", "outgoing server port (default: the provider's)"),
-        ("--smtp-security", "MODE", "ssl, starttls or none (default: the provider's)"),
-        ("--sender-username", "NAME", 'sign-in name (default: the address; "" for no AUTH)'),
-        ("--seed-address", "ADDRESS", "the seed mailbox's e-mail address"),
-        ("--imap-host", "HOST", "seed mailbox IMAP server (default: the provider's)"),
-        ("--imap-port", "PORT", "seed mailbox IMAP port (default: the provider's)"),
-        ("--imap-security", "MODE", "ssl, starttls or none (default: the provider's)"),
-        ("--seed-username", "NAME", "seed mailbox sign-in name (default: per provider)"),
-        ("--ca-file", "PEM", "a private CA for both servers (not needed for the big providers)"),
-        ("--every-minutes", "MINUTES", f"how often to check (default {DEFAULT_EVERY_MINUTES:g})"),
-        (
-            "--deadline-minutes",
-            "MINUTES",
-            f"when a canary counts as lost (default {DEFAULT_DEADLINE_MINUTES:g})",
-        ),
-        ("--office", "NAME", "the practice's name, shown in messages"),
-        ("--support-contact", "TEXT", "who the staff should call, shown in alerts"),
-    ]
-    for option, metavar, text in values:
-        parser.add_argument(option, metavar=metavar, default=None, help=text)
-    for role in ("sender", "seed"):
-        which = "sending account" if role == "sender" else "seed mailbox"
-        oauth = [
-            (
-                f"--{role}-auth",
-                "KIND",
-                f"how the {which} signs in: password or oauth2 (default: password; oauth2 "
-                "where the provider takes no password, Outlook.com)",
-            ),
-            (
-                f"--{role}-oauth-provider",
-                "NAME",
-                "oauth2: microsoft or google (default: from the provider)",
-            ),
-            (
-                f"--{role}-oauth-client-id",
-                "ID",
-                "oauth2: the application (client) id of your own app registration (see "
-                "docs/oauth.md)",
-            ),
-            (
-                f"--{role}-oauth-client-secret",
-                "TEXT",
-                "oauth2, Google only: the Desktop-app client's secret (not confidential; written "
-                f"to the config), or set {oauth_secret_var(role)}",
-            ),
-            (
-                f"--{role}-oauth-authority",
-                "URL",
-                "oauth2: the sign-in service (default: Microsoft's common one, or Google's)",
-            ),
-            (
-                f"--{role}-oauth-scopes",
-                "SCOPES",
-                "oauth2: scopes separated by spaces or commas (default: SMTP and IMAP)",
-            ),
-        ]
-        for option, metavar, text in oauth:
-            parser.add_argument(option, metavar=metavar, default=None, help=text)
-    parser.add_argument(
-        "--reauth",
-        nargs="?",
-        const="both",
-        default=None,
-        metavar="sender|seed",
-        help="sign in again with OAuth2 for the accounts of the existing config that use it "
-        "(or only the sender or the seed mailbox), store the new sign-in and test the logins; "
-        "the config is not changed",
-    )
-    parser.add_argument(
-        "--no-test",
-        action="store_true",
-        help="skip the live sign-in tests and the first test message (save without proof)",
-    )
-    parser.add_argument(
-        "--force", action="store_true", help="replace an existing configuration without asking"
-    )
-    parser.add_argument(
-        "--autostart",
-        action="store_true",
-        help="with --non-interactive: also start the watchdog with the PC",
-    )
 
 
 # --- accounts -----------------------------------------------------------------------------------
@@ -366,15 +256,15 @@ class Wizard:
 
     def __init__(
         self,
-        args: argparse.Namespace,
+        options: SetupOptions,
         console: Console,
         journal: SignInJournal | None = None,
         current: dict[str, dict[str, str]] | None = None,
     ) -> None:
-        self.args = args
+        self.options = options
         self.ui = console
         self.journal = journal or SignInJournal()
-        self.ca_flag: Path | None = parse_ca_file(args.ca_file) if args.ca_file else None
+        self.ca_flag: Path | None = parse_ca_file(options.ca_file) if options.ca_file else None
         self.ca_default = self.ca_flag  # becomes the sender's CA, offered again for the seed
         #: The values of the configuration being replaced (``current_values``), as defaults.
         self.current = current or {}
@@ -384,7 +274,7 @@ class Wizard:
         self.typed: dict[Role, tuple[str, str]] = {}
         #: Where each password comes from: "typed", "keyring" (kept), "oauth" or "none".
         self.sources: dict[Role, str] = {}
-        self.skip_tests = bool(args.no_test)
+        self.skip_tests = options.no_test
 
     def default(self, step: str, key: str, option: str | None = None) -> str | None:
         """This run's earlier answer, else the option given, else the existing config's value."""
@@ -848,20 +738,16 @@ class Wizard:
         return office, contact
 
     def _flag(self, option: str) -> str | None:
-        value: str | None = getattr(self.args, option.lstrip("-").replace("-", "_"), None)
-        return value
+        return self.options.given(option)
 
 
 # --- non-interactive ----------------------------------------------------------------------------
 
 
-def account_from_options(role: Role, args: argparse.Namespace) -> Account:
+def account_from_options(role: Role, options: SetupOptions) -> Account:
     """One account from the options alone; BadInput names the option that is wrong or missing."""
     words = _WORDS[role]
-
-    def flag(option: str) -> str | None:
-        value: str | None = getattr(args, option.lstrip("-").replace("-", "_"), None)
-        return value
+    flag = options.given
 
     def parsed(option: str, parse: Callable[[str], _T], value: str) -> _T:
         try:
@@ -910,8 +796,8 @@ def account_from_options(role: Role, args: argparse.Namespace) -> Account:
         username = parsed(words.username_option, one_line, raw_username)
     if role == "seed" and not username:
         raise BadInput(words.username_option, "must not be empty: the seed mailbox needs a sign-in")
-    ca_file = parsed("--ca-file", parse_ca_file, args.ca_file) if args.ca_file else None
-    oauth = oauth_from_options(role, args, provider, host)
+    ca_file = parsed("--ca-file", parse_ca_file, options.ca_file) if options.ca_file else None
+    oauth = oauth_from_options(role, options, provider, host)
     if oauth is not None and not username:
         raise BadInput(words.username_option, "must be the account's address with OAuth2")
     return Account(role, address, host, port, security, username, ca_file, provider, oauth)
@@ -1212,17 +1098,17 @@ def offer_autostart(ui: Console, path: Path, *, ask: bool, wanted: bool) -> bool
 # --- the command --------------------------------------------------------------------------------
 
 
-def run_setup(args: argparse.Namespace) -> int:
+def run_setup(options: SetupOptions) -> int:
     """``watchdog setup``: 0 done, 2 a live test failed, 3 bad input, 130 stopped."""
     ui = Console()
-    path: Path = (getattr(args, "config", None) or default_config_path()).expanduser()
+    path: Path = (options.config or default_config_path()).expanduser()
     journal = SignInJournal()
     try:
-        if getattr(args, "reauth", None) is not None:
-            return reauth(ui, args, path)
-        if args.non_interactive:
-            return _scripted(ui, args, path, journal)
-        return _interactive(ui, args, path, journal)
+        if options.reauth is not None:
+            return reauth(ui, options.reauth, path)
+        if options.non_interactive:
+            return _scripted(ui, options, path, journal)
+        return _interactive(ui, options, path, journal)
     except SetupStopped as e:
         ui.say(str(e))
         return e.code
@@ -1233,7 +1119,7 @@ def run_setup(args: argparse.Namespace) -> int:
         journal.undo()  # nothing left to undo once the config was written
 
 
-def _interactive(ui: Console, args: argparse.Namespace, path: Path, journal: SignInJournal) -> int:
+def _interactive(ui: Console, options: SetupOptions, path: Path, journal: SignInJournal) -> int:
     ui.say("Delivery Watchdog setup")
     ui.say(
         "Answer each question and press Enter; Enter alone keeps the value in [brackets]. "
@@ -1244,7 +1130,7 @@ def _interactive(ui: Console, args: argparse.Namespace, path: Path, journal: Sig
         "if this PC cannot reach the servers yet, `watchdog setup --no-test` saves without "
         "the tests."
     )
-    overwrite = bool(args.force)
+    overwrite = options.force
     current: dict[str, dict[str, str]] = {}
     if path.exists():
         current = current_values(ui, path)
@@ -1256,7 +1142,7 @@ def _interactive(ui: Console, args: argparse.Namespace, path: Path, journal: Sig
                 raise SetupStopped("Nothing was changed.", ExitStatus.CONFIG)
             overwrite = True
     try:
-        wizard = Wizard(args, ui, journal, current)
+        wizard = Wizard(options, ui, journal, current)
     except ValueError as e:
         raise BadInput("--ca-file", str(e)) from None
     if wizard.skip_tests:
@@ -1396,16 +1282,16 @@ def _without_path(warning: str, path: Path) -> str:
     return warning[len(prefix) :] if warning.startswith(prefix) else warning
 
 
-def _scripted(ui: Console, args: argparse.Namespace, path: Path, journal: SignInJournal) -> int:
-    overwrite = bool(args.force)
+def _scripted(ui: Console, options: SetupOptions, path: Path, journal: SignInJournal) -> int:
+    overwrite = options.force
     if path.exists() and not overwrite:
         raise BadInput(
             "--force", f"a configuration already exists at {path}; add --force to replace it"
         )
-    sender = account_from_options("sender", args)
-    seed = account_from_options("seed", args)
-    every = _minutes_option(args, "--every-minutes", DEFAULT_EVERY_MINUTES)
-    deadline = _minutes_option(args, "--deadline-minutes", DEFAULT_DEADLINE_MINUTES)
+    sender = account_from_options("sender", options)
+    seed = account_from_options("seed", options)
+    every = _minutes_option(options, "--every-minutes", DEFAULT_EVERY_MINUTES)
+    deadline = _minutes_option(options, "--deadline-minutes", DEFAULT_DEADLINE_MINUTES)
     passwords: dict[Role, str] = {"sender": "", "seed": ""}
     sources: dict[Role, str] = {"sender": "none", "seed": "none"}
     for account in (sender, seed):
@@ -1422,8 +1308,8 @@ def _scripted(ui: Console, args: argparse.Namespace, path: Path, journal: SignIn
         seed,
         every,
         deadline,
-        _text_option(args, "--office"),
-        _text_option(args, "--support-contact"),
+        _text_option(options, "--office"),
+        _text_option(options, "--support-contact"),
         passwords=passwords,
         sources=sources,
         journal=journal,
@@ -1441,7 +1327,7 @@ def _scripted(ui: Console, args: argparse.Namespace, path: Path, journal: SignIn
             ui.say(f"FAIL OAuth2 sign-in of the {label} {account.username}: {why}")
             raise SetupStopped("Nothing was saved.", ExitStatus.FAILED)
         ui.say(f"OK   OAuth2 sign-in of the {label} {account.username}")
-    if args.no_test:
+    if options.no_test:
         ui.say("Live tests skipped (--no-test): the settings are saved without proof.")
     else:
         for account in (sender, seed):
@@ -1456,13 +1342,13 @@ def _scripted(ui: Console, args: argparse.Namespace, path: Path, journal: SignIn
         if not first_canary(ui, plan, text, path):
             raise SetupStopped("Nothing was saved.", ExitStatus.FAILED)
     save(ui, plan, text, path, overwrite=overwrite)
-    with_the_pc = offer_autostart(ui, path, ask=False, wanted=bool(args.autostart))
+    with_the_pc = offer_autostart(ui, path, ask=False, wanted=options.autostart)
     _closing(ui, plan, path, with_the_pc=with_the_pc)
     return ExitStatus.OK
 
 
-def _minutes_option(args: argparse.Namespace, option: str, default: float) -> float:
-    raw: str | None = getattr(args, option.lstrip("-").replace("-", "_"), None)
+def _minutes_option(options: SetupOptions, option: str, default: float) -> float:
+    raw = options.given(option)
     if raw is None:
         return default
     try:
@@ -1471,8 +1357,8 @@ def _minutes_option(args: argparse.Namespace, option: str, default: float) -> fl
         raise BadInput(option, str(e)) from None
 
 
-def _text_option(args: argparse.Namespace, option: str) -> str:
-    raw: str | None = getattr(args, option.lstrip("-").replace("-", "_"), None)
+def _text_option(options: SetupOptions, option: str) -> str:
+    raw = options.given(option)
     try:
         return one_line(raw or "")
     except ValueError as e:
