@@ -114,6 +114,11 @@ class SeedConfig:
     oauth: OAuthSettings | None = None  # set exactly when auth == "oauth2"
 
 
+def auth_for(oauth: OAuthSettings | None) -> str:
+    """The ``auth`` key for an account with (``"oauth2"``) or without OAuth2 settings."""
+    return "password" if oauth is None else "oauth2"
+
+
 #: The schedule when the config says nothing, and what set-up proposes (its prompts, its
 #: options' defaults, the file it writes): the one home of these two numbers.
 DEFAULT_EVERY_MINUTES = 30.0

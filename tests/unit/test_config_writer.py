@@ -10,14 +10,12 @@ from typing import Any
 
 import pytest
 
-from watchdog.config import load_config
+from watchdog.config import SeedConfig, SenderConfig, load_config
 from watchdog.core.errors import ConfigError
 from watchdog.core.inputs import RefusedValue
 from watchdog.core.models import Security
 from watchdog.setup.config_writer import (
     ConfigValues,
-    SeedValues,
-    SenderValues,
     render_config,
     toml_string,
     write_config_file,
@@ -30,14 +28,14 @@ def values_for(security: Security, **changes: Any) -> ConfigValues:
     """A complete set of answers; "none" is only allowed on this PC, so the host is loopback."""
     smtp_port, imap_port = PORTS[security]
     values = ConfigValues(
-        sender=SenderValues(
+        sender=SenderConfig(
             address="frontdesk@example.com",
             smtp_host="127.0.0.1",
             smtp_port=smtp_port,
             security=security,
             username="frontdesk@example.com",
         ),
-        seed=SeedValues(
+        seed=SeedConfig(
             address="canary@example.com",
             imap_host="127.0.0.1",
             imap_port=imap_port,

@@ -8,9 +8,15 @@ import argparse
 from pathlib import Path
 
 from watchdog import cli
-from watchdog.config import DEFAULT_DEADLINE_MINUTES, DEFAULT_EVERY_MINUTES, load_config
+from watchdog.config import (
+    DEFAULT_DEADLINE_MINUTES,
+    DEFAULT_EVERY_MINUTES,
+    SeedConfig,
+    SenderConfig,
+    load_config,
+)
 from watchdog.core.models import Security
-from watchdog.setup.config_writer import ConfigValues, SeedValues, SenderValues, render_config
+from watchdog.setup.config_writer import ConfigValues, render_config
 
 CONFIG = """
 [sender]
@@ -47,8 +53,8 @@ def test_what_setup_writes_when_not_asked_otherwise_loads_with_the_defaults(
     tmp_path: Path,
 ) -> None:
     values = ConfigValues(
-        sender=SenderValues("frontdesk@smiledental.com", "127.0.0.1", 2525, Security.NONE, ""),
-        seed=SeedValues("canary@smiledental.com", "127.0.0.1", 1143, Security.NONE, "canary"),
+        sender=SenderConfig("frontdesk@smiledental.com", "127.0.0.1", 2525, Security.NONE, ""),
+        seed=SeedConfig("canary@smiledental.com", "127.0.0.1", 1143, Security.NONE, "canary"),
     )
     path = tmp_path / "config.toml"
     path.write_text(render_config(values), encoding="utf-8")

@@ -27,12 +27,13 @@ from watchdog.config import (
     MICROSOFT_SCOPES,
     Config,
     OAuthSettings,
+    SeedConfig,
+    SenderConfig,
     load_config,
     parse_config,
 )
 from watchdog.core.errors import ConfigError
 from watchdog.core.inputs import RefusedValue, single_line_problem
-from watchdog.core.models import Security
 from watchdog.storage.atomic_file import PRIVATE, write_text_atomically
 
 #: Where comments start (0-based column), as in docs/configuration.md.
@@ -40,37 +41,15 @@ _COMMENT_COLUMN = 33
 
 
 @dataclass(frozen=True)
-class SenderValues:
-    """The practice's outgoing account, as ``[sender]`` will hold it."""
-
-    address: str
-    smtp_host: str
-    smtp_port: int
-    security: Security
-    username: str  # empty: the server needs no AUTH
-    ca_file: Path | None = None
-    oauth: OAuthSettings | None = None  # set: ``auth = "oauth2"``; None: a password
-
-
-@dataclass(frozen=True)
-class SeedValues:
-    """The mailbox the canaries go to, as ``[seed]`` will hold it."""
-
-    address: str
-    imap_host: str
-    imap_port: int
-    security: Security
-    username: str
-    ca_file: Path | None = None
-    oauth: OAuthSettings | None = None  # set: ``auth = "oauth2"``; None: a password
-
-
-@dataclass(frozen=True)
 class ConfigValues:
-    """Everything ``watchdog setup`` asks for; no password, by design."""
+    """Everything ``watchdog setup`` asks for; no password, by design.
 
-    sender: SenderValues
-    seed: SeedValues
+    The accounts are the config's own records (the keys ``[sender]`` and ``[seed]`` will hold;
+    only those set-up asks for are written), so the writer and the reader share one model.
+    """
+
+    sender: SenderConfig
+    seed: SeedConfig
     every_minutes: float = DEFAULT_EVERY_MINUTES
     deadline_minutes: float = DEFAULT_DEADLINE_MINUTES
     office: str = ""

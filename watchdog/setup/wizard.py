@@ -47,6 +47,9 @@ from watchdog.config import (
     DEFAULT_EVERY_MINUTES,
     OAUTH_PROVIDERS,
     OAuthSettings,
+    SeedConfig,
+    SenderConfig,
+    auth_for,
     default_config_path,
     schedule_warnings,
 )
@@ -67,8 +70,6 @@ from watchdog.pages.guide import doc_reference
 from watchdog.setup.account import SERVICE_NAMES, Account, live_login
 from watchdog.setup.config_writer import (
     ConfigValues,
-    SeedValues,
-    SenderValues,
     render_config,
     validate_config_text,
     write_config_file,
@@ -879,10 +880,26 @@ class _Plan:
     def values(self) -> ConfigValues:
         s, d = self.sender, self.seed
         return ConfigValues(
-            sender=SenderValues(
-                s.address, s.host, s.port, s.security, s.username, s.ca_file, s.oauth
+            sender=SenderConfig(
+                s.address,
+                s.host,
+                s.port,
+                s.security,
+                s.username,
+                s.ca_file,
+                auth=auth_for(s.oauth),
+                oauth=s.oauth,
             ),
-            seed=SeedValues(d.address, d.host, d.port, d.security, d.username, d.ca_file, d.oauth),
+            seed=SeedConfig(
+                d.address,
+                d.host,
+                d.port,
+                d.security,
+                d.username,
+                d.ca_file,
+                auth=auth_for(d.oauth),
+                oauth=d.oauth,
+            ),
             every_minutes=self.every,
             deadline_minutes=self.deadline,
             office=self.office,
