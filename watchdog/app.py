@@ -18,7 +18,8 @@ from watchdog.mail.probe import SmtpProbe
 from watchdog.notify import Channel
 from watchdog.notify.notifier import Notifier
 from watchdog.notify.sender import AlertSender
-from watchdog.signin.credentials import PasswordLookup, account_signin, lookup_password
+from watchdog.signin.accounts import account_signin
+from watchdog.signin.credentials import PasswordLookup, lookup_password
 from watchdog.storage.canary_key import load_or_create_key
 from watchdog.storage.history import History
 from watchdog.storage.paths import data_dir, history_path

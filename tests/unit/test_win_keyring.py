@@ -12,7 +12,8 @@ from keyring.backend import KeyringBackend
 from keyring.errors import KeyringError
 
 from watchdog.core.errors import SecretError
-from watchdog.signin.oauth import TokenStore, is_keyring_failure
+from watchdog.signin.credentials import is_keyring_failure
+from watchdog.signin.oauth import TokenStore
 
 
 def pywintypes_error(module: str) -> type[Exception]:

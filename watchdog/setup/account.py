@@ -18,7 +18,8 @@ from watchdog.core.errors import SecretError
 from watchdog.core.models import Diagnosis, Security
 from watchdog.core.providers import Provider
 from watchdog.setup.doctor import DEFAULT_TIMEOUT_S, Problem, check_imap_login, check_smtp_login
-from watchdog.signin.credentials import PasswordSignIn, Role, account_signin
+from watchdog.signin.accounts import account_signin
+from watchdog.signin.credentials import PasswordSignIn, Role
 
 #: How the sign-in services are called on screen.
 SERVICE_NAMES = {"microsoft": "Microsoft", "google": "Google"}

@@ -56,11 +56,11 @@ from watchdog.core.inputs import is_ip_address
 from watchdog.core.models import Diagnosis, Security
 from watchdog.core.providers import Provider, detect_provider, sender_provider
 from watchdog.core.terminal import safe_text
+from watchdog.signin.accounts import account_signin
 from watchdog.signin.credentials import (
     KEYRING_SERVICE,
     Role,
     SignIn,
-    account_signin,
     env_var,
     is_safe_keyring,
     keyring_backend_problem,

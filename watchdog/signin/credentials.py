@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from pathlib import Path
 from typing import TYPE_CHECKING, Literal, Protocol
 
 from watchdog.core.errors import SecretError
@@ -21,7 +20,6 @@ if TYPE_CHECKING:
 
     from imapclient import IMAPClient
 
-    from watchdog.config import OAuthSettings
 
 #: The keyring service every secret of this product is stored under (passwords, OAuth2 tokens).
 KEYRING_SERVICE = "delivery-watchdog"
@@ -109,8 +107,6 @@ def lookup_password(role: Role, username: str) -> str:
         password = keyring.get_password(KEYRING_SERVICE, entry)
     except Exception as e:
         # keyring's Windows backend raises pywintypes.error (e.g. 1312), not a KeyringError.
-        from watchdog.signin.oauth import is_keyring_failure, keyring_failure_detail
-
         if not is_keyring_failure(e):
             raise
         raise SecretError(
@@ -263,24 +259,29 @@ class OAuthSignIn:
             client.oauth2_login(self.username, self._token(True))
 
 
-def account_signin(
-    role: Role,
-    username: str,
-    auth: str,
-    oauth: OAuthSettings | None,
-    *,
-    ca_file: Path | None = None,
-    passwords: PasswordLookup = lookup_password,
-) -> SignIn:
-    """The sign-in an account's config asks for: password, or OAuth2 (``auth = "oauth2"``).
+def is_keyring_failure(error: BaseException) -> bool:
+    """Whether ``error`` means "the OS keyring failed": a ``KeyringError``, or a Windows error.
 
-    ``ca_file`` is the account's private CA, trusted for its sign-in service too.
+    keyring's Windows backend lets the Win32 error of ``CredRead``/``CredWrite`` through as
+    ``pywintypes.error`` (pywin32-ctypes' ``win32ctypes.pywin32.pywintypes.error``, or pywin32's
+    own), not as a ``KeyringError``: e.g. 1312, "A specified logon session does not exist",
+    under a scheduled task set to run whether the user is logged on or not. Recognised by class
+    name and module, so pywin32 is never imported (it does not exist elsewhere).
     """
-    if auth == "oauth2" and oauth is not None:
-        from watchdog.signin.oauth import (
-            OAuthTokens,  # late: msal and google-auth are slow to import
-        )
+    import keyring.errors
 
-        tokens = OAuthTokens(role, username, oauth, ca_file=ca_file)
-        return OAuthSignIn(username, tokens.access_token)
-    return password_signin(role, username, passwords)
+    if isinstance(error, keyring.errors.KeyringError):
+        return True
+    return any(
+        cls.__name__ == "error" and cls.__module__.rpartition(".")[2] == "pywintypes"
+        for cls in type(error).__mro__
+    )
+
+
+def keyring_failure_detail(error: BaseException) -> str:
+    """`` (Windows error 1312: ...)`` for a Windows error, else the error's class name."""
+    code = getattr(error, "winerror", None)
+    if isinstance(code, int):
+        text = getattr(error, "strerror", None) or ""
+        return f"Windows error {code}{': ' + str(text).strip() if text else ''}"
+    return type(error).__name__

@@ -30,7 +30,12 @@ from typing import TYPE_CHECKING, Any
 
 from watchdog.config import GOOGLE_AUTHORITY, OAuthSettings
 from watchdog.core.errors import SecretError, SigninExpiredError
-from watchdog.signin.credentials import KEYRING_SERVICE, Role
+from watchdog.signin.credentials import (
+    KEYRING_SERVICE,
+    Role,
+    is_keyring_failure,
+    keyring_failure_detail,
+)
 
 if TYPE_CHECKING:
     import requests
@@ -58,34 +63,6 @@ class SigninUnavailableError(OSError):
 
 
 # -- the keyring, in chunks ---------------------------------------------------------------------
-
-
-def is_keyring_failure(error: BaseException) -> bool:
-    """Whether ``error`` means "the OS keyring failed": a ``KeyringError``, or a Windows error.
-
-    keyring's Windows backend lets the Win32 error of ``CredRead``/``CredWrite`` through as
-    ``pywintypes.error`` (pywin32-ctypes' ``win32ctypes.pywin32.pywintypes.error``, or pywin32's
-    own), not as a ``KeyringError``: e.g. 1312, "A specified logon session does not exist",
-    under a scheduled task set to run whether the user is logged on or not. Recognised by class
-    name and module, so pywin32 is never imported (it does not exist elsewhere).
-    """
-    import keyring.errors
-
-    if isinstance(error, keyring.errors.KeyringError):
-        return True
-    return any(
-        cls.__name__ == "error" and cls.__module__.rpartition(".")[2] == "pywintypes"
-        for cls in type(error).__mro__
-    )
-
-
-def keyring_failure_detail(error: BaseException) -> str:
-    """`` (Windows error 1312: ...)`` for a Windows error, else the error's class name."""
-    code = getattr(error, "winerror", None)
-    if isinstance(code, int):
-        text = getattr(error, "strerror", None) or ""
-        return f"Windows error {code}{': ' + str(text).strip() if text else ''}"
-    return type(error).__name__
 
 
 def _utf16_chunks(record: str, max_bytes: int) -> list[str]:
