@@ -3,6 +3,14 @@
 Every error names the file, the key, the bad value and what is allowed, because the person
 reading it is a support technician at an office PC, not the author of this code. Passwords
 never live here: a password key is refused with a message that says where passwords go.
+
+One schema layer: every value is checked by a field of :mod:`watchdog.core.tables`, the same
+fields and the same unknown-key rule as the shipped data files, told in the config's words
+(:class:`_ConfigVoice`). The simple tables (``[policy]``, ``[schedule]``, ``[batches]``,
+``[alerts]``, ``[alerts.heartbeat]``, ``[[alerts.webhook]]``) are specs read with
+:func:`~watchdog.core.tables.read_table`; rules that span keys (auth and ``oauth_*``, the
+schedule's bounds against the provider's daily limit, the exemptions for a server on this PC)
+are code after the per-key reading.
 """
 
 from __future__ import annotations
@@ -13,10 +21,12 @@ import os
 import re
 import socket
 import tomllib
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from watchdog.core import tables
 from watchdog.core.batches import BatchRules
 from watchdog.core.errors import ConfigError
 from watchdog.core.inputs import (
@@ -354,11 +364,7 @@ def parse_config(raw: dict[str, Any], path: Path) -> Config:
     )
 
     schedule = reader.schedule(schedule_raw, sender)
-    reader.refuse_unknown(policy_raw, {"down_after_lost", "down_after_refusals"}, "policy")
-    policy = Policy(
-        down_after_lost=reader.count(policy_raw, "policy", "down_after_lost", default=1),
-        down_after_refusals=reader.count(policy_raw, "policy", "down_after_refusals", default=1),
-    )
+    policy = Policy(**tables.read_table(policy_raw, _POLICY, "policy", reader.voice))
     alerts = _parse_alerts(reader, reader.table(raw, "alerts", required=False))
     office = raw.get("office", "")
     if not isinstance(office, str):
@@ -384,60 +390,43 @@ def parse_config(raw: dict[str, Any], path: Path) -> Config:
 
 
 def _parse_alerts(reader: _Reader, raw: dict[str, Any]) -> AlertsConfig:
-    reader.refuse_unknown(
-        raw,
-        {
-            "desktop",
-            "on_degraded",
-            "remind_every_hours",
-            "office_hours",
-            "office_days",
-            "support_contact",
-            "webhook",
-            "heartbeat",
-        },
-        "alerts",
-    )
-    open_min, close_min = reader.office_hours(raw)
+    """``[alerts]`` read with :data:`_ALERTS`; its webhooks and heartbeat with their specs."""
+    alerts = tables.read_table(raw, _ALERTS, "alerts", reader.voice)
+    open_min, close_min = alerts["office_hours"]
     policy = AlertPolicy(
-        on_degraded=reader.boolean(raw, "alerts", "on_degraded", default=True),
-        remind_every_s=reader.minutes(
-            raw, "alerts", "remind_every_hours", default=2.0, unit="hours"
-        )
-        * 3600,
-        office_days=reader.office_days(raw),
+        on_degraded=alerts["on_degraded"],
+        remind_every_s=alerts["remind_every_hours"] * 3600,
+        office_days=alerts["office_days"],
         office_open_min=open_min,
         office_close_min=close_min,
     )
-    hooks_raw = raw.get("webhook", [])
+    hooks_raw = alerts["webhook"]
     if not isinstance(hooks_raw, list) or not all(isinstance(h, dict) for h in hooks_raw):
         raise reader.fail("alerts", "webhook", "must be written as [[alerts.webhook]] entries")
     webhooks = []
     for i, hook in enumerate(hooks_raw):
-        where = f"alerts.webhook #{i + 1}"
-        reader.refuse_unknown(hook, {"kind", "url", "name", "timeout_seconds", "retries"}, where)
-        kind = reader.text(hook, where, "kind", default="json")
-        if kind not in WEBHOOK_KINDS:
-            raise reader.fail(
-                where, "kind", f"= {kind!r} is not allowed; use one of {WEBHOOK_KINDS}"
-            )
-        timeout = reader.minutes(hook, where, "timeout_seconds", default=10.0, unit="seconds")
+        checked = tables.read_table(hook, _WEBHOOK, f"alerts.webhook #{i + 1}", reader.voice)
         webhooks.append(
             WebhookConfig(
-                kind=kind,
-                url=reader.url(hook, where, "url"),
-                name=reader.text(hook, where, "name", default=""),
-                timeout_s=timeout,
-                retries=reader.count(hook, where, "retries", default=3),
+                kind=checked["kind"],
+                url=checked["url"],
+                name=checked["name"],
+                timeout_s=checked["timeout_seconds"],
+                retries=checked["retries"],
             )
         )
-    heartbeat_raw = reader.table(raw, "heartbeat", required=False)
-    reader.refuse_unknown(heartbeat_raw, {"url"}, "alerts.heartbeat")
-    heartbeat = reader.url(heartbeat_raw, "alerts.heartbeat", "url") if heartbeat_raw else None
+    heartbeat_raw = alerts["heartbeat"]
+    if heartbeat_raw is not None and not isinstance(heartbeat_raw, dict):
+        raise reader.voice.not_a_table("heartbeat")
+    heartbeat = (
+        tables.read_table(heartbeat_raw, _HEARTBEAT, "alerts.heartbeat", reader.voice)["url"]
+        if heartbeat_raw
+        else None
+    )
     return AlertsConfig(
         policy=policy,
-        desktop=reader.boolean(raw, "alerts", "desktop", default=True),
-        support_contact=reader.text(raw, "alerts", "support_contact", default=""),
+        desktop=alerts["desktop"],
+        support_contact=alerts["support_contact"],
         webhooks=tuple(webhooks),
         heartbeat_url=heartbeat,
     )
@@ -450,16 +439,54 @@ def _single_line(value: str, path: Path, key: str) -> str:
     return value.strip()
 
 
-class _Reader:
-    """Typed access to TOML tables with errors that name the file and the key."""
+class _ConfigVoice(tables.Voice):
+    """The config's words for the shared rules of :mod:`watchdog.core.tables`.
+
+    ``config.toml: [seed] delete_found = 'yes' must be true or false``: the file, the key as the
+    person finds it in the file (``[section] key``), the value and what is allowed, raised as
+    :class:`ConfigError`. ``where`` is the section (``alerts.webhook #2``; empty: the top level).
+    """
 
     def __init__(self, path: Path) -> None:
         self.path = path
 
-    def fail(self, section: str, key: str, message: str) -> ConfigError:
-        return ConfigError(
-            message, path=str(self.path), key=f"[{section}] {key}" if section else key
+    def error(self, where: str, key: str | None, words: str) -> ConfigError:
+        shown = f"[{where}] {key}" if where and key else (key or None)
+        return ConfigError(words, path=str(self.path), key=shown)
+
+    def not_a_table(self, where: str) -> ConfigError:
+        return ConfigError(f"{where} must be a section [{where}]", path=str(self.path))
+
+    def unknown(self, where: str, unknown: Sequence[str], allowed: Sequence[str]) -> ConfigError:
+        return self.error(
+            where, unknown[0], f"is not a known setting. Allowed here: {', '.join(sorted(allowed))}"
         )
+
+    def missing(self, where: str, key: str, field: tables.Field) -> ConfigError:
+        return self.error(where, key, "is missing; it is required")
+
+
+class _Reader:
+    """Typed access to TOML tables with errors that name the file and the key.
+
+    Each accessor checks its value with a field of :mod:`watchdog.core.tables` (the one schema
+    layer); what is left here is where a value comes from and rules across keys.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.voice = _ConfigVoice(path)
+
+    def fail(self, section: str, key: str, message: str) -> ConfigError:
+        return self.voice.error(section, key, message)
+
+    def value(self, table: dict[str, Any], section: str, key: str, field: tables.Field) -> Any:
+        """``table[key]`` (or the field's default) checked by ``field``; missing if required."""
+        if key not in table:
+            if field.required:
+                raise self.voice.missing(section, key, field)
+            return field.default
+        return tables.check_value(table[key], field, section, key, self.voice)
 
     def relative(self, p: Path) -> Path:
         """Relative paths are read from the config file's folder, so a config can travel."""
@@ -481,13 +508,10 @@ class _Reader:
                 )
 
     def refuse_unknown(self, table: dict[str, Any], allowed: set[str], section: str) -> None:
-        for key in table:
-            if key not in allowed:
-                raise self.fail(
-                    section,
-                    key,
-                    f"is not a known setting. Allowed here: {', '.join(sorted(allowed))}",
-                )
+        """The data files' unknown-key rule (:func:`tables.unknown_keys`), in the config's words."""
+        unknown = tables.unknown_keys(table, allowed)
+        if unknown:
+            raise self.voice.unknown(section, unknown, sorted(allowed))
 
     def table(self, raw: dict[str, Any], name: str, *, required: bool) -> dict[str, Any]:
         value = raw.get(name)
@@ -498,7 +522,7 @@ class _Reader:
                 )
             return {}
         if not isinstance(value, dict):
-            raise ConfigError(f"{name} must be a section [{name}]", path=str(self.path))
+            raise self.voice.not_a_table(name)
         return value
 
     def text(
@@ -511,56 +535,35 @@ class _Reader:
         required: bool = False,
     ) -> str:
         value = table.get(key, default)
-        if value is None or (required and value == ""):
+        if value is None:
             raise self.fail(section, key, "is missing; it is required")
-        if not isinstance(value, str):
-            raise self.fail(section, key, f"= {value!r} must be text in quotes")
-        problem = single_line_problem(value)
-        if problem is not None:
-            # A line break here could inject mail headers or protocol commands.
-            raise self.fail(section, key, f"= {value!r} {problem}")
-        return value.strip()
+        field = _REQUIRED_LINE if required else _LINE
+        checked: str = tables.check_value(value, field, section, key, self.voice)
+        return checked
 
     def address(self, table: dict[str, Any], section: str) -> str:
-        value = self.text(table, section, "address", required=True)
-        problem = address_problem(value)
-        if problem is not None:
-            raise self.fail(section, "address", f"= {value!r} {problem}")
-        return value
+        checked: str = self.value(table, section, "address", _ADDRESS)
+        return checked
 
     def host(self, table: dict[str, Any], section: str, key: str) -> str:
-        value = self.text(table, section, key, required=True)
-        problem = host_problem(value)
-        if problem is not None:
-            raise self.fail(section, key, f"= {value!r} {problem}")
-        return value
+        checked: str = self.value(table, section, key, _HOST)
+        return checked
 
     def port(
         self, table: dict[str, Any], section: str, key: str, default: int | None = None
     ) -> int:
-        value = table.get(key, default)
-        if value is None:
+        if key not in table and default is None:
             raise self.fail(section, key, "is missing; give the server's port, e.g. 465 or 993")
-        if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 65535:
-            raise self.fail(section, key, f"= {value!r} must be a whole number from 1 to 65535")
-        return value
+        checked: int = self.value(table, section, key, _PORT.optional(default))
+        return checked
 
     def security(self, table: dict[str, Any], section: str, key: str = "security") -> Security:
-        value = table.get(key, "ssl")
-        allowed = ", ".join(f'"{s.value}"' for s in Security)
-        if not isinstance(value, str) or value.lower() not in {s.value for s in Security}:
-            raise self.fail(section, key, f"= {value!r} is not allowed; use one of {allowed}")
-        return Security(value.lower())
+        checked: Security = self.value(table, section, key, _SECURITY)
+        return checked
 
     def auth(self, table: dict[str, Any], section: str) -> str:
-        value = table.get("auth", "password")
-        if value not in ("password", "oauth2"):
-            raise self.fail(
-                section,
-                "auth",
-                f'= {value!r} is not allowed; use "password" or "oauth2" (see docs/oauth.md)',
-            )
-        return str(value)
+        checked: str = self.value(table, section, "auth", _AUTH)
+        return checked
 
     def oauth(
         self, table: dict[str, Any], section: str, auth: str, derived: str
@@ -644,20 +647,17 @@ class _Reader:
         from watchdog.core.providers import all_providers
 
         value = self.text(table, section, "provider", default="").strip().lower()
-        names = [p.name for p in all_providers()]
-        if value and value not in names:
-            raise self.fail(section, "provider", f"= {value!r} must be one of {', '.join(names)}")
+        if value:
+            known = tables.choice([p.name for p in all_providers()])
+            tables.check_value(value, known, section, "provider", self.voice)
         return value
 
     def ca_file(self, table: dict[str, Any], section: str) -> Path | None:
         value = table.get("ca_file")
         if value is None or value == "":
             return None
-        if not isinstance(value, str):
-            raise self.fail(section, "ca_file", f"= {value!r} must be a file path in quotes")
-        problem = single_line_problem(value)
-        if problem is not None:
-            raise self.fail(section, "ca_file", f"= {value!r} {problem}")
+        # The path is used as written (not stripped): only its form is checked here.
+        tables.check_value(value, _FILE_PATH, section, "ca_file", self.voice)
         p = self.relative(Path(value).expanduser())
         if not p.is_file():
             raise self.fail(
@@ -666,66 +666,23 @@ class _Reader:
         return p
 
     def boolean(self, table: dict[str, Any], section: str, key: str, *, default: bool) -> bool:
-        value = table.get(key, default)
-        if not isinstance(value, bool):
-            raise self.fail(section, key, f"= {value!r} must be true or false")
-        return value
+        checked: bool = self.value(table, section, key, _BOOLEAN.optional(default))
+        return checked
 
     def names(self, table: dict[str, Any], section: str, key: str) -> tuple[str, ...]:
-        value = table.get(key, [])
-        if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
-            raise self.fail(section, key, f"= {value!r} must be a list of folder names")
-        for name in value:
-            problem = single_line_problem(name)
-            if problem is not None:
-                # A folder name goes into IMAP commands: a line break would start a new one.
-                raise self.fail(section, key, f"= {value!r}: each folder name {problem}")
-        return tuple(value)
-
-    def minutes(
-        self,
-        table: dict[str, Any],
-        section: str,
-        key: str,
-        *,
-        default: float,
-        unit: str = "minutes",
-    ) -> float:
-        value = table.get(key, default)
-        if (
-            isinstance(value, bool)
-            or not isinstance(value, int | float)
-            or not math.isfinite(value)
-            or not value > 0
-        ):
-            # Why isfinite: TOML allows inf and nan; inf minutes crashed the loop's timer.
-            raise self.fail(
-                section,
-                key,
-                f"= {value!r} must be a number of {unit} above 0 (fractions allowed, e.g. 0.5)",
-            )
-        return float(value)
+        checked: tuple[str, ...] = self.value(table, section, key, _FOLDER_NAMES)
+        return checked
 
     def schedule(self, table: dict[str, Any], sender: SenderConfig) -> ScheduleConfig:
         """``[schedule]`` within the bounds that keep the practice's account safe (see
-        :func:`every_minutes_problem`); the sender decides which bounds apply."""
-        self.refuse_unknown(
-            table,
-            {
-                "every_minutes",
-                "deadline_minutes",
-                "learn_deadline",
-                "reminder_times",
-                "quiet_every_minutes",
-            },
-            "schedule",
-        )
-        reminder_times = self.reminder_times(table)
-        every = self.minutes(table, "schedule", "every_minutes", default=DEFAULT_EVERY_MINUTES)
-        deadline = self.minutes(
-            table, "schedule", "deadline_minutes", default=DEFAULT_DEADLINE_MINUTES
-        )
-        learn = self.boolean(table, "schedule", "learn_deadline", default=True)
+        :func:`every_minutes_problem`); the sender decides which bounds apply.
+
+        Each key is read by :data:`_SCHEDULE`; the bounds that depend on the sender and on
+        ``every_minutes`` are the cross-key rules after it.
+        """
+        checked = tables.read_table(table, _SCHEDULE, "schedule", self.voice)
+        every: float = checked["every_minutes"]
+        deadline: float = checked["deadline_minutes"]
         on_this_pc = no_provider_behind(sender.smtp_host)
         problem = every_minutes_problem(every, on_this_pc=on_this_pc)
         if problem is None and not on_this_pc:
@@ -740,21 +697,23 @@ class _Reader:
         return ScheduleConfig(
             every_minutes=every,
             deadline_minutes=deadline,
-            learn_deadline=learn,
-            reminder_times=reminder_times,
-            quiet_every_minutes=self.quiet_every(table, every, on_this_pc=on_this_pc),
+            learn_deadline=checked["learn_deadline"],
+            reminder_times=checked["reminder_times"],
+            quiet_every_minutes=self.quiet_every(
+                checked["quiet_every_minutes"], every, on_this_pc=on_this_pc
+            ),
         )
 
-    def quiet_every(self, table: dict[str, Any], every: float, *, on_this_pc: bool) -> float | None:
-        """``[schedule] quiet_every_minutes``: the interval when no reminders are due.
+    def quiet_every(self, value: float | None, every: float, *, on_this_pc: bool) -> float | None:
+        """``[schedule] quiet_every_minutes`` (None: not written): the interval when no
+        reminders are due, within its bounds against ``every_minutes``.
 
         Default 120 (docs/configuration.md gives the reasons); with no provider behind the
         outgoing server (this PC, test names) no default thinning: nobody's budget is spent
         there, and a demo or a test should see the schedule it set.
         """
-        if "quiet_every_minutes" not in table:
+        if value is None:
             return None if on_this_pc or every >= QUIET_EVERY_MINUTES else QUIET_EVERY_MINUTES
-        value = self.minutes(table, "schedule", "quiet_every_minutes", default=every)
         if not every <= value <= max(MAX_QUIET_EVERY_MINUTES, every):
             raise self.fail(
                 "schedule",
@@ -767,109 +726,25 @@ class _Reader:
             )
         return value
 
-    def reminder_times(self, table: dict[str, Any]) -> tuple[str, ...]:
-        """``[schedule] reminder_times``: a list of "HH:MM" times of day, at most 24."""
-        value = table.get("reminder_times", [])
-        allowed = 'a list of times of day like ["08:00", "17:30"] (at most 24)'
-        if not isinstance(value, list) or len(value) > 24:
-            raise self.fail("schedule", "reminder_times", f"= {value!r} must be {allowed}")
-        times = []
-        for item in value:
-            try:
-                minutes = _minutes_of(item) if isinstance(item, str) else -1
-            except ValueError:
-                minutes = -1
-            if not 0 <= minutes < 24 * 60:
-                raise self.fail(
-                    "schedule", "reminder_times", f"has {item!r}, which is not HH:MM: {allowed}"
-                )
-            times.append(f"{minutes // 60:02d}:{minutes % 60:02d}")
-        return tuple(sorted(set(times)))
-
     def batches(self, table: dict[str, Any]) -> BatchRules:
         """``[batches]``: what counts as a reminder batch (docs/batches.md gives the reasons)."""
-        self.refuse_unknown(
-            table,
-            {"min_messages", "max_gap_seconds", "quiet_after_seconds", "canary_every_minutes"},
-            "batches",
-        )
-        defaults = BatchRules()
-        every = defaults.running_canary_every_s or 0.0
-        running = table.get("canary_every_minutes", every / 60.0)
-        if isinstance(running, bool) or not isinstance(running, int | float) or running < 0:
-            raise self.fail(
-                "batches",
-                "canary_every_minutes",
-                f"= {running!r} must be a number of minutes, or 0 for a canary only after a batch",
-            )
+        checked = tables.read_table(table, _BATCHES, "batches", self.voice)
+        running = checked["canary_every_minutes"]
         try:
             return BatchRules(
-                min_messages=self.count(
-                    table, "batches", "min_messages", default=defaults.min_messages
-                ),
-                max_gap_s=self.minutes(
-                    table, "batches", "max_gap_seconds", default=defaults.max_gap_s, unit="seconds"
-                ),
-                quiet_after_s=self.minutes(
-                    table,
-                    "batches",
-                    "quiet_after_seconds",
-                    default=defaults.quiet_after_s,
-                    unit="seconds",
-                ),
+                min_messages=checked["min_messages"],
+                max_gap_s=checked["max_gap_seconds"],
+                quiet_after_s=checked["quiet_after_seconds"],
                 running_canary_every_s=float(running) * 60.0 if running else None,
             )
         except ValueError as e:
             keys = "min_messages, max_gap_seconds, quiet_after_seconds"
             raise self.fail("batches", keys, f"do not hold together: {e}") from None
 
-    def count(self, table: dict[str, Any], section: str, key: str, *, default: int) -> int:
-        value = table.get(key, default)
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise self.fail(section, key, f"= {value!r} must be a whole number, 1 or more")
-        return value
-
     def url(self, table: dict[str, Any], section: str, key: str) -> str:
-        """An https URL (http only to this PC or the office network): alerts carry office data."""
-        from urllib.parse import urlsplit
-
-        value = self.text(table, section, key, required=True)
-        parts = urlsplit(value)
-        host = parts.hostname or ""
-        if parts.scheme not in ("https", "http") or not host:
-            raise self.fail(section, key, "must be a web address starting with https://")
-        if parts.scheme == "http" and not is_local_host(host):
-            raise self.fail(
-                section, key, "must start with https:// (http:// only for this PC or the office)"
-            )
-        return value
-
-    def office_hours(self, table: dict[str, Any]) -> tuple[int, int]:
-        value = self.text(table, "alerts", "office_hours", default="07:00-19:00")
-        try:
-            start, end = (part.strip() for part in value.split("-"))
-            open_min, close_min = (_minutes_of(start), _minutes_of(end))
-        except ValueError:
-            raise self.fail(
-                "alerts", "office_hours", f'= {value!r} must look like "07:00-19:00"'
-            ) from None
-        if not open_min < close_min:
-            raise self.fail(
-                "alerts", "office_hours", f"= {value!r}: the office must open before it closes"
-            )
-        return open_min, close_min
-
-    def office_days(self, table: dict[str, Any]) -> frozenset[int]:
-        value = table.get("office_days", ["mon", "tue", "wed", "thu", "fri"])
-        if (
-            not isinstance(value, list)
-            or not value
-            or not all(isinstance(d, str) and d.lower()[:3] in _DAYS for d in value)
-        ):
-            raise self.fail(
-                "alerts", "office_days", f'= {value!r} must be a list of days like ["mon", "tue"]'
-            )
-        return frozenset(_DAYS.index(d.lower()[:3]) for d in value)
+        """An https URL (http only to this PC or the office network): see :data:`_URL`."""
+        checked: str = self.value(table, section, key, _URL)
+        return checked
 
     def plain_only_on_local(
         self, host: str, security: Security, section: str, key: str = "security"
@@ -891,6 +766,188 @@ def _minutes_of(hhmm: str) -> int:
         raise ValueError(hhmm)
     return h * 60 + m
 
+
+# -- the fields of the config's keys (watchdog.core.tables: one schema layer) ---------------------
+#
+# Each refusal's words follow ``[section] key = value`` in the message; a field whose words show
+# the value themselves (stripped, as the rule judged it) says so with ``shows_value=False``.
+
+_LINE = tables.line()
+_REQUIRED_LINE = tables.line(required=True)
+_FILE_PATH = tables.line(must="must be a file path in quotes")
+_BOOLEAN = tables.boolean()
+_COUNT = tables.integer(1)
+_PORT = tables.integer(1, 65535)
+_ADDRESS = tables.line_by(address_problem, "must be an e-mail address like name@example.com")
+_HOST = tables.line_by(host_problem, "must be a server name like smtp.example.com")
+#: Passed through as written; read by code of its own (``[[alerts.webhook]]``, a sub-table).
+_AS_WRITTEN = tables.Field(lambda value: value, "")
+
+
+def _security(value: Any) -> Security:
+    if not isinstance(value, str) or value.lower() not in {s.value for s in Security}:
+        allowed = ", ".join(f'"{s.value}"' for s in Security)
+        raise tables.Refused(f"is not allowed; use one of {allowed}")
+    return Security(value.lower())
+
+
+_SECURITY = tables.Field(_security, "must be ssl, starttls or none").optional(Security.SSL)
+
+
+def _auth(value: Any) -> str:
+    if value not in ("password", "oauth2"):
+        raise tables.Refused('is not allowed; use "password" or "oauth2" (see docs/oauth.md)')
+    return str(value)
+
+
+_AUTH = tables.Field(_auth, 'must be "password" or "oauth2"').optional("password")
+
+
+def _folder_names(value: Any) -> tuple[str, ...]:
+    if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+        raise tables.Refused("must be a list of folder names")
+    for name in value:
+        problem = single_line_problem(name)
+        if problem is not None:
+            # A folder name goes into IMAP commands: a line break would start a new one.
+            raise tables.Refused(f"= {value!r}: each folder name {problem}", shows_value=False)
+    return tuple(value)
+
+
+_FOLDER_NAMES = tables.Field(_folder_names, "must be a list of folder names").optional(())
+
+
+def _url(value: Any) -> str:
+    """An https URL (http only to this PC or the office network): alerts carry office data."""
+    from urllib.parse import urlsplit
+
+    text: str = _REQUIRED_LINE.convert(value)
+    parts = urlsplit(text)
+    host = parts.hostname or ""
+    if parts.scheme not in ("https", "http") or not host:
+        raise tables.Refused("must be a web address starting with https://", shows_value=False)
+    if parts.scheme == "http" and not is_local_host(host):
+        raise tables.Refused(
+            "must start with https:// (http:// only for this PC or the office)", shows_value=False
+        )
+    return text
+
+
+_URL = tables.Field(_url, "must be a web address starting with https://")
+
+
+def _office_hours(value: Any) -> tuple[int, int]:
+    text: str = _LINE.convert(value)
+    try:
+        start, end = (part.strip() for part in text.split("-"))
+        open_min, close_min = (_minutes_of(start), _minutes_of(end))
+    except ValueError:
+        raise tables.Refused(
+            f'= {text!r} must look like "07:00-19:00"', shows_value=False
+        ) from None
+    if not open_min < close_min:
+        raise tables.Refused(
+            f"= {text!r}: the office must open before it closes", shows_value=False
+        )
+    return open_min, close_min
+
+
+def _office_days(value: Any) -> frozenset[int]:
+    if (
+        not isinstance(value, list)
+        or not value
+        or not all(isinstance(d, str) and d.lower()[:3] in _DAYS for d in value)
+    ):
+        raise tables.Refused('must be a list of days like ["mon", "tue"]')
+    return frozenset(_DAYS.index(d.lower()[:3]) for d in value)
+
+
+_REMINDER_TIMES_WORDS = 'a list of times of day like ["08:00", "17:30"] (at most 24)'
+
+
+def _reminder_times(value: Any) -> tuple[str, ...]:
+    """A list of "HH:MM" times of day, at most 24, sorted and without repeats."""
+    if not isinstance(value, list) or len(value) > 24:
+        raise tables.Refused(f"must be {_REMINDER_TIMES_WORDS}")
+    times = []
+    for item in value:
+        try:
+            minutes = _minutes_of(item) if isinstance(item, str) else -1
+        except ValueError:
+            minutes = -1
+        if not 0 <= minutes < 24 * 60:
+            raise tables.Refused(
+                f"has {item!r}, which is not HH:MM: {_REMINDER_TIMES_WORDS}", shows_value=False
+            )
+        times.append(f"{minutes // 60:02d}:{minutes % 60:02d}")
+    return tuple(sorted(set(times)))
+
+
+_CANARY_EVERY_WORDS = "must be a number of minutes, or 0 for a canary only after a batch"
+
+
+def _canary_every(value: Any) -> float | int:
+    if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+        raise tables.Refused(_CANARY_EVERY_WORDS)
+    return value
+
+
+def _webhook_kind(value: Any) -> str:
+    kind: str = _LINE.convert(value)
+    if kind not in WEBHOOK_KINDS:
+        raise tables.Refused(
+            f"= {kind!r} is not allowed; use one of {WEBHOOK_KINDS}", shows_value=False
+        )
+    return kind
+
+
+_POLICY: tables.Spec = {
+    "down_after_lost": _COUNT.optional(1),
+    "down_after_refusals": _COUNT.optional(1),
+}
+#: ``[schedule]``, per key; its bounds against the sender are :meth:`_Reader.schedule`'s.
+_SCHEDULE: tables.Spec = {
+    "reminder_times": tables.Field(_reminder_times, f"must be {_REMINDER_TIMES_WORDS}").optional(
+        ()
+    ),
+    "every_minutes": tables.positive_number().optional(DEFAULT_EVERY_MINUTES),
+    "deadline_minutes": tables.positive_number().optional(DEFAULT_DEADLINE_MINUTES),
+    "learn_deadline": _BOOLEAN.optional(True),
+    "quiet_every_minutes": tables.positive_number().optional(None),
+}
+_BATCH_DEFAULTS = BatchRules()
+_BATCHES: tables.Spec = {
+    "canary_every_minutes": tables.Field(_canary_every, _CANARY_EVERY_WORDS).optional(
+        (_BATCH_DEFAULTS.running_canary_every_s or 0.0) / 60.0
+    ),
+    "min_messages": _COUNT.optional(_BATCH_DEFAULTS.min_messages),
+    "max_gap_seconds": tables.positive_number("seconds").optional(_BATCH_DEFAULTS.max_gap_s),
+    "quiet_after_seconds": tables.positive_number("seconds").optional(
+        _BATCH_DEFAULTS.quiet_after_s
+    ),
+}
+_ALERTS: tables.Spec = {
+    "office_hours": tables.Field(_office_hours, 'must look like "07:00-19:00"').optional(
+        (7 * 60, 19 * 60)
+    ),
+    "on_degraded": _BOOLEAN.optional(True),
+    "remind_every_hours": tables.positive_number("hours").optional(2.0),
+    "office_days": tables.Field(_office_days, "must be a list of days").optional(
+        frozenset(range(5))
+    ),
+    "webhook": _AS_WRITTEN.optional([]),
+    "heartbeat": _AS_WRITTEN.optional(None),
+    "desktop": _BOOLEAN.optional(True),
+    "support_contact": _LINE.optional(""),
+}
+_WEBHOOK: tables.Spec = {
+    "kind": tables.Field(_webhook_kind, f"must be one of {WEBHOOK_KINDS}").optional("json"),
+    "timeout_seconds": tables.positive_number("seconds").optional(10.0),
+    "url": _URL,
+    "name": _LINE.optional(""),
+    "retries": _COUNT.optional(3),
+}
+_HEARTBEAT: tables.Spec = {"url": _URL}
 
 # -- which servers are local ----------------------------------------------------------------------
 

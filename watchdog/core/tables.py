@@ -17,35 +17,50 @@ always with one exception type, :class:`DataFileError`, and in the config's word
 Checks that span several keys or tables (ids used twice, a rule that would match everything)
 stay with their reader, which raises the same exception. Pure and small: standard library only,
 so ``watchdog check`` pays nothing for it (no schema library is imported).
+
+The config file (``watchdog.config``) is read with the same fields and the same rules: its
+tables are specs too, read by :func:`read_table`, and its single values go through
+:func:`check_value`. Only the wording differs, because the config's words are the ones a
+support technician already knows (``config.toml: [seed] colour is not a known setting``): a
+:class:`Voice` says how a refusal is told and raises which exception; :data:`DATA_FILE` is the
+data files' voice, the config brings its own.
 """
 
 from __future__ import annotations
 
 import enum
+import math
 import re
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from watchdog.core.inputs import host_problem
+from watchdog.core.inputs import host_problem, single_line_problem
 
 __all__ = [
+    "DATA_FILE",
     "DataFileError",
     "Field",
     "Refused",
+    "Voice",
     "boolean",
+    "check_value",
     "choice",
     "dns_names",
     "integer",
     "integers",
+    "line",
+    "line_by",
     "lower_case_host",
     "member",
     "names",
+    "positive_number",
     "read_table",
     "regex",
     "server",
     "text",
     "texts",
+    "unknown_keys",
 ]
 
 _E = TypeVar("_E", bound=enum.Enum)
@@ -56,11 +71,16 @@ class DataFileError(ValueError):
 
 
 class Refused(Exception):
-    """Raised by a field's ``convert``: ``must`` is what the value should have been."""
+    """Raised by a field's ``convert``: ``must`` is what the value should have been.
 
-    def __init__(self, must: str) -> None:
+    ``shows_value=False`` when the words already say what is wrong without repeating the value
+    (``is missing; it is required``, ``has '25:00', which is not HH:MM``).
+    """
+
+    def __init__(self, must: str, *, shows_value: bool = True) -> None:
         super().__init__(must)
         self.must = must
+        self.shows_value = shows_value
 
 
 @dataclass(frozen=True)
@@ -85,30 +105,81 @@ class Field:
 Spec = Mapping[str, Field]
 
 
-def read_table(raw: object, spec: Spec, where: str) -> dict[str, Any]:
+class Voice:
+    """How one kind of file tells a refusal, and with which exception.
+
+    The rules (which keys are unknown, which are missing, which values a field refuses) are the
+    same for every file; only the words around them differ. This one is the data files' voice
+    (:data:`DATA_FILE`): ``providers.toml: [aol] sign_in = 'magic' must be one of ...``, raised
+    as :class:`DataFileError`. ``where`` is what the reader passed to :func:`read_table`.
+    """
+
+    def error(self, where: str, key: str | None, words: str) -> Exception:
+        """The exception for ``words`` about ``key`` (None: the table itself) in ``where``."""
+        return DataFileError(f"{where} {key} {words}" if key else f"{where} {words}")
+
+    def not_a_table(self, where: str) -> Exception:
+        return self.error(where, None, "must be a table")
+
+    def unknown(self, where: str, unknown: Sequence[str], allowed: Sequence[str]) -> Exception:
+        """``unknown``: the keys :func:`unknown_keys` found, in the file's order."""
+        return self.error(
+            where,
+            None,
+            f"has unknown keys: {', '.join(sorted(unknown))} (allowed: {', '.join(allowed)})",
+        )
+
+    def missing(self, where: str, key: str, field: Field) -> Exception:
+        return self.error(where, None, f"needs {key} ({field.must})")
+
+    def refused(self, where: str, key: str, value: object, refused: Refused) -> Exception:
+        words = f"= {value!r} {refused.must}" if refused.shows_value else refused.must
+        return self.error(where, key, words)
+
+
+#: The voice of the shipped data files.
+DATA_FILE = Voice()
+
+
+def unknown_keys(raw: Mapping[str, object], allowed: Collection[str]) -> list[str]:
+    """The keys of ``raw`` that ``allowed`` does not hold, in the file's order: the one rule.
+
+    Why every reader refuses them: ``provider =`` for ``providers =``, or ``deadline =`` for
+    ``deadline_minutes =``, would otherwise be ignored and silently change what the file means.
+    """
+    return [key for key in raw if key not in allowed]
+
+
+def check_value(value: object, field: Field, where: str, key: str, voice: Voice = DATA_FILE) -> Any:
+    """``value`` converted by ``field``; a refusal told by ``voice`` about ``key`` in ``where``.
+
+    For a single value read outside :func:`read_table` (a key whose table has cross-key rules).
+    """
+    try:
+        return field.convert(value)
+    except Refused as refused:
+        raise voice.refused(where, key, value, refused) from None
+
+
+def read_table(raw: object, spec: Spec, where: str, voice: Voice = DATA_FILE) -> dict[str, Any]:
     """``raw`` checked against ``spec``: every key of the spec, converted (or its default).
 
     ``where`` names the file and the table (``fixes.toml: [ok]``); every refusal starts with it.
+    Keys are checked in the spec's order, so the spec also says which refusal comes first.
     """
     if not isinstance(raw, dict):
-        raise DataFileError(f"{where} must be a table")
-    unknown = sorted(set(raw) - set(spec))
+        raise voice.not_a_table(where)
+    unknown = unknown_keys(raw, spec)
     if unknown:
-        raise DataFileError(
-            f"{where} has unknown keys: {', '.join(unknown)} (allowed: {', '.join(spec)})"
-        )
+        raise voice.unknown(where, unknown, list(spec))
     checked: dict[str, Any] = {}
     for key, field in spec.items():
         if key not in raw:
             if field.required:
-                raise DataFileError(f"{where} needs {key} ({field.must})")
+                raise voice.missing(where, key, field)
             checked[key] = field.default
             continue
-        value = raw[key]
-        try:
-            checked[key] = field.convert(value)
-        except Refused as refused:
-            raise DataFileError(f"{where} {key} = {value!r} {refused.must}") from None
+        checked[key] = check_value(raw[key], field, where, key, voice)
     return checked
 
 
@@ -122,6 +193,65 @@ def text(*, allow_empty: bool = False, must: str = "must be text") -> Field:
         if not isinstance(value, str) or (not allow_empty and not value.strip()):
             raise Refused(must)
         return value
+
+    return Field(convert, must)
+
+
+def line(*, required: bool = False, must: str = "must be text in quotes") -> Field:
+    """One line of text, without the spaces around it (the config's text values).
+
+    A control character is refused (:func:`~watchdog.core.inputs.single_line_problem`): these
+    values end up in mail headers, protocol commands and log lines, where a line break could add
+    a header or a command. ``required``: an empty value counts as missing.
+    """
+
+    def convert(value: Any) -> str:
+        if required and value == "":
+            raise Refused("is missing; it is required", shows_value=False)
+        if not isinstance(value, str):
+            raise Refused(must)
+        problem = single_line_problem(value)
+        if problem is not None:
+            raise Refused(problem)
+        return value.strip()
+
+    return Field(convert, must)
+
+
+def line_by(rule: Callable[[str], str | None], must: str) -> Field:
+    """A required :func:`line` that ``rule`` accepts: one of the ``*_problem`` rules of
+    :mod:`watchdog.core.inputs` (an address, a server name), the rules set-up's prompts use.
+
+    Why the value is shown stripped: it is the value the rule judged (and the one kept).
+    """
+    first = line(required=True)
+
+    def convert(value: Any) -> str:
+        text_value: str = first.convert(value)
+        problem = rule(text_value)
+        if problem is not None:
+            raise Refused(f"= {text_value!r} {problem}", shows_value=False)
+        return text_value
+
+    return Field(convert, must)
+
+
+def positive_number(unit: str = "minutes") -> Field:
+    """A number of ``unit`` above 0, fractions allowed, as a float.
+
+    Why finite: TOML allows ``inf`` and ``nan``; inf minutes crashed the loop's timer.
+    """
+    must = f"must be a number of {unit} above 0 (fractions allowed, e.g. 0.5)"
+
+    def convert(value: Any) -> float:
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, int | float)
+            or not math.isfinite(value)
+            or not value > 0
+        ):
+            raise Refused(must)
+        return float(value)
 
     return Field(convert, must)
 
