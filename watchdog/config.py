@@ -275,39 +275,19 @@ def parse_config(raw: dict[str, Any], path: Path) -> Config:
     schedule_raw = reader.table(raw, "schedule", required=False)
     policy_raw = reader.table(raw, "policy", required=False)
 
-    reader.refuse_unknown(
-        sender_raw,
-        {
-            "address",
-            "smtp_host",
-            "smtp_port",
-            "security",
-            "username",
-            "ca_file",
-            "auth",
-            "imap_host",
-            "imap_port",
-            "imap_security",
-            "imap_username",
-            "sent_folder",
-            "provider",
-            *_OAUTH_KEYS,
-        },
-        "sender",
-    )
-    sender_security = reader.security(sender_raw, "sender")
-    sender_host = reader.host(sender_raw, "sender", "smtp_host")
+    checked = tables.read_table(sender_raw, reader.account_spec(_SENDER), "sender", reader.voice)
+    sender_host: str = checked["smtp_host"]
     sender = SenderConfig(
-        address=reader.address(sender_raw, "sender"),
+        address=checked["address"],
         smtp_host=sender_host,
-        smtp_port=reader.port(sender_raw, "sender", "smtp_port"),
-        security=sender_security,
-        username=reader.text(sender_raw, "sender", "username", default=""),
-        ca_file=reader.ca_file(sender_raw, "sender"),
-        auth=reader.auth(sender_raw, "sender"),
-        provider=reader.provider(sender_raw, "sender"),
+        smtp_port=checked["smtp_port"],
+        security=checked["security"],
+        username=checked["username"],
+        ca_file=checked["ca_file"],
+        auth=checked["auth"],
+        provider=checked["provider"],
     )
-    reader.plain_only_on_local(sender_host, sender_security, "sender")
+    reader.plain_only_on_local(sender_host, sender.security, "sender")
     sender = replace(
         sender,
         oauth=reader.oauth(
@@ -316,49 +296,33 @@ def parse_config(raw: dict[str, Any], path: Path) -> Config:
     )
     if sender.auth == "oauth2" and not sender.username:
         raise reader.fail("sender", "username", 'is required with auth = "oauth2"')
-    if "imap_host" in sender_raw:
-        inbox_host = reader.host(sender_raw, "sender", "imap_host")
-        inbox_security = reader.security(sender_raw, "sender", key="imap_security")
+    if checked["imap_host"] is not None:
+        inbox_host: str = checked["imap_host"]
+        inbox_security: Security = checked["imap_security"]
         reader.plain_only_on_local(inbox_host, inbox_security, "sender", key="imap_security")
         sender = replace(
             sender,
             imap_host=inbox_host,
-            imap_port=reader.port(sender_raw, "sender", "imap_port", default=993),
+            imap_port=checked["imap_port"],
             imap_security=inbox_security,
-            imap_username=reader.text(sender_raw, "sender", "imap_username", default=""),
-            sent_folder=reader.text(sender_raw, "sender", "sent_folder", default=""),
+            imap_username=checked["imap_username"],
+            sent_folder=checked["sent_folder"],
         )
 
-    reader.refuse_unknown(
-        seed_raw,
-        {
-            "address",
-            "imap_host",
-            "imap_port",
-            "security",
-            "username",
-            "ca_file",
-            "auth",
-            "delete_found",
-            "junk_folders",
-            *_OAUTH_KEYS,
-        },
-        "seed",
-    )
-    seed_security = reader.security(seed_raw, "seed")
-    seed_host = reader.host(seed_raw, "seed", "imap_host")
+    checked = tables.read_table(seed_raw, reader.account_spec(_SEED), "seed", reader.voice)
+    seed_host: str = checked["imap_host"]
     seed = SeedConfig(
-        address=reader.address(seed_raw, "seed"),
+        address=checked["address"],
         imap_host=seed_host,
-        imap_port=reader.port(seed_raw, "seed", "imap_port"),
-        security=seed_security,
-        username=reader.text(seed_raw, "seed", "username", required=True),
-        ca_file=reader.ca_file(seed_raw, "seed"),
-        auth=reader.auth(seed_raw, "seed"),
-        delete_found=reader.boolean(seed_raw, "seed", "delete_found", default=True),
-        junk_folders=reader.names(seed_raw, "seed", "junk_folders"),
+        imap_port=checked["imap_port"],
+        security=checked["security"],
+        username=checked["username"],
+        ca_file=checked["ca_file"],
+        auth=checked["auth"],
+        delete_found=checked["delete_found"],
+        junk_folders=checked["junk_folders"],
     )
-    reader.plain_only_on_local(seed_host, seed_security, "seed")
+    reader.plain_only_on_local(seed_host, seed.security, "seed")
     seed = replace(
         seed, oauth=reader.oauth(seed_raw, "seed", seed.auth, oauth_service_for(seed_host))
     )
@@ -463,7 +427,14 @@ class _ConfigVoice(tables.Voice):
         )
 
     def missing(self, where: str, key: str, field: tables.Field) -> ConfigError:
-        return self.error(where, key, "is missing; it is required")
+        return self.error(where, key, f"is missing; {_MISSING_WORDS.get(key, 'it is required')}")
+
+
+#: What to write for a required key that is left out, where "it is required" does not help.
+_MISSING_WORDS = {
+    "smtp_port": "give the server's port, e.g. 465 or 993",
+    "imap_port": "give the server's port, e.g. 465 or 993",
+}
 
 
 class _Reader:
@@ -479,6 +450,27 @@ class _Reader:
 
     def fail(self, section: str, key: str, message: str) -> ConfigError:
         return self.voice.error(section, key, message)
+
+    def account_spec(self, spec: tables.Spec) -> tables.Spec:
+        """``spec`` (:data:`_SENDER`, :data:`_SEED`) with ``ca_file`` read from this file's
+        folder: a relative path travels with the config."""
+
+        def ca_file(value: Any) -> Path | None:
+            if value == "":
+                return None
+            # The path is used as written (not stripped): only its form is checked here.
+            _FILE_PATH.convert(value)
+            path = self.relative(Path(value).expanduser())
+            if not path.is_file():
+                raise tables.Refused(
+                    f"= {value!r}: no such file (a PEM file of the private CA)", shows_value=False
+                )
+            return path
+
+        return {
+            **spec,
+            "ca_file": tables.Field(ca_file, "must be a file path in quotes").optional(),
+        }
 
     def value(self, table: dict[str, Any], section: str, key: str, field: tables.Field) -> Any:
         """``table[key]`` (or the field's default) checked by ``field``; missing if required."""
@@ -539,30 +531,6 @@ class _Reader:
             raise self.fail(section, key, "is missing; it is required")
         field = _REQUIRED_LINE if required else _LINE
         checked: str = tables.check_value(value, field, section, key, self.voice)
-        return checked
-
-    def address(self, table: dict[str, Any], section: str) -> str:
-        checked: str = self.value(table, section, "address", _ADDRESS)
-        return checked
-
-    def host(self, table: dict[str, Any], section: str, key: str) -> str:
-        checked: str = self.value(table, section, key, _HOST)
-        return checked
-
-    def port(
-        self, table: dict[str, Any], section: str, key: str, default: int | None = None
-    ) -> int:
-        if key not in table and default is None:
-            raise self.fail(section, key, "is missing; give the server's port, e.g. 465 or 993")
-        checked: int = self.value(table, section, key, _PORT.optional(default))
-        return checked
-
-    def security(self, table: dict[str, Any], section: str, key: str = "security") -> Security:
-        checked: Security = self.value(table, section, key, _SECURITY)
-        return checked
-
-    def auth(self, table: dict[str, Any], section: str) -> str:
-        checked: str = self.value(table, section, "auth", _AUTH)
         return checked
 
     def oauth(
@@ -641,37 +609,6 @@ class _Reader:
             scopes=scopes,
             client_secret=secret,
         )
-
-    def provider(self, table: dict[str, Any], section: str) -> str:
-        """A provider name from providers.toml, or "" to recognise it from the server."""
-        from watchdog.core.providers import all_providers
-
-        value = self.text(table, section, "provider", default="").strip().lower()
-        if value:
-            known = tables.choice([p.name for p in all_providers()])
-            tables.check_value(value, known, section, "provider", self.voice)
-        return value
-
-    def ca_file(self, table: dict[str, Any], section: str) -> Path | None:
-        value = table.get("ca_file")
-        if value is None or value == "":
-            return None
-        # The path is used as written (not stripped): only its form is checked here.
-        tables.check_value(value, _FILE_PATH, section, "ca_file", self.voice)
-        p = self.relative(Path(value).expanduser())
-        if not p.is_file():
-            raise self.fail(
-                section, "ca_file", f"= {value!r}: no such file (a PEM file of the private CA)"
-            )
-        return p
-
-    def boolean(self, table: dict[str, Any], section: str, key: str, *, default: bool) -> bool:
-        checked: bool = self.value(table, section, key, _BOOLEAN.optional(default))
-        return checked
-
-    def names(self, table: dict[str, Any], section: str, key: str) -> tuple[str, ...]:
-        checked: tuple[str, ...] = self.value(table, section, key, _FOLDER_NAMES)
-        return checked
 
     def schedule(self, table: dict[str, Any], sender: SenderConfig) -> ScheduleConfig:
         """``[schedule]`` within the bounds that keep the practice's account safe (see
@@ -901,6 +838,51 @@ def _webhook_kind(value: Any) -> str:
     return kind
 
 
+def _provider(value: Any) -> str:
+    """A provider name from providers.toml, or "" to recognise it from the server."""
+    from watchdog.core.providers import all_providers
+
+    name = str(_LINE.convert(value)).strip().lower()
+    known = [p.name for p in all_providers()]
+    if name and name not in known:
+        raise tables.Refused(f"= {name!r} must be one of {', '.join(known)}", shows_value=False)
+    return name
+
+
+#: The ``oauth_*`` keys: read together by :meth:`_Reader.oauth`, a rule across keys.
+_OAUTH_FIELDS: tables.Spec = {key: _AS_WRITTEN.optional() for key in sorted(_OAUTH_KEYS)}
+#: ``[sender]``, per key, in the order they are checked (``ca_file``: see
+#: :meth:`_Reader.account_spec`). The ``imap_*`` keys and ``sent_folder`` are used only with
+#: ``imap_host``; the security rules and OAuth2 are the code after the reading.
+_SENDER: tables.Spec = {
+    "security": _SECURITY,
+    "smtp_host": _HOST,
+    "address": _ADDRESS,
+    "smtp_port": _PORT,
+    "username": _LINE.optional(""),
+    "ca_file": _AS_WRITTEN.optional(),
+    "auth": _AUTH,
+    "provider": tables.Field(_provider, "must be a provider's name").optional(""),
+    "imap_host": _HOST.optional(None),
+    "imap_security": _SECURITY,
+    "imap_port": _PORT.optional(993),
+    "imap_username": _LINE.optional(""),
+    "sent_folder": _LINE.optional(""),
+    **_OAUTH_FIELDS,
+}
+#: ``[seed]``, per key, in the order they are checked.
+_SEED: tables.Spec = {
+    "security": _SECURITY,
+    "imap_host": _HOST,
+    "address": _ADDRESS,
+    "imap_port": _PORT,
+    "username": _REQUIRED_LINE,
+    "ca_file": _AS_WRITTEN.optional(),
+    "auth": _AUTH,
+    "delete_found": _BOOLEAN.optional(True),
+    "junk_folders": _FOLDER_NAMES,
+    **_OAUTH_FIELDS,
+}
 _POLICY: tables.Spec = {
     "down_after_lost": _COUNT.optional(1),
     "down_after_refusals": _COUNT.optional(1),

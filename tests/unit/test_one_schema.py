@@ -173,3 +173,25 @@ def test_a_missing_required_config_key_in_a_spec_table_is_named_in_the_configs_w
 ) -> None:
     message = _config_refusal(tmp_path, '\n[[alerts.webhook]]\nkind = "slack"\n')
     assert message == "[alerts.webhook #1] url is missing; it is required"
+
+
+def test_a_bad_inbox_setting_is_refused_even_without_imap_host(tmp_path: Path) -> None:
+    """``[sender]`` is one spec now: every key's value is checked, also an ``imap_port`` that
+    only counts with ``imap_host``. Before, ``imap_port = "x"`` without ``imap_host`` loaded
+    without a word, and the mistake surfaced only once ``imap_host`` was added."""
+    config = CONFIG.replace("smtp_port = 465", 'smtp_port = 465\nimap_port = "x"')
+    path = tmp_path / "config.toml"
+    path.write_text(config, encoding="utf-8")
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    assert str(caught.value) == (
+        f"{path}: [sender] imap_port = 'x' must be a whole number from 1 to 65535"
+    )
+
+
+def test_a_relative_ca_file_is_read_from_the_configs_folder(tmp_path: Path) -> None:
+    (tmp_path / "office-ca.pem").write_text("not checked here", encoding="utf-8")
+    config = CONFIG.replace("smtp_port = 465", 'smtp_port = 465\nca_file = "office-ca.pem"')
+    path = tmp_path / "config.toml"
+    path.write_text(config, encoding="utf-8")
+    assert load_config(path).sender.ca_file == tmp_path / "office-ca.pem"
