@@ -4,13 +4,15 @@ Every error names the file, the key, the bad value and what is allowed, because 
 reading it is a support technician at an office PC, not the author of this code. Passwords
 never live here: a password key is refused with a message that says where passwords go.
 
-One schema layer: every value is checked by a field of :mod:`watchdog.core.tables`, the same
-fields and the same unknown-key rule as the shipped data files, told in the config's words
-(:class:`_ConfigVoice`). The simple tables (``[policy]``, ``[schedule]``, ``[batches]``,
-``[alerts]``, ``[alerts.heartbeat]``, ``[[alerts.webhook]]``) are specs read with
-:func:`~watchdog.core.tables.read_table`; rules that span keys (auth and ``oauth_*``, the
-schedule's bounds against the provider's daily limit, the exemptions for a server on this PC)
-are code after the per-key reading.
+One schema layer: every table of the file (the top level, ``[sender]``, ``[seed]``,
+``[schedule]``, ``[policy]``, ``[alerts]``, ``[alerts.heartbeat]``, ``[[alerts.webhook]]``,
+``[batches]``) is a spec of :mod:`watchdog.core.tables` fields read with
+:func:`~watchdog.core.tables.read_table`: the same fields and the same unknown-key rule as the
+shipped data files, told in the config's words (:class:`_ConfigVoice`). Addresses and server
+names are checked by the rules of :mod:`watchdog.core.inputs` that set-up's prompts use. Rules
+that span keys (``security = "none"`` only on the office network, auth and ``oauth_*``, the
+schedule's bounds against the provider's daily limit, the exemptions for a server on this PC,
+how the batch numbers hold together) are code after the per-key reading.
 """
 
 from __future__ import annotations
@@ -268,12 +270,9 @@ def parse_config(raw: dict[str, Any], path: Path) -> Config:
     """Validate an already-parsed TOML document."""
     reader = _Reader(path)
     reader.refuse_secrets(raw, "")
-    known = {"sender", "seed", "schedule", "policy", "office", "data_dir", "alerts", "batches"}
-    reader.refuse_unknown(raw, known, "")
-    sender_raw = reader.table(raw, "sender", required=True)
-    seed_raw = reader.table(raw, "seed", required=True)
-    schedule_raw = reader.table(raw, "schedule", required=False)
-    policy_raw = reader.table(raw, "policy", required=False)
+    document = tables.read_table(raw, reader.document_spec(), "", reader.voice)
+    sender_raw: dict[str, Any] = document["sender"]
+    seed_raw: dict[str, Any] = document["seed"]
 
     checked = tables.read_table(sender_raw, reader.account_spec(_SENDER), "sender", reader.voice)
     sender_host: str = checked["smtp_host"]
@@ -327,29 +326,16 @@ def parse_config(raw: dict[str, Any], path: Path) -> Config:
         seed, oauth=reader.oauth(seed_raw, "seed", seed.auth, oauth_service_for(seed_host))
     )
 
-    schedule = reader.schedule(schedule_raw, sender)
-    policy = Policy(**tables.read_table(policy_raw, _POLICY, "policy", reader.voice))
-    alerts = _parse_alerts(reader, reader.table(raw, "alerts", required=False))
-    office = raw.get("office", "")
-    if not isinstance(office, str):
-        raise ConfigError(f"office = {office!r} must be text", path=str(path))
-    data_dir_raw = raw.get("data_dir")
-    data_dir = None
-    if data_dir_raw is not None:
-        if not isinstance(data_dir_raw, str) or not data_dir_raw.strip():
-            raise ConfigError(f"data_dir = {data_dir_raw!r} must be a folder path", path=str(path))
-        _single_line(data_dir_raw, path, "data_dir")
-        data_dir = reader.relative(Path(data_dir_raw).expanduser())
     return Config(
         path=path,
         sender=sender,
         seed=seed,
-        schedule=schedule,
-        policy=policy,
-        office=_single_line(office, path, "office"),
-        data_dir=data_dir,
-        alerts=alerts,
-        batches=reader.batches(reader.table(raw, "batches", required=False)),
+        schedule=reader.schedule(document["schedule"], sender),
+        policy=Policy(**tables.read_table(document["policy"], _POLICY, "policy", reader.voice)),
+        office=document["office"],
+        data_dir=document["data_dir"],
+        alerts=_parse_alerts(reader, document["alerts"]),
+        batches=reader.batches(document["batches"]),
     )
 
 
@@ -396,13 +382,6 @@ def _parse_alerts(reader: _Reader, raw: dict[str, Any]) -> AlertsConfig:
     )
 
 
-def _single_line(value: str, path: Path, key: str) -> str:
-    problem = single_line_problem(value)
-    if problem is not None:
-        raise ConfigError(f"= {value!r} {problem}", path=str(path), key=key)
-    return value.strip()
-
-
 class _ConfigVoice(tables.Voice):
     """The config's words for the shared rules of :mod:`watchdog.core.tables`.
 
@@ -427,6 +406,10 @@ class _ConfigVoice(tables.Voice):
         )
 
     def missing(self, where: str, key: str, field: tables.Field) -> ConfigError:
+        if not where:  # the top level: only sections are required there
+            return ConfigError(
+                f"the section [{key}] is missing; it is required", path=str(self.path)
+            )
         return self.error(where, key, f"is missing; {_MISSING_WORDS.get(key, 'it is required')}")
 
 
@@ -450,6 +433,27 @@ class _Reader:
 
     def fail(self, section: str, key: str, message: str) -> ConfigError:
         return self.voice.error(section, key, message)
+
+    def document_spec(self) -> tables.Spec:
+        """The top level of the file: its sections, ``office`` and ``data_dir`` (read from this
+        file's folder when relative, so a config can travel)."""
+
+        def data_dir(value: Any) -> Path:
+            if not isinstance(value, str) or not value.strip():
+                raise tables.Refused("must be a folder path")
+            _LINE.convert(value)
+            return self.relative(Path(value).expanduser())
+
+        return {
+            "sender": _section("sender"),
+            "seed": _section("seed"),
+            "schedule": _section("schedule").optional({}),
+            "policy": _section("policy").optional({}),
+            "alerts": _section("alerts").optional({}),
+            "batches": _section("batches").optional({}),
+            "office": tables.line(must="must be text").optional(""),
+            "data_dir": tables.Field(data_dir, "must be a folder path").optional(None),
+        }
 
     def account_spec(self, spec: tables.Spec) -> tables.Spec:
         """``spec`` (:data:`_SENDER`, :data:`_SEED`) with ``ca_file`` read from this file's
@@ -498,24 +502,6 @@ class _Reader:
                     path=str(self.path),
                     key=f"[{where}] {key}" if where else key,
                 )
-
-    def refuse_unknown(self, table: dict[str, Any], allowed: set[str], section: str) -> None:
-        """The data files' unknown-key rule (:func:`tables.unknown_keys`), in the config's words."""
-        unknown = tables.unknown_keys(table, allowed)
-        if unknown:
-            raise self.voice.unknown(section, unknown, sorted(allowed))
-
-    def table(self, raw: dict[str, Any], name: str, *, required: bool) -> dict[str, Any]:
-        value = raw.get(name)
-        if value is None:
-            if required:
-                raise ConfigError(
-                    f"the section [{name}] is missing; it is required", path=str(self.path)
-                )
-            return {}
-        if not isinstance(value, dict):
-            raise self.voice.not_a_table(name)
-        return value
 
     def text(
         self,
@@ -719,6 +705,17 @@ _ADDRESS = tables.line_by(address_problem, "must be an e-mail address like name@
 _HOST = tables.line_by(host_problem, "must be a server name like smtp.example.com")
 #: Passed through as written; read by code of its own (``[[alerts.webhook]]``, a sub-table).
 _AS_WRITTEN = tables.Field(lambda value: value, "")
+
+
+def _section(name: str) -> tables.Field:
+    """The ``[name]`` section of the file, as written; its keys are read by its own spec."""
+
+    def convert(value: Any) -> dict[str, Any]:
+        if not isinstance(value, dict):
+            raise tables.Refused(f"must be a section [{name}]", shows_value=False)
+        return value
+
+    return tables.Field(convert, f"must be a section [{name}]")
 
 
 def _security(value: Any) -> Security:
