@@ -14,7 +14,9 @@ each morning): 50 to 400 messages (uniform), one every 1 to 3 s (uniform), each 
 the Sent folder as it is sent (Gmail, Outlook.com and Microsoft 365 do). On a share of office
 days (``--block-share``) a block starts at a uniformly random moment of the batch: from then on
 to the end of the day, every canary the server accepts is never delivered (a silent drop, the
-hard case: a refusal is seen by the first canary at once).
+hard case). The same days run a second time with the block as a refusal instead (Gmail's
+``550 5.4.5 Daily user sending limit exceeded``, the way the providers of docs/diagnoses.md
+mostly block): the first canary after the block's start sees it at once.
 
 Two configurations, the same days and draws (same seed):
 
@@ -45,8 +47,9 @@ import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
@@ -76,7 +79,8 @@ from watchdog.config import (  # noqa: E402
     SenderConfig,
 )
 from watchdog.core.batches import local_midnight  # noqa: E402
-from watchdog.core.models import AlertPolicy, Policy, Security  # noqa: E402
+from watchdog.core.errors import SendError  # noqa: E402
+from watchdog.core.models import AlertPolicy, Policy, Security, SmtpReply  # noqa: E402
 from watchdog.engine.batch_watch import BatchWatch  # noqa: E402
 from watchdog.engine.loop import Loop, Plan  # noqa: E402
 from watchdog.engine.runner import Runner  # noqa: E402
@@ -102,7 +106,11 @@ class BlockingProvider(Provider):
     """The mail path, with a block from ``drop_from`` until ``drop_until``."""
 
     drop_until: float = 0.0
-    sends: list[float] = field(default_factory=list)  # every canary accepted (its send time)
+    refuse: bool = False  # True: a block refuses at the send (5.4.5) instead of dropping
+    sends: list[float] = field(default_factory=list)  # every canary sent (its send time)
+
+    def blocked(self) -> bool:
+        return self.drop_from <= self.clock.now() < self.drop_until
 
     def accept(self, token: str) -> None:
         sent = self.clock.now()
@@ -112,6 +120,23 @@ class BlockingProvider(Provider):
         delay = self.forced.pop(0) if self.forced else _draw(self)
         self.delays.append(delay)
         self.arrivals[token] = sent + delay
+
+
+class BlockingProbe(SimProbe):
+    """The SMTP edge: accepted with 250, or refused as a provider's block refuses."""
+
+    provider: BlockingProvider
+
+    def __init__(self, provider: BlockingProvider) -> None:
+        super().__init__(provider)
+        self.provider = provider
+
+    def send(self, message: EmailMessage, *, should_stop: Callable[[], bool]) -> SmtpReply:
+        if self.provider.refuse and self.provider.blocked():
+            self.provider.sends.append(self.provider.clock.now())
+            reply = SmtpReply(550, "5.4.5 Daily user sending limit exceeded.", "5.4.5")
+            raise SendError("The server refused at data: 550", reply=reply, stage="data")
+        return super().send(message, should_stop=should_stop)
 
 
 def _draw(provider: Provider) -> float:
@@ -158,11 +183,16 @@ class Behaviour:
     learn_deadline: bool
     batch_watch: bool
     quiet_every_minutes: float | None
+    refused: bool = False  # the block refuses at the send instead of dropping silently
 
 
 OLD = Behaviour("old: every 30 min, 10 min deadline, no batch watch", False, False, None)
 #: Today's defaults, read from the config module so the benchmark cannot drift from them.
 NEW = Behaviour("new: the defaults now", True, True, QUIET_EVERY_MINUTES)
+OLD_REFUSED = Behaviour("old, block refused (550 5.4.5)", False, False, None, refused=True)
+NEW_REFUSED = Behaviour(
+    "new, block refused (550 5.4.5)", True, True, QUIET_EVERY_MINUTES, refused=True
+)
 
 
 class Office:
@@ -177,6 +207,7 @@ class Office:
             quiet_every_minutes=behaviour.quiet_every_minutes,
         )
         self.provider = BlockingProvider(self.clock, rng, schedule.deadline_seconds)
+        self.provider.refuse = behaviour.refused
         self.channel = RecordingChannel()
         self.sent = SentFolder(self.clock)
         config = Config(
@@ -201,7 +232,7 @@ class Office:
         runner = Runner(
             config=config,
             history=self.history,
-            probe=SimProbe(self.provider),
+            probe=BlockingProbe(self.provider),
             open_mailbox=lambda: mailbox,
             key=KEY,
             clock=self.clock,
@@ -384,7 +415,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     days = plan_days(args.days, args.hour, args.block_share, random.Random(args.seed))
     results = []
     with tempfile.TemporaryDirectory(prefix="watchdog-office-days-") as tmp:
-        for n, behaviour in enumerate((OLD, NEW)):
+        for n, behaviour in enumerate((OLD, NEW, OLD_REFUSED, NEW_REFUSED)):
             folder = Path(tmp) / f"behaviour-{n}"
             folder.mkdir()
             results.append(simulate(folder, behaviour, days, args.seed))
