@@ -153,7 +153,7 @@ def open_app(
     if watch is not None:
         from watchdog.core.batches import Touched
 
-        notifier.touched = lambda start, end: Touched(*history.sent_between(start, end))
+        notifier.touched = lambda since, end: Touched(*history.sent_while_down(since, end))
     return App(
         config=config,
         clock=clock,

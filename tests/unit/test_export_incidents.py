@@ -152,3 +152,29 @@ def test_the_incidents_file_appears_whole_and_says_how_many_it_holds(
     assert not target.with_name("incidents.csv.partial").exists()
     with target.open(encoding="utf-8", newline="") as f:
         assert len(list(csv.DictReader(f))) == 2
+
+
+def test_the_batch_a_lost_canary_answers_for_counts_in_incidents_and_the_export_as_in_alerts(
+    config: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The reminder batch goes out just before the canary that finds the block: it may have
+    gone into the block, so it counts. One window for alerts, incidents, report and export:
+    from the send of the last canary that arrived before the problem began."""
+    listed = json.loads(_run(config, capsys, "incidents", "--json"))
+    start = _ts(listed[0]["start"])
+    builder = HistoryBuilder(tmp_path / "data" / "history.sqlite3")
+    try:
+        midnight = local_noon("2026-11-12") - 12 * 3600
+        batch = [start - 300 + i for i in range(5)]  # five minutes before the lost canary
+        builder.history.record_sent(midnight, batch)
+        history = builder.history
+        alert_window = history.sent_while_down(start, start + 3600)[0]
+    finally:
+        builder.close()
+
+    listed = json.loads(_run(config, capsys, "incidents", "--json"))
+    as_json = json.loads(_run(config, capsys, "export", "--incidents", "--format", "json"))
+
+    assert alert_window == 5
+    assert listed[0]["emails_sent_meanwhile"] == 5
+    assert as_json[0]["emails_sent_meanwhile"] == 5

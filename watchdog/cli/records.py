@@ -92,7 +92,7 @@ def cmd_incidents(args: argparse.Namespace) -> int:
         incidents = _incidents(history, since)
         now = time.time()
         # E-mails that left the account meanwhile (Sent folder counts; None: not known).
-        sent = [history.sent_between(i.start, i.end or now)[0] for i in incidents]
+        sent = [history.sent_while_down(i.start, i.end or now)[0] for i in incidents]
     if args.json:
         say(
             json.dumps(
@@ -216,7 +216,7 @@ def _export_incidents(
 
     now = time.time()
     rows = [
-        IncidentExport(i, Touched(*history.sent_between(i.start, i.end or now)), now)
+        IncidentExport(i, Touched(*history.sent_while_down(i.start, i.end or now)), now)
         for i in _incidents(history, since)
     ]
     write = write_incidents_csv if fmt == "csv" else write_incidents_json

@@ -83,8 +83,9 @@ class Notifier:
         self._decided = 0  # decisions made (each carries its number into its delivery)
         self._stored = 0  # the newest decision whose memory the history has
         self._budget_told_at: float | None = None  # a budget warning queued at this time
-        # How many e-mails left the account in a window (the Sent-folder watch, where there is
-        # one): the recovery alert says how many reminders a block touched.
+        # How many e-mails a block that began at the first argument may have touched, until the
+        # second (History.sent_while_down, where the Sent folder is watched): the recovery
+        # alert says how many reminders a block touched.
         self.touched: Callable[[float, float], Touched] | None = None
 
     # -- runner hooks -----------------------------------------------------------------------
@@ -185,15 +186,14 @@ class Notifier:
     def _touched_words(self, problem_since: float | None, now: float) -> str | None:
         """How many reminders the block may have touched, in words, or None if not known.
 
-        The window runs from the send of the last canary that arrived before the problem
-        began (anything after it may have been caught) until now.
+        ``touched`` takes the problem's start and now; the window is the history's one rule
+        (:meth:`History.sent_while_down`).
         """
         if self.touched is None or problem_since is None:
             return None
         from watchdog.core.batches import touched_words
 
-        start = self.history.last_arrival_before(problem_since) or problem_since
-        return touched_words(self.touched(start, now))
+        return touched_words(self.touched(problem_since, now))
 
     # -- sending ----------------------------------------------------------------------------
 

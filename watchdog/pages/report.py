@@ -96,7 +96,8 @@ def gather_report(
         incidents=incidents,
         recent=history.recent(RECENT_CHECKS),
         sent_meanwhile=[
-            history.sent_between(i.start, i.end if i.end is not None else now)[0] for i in incidents
+            history.sent_while_down(i.start, i.end if i.end is not None else now)[0]
+            for i in incidents
         ],
         sending_today=reminders_today(history, now, limit=daily_limit, provider_name=provider_name),
     )

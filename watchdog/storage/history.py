@@ -414,6 +414,20 @@ class History:
             return 0, None, None
         return int(total), float(first) * 60, float(last) * 60
 
+    def sent_while_down(
+        self, problem_since: float, end: float
+    ) -> tuple[int | None, float | None, float | None]:
+        """E-mails a block may have touched: the one window for alerts, incidents, the report
+        and the export.
+
+        From the send of the last canary that arrived before the problem began (anything sent
+        after it may have gone into the block: the reminder batch a canary answers for goes out
+        just before that canary) until ``end``; count, first and last minute as
+        :meth:`sent_between`.
+        """
+        start = self.last_arrival_before(problem_since) or problem_since
+        return self.sent_between(start, end)
+
     def arrival_latencies(self, limit: int) -> list[float]:
         """How long the newest ``limit`` arrived canaries took (inbox, junk, late), oldest first.
 
