@@ -423,9 +423,14 @@ class History:
         From the send of the last canary that arrived before the problem began (anything sent
         after it may have gone into the block: the reminder batch a canary answers for goes out
         just before that canary) until ``end``; count, first and last minute as
-        :meth:`sent_between`.
+        :meth:`sent_between`. Where no canary ever arrived before (a block on the first day),
+        from the start of that day.
         """
-        start = self.last_arrival_before(problem_since) or problem_since
+        from watchdog.core.batches import local_midnight
+
+        start = self.last_arrival_before(problem_since)
+        if start is None:
+            start = min(problem_since, local_midnight(problem_since))
         return self.sent_between(start, end)
 
     def arrival_latencies(self, limit: int) -> list[float]:
