@@ -17,7 +17,6 @@ CI must never pass by skipping the browser.
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -27,7 +26,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from tests.conftest import in_ci
+from tests.support.chromium import FLAGS, chromium_path
 from watchdog.core.guidance import Guide, all_guides, guide_for
 from watchdog.core.models import Diagnosis
 from watchdog.core.providers import OTHER, all_providers
@@ -42,20 +41,8 @@ HOSTILE_REPLY = '550 5.7.1 <script>alert("x")</script> it\'s https://evil.exampl
 OFFICE = 'Smith & "Jones" <Family> Practice'
 SUPPORT = "Acme IT <help@acme.example>, 555-0100"
 NOW = 1_800_000_000.0
-#: The flags from the product owner's issue: no network, no first-run work, no profile sync.
-FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 #: The step badges' colour in the page's CSS: seeing it proves the inline styles were applied.
 STEP_BADGE = (0x0A, 0x3A, 0x8C)
-_NO_CHROMIUM = "Chromium is not installed (apt-get install chromium, or run scripts/test.sh)"
 
 
 def _key(guide: Guide) -> str:
@@ -92,13 +79,7 @@ SCREENSHOTS = [
 
 @pytest.fixture(scope="module")
 def chromium() -> str:
-    for name in ("chromium", "chromium-browser", "google-chrome"):
-        path = shutil.which(name)
-        if path:
-            return path
-    if in_ci():
-        pytest.fail(f"{_NO_CHROMIUM}; under CI=true the browser tests must run")
-    pytest.skip(_NO_CHROMIUM)
+    return chromium_path()
 
 
 def _run(chromium: str, profile: Path, *args: str) -> subprocess.CompletedProcess[str]:

@@ -7,7 +7,6 @@ Chromium the tests are skipped, except under ``CI=true``, where they fail.
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 from dataclasses import dataclass
 from html.parser import HTMLParser
@@ -16,7 +15,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from tests.conftest import in_ci
+from tests.support.chromium import FLAGS, chromium_path
 from tests.support.history_builder import HOSTILE_REPLY, HistoryBuilder, local_noon
 from watchdog.core.guidance import guide_for
 from watchdog.core.models import Diagnosis, Outcome
@@ -24,30 +23,9 @@ from watchdog.pages.guide import render_html, write_guide
 from watchdog.pages.report import write_report
 
 HOSTILE_OFFICE = "Smile <script>document.title='pwned'</script> Dental"
-FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 #: The rule under every h2 in the shared stylesheet (the report's own rule was light grey).
 HEADING_RULE = (0x11, 0x11, 0x11)
 NOW = local_noon("2026-10-26")
-
-
-def _chromium() -> str:
-    for name in ("chromium", "chromium-browser", "google-chrome"):
-        path = shutil.which(name)
-        if path:
-            return path
-    message = "Chromium is not installed (apt-get install chromium, or run scripts/test.sh)"
-    if in_ci():
-        pytest.fail(f"{message}; under CI=true the browser tests must run")
-    pytest.skip(message)
 
 
 class _Dom(HTMLParser):
@@ -108,7 +86,7 @@ def _pages(folder: Path) -> dict[str, Path]:
 
 @pytest.fixture(scope="module")
 def seen(tmp_path_factory: pytest.TempPathFactory) -> dict[str, _Seen]:
-    chromium = _chromium()
+    chromium = chromium_path()
     folder = tmp_path_factory.mktemp("pages")
     result = {}
     for name, page in _pages(folder).items():

@@ -6,7 +6,6 @@ Chromium the test is skipped, except under ``CI=true``, where it fails.
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 from html.parser import HTMLParser
 from pathlib import Path
@@ -14,34 +13,13 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from tests.conftest import in_ci
+from tests.support.chromium import FLAGS, chromium_path
 from tests.support.history_builder import HOSTILE_REPLY, HistoryBuilder, local_noon
 from watchdog.core.models import Outcome
 from watchdog.pages.report import write_report
 
-FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 GREEN_BAR = (0x1A, 0x7F, 0x37)  # a day with every check delivered, in the rate strip
 RED_BAR = (0xCF, 0x22, 0x2E)  # a day below 90 %
-
-
-def _chromium() -> str:
-    for name in ("chromium", "chromium-browser", "google-chrome"):
-        path = shutil.which(name)
-        if path:
-            return path
-    message = "Chromium is not installed (apt-get install chromium, or run scripts/test.sh)"
-    if in_ci():
-        pytest.fail(f"{message}; under CI=true the browser tests must run")
-    pytest.skip(message)
 
 
 class _Dom(HTMLParser):
@@ -103,7 +81,7 @@ def seen(report: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[_Dom, 
     profile = tmp_path_factory.mktemp("profile")
     result = subprocess.run(
         [
-            _chromium(),
+            chromium_path(),
             *FLAGS,
             f"--user-data-dir={profile}",
             "--dump-dom",
