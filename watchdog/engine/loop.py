@@ -194,34 +194,6 @@ class Loop:
             idle = min(idle, self.batch_watch.seconds_to_next_poll())
         return idle
 
-    def _thinned(self) -> bool:
-        """True when today's sending budget is tight and a regular canary would use too much.
-
-        The watchdog is never the cause of the block it watches for: its own canaries count
-        against the provider's daily limit, so the regular schedule stretches (or stops, once
-        the practice was warned); the canary after each batch always goes.
-        """
-        watch = self.batch_watch
-        if watch is None:
-            return False
-        every = self.runner.config.schedule.every_seconds
-        interval = watch.regular_interval(every)
-        if interval is not None and interval <= every:
-            return False
-        try:
-            recent = self.runner.history.recent(1)
-        except Exception:
-            return False
-        if interval is not None and (
-            not recent or self.clock.now() - recent[0].sent_at >= interval
-        ):
-            return False
-        log.info(
-            "Today's sending is close to the provider's daily limit: the regular check waits "
-            "(the check after each reminder batch still goes)"
-        )
-        return True
-
     def regular_interval_now(self) -> float:
         """The regular schedule's interval in force now (the quiet one when no reminders are due).
 
@@ -249,18 +221,40 @@ class Loop:
             last_batch_at=batch.last_at if batch is not None else None,
         )
 
-    def _quiet_hours(self, now: float) -> bool:
-        """True when no reminders are due and the last canary went less than the quiet interval
-        ago: the regular check waits (nights, weekends). The canary after each batch and at
-        each reminder time, "Check now" and the first check go regardless."""
-        interval = self.regular_interval_now()
-        if interval <= self.runner.config.schedule.every_seconds:
+    def _regular_check_waits(self, now: float) -> bool:
+        """True when the regular check lets this turn pass: the schedule in force is thinner
+        than ``every_minutes`` and the last canary went less than its interval ago.
+
+        Two reasons thin it, judged by the one rule here (and one look at the history):
+
+        - today's sending budget is tight (``BatchWatch.regular_interval``; None: no regular
+          canary today, once the practice was warned): the watchdog is never the cause of the
+          block it watches for, its own canaries count against the provider's daily limit;
+        - no reminders are due (nights, weekends: ``regular_interval_now``), with a minute of
+          slack because a canary leaves a moment after its check starts.
+
+        The canary after each batch and at each reminder time, "Check now" and the first check
+        go regardless. When the history cannot be read, check rather than leave it unchecked.
+        """
+        every = self.runner.config.schedule.every_seconds
+        watch = self.batch_watch
+        budget = watch.regular_interval(every) if watch is not None else every
+        quiet = self.regular_interval_now()
+        budget_thins = budget is None or budget > every
+        if not budget_thins and quiet <= every:
             return False
         try:
             recent = self.runner.history.recent(1)
         except Exception:
-            return False  # cannot tell: check, rather than leave the status unchecked
-        return bool(recent) and now - recent[0].sent_at < interval - _QUIET_SLACK_S
+            return False
+        since_last = now - recent[0].sent_at if recent else None
+        if budget_thins and (budget is None or (since_last is not None and since_last < budget)):
+            log.info(
+                "Today's sending is close to the provider's daily limit: the regular check "
+                "waits (the check after each reminder batch still goes)"
+            )
+            return True
+        return since_last is not None and quiet > every and since_last < quiet - _QUIET_SLACK_S
 
     def _watch_batches(self) -> None:
         """A canary after each reminder batch (Sent folder) and after each reminder time."""
@@ -306,7 +300,7 @@ class Loop:
             requested, self._check_requested = self._check_requested, False
         if requested or not plan.due(now):
             return requested
-        if self._thinned() or self._quiet_hours(now):
+        if self._regular_check_waits(now):
             plan.skip(now)
             return False
         retry_at = self.runner.signin_retry_at()
