@@ -72,6 +72,8 @@ from benchmarks.docs_block import write_block  # noqa: E402
 from benchmarks.roundtrip import machine  # noqa: E402
 from tests.support.clock import FakeClock  # noqa: E402
 from watchdog.config import (  # noqa: E402
+    DEFAULT_DEADLINE_MINUTES,
+    DEFAULT_EVERY_MINUTES,
     QUIET_EVERY_MINUTES,
     Config,
     ScheduleConfig,
@@ -201,8 +203,8 @@ class Office:
     def __init__(self, folder: Path, behaviour: Behaviour, rng: random.Random) -> None:
         self.clock = sim_clock(START)
         schedule = ScheduleConfig(
-            30.0,
-            10.0,
+            DEFAULT_EVERY_MINUTES,
+            DEFAULT_DEADLINE_MINUTES,
             learn_deadline=behaviour.learn_deadline,
             quiet_every_minutes=behaviour.quiet_every_minutes,
         )
