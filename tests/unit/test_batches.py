@@ -557,3 +557,79 @@ def test_reminders_are_due_in_office_hours_near_a_reminder_time_and_after_a_batc
     assert reminders_due(at("00:20"), in_office_hours=False, reminder_times=["23:45"])
     assert reminders_due(night, in_office_hours=False, last_batch_at=night - 1800)
     assert not reminders_due(night, in_office_hours=False, last_batch_at=night - 3 * 3600)
+
+
+# -- the canary after a batch: suspected soon, confirmed by a few at once ----------------------
+
+
+def test_an_arrival_tail_never_seen_is_not_trusted_to_be_empty() -> None:
+    from watchdog.core.batches import later_than_upper
+
+    quick = sorted([2.0] * 100)
+    assert later_than_upper(quick, 60.0, 1.645) > 0.02  # none of 100 was late, yet not zero
+    assert later_than_upper(quick, 1.0, 1.645) == 1.0
+    many = sorted([2.0] * 1000)
+    assert later_than_upper(many, 60.0, 1.645) < later_than_upper(quick, 60.0, 1.645)
+
+
+def test_the_batch_canary_plan_bounds_a_false_down_by_the_account_s_own_arrivals() -> None:
+    import random
+
+    from watchdog.core.batches import DEFAULT_CONFIRM_RULES, batch_canary_plan, later_than_upper
+
+    rng = random.Random(3)
+    # Most within seconds, a tenth within two minutes, 3% held two to eight minutes.
+    latencies = [
+        rng.uniform(1, 5)
+        if u < 0.87
+        else rng.uniform(10, 120)
+        if u < 0.97
+        else rng.uniform(120, 480)
+        for u in (rng.random() for _ in range(500))
+    ]
+    plan = batch_canary_plan(latencies, 600.0)
+    assert plan is not None
+    ordered = sorted(latencies)
+
+    def later(t: float) -> float:
+        return later_than_upper(ordered, t, DEFAULT_CONFIRM_RULES.confidence_z)
+
+    chance = later(plan.down_after_s) * later(plan.confirm_within_s) ** plan.confirmations
+    assert chance <= DEFAULT_CONFIRM_RULES.false_alarm
+    assert later(plan.suspect_after_s) <= DEFAULT_CONFIRM_RULES.max_suspected
+    # One confirming canary would not do at that speed: the tail is too heavy.
+    assert later(plan.down_after_s) * later(plan.confirm_within_s) > 1e-5
+    assert plan.confirmations > 1
+    assert plan.down_after_s < 600.0 / 2  # sooner than the usual path (two learned deadlines)
+
+
+def test_a_quick_account_is_told_sooner_than_a_slow_one() -> None:
+    from watchdog.core.batches import batch_canary_plan
+
+    quick = batch_canary_plan([2.0] * 300, 600.0)
+    slow = batch_canary_plan([100.0] * 300, 600.0)
+    assert quick is not None and slow is not None
+    assert quick.down_after_s < slow.down_after_s
+    assert slow.suspect_after_s > 100.0  # never suspected while most are still on their way
+
+
+def test_no_fast_plan_for_a_slow_account_or_too_few_arrivals() -> None:
+    from watchdog.core.batches import batch_canary_plan
+
+    assert batch_canary_plan([2.0] * 99, 600.0) is None  # the tail not seen yet
+    assert batch_canary_plan([300.0] * 500, 600.0) is None  # no sooner than the setting
+    assert batch_canary_plan([2.0] * 500, 90.0) is None  # a 90 s setting is already quick
+
+
+def test_confirm_rules_refuse_values_that_mean_nothing() -> None:
+    from watchdog.core.batches import ConfirmRules
+
+    for bad in (
+        {"false_alarm": 0.0},
+        {"max_confirmations": 0},
+        {"floor_s": 0.0},
+        {"max_suspected": 1.5},
+        {"min_samples": 10, "window": 5},
+    ):
+        with pytest.raises(ValueError):
+            ConfirmRules(**bad)

@@ -71,14 +71,16 @@ class CountingRunner:
 
     def __init__(self, interval_s: float) -> None:
         self.checks = 0
+        self.after_reminders: list[bool] = []  # each check: did it answer for reminders?
         self.config = replace(
             make_config(Path()),  # its path is never read
             schedule=ScheduleConfig(every_minutes=interval_s / 60, deadline_minutes=0.5),
         )
         self.history = NoCanariesYet()
 
-    def safe_check(self, stop: threading.Event) -> None:
+    def safe_check(self, stop: threading.Event, /, *, after_reminders: bool = False) -> None:
         self.checks += 1
+        self.after_reminders.append(after_reminders)
 
     def after_sleep(self, slept: float, asleep_from: float) -> int:
         return 0
@@ -149,10 +151,10 @@ class SlowRunner(CountingRunner):
         self.takes_s = takes_s
         self.started: list[float] = []
 
-    def safe_check(self, stop: threading.Event) -> None:
+    def safe_check(self, stop: threading.Event, /, *, after_reminders: bool = False) -> None:
         self.started.append(self.clock.now())
         self.clock.t += self.takes_s
-        super().safe_check(stop)
+        super().safe_check(stop, after_reminders=after_reminders)
 
 
 def test_the_schedule_is_re_anchored_to_each_check_s_start_on_the_loop_s_clock() -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -104,6 +105,31 @@ def test_the_loop_asks_for_a_canary_at_a_reminder_time(tmp_path: Path) -> None:
     loop._check_requested = False
     loop._watch_batches()
     assert loop._check_requested is False
+
+
+def test_the_canary_at_a_reminder_time_is_judged_as_after_the_reminders_and_a_scheduled_one_not(
+    tmp_path: Path,
+) -> None:
+    from tests.unit.test_runner import FakeMailbox
+    from tests.unit.test_runner_hardening import QueuedProbe, runner_for
+    from watchdog.engine.loop import Loop, Plan
+
+    clock = clock_at(at("2026-12-07", "08:25"))
+    runner = runner_for(tmp_path, QueuedProbe(), FakeMailbox(clock), clock)
+    asked: list[bool] = []
+    check = runner.check
+
+    def spy(**kwargs: Any) -> Any:
+        asked.append(bool(kwargs.get("after_reminders")))
+        return check(**kwargs)
+
+    runner.check = spy  # type: ignore[method-assign]
+    loop = Loop(runner, clock, reminder_times=ReminderTimes(["08:00"], clock))
+    plan = Plan(runner.config.schedule.every_seconds, clock.now())
+    loop.step(plan)  # the 08:00 reminders have had no canary yet: this one answers for them
+    clock.t = plan.next_at
+    loop.step(plan)  # the regular schedule
+    assert asked == [True, False]
 
 
 def test_a_tight_daily_budget_thins_the_regular_schedule_but_never_the_canary_after_a_batch(

@@ -719,3 +719,90 @@ def test_a_learned_deadline_over_half_the_setting_gives_way_to_the_setting(tmp_p
         runner.check()
         clock.t += 1800
     assert runner.deadline_seconds() == 600
+
+
+# -- the canary after the reminders: suspected soon, confirmed by a few at once --------------
+
+
+def batch_runner(tmp_path: Path) -> tuple[Runner, TimedMailbox, FakeClock, int]:
+    """A runner with 120 quick arrivals behind it: enough to judge a batch canary fast.
+
+    Also returns how many canaries confirm a suspected one (three, from 120 arrivals: a tail
+    not seen in so few is not trusted to be thin).
+    """
+    runner, mailbox, clock = learned_runner(tmp_path)
+    for _ in range(80):
+        assert runner.check().result.outcome is Outcome.DELIVERED
+        clock.t += 1800
+    plan = runner.batch_canary_plan()
+    assert plan is not None and plan.confirmations == 3, plan
+    assert plan.down_after_s == 120  # a minute to suspect, a minute to confirm
+    return runner, mailbox, clock, plan.confirmations
+
+
+def test_the_canary_after_the_reminders_is_down_within_its_plan_when_all_vanish(
+    tmp_path: Path,
+) -> None:
+    runner, mailbox, _clock, confirming = batch_runner(tmp_path)
+    mailbox.delays = [None] * (1 + confirming)  # the first and every confirming one vanish
+    sent_before = len(mailbox.probe.sent)
+    report = runner.check(after_reminders=True)
+    assert len(mailbox.probe.sent) == sent_before + 1 + confirming
+    assert report.status.status is Status.DOWN
+    first, lead, *companions = runner.history.recent(1 + confirming)[::-1]
+    assert (first.outcome, lead.outcome) == (Outcome.LOST, Outcome.LOST)
+    # The others are lost only past their configured deadline (one may still turn up).
+    assert [c.outcome for c in companions] == [Outcome.PENDING] * (confirming - 1)
+    assert report.status.streak_since == first.sent_at
+    assert [f.to_status for f in report.flips] == [Status.DOWN]
+    assert report.flips[0].at - first.sent_at == pytest.approx(120)
+    assert f"{confirming} canaries sent at once to confirm" in (first.detail or "")
+
+
+def test_one_confirming_canary_that_arrives_means_mail_flows_and_no_down(tmp_path: Path) -> None:
+    runner, mailbox, clock, confirming = batch_runner(tmp_path)
+    # Only the last confirming canary comes, half a minute after it left.
+    mailbox.delays = [None] * confirming + [30.0]
+    report = runner.check(after_reminders=True)
+    assert report.status.status is Status.UP
+    assert not report.flips
+    first, lead, *companions = runner.history.recent(1 + confirming)[::-1]
+    assert companions[-1].outcome is Outcome.DELIVERED
+    assert (first.outcome, lead.outcome) == (Outcome.PENDING, Outcome.PENDING)
+    clock.t += 1800  # past every configured deadline: the others never came
+    runner.check()
+    assert runner.history.get(first.token).outcome is Outcome.LOST  # type: ignore[union-attr]
+
+
+def test_a_first_canary_held_past_its_suspicion_that_arrives_raises_no_down(
+    tmp_path: Path,
+) -> None:
+    runner, mailbox, _clock, confirming = batch_runner(tmp_path)
+    mailbox.delays = [90.0] + [None] * confirming  # held a minute and a half: slow, not blocked
+    report = runner.check(after_reminders=True)
+    assert report.status.status is Status.UP and not report.flips
+    first = runner.history.recent(1 + confirming)[-1]
+    assert first.outcome is Outcome.DELIVERED  # within the configured 10 minutes: in time
+    assert first.latency_s == pytest.approx(90, abs=1)
+
+
+def test_a_scheduled_canary_is_judged_the_usual_way_even_with_a_fast_plan(tmp_path: Path) -> None:
+    runner, mailbox, _clock, _confirming = batch_runner(tmp_path)
+    mailbox.delays = [None, None]
+    sent_before = len(mailbox.probe.sent)
+    report = runner.check()  # not after the reminders
+    assert len(mailbox.probe.sent) == sent_before + 2  # one confirmation, as before
+    assert report.flips[0].at - runner.history.recent(2)[1].sent_at == pytest.approx(240)
+
+
+def test_with_too_few_arrivals_the_canary_after_the_reminders_is_judged_like_any_other(
+    tmp_path: Path,
+) -> None:
+    runner, mailbox, _clock = learned_runner(tmp_path)  # 40 arrivals: the tail not seen yet
+    assert runner.batch_canary_plan() is None
+    mailbox.delays = [None, None]
+    sent_before = len(mailbox.probe.sent)
+    report = runner.check(after_reminders=True)
+    assert len(mailbox.probe.sent) == sent_before + 2
+    assert report.status.status is Status.DOWN
+    assert report.flips[0].at - runner.history.recent(2)[1].sent_at == pytest.approx(240)

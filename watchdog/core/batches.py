@@ -10,7 +10,8 @@ Four questions, one section each:
 1. Is the practice sending a reminder batch, and has it gone quiet (the moment for a canary)?
    :func:`find_batches`, :func:`batch_needing_canary`.
 2. How long may a canary take before it counts as lost, judged from this account's own
-   arrivals? :func:`learned_deadline`.
+   arrivals? :func:`learned_deadline`; and the canary right after a batch, suspected soon and
+   confirmed by a few at once: :func:`batch_canary_plan`.
 3. How much of the provider's daily limit is used, should the staff be warned, and how many of
    our own clock canaries may still go today? :func:`daily_budget`, :func:`canary_allowance`,
    :func:`thinned_interval`.
@@ -20,6 +21,7 @@ Four questions, one section each:
 from __future__ import annotations
 
 import math
+from bisect import bisect_right
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, tzinfo
@@ -344,6 +346,162 @@ def quantile(values: Sequence[float], q: float) -> float:
     low = math.floor(position)
     high = min(low + 1, len(ordered) - 1)
     return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
+
+
+# --- 2b. the canary after a batch: suspected soon, confirmed by a few at once --------------------
+
+
+@dataclass(frozen=True)
+class ConfirmRules:
+    """How the canary after a reminder batch is judged: fast, with the false alarms bounded.
+
+    A block is most likely right after a batch (the batch is what triggers it), and that is
+    when the staff most need to know soon: the reminders just sent may not arrive. So the
+    canary after a batch is *suspected* after ``suspect_after_s`` and then *confirmed* by a
+    few canaries sent at once; DOWN only when all of them and the first are still missing
+    ``confirm_within_s`` later. Both times and how many confirm are chosen from this account's
+    arrivals (:func:`batch_canary_plan`) so that ordinary delivery delays give a false DOWN
+    with a chance of at most ``false_alarm`` per batch canary.
+
+    - ``false_alarm`` 1e-5: a practice has about four batch canaries on an office day, some
+      1,000 a year: one false DOWN in about a century per office (the staff's trust is the
+      product), and a handful a year across a thousand offices.
+    - ``max_confirmations`` 3: canaries sent together to confirm, at most. Four small messages
+      in a minute are no "blast" to any provider; it happens only when the first is late
+      (a few in a hundred batch canaries), so it costs well under one canary a day.
+    - ``floor_s`` 60 s: never suspect a canary, nor judge a confirmation, sooner: a minute
+      covers a provider's ordinary queueing and our own look at the seed mailbox.
+    - ``step_s`` 30 s: the times are tried in half-minute steps (a plan in plain words).
+    - ``max_suspected`` 0.1: the first canary is suspected no sooner than the age at which at
+      most one in ten is still on its way, so confirming stays the exception (a slow account
+      whose every canary takes four minutes is not confirmed every time).
+    - ``min_samples`` 100: the tail of the arrival times must be seen, not guessed: with fewer
+      arrivals the batch canary is judged like any other.
+    - ``window`` 500: the most recent arrivals, as for the learned deadline.
+    - ``confidence_z`` 1.645: each "how often is a canary later than t" is taken at the upper
+      end of its one-sided 95% interval (Wilson), so a tail seen only a few times is not
+      trusted to be as thin as it looked.
+
+    The chance multiplies the canaries' delays as if independent. Delays that move together
+    (a provider slow for everyone for minutes) are what the configured deadline is for: the
+    fast plan is used only when it tells sooner than that, and only after a batch.
+    """
+
+    false_alarm: float = 1e-5
+    max_confirmations: int = 3
+    floor_s: float = 60.0
+    step_s: float = 30.0
+    max_suspected: float = 0.1
+    min_samples: int = 100
+    window: int = 500
+    confidence_z: float = 1.645
+
+    def __post_init__(self) -> None:
+        if not 0.0 < self.false_alarm < 1.0:
+            raise ValueError(f"false_alarm = {self.false_alarm} must be between 0 and 1")
+        if self.max_confirmations < 1:
+            raise ValueError(f"max_confirmations = {self.max_confirmations} must be 1 or more")
+        if self.floor_s <= 0 or self.step_s <= 0:
+            raise ValueError("floor_s and step_s must be more than 0 seconds")
+        if not 0.0 < self.max_suspected <= 1.0:
+            raise ValueError(f"max_suspected = {self.max_suspected} must be above 0, at most 1")
+        if self.min_samples < 1 or self.window < self.min_samples:
+            raise ValueError("min_samples must be 1 or more and window at least min_samples")
+
+
+DEFAULT_CONFIRM_RULES = ConfirmRules()
+
+
+@dataclass(frozen=True)
+class BatchCanaryPlan:
+    """When the canary after a batch is suspected, how many confirm it, and when DOWN is told."""
+
+    suspect_after_s: float  # the first canary is suspected once this old
+    confirm_within_s: float  # the confirming canaries are judged after this
+    confirmations: int  # canaries sent together to confirm
+    false_alarm: float  # the bound on a false DOWN this plan meets (per batch canary)
+    samples: int  # arrivals it was learned from
+
+    @property
+    def down_after_s(self) -> float:
+        """From the first canary's send to a DOWN, when nothing arrives."""
+        return self.suspect_after_s + self.confirm_within_s
+
+    def describe(self) -> str:
+        """The plan in words, for the log."""
+        return (
+            f"suspected after {self.suspect_after_s:g} s, confirmed by {self.confirmations} "
+            f"canaries within {self.confirm_within_s:g} s (a false alarm: at most "
+            f"{self.false_alarm:.1g}; from {self.samples} arrivals)"
+        )
+
+
+def later_than_upper(ordered: Sequence[float], t: float, z: float) -> float:
+    """How often a canary takes longer than ``t`` s: the upper end of a one-sided interval.
+
+    ``ordered``: arrival latencies, sorted. Wilson's score interval, which stays above zero
+    when no arrival in the sample was that late (a tail not seen is not a tail that is not
+    there) and is closed-form (no statistics library in the pure core).
+    """
+    n = len(ordered)
+    if n == 0:
+        return 1.0
+    p = (n - bisect_right(ordered, t)) / n
+    z2 = z * z
+    centre = p + z2 / (2 * n)
+    spread = z * math.sqrt(p * (1 - p) / n + z2 / (4 * n * n))
+    return min(1.0, (centre + spread) / (1 + z2 / n))
+
+
+def batch_canary_plan(
+    latencies_s: Sequence[float],
+    configured_s: float,
+    rules: ConfirmRules = DEFAULT_CONFIRM_RULES,
+) -> BatchCanaryPlan | None:
+    """The quickest plan for the canary after a batch whose false alarms stay bounded.
+
+    ``latencies_s``: this account's arrivals (late ones included, as for
+    :func:`learned_deadline`). A DOWN at ``s + c`` after the first canary's send needs the first
+    still missing then and every one of ``k`` confirming canaries, sent at ``s``, missing at
+    their age ``c``: by ordinary delay that happens with a chance of at most
+    ``P(> s + c) * P(> c) ** k``. The shortest ``s + c`` meeting ``rules.false_alarm`` wins;
+    among those, the plan that sends the fewest extra canaries on average (``P(> s) * k``).
+    The first is suspected only once ``P(> s)`` is at most ``rules.max_suspected``.
+
+    None when too few arrivals are known, or no plan tells sooner than the configured
+    deadline (a slow account): then the batch canary is judged like any other.
+    """
+    ordered = sorted(x for x in latencies_s[-rules.window :] if math.isfinite(x) and x >= 0)
+    if len(ordered) < rules.min_samples:
+        return None
+
+    def later(t: float) -> float:
+        return later_than_upper(ordered, t, rules.confidence_z)
+
+    floor, step = rules.floor_s, rules.step_s
+    total = 2 * floor
+    while total < configured_s:
+        best: tuple[float, BatchCanaryPlan] | None = None
+        suspect = floor
+        while suspect <= total - floor + 1e-9:
+            confirm = total - suspect
+            if later(suspect) > rules.max_suspected:
+                suspect += step
+                continue
+            for k in range(1, rules.max_confirmations + 1):
+                chance = later(total) * later(confirm) ** k
+                if chance > rules.false_alarm:
+                    continue
+                cost = later(suspect) * k
+                if best is None or cost < best[0]:
+                    plan = BatchCanaryPlan(suspect, confirm, k, chance, len(ordered))
+                    best = (cost, plan)
+                break  # more confirming canaries than needed only cost more
+            suspect += step
+        if best is not None:
+            return best[1]
+        total += step
+    return None
 
 
 # --- 3. the daily budget -------------------------------------------------------------------------

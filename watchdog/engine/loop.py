@@ -130,6 +130,8 @@ class Loop:
         self._wake = threading.Event()
         self._lock = threading.Lock()
         self._check_requested = True  # the first check runs at once
+        # The requested check answers for reminders just sent (a batch, a reminder time).
+        self._after_reminders = False
         self._paused_until: float | None = None
         self.sleep_detector = SleepDetector(runner.config.schedule.every_seconds)
         self.last_check_at: float | None = None
@@ -183,7 +185,9 @@ class Loop:
         if self._due(plan):
             started = self.clock.now()
             self.last_check_at = started
-            self.runner.safe_check(self.stopping)
+            with self._lock:
+                after_reminders, self._after_reminders = self._after_reminders, False
+            self.runner.safe_check(self.stopping, after_reminders=after_reminders)
             plan.ran(started, self.clock.now())
         idle = min(plan.seconds_left(self.clock.now()), _MAX_IDLE_S)
         paused_until = self.paused_until
@@ -287,6 +291,7 @@ class Loop:
         log.info("%s: a canary goes out now", why)
         with self._lock:
             self._check_requested = True
+            self._after_reminders = True
 
     def _due(self, plan: Plan) -> bool:
         """A check is due when asked for, or by the schedule, and not during a pause."""

@@ -30,6 +30,7 @@ from watchdog.mail.mailbox import Found
 from watchdog.storage.history import History
 
 if TYPE_CHECKING:
+    from watchdog.core.batches import BatchCanaryPlan
     from watchdog.core.bounces import Bounce
     from watchdog.core.notices import ProviderNotice
     from watchdog.engine.seams import OpenInbox, OpenSeed, Probe, SeedSession
@@ -166,36 +167,74 @@ class Runner:
         self._refused_at: float | None = None
         # How a deadline is learned from arrivals (batches.DeadlineRules); tests on loopback
         # servers, where canaries arrive in milliseconds, use seconds instead of minutes.
-        from watchdog.core.batches import DEFAULT_DEADLINE_RULES
+        from watchdog.core.batches import DEFAULT_CONFIRM_RULES, DEFAULT_DEADLINE_RULES
 
         self.deadline_rules = DEFAULT_DEADLINE_RULES
+        # How the canary after a reminder batch is suspected and confirmed (batch_canary_plan).
+        self.confirm_rules = DEFAULT_CONFIRM_RULES
         # Canaries past a learned deadline that a confirmation canary is answering for, by
         # token, with the moment (their configured deadline) until which they are not yet lost.
         self._excused: dict[str, float] = {}
 
     # -- one cycle --------------------------------------------------------------------------
 
-    def check(self, *, should_stop: Callable[[], bool] = lambda: False) -> CycleReport:
-        """Settle older canaries, then send one canary and wait for it until its deadline."""
+    def check(
+        self, *, should_stop: Callable[[], bool] = lambda: False, after_reminders: bool = False
+    ) -> CycleReport:
+        """Settle older canaries, then send one canary and wait for it until its deadline.
+
+        ``after_reminders``: the canary answers for a reminder batch just sent (or a reminder
+        time), the moment a block is most likely; it is judged by the batch canary's plan
+        (:meth:`batch_canary_plan`): suspected soon, confirmed by a few canaries at once.
+        """
         _call_all(self.before_check)
-        report = self._cycle(should_stop)
+        plan = self.batch_canary_plan() if after_reminders else None
+        if plan is not None:
+            log.info("The canary after the reminders is judged fast: %s", plan.describe())
+        report = self._cycle(
+            should_stop, deadline_s=plan.suspect_after_s if plan else None, plan=plan
+        )
         _call_all(self.after_check, report.result)
         return report
 
     def _cycle(
-        self, should_stop: Callable[[], bool], confirming: Canary | None = None
+        self,
+        should_stop: Callable[[], bool],
+        confirming: Canary | None = None,
+        *,
+        deadline_s: float | None = None,
+        plan: BatchCanaryPlan | None = None,
+        companions: int = 0,
     ) -> CycleReport:
         """One canary: settle older ones, send, wait. ``confirming``: this canary confirms that
-        one, which missed its learned deadline (see :meth:`_confirm`)."""
+        one, which missed its learned deadline (see :meth:`_confirm`), with ``companions`` more
+        sent right after it. ``deadline_s``: this canary's own (None: :meth:`deadline_seconds`);
+        ``plan``: the batch canary's plan, which says how a loss of this one is confirmed."""
         flips: list[Flip] = []
         settled = self.settle(flips)
-        canary = self._new_canary()
+        canary = self._new_canary(deadline_s)
+        deadline_mono = self.clock.monotonic() + (canary.deadline_at - canary.sent_at)
+        canary, sent = self._send_canary(canary, should_stop, flips)
+        if isinstance(sent, CheckResult):
+            return CycleReport(sent, self.history.status(), tuple(flips), tuple(settled))
+        extra: list[Canary] = []
+        if companions:
+            extra = self._send_companions(companions, canary, should_stop, flips)
+            # Wait until the last of them is as old as the lead's deadline, not the lead only.
+            deadline_mono += max(0.0, extra[-1].sent_at - canary.sent_at) if extra else 0.0
+        return self._await(
+            canary, sent, deadline_mono, should_stop, flips, settled, confirming, plan, extra
+        )
+
+    def _send_canary(
+        self, canary: Canary, should_stop: Callable[[], bool], flips: list[Flip]
+    ) -> tuple[Canary, SmtpReply | CheckResult]:
+        """Record ``canary`` as pending and send it: the server's reply, or the (recorded) result
+        of a send that failed. An error of our own is recorded as such and raised."""
         message = build_canary(
             self.config.sender.address, self.config.seed.address, canary.token, canary.sent_at
         )
         canary = replace(canary, message_id=str(message["Message-ID"]))
-        deadline_s = canary.deadline_at - canary.sent_at
-        deadline_mono = self.clock.monotonic() + deadline_s
         self.history.record_pending(canary, self.clock.now())
         log.info("Sending canary %s to %s", canary.token, self.config.seed.address)
         try:
@@ -204,8 +243,9 @@ class Runner:
             if e.cancelled:
                 # Stopped before the server accepted it: nothing was sent, nothing can be lost.
                 self._finish(canary, Outcome.NOT_SENT, Diagnosis.UNKNOWN, detail=str(e))
-                result = self._result(canary, Outcome.NOT_SENT, Diagnosis.UNKNOWN, detail=str(e))
-                return CycleReport(result, self.history.status(), tuple(flips), tuple(settled))
+                return canary, self._result(
+                    canary, Outcome.NOT_SENT, Diagnosis.UNKNOWN, detail=str(e)
+                )
             result = self._send_failure(canary, e)
         except SigninExpiredError as e:
             # Watchdog's own sign-in, not the practice's mail: recorded, alerted, never a block.
@@ -223,12 +263,30 @@ class Runner:
             raise
         else:
             self.history.mark_accepted(canary.token, reply, self.clock.now())
-            return self._await(
-                canary, reply, deadline_mono, should_stop, flips, settled, confirming
-            )
+            return canary, reply
         self._note_signin(result)
-        snapshot = self._store(result, flips)
-        return CycleReport(result, snapshot, tuple(flips), tuple(settled))
+        self._store(result, flips)
+        return canary, result
+
+    def _send_companions(
+        self, count: int, lead: Canary, should_stop: Callable[[], bool], flips: list[Flip]
+    ) -> list[Canary]:
+        """Up to ``count`` more confirming canaries right after ``lead``, with its deadline.
+
+        Each is an ordinary canary (history, daily budget) excused, like the first, until its
+        configured deadline: one that turns up later is an arrival, never lost twice. A send
+        that fails is recorded as any failed send is (a refusal is evidence of its own) and
+        ends the burst.
+        """
+        sent: list[Canary] = []
+        for _ in range(count):
+            canary = self._new_canary(lead.deadline_at - lead.sent_at)
+            canary, outcome = self._send_canary(canary, should_stop, flips)
+            if isinstance(outcome, CheckResult):
+                break
+            self._excused[canary.token] = canary.sent_at + self.config.schedule.deadline_seconds
+            sent.append(canary)
+        return sent
 
     def _store(self, result: CheckResult, flips: list[Flip]) -> StatusSnapshot:
         """Record ``result``; one that cannot be stored is kept to be stored by the next check."""
@@ -284,11 +342,29 @@ class Runner:
         learned = learned_deadline(latencies, configured, rules).seconds
         return learned if 2 * learned < configured else configured
 
-    def _new_canary(self) -> Canary:
+    def batch_canary_plan(self) -> BatchCanaryPlan | None:
+        """How the canary after a batch is judged: suspected soon, confirmed by a few at once.
+
+        None (judged like any other canary) with ``learn_deadline = false``, with too few
+        arrivals, or when no plan tells sooner than the configured deadline
+        (``batches.batch_canary_plan``).
+        """
+        if not self.config.schedule.learn_deadline:
+            return None
+        from watchdog.core.batches import batch_canary_plan
+
+        try:
+            latencies = self.history.arrival_latencies(self.confirm_rules.window)
+        except StorageError:
+            return None
+        configured = self.config.schedule.deadline_seconds
+        return batch_canary_plan(latencies, configured, self.confirm_rules)
+
+    def _new_canary(self, deadline_s: float | None = None) -> Canary:
         sent_at = self.clock.now()
         token = make_token(self.key, sent_at)
-        deadline = sent_at + self.deadline_seconds()
-        return Canary(token=token, message_id="", sent_at=sent_at, deadline_at=deadline)
+        wait = self.deadline_seconds() if deadline_s is None else deadline_s
+        return Canary(token=token, message_id="", sent_at=sent_at, deadline_at=sent_at + wait)
 
     def _await(
         self,
@@ -299,6 +375,8 @@ class Runner:
         flips: list[Flip],
         settled: list[CheckResult],
         confirming: Canary | None = None,
+        plan: BatchCanaryPlan | None = None,
+        companions: Sequence[Canary] = (),
     ) -> CycleReport:
         """Wait for the accepted canary, record what became of it, and report the cycle.
 
@@ -340,9 +418,11 @@ class Runner:
                 return CycleReport(watch.stored, snapshot, tuple(flips), tuple(settled))
             result = self._unarrived(canary, reply, found, watch, should_stop)
             if result.outcome is Outcome.LOST and confirming is not None:
-                return self._confirmation_missed(confirming, canary, result, flips, settled)
+                return self._confirmation_missed(
+                    confirming, canary, result, flips, settled, companions
+                )
             if result.outcome is Outcome.LOST and self._should_confirm(canary, result):
-                return self._confirm(canary, should_stop, flips, settled)
+                return self._confirm(canary, should_stop, flips, settled, plan)
         snapshot = self._store(result, flips)
         return CycleReport(result, snapshot, tuple(flips), tuple(settled))
 
@@ -373,21 +453,30 @@ class Runner:
         should_stop: Callable[[], bool],
         flips: list[Flip],
         settled: list[CheckResult],
+        plan: BatchCanaryPlan | None = None,
     ) -> CycleReport:
         """Send a second canary at once; the first is lost only if that one is lost too.
 
         The first stays pending meanwhile, excused until its configured deadline: if it turns
         up, it is settled as an arrival (never lost twice) and no DOWN is called. The second
         canary is an ordinary one (history, daily budget, deadline learned the same way).
+        With a batch canary's ``plan``, ``plan.confirmations`` canaries go at once, judged
+        after ``plan.confirm_within_s``: DOWN only when none of them nor the first arrived.
         """
+        count = plan.confirmations if plan is not None else 1
         log.info(
-            "Canary %s has not arrived within its learned deadline of %s; a second canary "
-            "confirms before anyone is told",
+            "Canary %s has not arrived within %s; %s before anyone is told",
             first.token,
             format_duration(first.deadline_at - first.sent_at),
+            f"{count} canaries confirm" if count > 1 else "a second canary confirms",
         )
         self._excused[first.token] = first.sent_at + self.config.schedule.deadline_seconds
-        report = self._cycle(should_stop, confirming=first)
+        report = self._cycle(
+            should_stop,
+            confirming=first,
+            deadline_s=plan.confirm_within_s if plan is not None else None,
+            companions=count - 1,
+        )
         return CycleReport(
             report.result,
             report.status,
@@ -402,27 +491,40 @@ class Runner:
         second_lost: CheckResult,
         flips: list[Flip],
         settled: list[CheckResult],
+        companions: Sequence[Canary] = (),
     ) -> CycleReport:
-        """The confirmation canary missed its deadline too: lost, unless the first came meanwhile.
+        """The confirmation canary missed its deadline too: lost, unless another came meanwhile.
 
-        Both lost: the first's loss is recorded first, so the status's streak (and the alert's
-        "since") starts with it. The first arrived: mail flows, slowly; the second gets the
-        same grace the first had (pending until its configured deadline), and no DOWN.
+        All lost: the first's loss is recorded first, so the status's streak (and the alert's
+        "since") starts with it; the ``companions`` stay pending until their configured
+        deadline (one that turns up is an arrival). The first or a companion arrived: mail
+        flows, slowly; the second gets the same grace the first had (pending until its
+        configured deadline), and no DOWN.
         """
         row = self.history.get(first.token)
         arrived = row is None or row.outcome is not Outcome.PENDING
+        waiting = {c.token: c for c in companions}
         if not arrived and row is not None:
-            hit = self._search_one(first.token)
-            if hit is not None:
-                arrival = self._arrival(row, hit, reply=row.smtp_reply)
-                self._conclude(arrival, flips)
-                settled.append(arrival)
-                self._delete_found(hit)
-                arrived = True
+            waiting[first.token] = first
+        rows = {token: self.history.get(token) for token in waiting}
+        looking = [t for t, r in rows.items() if r is not None and r.outcome is Outcome.PENDING]
+        arrived = arrived or any(
+            r is not None and r.outcome in (Outcome.DELIVERED, Outcome.LATE, Outcome.JUNK)
+            for r in rows.values()
+        )
+        for token, hit in self._search(looking).items():
+            pending = rows[token]
+            assert pending is not None  # looked for only when pending
+            arrival = self._arrival(pending, hit, reply=pending.smtp_reply)
+            self._conclude(arrival, flips)
+            settled.append(arrival)
+            self._delete_found(hit)
+            self._excused.pop(token, None)
+            arrived = True
         if arrived:
             self._excused.pop(first.token, None)
             self._excused[second.token] = second.sent_at + self.config.schedule.deadline_seconds
-            log.info("The first canary arrived meanwhile: no DOWN; the second waits longer")
+            log.info("A canary arrived meanwhile: no DOWN; the second waits longer")
             result = self._result(
                 second, Outcome.PENDING, Diagnosis.UNKNOWN, reply=second_lost.smtp_reply
             )
@@ -432,8 +534,13 @@ class Runner:
         first_lost = self._lost(
             row,
             row.smtp_reply,
-            "The canary did not arrive by its deadline, and a second canary sent at once to "
-            "confirm did not arrive either.",
+            "The canary did not arrive by its deadline, and "
+            + (
+                f"the {len(companions) + 1} canaries sent at once to confirm"
+                if companions
+                else "a second canary sent at once to confirm"
+            )
+            + " did not arrive either.",
             None,
         )
         self._conclude(first_lost, flips)
@@ -441,14 +548,16 @@ class Runner:
         snapshot = self._store(second_lost, flips)
         return CycleReport(second_lost, snapshot, tuple(flips), tuple(settled))
 
-    def _search_one(self, token: str) -> Found | None:
-        """One look for ``token`` in the seed mailbox (None: not there, or not readable now)."""
+    def _search(self, tokens: Sequence[str]) -> dict[str, Found]:
+        """One look for ``tokens`` in the seed mailbox (only those there, and readable now)."""
+        if not tokens:
+            return {}
         try:
             with self.open_mailbox() as mailbox:
-                return mailbox.search([token]).get(token)
+                return mailbox.search(list(tokens))
         except (MailboxError, SecretError) as e:
-            log.warning("Could not look for the first canary again: %s", e)
-            return None
+            log.warning("Could not look for the earlier canaries again: %s", e)
+            return {}
 
     def _delete_found(self, found: Found) -> None:
         if not self.config.seed.delete_found:
@@ -979,10 +1088,12 @@ class Runner:
             stored.append(result)
         return stored
 
-    def safe_check(self, stop: threading.Event) -> CycleReport | None:
+    def safe_check(
+        self, stop: threading.Event, *, after_reminders: bool = False
+    ) -> CycleReport | None:
         """One check; any error is logged and the loop goes on."""
         try:
-            return self.check(should_stop=stop.is_set)
+            return self.check(should_stop=stop.is_set, after_reminders=after_reminders)
         except (StorageError, SecretError, WatchdogError) as e:
             log.error("Check failed: %s", e)
         except Exception:

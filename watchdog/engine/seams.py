@@ -121,8 +121,9 @@ class Checks(Protocol):
     @property
     def history(self) -> RecentChecks: ...
 
-    def safe_check(self, stop: threading.Event, /) -> object:
-        """One check; never raises (the loop must go on)."""
+    def safe_check(self, stop: threading.Event, /, *, after_reminders: bool = False) -> object:
+        """One check; never raises (the loop must go on). ``after_reminders``: the canary
+        answers for a reminder batch or time, and is judged by the batch canary's plan."""
         ...
 
     def after_sleep(self, slept_s: float, /, *, asleep_from: float) -> int:
