@@ -769,6 +769,10 @@ def test_one_confirming_canary_that_arrives_means_mail_flows_and_no_down(tmp_pat
     first, lead, *companions = runner.history.recent(1 + confirming)[::-1]
     assert companions[-1].outcome is Outcome.DELIVERED
     assert (first.outcome, lead.outcome) == (Outcome.PENDING, Outcome.PENDING)
+    clock.t += 120  # the next canary, a few minutes on: the first keeps its grace
+    mailbox.delays = [2.0]
+    assert runner.check().status.status is Status.UP
+    assert runner.history.get(first.token).outcome is Outcome.PENDING  # type: ignore[union-attr]
     clock.t += 1800  # past every configured deadline: the others never came
     runner.check()
     assert runner.history.get(first.token).outcome is Outcome.LOST  # type: ignore[union-attr]

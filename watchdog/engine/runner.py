@@ -521,10 +521,14 @@ class Runner:
             self._delete_found(hit)
             self._excused.pop(token, None)
             arrived = True
+        for token, found_row in rows.items():
+            if found_row is None or found_row.outcome is not Outcome.PENDING:
+                self._excused.pop(token, None)
         if arrived:
-            self._excused.pop(first.token, None)
+            # Those still missing keep their grace until their configured deadline, the first
+            # too when only a companion arrived: a slow canary is not lost at the next check.
             self._excused[second.token] = second.sent_at + self.config.schedule.deadline_seconds
-            log.info("A canary arrived meanwhile: no DOWN; the second waits longer")
+            log.info("A canary arrived meanwhile: no DOWN; the others wait longer")
             result = self._result(
                 second, Outcome.PENDING, Diagnosis.UNKNOWN, reply=second_lost.smtp_reply
             )
