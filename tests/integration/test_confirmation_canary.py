@@ -15,7 +15,7 @@ import pytest
 
 from tests.faults.rig import FaultRig, open_rig
 from tests.servers import MailServers
-from watchdog.core.batches import DeadlineRules
+from watchdog.core.batches import BatchCanaryPlan, ConfirmRules, DeadlineRules
 from watchdog.core.models import Outcome, Status
 
 pytestmark = pytest.mark.servers
@@ -81,3 +81,70 @@ def test_a_canary_and_its_confirmation_that_both_vanish_are_down_once(
     finally:
         rig.close()
     assert [a.kind.value for a in rig.alerts] == ["down"]
+
+
+# -- the canary after the reminders: suspected soon, confirmed by a few at once --------------
+
+#: Seconds instead of minutes (loopback): suspected after 1 s at the soonest, confirmed in 1 s
+#: steps, learned from 6 arrivals; the bound on a false alarm is loose enough for 6.
+FAST_CONFIRM = ConfirmRules(
+    false_alarm=0.05, floor_s=1.0, step_s=0.5, min_samples=6, max_suspected=0.5
+)
+
+
+def batch_rig(tmp_path: Path, servers: MailServers) -> tuple[FaultRig, BatchCanaryPlan]:
+    """The app after six quick arrivals, with a plan for the canary after the reminders."""
+    rig = open_rig(tmp_path, servers, deadline_minutes=CONFIGURED_MINUTES)
+    rig.app.runner.confirm_rules = FAST_CONFIRM
+    for _ in range(6):
+        report = rig.app.runner.safe_check(threading.Event())
+        assert report is not None and report.result.outcome is Outcome.DELIVERED
+    plan = rig.app.runner.batch_canary_plan()
+    assert plan is not None and plan.confirmations >= 2, plan
+    assert plan.down_after_s < CONFIGURED_MINUTES * 60
+    return rig, plan
+
+
+def test_the_canary_after_a_batch_and_its_confirmations_vanishing_are_down_within_the_plan(
+    tmp_path: Path, servers: MailServers, watchdog_env: dict[str, str]
+) -> None:
+    rig, plan = batch_rig(tmp_path, servers)
+    try:
+        sent_before = len(servers.smtp.received)
+        servers.smtp.set_mode("blackhole")
+        report = rig.app.runner.safe_check(threading.Event(), after_reminders=True)
+        assert report is not None
+        # The canary, then the confirming ones, all taken by the real submission server.
+        assert len(servers.smtp.received) == sent_before + 1 + plan.confirmations
+        assert report.status.status is Status.DOWN
+        lost = rig.app.history.recent(1 + plan.confirmations)[::-1]
+        first = lost[0]
+        assert (first.outcome, lost[1].outcome) == (Outcome.LOST, Outcome.LOST)
+        assert report.status.streak_since == first.sent_at
+        down = [f for f in report.flips if f.to_status is Status.DOWN]
+        # Told once the plan ran out (plus the sends themselves), well before the setting.
+        assert plan.down_after_s <= down[0].at - first.sent_at < CONFIGURED_MINUTES * 60
+    finally:
+        rig.close()
+    assert [a.kind.value for a in rig.alerts] == ["down"]
+
+
+def test_a_canary_after_a_batch_held_past_its_suspicion_that_arrives_raises_no_down(
+    tmp_path: Path, servers: MailServers, watchdog_env: dict[str, str]
+) -> None:
+    rig, plan = batch_rig(tmp_path, servers)
+    try:
+        # Each canary now reaches the seed mailbox a little after it is suspected, and before
+        # the confirming ones are judged: slow, not blocked.
+        held = plan.suspect_after_s + min(0.5, plan.confirm_within_s / 2)
+        servers.smtp.set_mode("delay", seconds=held)
+        sent_before = len(servers.smtp.received)
+        report = rig.app.runner.safe_check(threading.Event(), after_reminders=True)
+        assert report is not None
+        assert len(servers.smtp.received) == sent_before + 1 + plan.confirmations  # suspected
+        assert report.status.status is Status.UP and not report.flips
+        first = rig.app.history.recent(1 + plan.confirmations)[-1]
+        assert first.outcome is Outcome.DELIVERED  # within the configured deadline: in time
+    finally:
+        rig.close()
+    assert [a.kind.value for a in rig.alerts] == []
