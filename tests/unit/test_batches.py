@@ -557,3 +557,29 @@ def test_reminders_are_due_in_office_hours_near_a_reminder_time_and_after_a_batc
     assert reminders_due(at("00:20"), in_office_hours=False, reminder_times=["23:45"])
     assert reminders_due(night, in_office_hours=False, last_batch_at=night - 1800)
     assert not reminders_due(night, in_office_hours=False, last_batch_at=night - 3 * 3600)
+
+
+def test_office_hours_are_thinned_only_when_the_sent_folder_shows_nothing_sent_since() -> None:
+    import datetime as dt
+
+    from watchdog.core.batches import reminders_due
+
+    def at(hhmm: str, day: str = "2026-12-07") -> float:  # a Monday
+        return dt.datetime.strptime(f"{day} {hhmm}", "%Y-%m-%d %H:%M").astimezone().timestamp()
+
+    morning = at("10:00")
+    # Nothing sent since the last canary: no mail is going out, the quiet interval applies.
+    assert not reminders_due(morning, in_office_hours=True, sent_since_last_canary=False)
+    # One message sent after it, or the Sent folder cannot tell: the schedule as configured.
+    assert reminders_due(morning, in_office_hours=True, sent_since_last_canary=True)
+    assert reminders_due(morning, in_office_hours=True, sent_since_last_canary=None)
+    assert reminders_due(morning, in_office_hours=True)
+    # The hour around a reminder time and after a batch keep their rules in office hours too.
+    assert reminders_due(
+        morning, in_office_hours=True, sent_since_last_canary=False, reminder_times=["10:30"]
+    )
+    assert reminders_due(
+        morning, in_office_hours=True, sent_since_last_canary=False, last_batch_at=morning - 1800
+    )
+    # Nights keep theirs: the Sent folder's answer does not make a night busy.
+    assert not reminders_due(at("03:00"), in_office_hours=False, sent_since_last_canary=True)

@@ -49,6 +49,15 @@ POLL_IDLE_S = 300.0
 #: After a failed look (mailbox down, password missing), wait this long: the canary schedule
 #: goes on regardless, and the failure is the seed/inbox checks' to report.
 POLL_AFTER_FAILURE_S = 600.0
+#: A reading of the Sent folder older than this (two idle polls) no longer tells whether the
+#: practice is sending: the loop polls every few minutes, so an older one means looks fail or
+#: stopped, and "nothing was sent" would be a guess.
+SENT_READING_FRESH_S = 2 * POLL_IDLE_S
+#: A message dated up to this long before our last canary still counts as sent after it. The
+#: Sent folder's dates come from the server's clock, to the second; ours may be a little ahead.
+#: Missing a message would thin the schedule while mail goes out; counting one that went just
+#: before the canary costs at most one canary on the regular schedule.
+SEND_TIME_SKEW_S = 60.0
 
 
 class BatchWatch:
@@ -86,6 +95,10 @@ class BatchWatch:
         self.day: str | None = None
         self.next_poll_at = 0.0
         self.last_error: str | None = None
+        # When the Sent folder was last read without an error, and whether that look left our
+        # own canaries out (a server without header search counts them as sent mail).
+        self.last_read_at: float | None = None
+        self.canaries_excluded = False
 
     def poll_if_due(self) -> None:
         """Read the Sent folder when it is time; never raises (a failure is logged)."""
@@ -112,6 +125,8 @@ class BatchWatch:
             self.next_poll_at = now + POLL_AFTER_FAILURE_S
             return
         self.last_error = None
+        self.last_read_at = now
+        self.canaries_excluded = found.canaries_excluded
         fresh = [t for t in found.new_times if t >= midnight]
         self.times = sorted(fresh if found.restarted else [*self.times, *fresh])
         running = bool(self.times) and now - self.times[-1] <= self.rules.max_gap_s
@@ -158,6 +173,26 @@ class BatchWatch:
         left = max(0.0, local_midnight(now, days=1) - now)
         allowance = canary_allowance(budget, regular_left=int(left // every_s))
         return thinned_interval(every_s, allowance, left)
+
+    def sent_since(self, when: float) -> bool | None:
+        """Whether the account sent anything after ``when`` (our last canary), as last read.
+
+        None when the reading cannot tell: no successful look yet today, the last look failed,
+        the last good one is older than :data:`SENT_READING_FRESH_S`, the server could not leave
+        our own canaries out (each canary would look like the practice sending), or ``when``
+        is before today's midnight and nothing was sent since (the watch keeps today's sends
+        only). A send up to :data:`SEND_TIME_SKEW_S` before ``when`` counts as after it.
+        """
+        now = self.clock.now()
+        read_at = self.last_read_at
+        if read_at is None or self.last_error is not None or not self.canaries_excluded:
+            return None
+        midnight = local_midnight(now)
+        if read_at < midnight or now - read_at > SENT_READING_FRESH_S:
+            return None
+        if any(t > when - SEND_TIME_SKEW_S for t in self.times):
+            return True
+        return None if when < midnight else False
 
     def batches(self) -> list[Batch]:
         """Today's batches, as of now."""
