@@ -89,3 +89,11 @@ def test_yesterday_s_reading_and_a_canary_before_midnight_cannot_tell_about_toda
     # between the canary and midnight are not kept.
     assert watch.sent_since(at("23:50")) is None
     assert watch.sent_since(at("00:01", "2026-12-08")) is False
+
+
+def test_a_provider_not_known_to_file_smtp_sent_mail_in_sent_cannot_tell() -> None:
+    clock = FakeClock(at("10:00"))
+    watch = BatchWatch(FakeSentFolder(clock), clock, files_smtp_copies=False)
+    watch.poll()
+    # The folder may hold only what a mail program copied there, not the reminders.
+    assert watch.sent_since(at("09:30")) is None

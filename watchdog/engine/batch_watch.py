@@ -75,6 +75,7 @@ class BatchWatch:
         canaries_since: Callable[[float], int] | None = None,
         on_budget_warning: Callable[[BudgetState], None] | None = None,
         on_sent: Callable[[float, Sequence[float]], None] | None = None,
+        files_smtp_copies: bool = True,
     ) -> None:
         self.open_inbox = open_inbox
         self.clock = clock
@@ -99,6 +100,11 @@ class BatchWatch:
         # own canaries out (a server without header search counts them as sent mail).
         self.last_read_at: float | None = None
         self.canaries_excluded = False
+        # Whether the provider files every message sent through its SMTP server in Sent
+        # (data/sent_copies.toml "yes"). Where it does not, or nobody knows, the folder may
+        # show only what a mail program copied there, not the practice software's reminders:
+        # an empty folder then does not mean that nothing went out (see :meth:`sent_since`).
+        self.files_smtp_copies = files_smtp_copies
 
     def poll_if_due(self) -> None:
         """Read the Sent folder when it is time; never raises (a failure is logged)."""
@@ -179,13 +185,16 @@ class BatchWatch:
 
         None when the reading cannot tell: no successful look yet today, the last look failed,
         the last good one is older than :data:`SENT_READING_FRESH_S`, the server could not leave
-        our own canaries out (each canary would look like the practice sending), or ``when``
+        our own canaries out (each canary would look like the practice sending), the provider
+        is not known to file SMTP-sent mail in Sent (``files_smtp_copies`` False), or ``when``
         is before today's midnight and nothing was sent since (the watch keeps today's sends
         only). A send up to :data:`SEND_TIME_SKEW_S` before ``when`` counts as after it.
         """
         now = self.clock.now()
         read_at = self.last_read_at
-        if read_at is None or self.last_error is not None or not self.canaries_excluded:
+        if read_at is None or self.last_error is not None:
+            return None
+        if not (self.canaries_excluded and self.files_smtp_copies):
             return None
         midnight = local_midnight(now)
         if read_at < midnight or now - read_at > SENT_READING_FRESH_S:
