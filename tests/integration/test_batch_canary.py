@@ -285,3 +285,63 @@ def test_no_patient_address_or_subject_from_a_batch_reaches_any_output(
     said = logged + "".join(f"{a.title} {a.message}" for a in rig.alerts)
     assert "12 reminders sent between" in said  # the alerts did count the batch
     assert PATIENT not in said and SUBJECT not in said
+
+
+def test_in_office_hours_the_regular_canary_waits_while_nothing_is_sent_and_follows_sending(
+    tmp_path: Path, servers: MailServers, watchdog_env: dict[str, str]
+) -> None:
+    """Office hours, the shipped schedule (every 30 min, every 2 h with no reminders due).
+
+    The loop runs on a simulated clock that starts just after today's midnight (office hours all
+    day, every day), behind the real one: the Sent folder (emptied before each test) dates its
+    copies by the real clock, so the one e-mail the practice sends comes after our canary.
+    """
+    from tests.support.clock import FakeClock
+    from watchdog.app import AppControls
+    from watchdog.core.models import Status
+    from watchdog.engine.loop import Plan
+
+    start = local_midnight(time.time()) + 60
+    clock = FakeClock(start)
+    rig = open_rig(
+        tmp_path,
+        servers,
+        clock=clock,
+        sender=practice_inbox(servers),
+        every_minutes=30,
+        schedule={"quiet_every_minutes": 120},
+        alerts={
+            "office_hours": "00:00-23:59",
+            "office_days": ["mon", "tue", "wed", "thu", "fri", "sat", "sun"],
+        },
+    )
+    try:
+        app, loop = rig.app, rig.app.loop
+        assert loop.batch_watch is not None  # the practice's inbox is configured
+        servers.smtp.keep_copy(servers.imap_port)  # our canaries land in Sent too, as at Gmail
+        loop.batch_watch.files_smtp_copies = True  # the test server is no provider on the list
+        plan = Plan(app.config.schedule.every_seconds, clock.now())
+
+        def run_until(minutes: float) -> list[float]:
+            """The loop's turns until ``minutes`` after the start; the canaries' send times."""
+            for _ in range(10_000):  # bounded: each turn moves the clock on by what it waits
+                if clock.now() >= start + minutes * 60:
+                    break
+                clock.t = min(start + minutes * 60, clock.t + max(loop.step(plan), 1.0))
+            return sorted(r.sent_at - start for r in app.history.iter_checks())
+
+        assert run_until(45) == [0.0]  # the first check, then nothing sent: no canary at 30 min
+        assert loop.regular_interval_now() == 7200
+        assert loop.batch_watch.sent_since(start) is False  # our own canary was left out
+        # Past every_minutes, the quiet interval in force: the tray does not call it stale.
+        assert AppControls(app).state().status is Status.UP
+
+        servers.smtp.set_mode("blackhole")  # the patient's address does not exist here
+        send_reminders(servers, 1)  # the front desk sends one e-mail
+        servers.smtp.set_mode("deliver")
+        assert run_until(75) == [0.0, 3600.0]  # at the next slot of the regular schedule
+        outcomes = {r.outcome.value for r in app.history.iter_checks()}
+        assert outcomes == {"delivered"}
+    finally:
+        servers.smtp.keep_copy(None)
+        rig.close()

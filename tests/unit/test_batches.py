@@ -633,3 +633,29 @@ def test_confirm_rules_refuse_values_that_mean_nothing() -> None:
     ):
         with pytest.raises(ValueError):
             ConfirmRules(**bad)
+
+
+def test_office_hours_are_thinned_only_when_the_sent_folder_shows_nothing_sent_since() -> None:
+    import datetime as dt
+
+    from watchdog.core.batches import reminders_due
+
+    def at(hhmm: str, day: str = "2026-12-07") -> float:  # a Monday
+        return dt.datetime.strptime(f"{day} {hhmm}", "%Y-%m-%d %H:%M").astimezone().timestamp()
+
+    morning = at("10:00")
+    # Nothing sent since the last canary: no mail is going out, the quiet interval applies.
+    assert not reminders_due(morning, in_office_hours=True, sent_since_last_canary=False)
+    # One message sent after it, or the Sent folder cannot tell: the schedule as configured.
+    assert reminders_due(morning, in_office_hours=True, sent_since_last_canary=True)
+    assert reminders_due(morning, in_office_hours=True, sent_since_last_canary=None)
+    assert reminders_due(morning, in_office_hours=True)
+    # The hour around a reminder time and after a batch keep their rules in office hours too.
+    assert reminders_due(
+        morning, in_office_hours=True, sent_since_last_canary=False, reminder_times=["10:30"]
+    )
+    assert reminders_due(
+        morning, in_office_hours=True, sent_since_last_canary=False, last_batch_at=morning - 1800
+    )
+    # Nights keep theirs: the Sent folder's answer does not make a night busy.
+    assert not reminders_due(at("03:00"), in_office_hours=False, sent_since_last_canary=True)

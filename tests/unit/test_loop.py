@@ -11,11 +11,12 @@ from typing import Any
 import pytest
 
 from tests.support.clock import FakeClock, RealClock
+from tests.support.sent_folder import FakeSentFolder
 from tests.unit.test_runner import KEY, FakeMailbox, FakeProbe, make_config, make_runner
 from watchdog.config import ScheduleConfig
-from watchdog.core.models import Canary, CheckResult, Outcome
+from watchdog.core.models import Canary, CheckResult, Diagnosis, Outcome
 from watchdog.core.tokens import make_token
-from watchdog.engine.loop import Loop, SleepDetector
+from watchdog.engine.loop import Loop, Plan, SleepDetector
 from watchdog.storage.history import History
 
 
@@ -172,3 +173,123 @@ def test_the_schedule_is_re_anchored_to_each_check_s_start_on_the_loop_s_clock()
     # Planned from each start (not from the end of a check that waited 10 minutes), and on
     # the injected clock: the real clock has not moved an interval during this test.
     assert [t - t0 for t in runner.started] == [0, 1800, 3600, 5400]
+
+
+# -- office hours thinned while the Sent folder shows no sending ------------------------------
+
+
+def monday(hhmm: str) -> float:
+    import datetime as dt
+
+    return dt.datetime.strptime(f"2026-12-07 {hhmm}", "%Y-%m-%d %H:%M").astimezone().timestamp()
+
+
+class SentCanaries:
+    """The history as the loop reads it: the canaries the runner sent, newest first."""
+
+    def __init__(self) -> None:
+        self.sent_at: list[float] = []
+        self.unreadable = False
+
+    def recent(self, limit: int) -> list[CheckResult]:
+        if self.unreadable:
+            raise OSError("database is locked (test)")
+        newest = sorted(self.sent_at, reverse=True)[:limit]
+        return [CheckResult(f"t{t}", t, t + 30, Outcome.DELIVERED, Diagnosis.OK) for t in newest]
+
+
+class CanaryRunner:
+    """Stands in for the Runner (``loop.Checks``): each check sends a canary at the clock's now.
+
+    The shipped schedule: every 30 minutes, every 2 hours when no reminders are due.
+    """
+
+    def __init__(self, clock: FakeClock) -> None:
+        self.clock = clock
+        self.config = replace(
+            make_config(Path()),  # its path is never read; office hours Mon-Fri 07:00-19:00
+            schedule=ScheduleConfig(
+                every_minutes=30, deadline_minutes=0.5, quiet_every_minutes=120
+            ),
+        )
+        self.history = SentCanaries()
+
+    def safe_check(self, stop: threading.Event, /, *, after_reminders: bool = False) -> None:
+        self.history.sent_at.append(self.clock.now())
+
+    def after_sleep(self, slept: float, asleep_from: float) -> int:
+        return 0
+
+    def signin_retry_at(self) -> float | None:
+        return None
+
+
+class Office:
+    """The real loop and its plan on a simulated Monday, with a runner that sends canaries."""
+
+    def __init__(self, start: str, *, watched: bool = True, canaries_excluded: bool = True) -> None:
+        from watchdog.engine.batch_watch import BatchWatch
+
+        self.clock = FakeClock(monday(start))
+        self.runner = CanaryRunner(self.clock)
+        self.folder = FakeSentFolder(self.clock, canaries_excluded=canaries_excluded)
+        watch = BatchWatch(self.folder, self.clock) if watched else None
+        self.loop = Loop(self.runner, self.clock, batch_watch=watch)
+        self.plan = Plan(self.runner.config.schedule.every_seconds, self.clock.now())
+
+    def canaries_until(self, hhmm: str) -> list[str]:
+        """Run the loop until ``hhmm``; every canary sent so far, as HH:MM."""
+        return canaries_until(self.loop, self.plan, self.clock, monday(hhmm))
+
+
+def canaries_until(loop: Loop, plan: Plan, clock: FakeClock, end: float) -> list[str]:
+    """Drive the real loop on the simulated clock until ``end``; the canaries' times, HH:MM."""
+    import datetime as dt
+
+    for _ in range(10_000):  # bounded: each turn moves the clock on by what the loop waits
+        if clock.now() >= end:
+            break
+        clock.t = min(end, clock.t + max(loop.step(plan), 1.0))
+    history = loop.runner.history
+    assert isinstance(history, SentCanaries)
+    return [dt.datetime.fromtimestamp(t).strftime("%H:%M") for t in history.sent_at]
+
+
+def test_in_office_hours_with_nothing_sent_since_the_last_canary_the_check_waits_longer() -> None:
+    office = Office("09:00")
+    office.folder.send(monday("08:40"))  # before the first canary: that canary answers for it
+    assert office.canaries_until("11:45") == ["09:00", "11:00"]
+    assert office.loop.regular_interval_now() == 7200
+
+
+def test_in_office_hours_one_message_sent_after_the_last_canary_brings_back_the_schedule() -> None:
+    office = Office("09:00")
+    office.folder.send(monday("09:10"))  # the front desk sends one e-mail
+    assert office.canaries_until("09:20") == ["09:00"]
+    assert office.loop.regular_interval_now() == 1800
+    # The canary at the next slot follows that sending; then nothing more goes out.
+    assert office.canaries_until("11:45") == ["09:00", "09:30", "11:30"]
+    assert office.loop.regular_interval_now() == 7200
+
+
+@pytest.mark.parametrize(
+    "cannot_tell",
+    [
+        "no Sent folder is watched",
+        "the Sent folder cannot be read",
+        "the server cannot leave our canaries out",
+        "the history cannot be read",
+    ],
+)
+def test_in_office_hours_the_regular_check_goes_every_interval_when_the_watch_cannot_tell(
+    cannot_tell: str,
+) -> None:
+    office = Office(
+        "09:00",
+        watched=cannot_tell != "no Sent folder is watched",
+        canaries_excluded=cannot_tell != "the server cannot leave our canaries out",
+    )
+    office.folder.failing = cannot_tell == "the Sent folder cannot be read"
+    office.runner.history.unreadable = cannot_tell == "the history cannot be read"
+    assert office.canaries_until("10:45") == ["09:00", "09:30", "10:00", "10:30"]
+    assert office.loop.regular_interval_now() == 1800

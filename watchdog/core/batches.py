@@ -214,18 +214,33 @@ def reminders_due(
     in_office_hours: bool,
     reminder_times: Iterable[str] = (),
     last_batch_at: float | None = None,
+    sent_since_last_canary: bool | None = None,
     window_s: float = REMINDER_WINDOW_S,
     tz: tzinfo | None = None,
 ) -> bool:
     """Whether reminders may be going out now, so the regular schedule stays as configured.
 
-    Yes during the office hours (``[alerts]``: the front desk sends mail and is there to act),
-    within ``window_s`` of a named or learned reminder time (yesterday's, today's or
-    tomorrow's, so a time near midnight counts), and within ``window_s`` after the last batch
-    seen. Otherwise (nights, weekends) the schedule may be thinner; the canary after each batch
-    and at each reminder time always goes.
+    Yes within ``window_s`` of a named or learned reminder time (yesterday's, today's or
+    tomorrow's, so a time near midnight counts) and within ``window_s`` after the last batch
+    seen. During the office hours (``[alerts]``: the front desk sends mail and is there to act)
+    yes too, unless the Sent folder shows that nothing went out since our last canary
+    (``sent_since_last_canary`` False). Otherwise (nights, weekends, office hours in which the
+    account sends nothing) the schedule may be thinner; the canary after each batch and at each
+    reminder time always goes.
+
+    Why office hours may be thinned: a block only hurts mail that is sent, and it is set off by
+    sending. While the practice's sending is visible, a canary follows the sending (the canary
+    after each batch, and the regular schedule again as soon as one message went out after the
+    last canary), and the clock only keeps a heartbeat. Every canary spent while nothing goes
+    out takes from the account's own daily sending budget, and the watchdog must never itself
+    be the cause of a block.
+
+    ``sent_since_last_canary``: True when the Sent folder shows a message sent after our last
+    canary, False when it shows none (and its reading can be trusted), None when it cannot tell
+    (no Sent folder watched, no recent successful look, our own canaries not told apart): then
+    office hours count as reminders due, as without a Sent folder.
     """
-    if in_office_hours:
+    if in_office_hours and sent_since_last_canary is not False:
         return True
     if last_batch_at is not None and 0 <= now - last_batch_at <= window_s:
         return True

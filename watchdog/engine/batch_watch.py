@@ -49,6 +49,15 @@ POLL_IDLE_S = 300.0
 #: After a failed look (mailbox down, password missing), wait this long: the canary schedule
 #: goes on regardless, and the failure is the seed/inbox checks' to report.
 POLL_AFTER_FAILURE_S = 600.0
+#: A reading of the Sent folder older than this (two idle polls) no longer tells whether the
+#: practice is sending: the loop polls every few minutes, so an older one means looks fail or
+#: stopped, and "nothing was sent" would be a guess.
+SENT_READING_FRESH_S = 2 * POLL_IDLE_S
+#: A message dated up to this long before our last canary still counts as sent after it. The
+#: Sent folder's dates come from the server's clock, to the second; ours may be a little ahead.
+#: Missing a message would thin the schedule while mail goes out; counting one that went just
+#: before the canary costs at most one canary on the regular schedule.
+SEND_TIME_SKEW_S = 60.0
 
 
 class BatchWatch:
@@ -66,6 +75,7 @@ class BatchWatch:
         canaries_since: Callable[[float], int] | None = None,
         on_budget_warning: Callable[[BudgetState], None] | None = None,
         on_sent: Callable[[float, Sequence[float]], None] | None = None,
+        files_smtp_copies: bool = True,
     ) -> None:
         self.open_inbox = open_inbox
         self.clock = clock
@@ -86,6 +96,15 @@ class BatchWatch:
         self.day: str | None = None
         self.next_poll_at = 0.0
         self.last_error: str | None = None
+        # When the Sent folder was last read without an error, and whether that look left our
+        # own canaries out (a server without header search counts them as sent mail).
+        self.last_read_at: float | None = None
+        self.canaries_excluded = False
+        # Whether the provider files every message sent through its SMTP server in Sent
+        # (data/sent_copies.toml "yes"). Where it does not, or nobody knows, the folder may
+        # show only what a mail program copied there, not the practice software's reminders:
+        # an empty folder then does not mean that nothing went out (see :meth:`sent_since`).
+        self.files_smtp_copies = files_smtp_copies
 
     def poll_if_due(self) -> None:
         """Read the Sent folder when it is time; never raises (a failure is logged)."""
@@ -112,6 +131,8 @@ class BatchWatch:
             self.next_poll_at = now + POLL_AFTER_FAILURE_S
             return
         self.last_error = None
+        self.last_read_at = now
+        self.canaries_excluded = found.canaries_excluded
         fresh = [t for t in found.new_times if t >= midnight]
         self.times = sorted(fresh if found.restarted else [*self.times, *fresh])
         running = bool(self.times) and now - self.times[-1] <= self.rules.max_gap_s
@@ -158,6 +179,29 @@ class BatchWatch:
         left = max(0.0, local_midnight(now, days=1) - now)
         allowance = canary_allowance(budget, regular_left=int(left // every_s))
         return thinned_interval(every_s, allowance, left)
+
+    def sent_since(self, when: float) -> bool | None:
+        """Whether the account sent anything after ``when`` (our last canary), as last read.
+
+        None when the reading cannot tell: no successful look yet today, the last look failed,
+        the last good one is older than :data:`SENT_READING_FRESH_S`, the server could not leave
+        our own canaries out (each canary would look like the practice sending), the provider
+        is not known to file SMTP-sent mail in Sent (``files_smtp_copies`` False), or ``when``
+        is before today's midnight and nothing was sent since (the watch keeps today's sends
+        only). A send up to :data:`SEND_TIME_SKEW_S` before ``when`` counts as after it.
+        """
+        now = self.clock.now()
+        read_at = self.last_read_at
+        if read_at is None or self.last_error is not None:
+            return None
+        if not (self.canaries_excluded and self.files_smtp_copies):
+            return None
+        midnight = local_midnight(now)
+        if read_at < midnight or now - read_at > SENT_READING_FRESH_S:
+            return None
+        if any(t > when - SEND_TIME_SKEW_S for t in self.times):
+            return True
+        return None if when < midnight else False
 
     def batches(self) -> list[Batch]:
         """Today's batches, as of now."""

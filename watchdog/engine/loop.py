@@ -109,6 +109,13 @@ def _nothing() -> None:
     """The job's action: the loop runs the check itself, between its other duties."""
 
 
+class _Unread:
+    """The history could not be read: when the last canary went is not known."""
+
+
+_UNREAD = _Unread()
+
+
 class Loop:
     """Runs ``runner`` every ``every_minutes`` until ``stop()``; thread-safe controls."""
 
@@ -202,27 +209,52 @@ class Loop:
         """The regular schedule's interval in force now (the quiet one when no reminders are due).
 
         Anything that judges how old the last check may be (a heartbeat's period, a "last
-        check" that looks stale) must use this, not ``every_minutes``.
+        check" that looks stale) must use this, not ``every_minutes``: with a Sent folder that
+        shows no sending, office hours get the quiet interval too.
         """
+        return self._regular_interval(self.clock.now(), self._last_canary_sent_at())
+
+    def _last_canary_sent_at(self) -> float | _Unread | None:
+        """When the last canary was sent (None: never), or :data:`_UNREAD` (history failed)."""
+        try:
+            recent = self.runner.history.recent(1)
+        except Exception:
+            return _UNREAD
+        return recent[0].sent_at if recent else None
+
+    def _regular_interval(self, now: float, last_sent: float | _Unread | None) -> float:
+        """:meth:`regular_interval_now` for the last canary's send time, read by the caller."""
         schedule = self.runner.config.schedule
         quiet = schedule.quiet_every_seconds
-        if quiet is None or self._reminders_due(self.clock.now()):
+        if quiet is None or self._reminders_due(now, last_sent):
             return schedule.every_seconds
         return quiet
 
-    def _reminders_due(self, now: float) -> bool:
+    def _reminders_due(self, now: float, last_sent: float | _Unread | None) -> bool:
+        """``batches.reminders_due`` with what the loop knows: office hours, reminder times,
+        the last batch and whether the Sent folder shows sending since our last canary.
+
+        That last one is unknown (None: office hours keep ``every_minutes``) without a batch
+        watch, before the first canary, when the history could not be read, or when the watch
+        cannot tell (``BatchWatch.sent_since``).
+        """
         from watchdog.core.batches import reminders_due
         from watchdog.core.state import in_office_hours
 
         times: tuple[str, ...] = ()
         if self.reminder_times is not None:
             times = self.reminder_times.times()
-        batch = self.batch_watch.last_batch if self.batch_watch is not None else None
+        watch = self.batch_watch
+        batch = watch.last_batch if watch is not None else None
+        sent: bool | None = None
+        if watch is not None and last_sent is not None and not isinstance(last_sent, _Unread):
+            sent = watch.sent_since(last_sent)
         return reminders_due(
             now,
             in_office_hours=in_office_hours(self.runner.config.alerts.policy, now),
             reminder_times=times,
             last_batch_at=batch.last_at if batch is not None else None,
+            sent_since_last_canary=sent,
         )
 
     def _regular_check_waits(self, now: float) -> bool:
@@ -234,24 +266,25 @@ class Loop:
         - today's sending budget is tight (``BatchWatch.regular_interval``; None: no regular
           canary today, once the practice was warned): the watchdog is never the cause of the
           block it watches for, its own canaries count against the provider's daily limit;
-        - no reminders are due (nights, weekends: ``regular_interval_now``), with a minute of
+        - no reminders are due (nights, weekends, office hours in which the Sent folder shows
+          nothing sent since the last canary: ``regular_interval_now``), with a minute of
           slack because a canary leaves a moment after its check starts.
 
         The canary after each batch and at each reminder time, "Check now" and the first check
         go regardless. When the history cannot be read, check rather than leave it unchecked.
         """
-        every = self.runner.config.schedule.every_seconds
+        schedule = self.runner.config.schedule
+        every = schedule.every_seconds
         watch = self.batch_watch
         budget = watch.regular_interval(every) if watch is not None else every
-        quiet = self.regular_interval_now()
         budget_thins = budget is None or budget > every
-        if not budget_thins and quiet <= every:
+        if not budget_thins and schedule.quiet_every_seconds is None:
             return False
-        try:
-            recent = self.runner.history.recent(1)
-        except Exception:
+        last_sent = self._last_canary_sent_at()
+        if isinstance(last_sent, _Unread):
             return False
-        since_last = now - recent[0].sent_at if recent else None
+        quiet = self._regular_interval(now, last_sent)
+        since_last = now - last_sent if last_sent is not None else None
         if budget_thins and (budget is None or (since_last is not None and since_last < budget)):
             log.info(
                 "Today's sending is close to the provider's daily limit: the regular check "
