@@ -11,7 +11,9 @@ Each simulated calendar day from a Monday on; Monday to Friday are office days (
 them), each with one reminder batch at the practice's hour (``--hour``, start drawn within half
 an hour after it, so its phase against a 30-minute schedule is uniform, as for a PC started
 each morning): 50 to 400 messages (uniform), one every 1 to 3 s (uniform), each filed in
-the Sent folder as it is sent (Gmail, Outlook.com and Microsoft 365 do). On a share of office
+the Sent folder as it is sent (Gmail, Outlook.com and Microsoft 365 do, our canaries' copies
+too); and ``--daytime-mail`` single e-mails from the front desk (12 by default) at random moments
+from 08:00 to 18:00, since office hours follow the practice's sending. On a share of office
 days (``--block-share``) a block starts at a uniformly random moment of the batch: from then on
 to the end of the day, every canary the server accepts is never delivered (a silent drop, the
 hard case). The same days run a second time with the block as a refusal instead (Gmail's
@@ -175,7 +177,8 @@ class SentFolder:
         upto = bisect.bisect_right(self.times, self.clock.now())
         new = tuple(t for t in self.times[self._given : upto] if t >= since)
         self._given = max(self._given, upto)
-        return SentPoll("Sent", new, restarted=False)
+        # Gmail files every message sent through its SMTP server, our canaries included.
+        return SentPoll("Sent", new, restarted=False, canary_copies_seen=True)
 
 
 # -- one simulated installation ----------------------------------------------------------------
@@ -266,12 +269,24 @@ class Office:
 class Day:
     start: float  # local midnight
     office: bool
-    sends: tuple[float, ...]  # the batch (empty on weekends)
+    batch: tuple[float, ...]  # the reminder batch (empty on weekends)
+    sends: tuple[float, ...]  # everything the account sends: the batch and the day's mail
     block: tuple[float, float] | None  # (start, end) of the block, if any
 
 
-def plan_days(office_days: int, hour: float, block_share: float, rng: random.Random) -> list[Day]:
-    """Calendar days from a Monday until ``office_days`` office days are planned."""
+def plan_days(
+    office_days: int,
+    hour: float,
+    block_share: float,
+    rng: random.Random,
+    daytime_mail: int = 0,
+) -> list[Day]:
+    """Calendar days from a Monday until ``office_days`` office days are planned.
+
+    ``daytime_mail``: on each office day, that many single e-mails from the front desk at
+    random moments from 08:00 to 18:00 (drawn after the batch, so the batches and blocks are
+    the same with or without them).
+    """
     days: list[Day] = []
     n = 0
     while sum(d.office for d in days) < office_days:
@@ -286,7 +301,16 @@ def plan_days(office_days: int, hour: float, block_share: float, rng: random.Ran
                 t += rng.uniform(1.0, 3.0)
             if rng.random() < block_share:
                 block = (rng.uniform(sends[0], sends[-1]), local_midnight(start, days=1) - 60)
-        days.append(Day(start, office, tuple(sends), block))
+        singles = [start + rng.uniform(8 * 3600, 18 * 3600) for _ in range(daytime_mail)]
+        days.append(
+            Day(
+                start,
+                office,
+                tuple(sends),
+                tuple(sorted([*sends, *singles])) if office else (),
+                block,
+            )
+        )
         n += 1
     return days
 
@@ -350,10 +374,12 @@ def report(
 ) -> str:
     office_days = sum(d.office for d in days)
     blocks = sum(d.block is not None for d in days)
-    sizes = [len(d.sends) for d in days if d.office]
+    sizes = [len(d.batch) for d in days if d.office]
+    singles = max((len(d.sends) - len(d.batch) for d in days if d.office), default=0)
     lines = [
         f"{office_days:,} office days ({len(days):,} calendar days), one batch of "
-        f"{min(sizes)} to {max(sizes)} messages each (median {statistics.median(sizes):.0f}); "
+        f"{min(sizes)} to {max(sizes)} messages each (median {statistics.median(sizes):.0f}) "
+        f"and {singles} single e-mails from 08:00 to 18:00; "
         f"{blocks} of them blocked from a random moment of the batch on. Seed {seed}.",
         "",
         "| Behaviour | Block start to DOWN alert | False DOWN alerts | Canaries per office day "
@@ -410,13 +436,21 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         "--block-share", type=float, default=0.2, help="share of office days blocked (0.2)"
     )
     p.add_argument("--seed", type=int, default=14, help="random seed (default 14)")
+    p.add_argument(
+        "--daytime-mail",
+        type=int,
+        default=12,
+        help="single e-mails from the front desk per office day, 08:00 to 18:00 (12)",
+    )
     p.add_argument("--write-docs", action="store_true", help="update docs/performance.md")
     return p.parse_args(argv)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    days = plan_days(args.days, args.hour, args.block_share, random.Random(args.seed))
+    days = plan_days(
+        args.days, args.hour, args.block_share, random.Random(args.seed), args.daytime_mail
+    )
     results = []
     with tempfile.TemporaryDirectory(prefix="watchdog-office-days-") as tmp:
         for n, behaviour in enumerate((OLD, NEW, OLD_REFUSED, NEW_REFUSED)):

@@ -319,7 +319,6 @@ def test_in_office_hours_the_regular_canary_waits_while_nothing_is_sent_and_foll
         app, loop = rig.app, rig.app.loop
         assert loop.batch_watch is not None  # the practice's inbox is configured
         servers.smtp.keep_copy(servers.imap_port)  # our canaries land in Sent too, as at Gmail
-        loop.batch_watch.files_smtp_copies = True  # the test server is no provider on the list
         plan = Plan(app.config.schedule.every_seconds, clock.now())
 
         def run_until(minutes: float) -> list[float]:

@@ -210,6 +210,19 @@ def test_our_own_canaries_are_not_counted_as_the_practice_s_mail(
     assert poll.canaries_excluded
 
 
+def test_a_copy_of_our_own_canary_in_sent_is_the_proof_that_sent_mail_is_filed_there(
+    sender: Callable[[], IMAPClient],
+) -> None:
+    reader = SentFolderReader()
+    append(sender, "Sent", at(0), message())  # a person's mail, copied by a mail program
+    first = reader.poll_with(sender, since=at(-60).timestamp())
+    assert first.canary_copies_seen is False  # an empty folder would prove nothing
+    append(sender, "Sent", at(1), message(canary=True))  # filed by the outgoing server
+    second = reader.poll_with(sender, since=at(-60).timestamp())
+    assert second.canary_copies_seen is True
+    assert second.new_times == ()  # and still not counted as the practice's mail
+
+
 def test_reading_the_sent_folder_changes_no_flag(sender: Callable[[], IMAPClient]) -> None:
     append(sender, "Sent", at(0), message())
     SentFolderReader().poll_with(sender, since=at(-60).timestamp())

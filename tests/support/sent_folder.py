@@ -8,7 +8,8 @@ has passed it, as the real folder shows a message once it was sent (the pattern 
 
 Two switches for what the real server can do to the watch: ``failing`` (the look fails, as a
 mailbox that is down or a password that is missing) and ``canaries_excluded`` (False: the server
-cannot search by header, so our own canaries are among the times).
+cannot search by header, so our own canaries are among the times); ``files_canaries`` (False: no
+copy of our canaries is filed there, as with a relay that keeps none).
 """
 
 from __future__ import annotations
@@ -21,9 +22,14 @@ from watchdog.mail.sent_folder import SentFolderReader, SentPoll
 class FakeSentFolder:
     """Send times the test adds with :meth:`send`; each look returns those sent by now."""
 
-    def __init__(self, clock: FakeClock, *, canaries_excluded: bool = True) -> None:
+    def __init__(
+        self, clock: FakeClock, *, canaries_excluded: bool = True, files_canaries: bool = True
+    ) -> None:
         self.clock = clock
         self.canaries_excluded = canaries_excluded
+        # Whether our own canaries' copies are in the folder (Gmail, Outlook.com file every
+        # message sent through their outgoing servers; a relay connector files none).
+        self.files_canaries = files_canaries
         self.failing = False
         self.times: list[float] = []
         self.looks = 0
@@ -48,4 +54,11 @@ class FakeSentFolder:
         self.looks += 1
         now = self.clock.now()
         shown = tuple(t for t in self.times if since <= t <= now)
-        return SentPoll("Sent", shown, restarted=True, canaries_excluded=self.canaries_excluded)
+        copies = self.files_canaries if self.canaries_excluded else None
+        return SentPoll(
+            "Sent",
+            shown,
+            restarted=True,
+            canaries_excluded=self.canaries_excluded,
+            canary_copies_seen=copies,
+        )

@@ -91,9 +91,18 @@ def test_yesterday_s_reading_and_a_canary_before_midnight_cannot_tell_about_toda
     assert watch.sent_since(at("00:01", "2026-12-08")) is False
 
 
-def test_a_provider_not_known_to_file_smtp_sent_mail_in_sent_cannot_tell() -> None:
+def test_until_a_copy_of_our_own_canary_is_seen_in_sent_the_watch_cannot_tell() -> None:
     clock = FakeClock(at("10:00"))
-    watch = BatchWatch(FakeSentFolder(clock), clock, files_smtp_copies=False)
+    folder = FakeSentFolder(clock, files_canaries=False)
+    watch = BatchWatch(folder, clock)
     watch.poll()
     # The folder may hold only what a mail program copied there, not the reminders.
     assert watch.sent_since(at("09:30")) is None
+    folder.files_canaries = True  # our canary's copy shows up: the route files copies
+    clock.t += 300
+    watch.poll()
+    assert watch.sent_since(at("09:30")) is False
+    folder.files_canaries = False  # proof once seen stays (older copies may be deleted)
+    clock.t += 300
+    watch.poll()
+    assert watch.sent_since(at("09:30")) is False

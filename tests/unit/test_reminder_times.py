@@ -132,6 +132,37 @@ def test_the_canary_at_a_reminder_time_is_judged_as_after_the_reminders_and_a_sc
     assert asked == [True, False]
 
 
+def test_a_scheduled_check_during_a_running_batch_is_judged_as_after_the_reminders(
+    tmp_path: Path,
+) -> None:
+    from tests.support.sent_folder import FakeSentFolder
+    from tests.unit.test_runner import FakeMailbox
+    from tests.unit.test_runner_hardening import QueuedProbe, runner_for
+    from watchdog.engine.batch_watch import BatchWatch
+    from watchdog.engine.loop import Loop, Plan
+
+    clock = clock_at(at("2026-12-07", "12:00"))
+    runner = runner_for(tmp_path, QueuedProbe(), FakeMailbox(clock), clock)
+    asked: list[bool] = []
+    check = runner.check
+
+    def spy(**kwargs: Any) -> Any:
+        asked.append(bool(kwargs.get("after_reminders")))
+        return check(**kwargs)
+
+    runner.check = spy  # type: ignore[method-assign]
+    folder = FakeSentFolder(clock)
+    loop = Loop(runner, clock, batch_watch=BatchWatch(folder, clock))
+    plan = Plan(runner.config.schedule.every_seconds, clock.now())
+    loop.step(plan)  # the first check, nothing sent today
+    folder.send(*(clock.now() + 600 + 2 * k for k in range(100)))  # 12:10 to 12:13:18
+    clock.t = at("2026-12-07", "12:12")
+    loop.batch_watch.poll()  # type: ignore[union-attr]
+    plan.next_at = clock.now()  # the regular check falls due in the middle of the batch
+    loop.step(plan)
+    assert asked == [False, True]
+
+
 def test_a_tight_daily_budget_thins_the_regular_schedule_but_never_the_canary_after_a_batch(
     tmp_path: Path,
 ) -> None:

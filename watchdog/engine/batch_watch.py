@@ -75,7 +75,6 @@ class BatchWatch:
         canaries_since: Callable[[float], int] | None = None,
         on_budget_warning: Callable[[BudgetState], None] | None = None,
         on_sent: Callable[[float, Sequence[float]], None] | None = None,
-        files_smtp_copies: bool = True,
     ) -> None:
         self.open_inbox = open_inbox
         self.clock = clock
@@ -100,11 +99,13 @@ class BatchWatch:
         # own canaries out (a server without header search counts them as sent mail).
         self.last_read_at: float | None = None
         self.canaries_excluded = False
-        # Whether the provider files every message sent through its SMTP server in Sent
-        # (data/sent_copies.toml "yes"). Where it does not, or nobody knows, the folder may
-        # show only what a mail program copied there, not the practice software's reminders:
-        # an empty folder then does not mean that nothing went out (see :meth:`sent_since`).
-        self.files_smtp_copies = files_smtp_copies
+        # Whether a copy of our own canary was seen in Sent: proof that this account files
+        # what goes out through its outgoing server (as the reminders do). Without it the
+        # folder may show only what a mail program copied there: an empty folder then does
+        # not mean that nothing went out (see :meth:`sent_since`). A provider's general habit
+        # (data/sent_copies.toml) is not enough: Microsoft 365's direct send and relay
+        # connectors, for one, keep no copy.
+        self.files_smtp_copies = False
 
     def poll_if_due(self) -> None:
         """Read the Sent folder when it is time; never raises (a failure is logged)."""
@@ -133,6 +134,7 @@ class BatchWatch:
         self.last_error = None
         self.last_read_at = now
         self.canaries_excluded = found.canaries_excluded
+        self.files_smtp_copies = self.files_smtp_copies or bool(found.canary_copies_seen)
         fresh = [t for t in found.new_times if t >= midnight]
         self.times = sorted(fresh if found.restarted else [*self.times, *fresh])
         running = bool(self.times) and now - self.times[-1] <= self.rules.max_gap_s
@@ -185,8 +187,8 @@ class BatchWatch:
 
         None when the reading cannot tell: no successful look yet today, the last look failed,
         the last good one is older than :data:`SENT_READING_FRESH_S`, the server could not leave
-        our own canaries out (each canary would look like the practice sending), the provider
-        is not known to file SMTP-sent mail in Sent (``files_smtp_copies`` False), or ``when``
+        our own canaries out (each canary would look like the practice sending), no copy of
+        our own canary was seen in Sent yet (``files_smtp_copies`` False), or ``when``
         is before today's midnight and nothing was sent since (the watch keeps today's sends
         only). A send up to :data:`SEND_TIME_SKEW_S` before ``when`` counts as after it.
         """

@@ -79,6 +79,10 @@ class SentPoll:
     #: False when the server could not leave our own canaries out (no HEADER search):
     #: ``new_times`` then includes them.
     canaries_excluded: bool = True
+    #: Whether a copy of one of our own canaries was ever seen in the folder: the proof that
+    #: mail sent through the account's outgoing server, as the reminders are, is filed here
+    #: (None: the server cannot search by header, so it is not known).
+    canary_copies_seen: bool | None = None
 
 
 class SentFolderReader:
@@ -105,6 +109,8 @@ class SentFolderReader:
         self.highest_uid = 0
         self.fetch_slice = 500  # UIDs per FETCH
         self._header_search = exclude_header is not None
+        # Sticky: once a copy of our canary was seen, the route files copies; not looked again.
+        self.canary_copies_seen = False
 
     def poll_with(self, connect: Callable[[], IMAPClient], since: float) -> SentPoll:
         """Connect with ``connect`` (connected and logged in), poll, then log out."""
@@ -163,7 +169,26 @@ class SentFolderReader:
                     times.append(when.timestamp())
             self.highest_uid = max(self.highest_uid, part[-1])
         log.debug("Sent folder: %d new message(s) since the last look", len(times))
-        return SentPoll(folder, tuple(sorted(times)), restarted, self._header_search)
+        copies = self._look_for_canary_copies(client, day)
+        return SentPoll(folder, tuple(sorted(times)), restarted, self._header_search, copies)
+
+    def _look_for_canary_copies(self, client: IMAPClient, day: Any) -> bool | None:
+        """Whether the folder holds a copy of one of our canaries (None: cannot search).
+
+        Our canaries leave through the same outgoing server as the practice's reminders: a
+        copy of one here shows that this account files what it sends there, so an empty
+        folder means nothing went out. Without that proof (Microsoft 365's direct send and
+        relay connectors keep no copy; a provider may file only what a mail program copied)
+        an empty folder proves nothing. One SEARCH per look, until the first copy is seen.
+        """
+        if self.canary_copies_seen:
+            return True
+        if not (self._header_search and self.exclude_header):
+            return None
+        with self._errors(f"search {self.folder}"):
+            found = client.search(["SINCE", day, "HEADER", self.exclude_header, ""])
+        self.canary_copies_seen = bool(found)
+        return self.canary_copies_seen
 
     def _search(self, client: IMAPClient, criteria: list[Any]) -> list[int]:
         """SEARCH, leaving our own canaries out where the server can search a header."""
