@@ -26,7 +26,7 @@ Two configurations, the same days and draws (same seed):
   batch watch, the same schedule day and night;
 - **new**: the defaults now: a canary every 30 min in office hours (``[alerts]``, Monday to
   Friday 07:00 to 19:00) and near batches, every 2 hours otherwise (``quiet_every_minutes``);
-  a canary after each batch and every 3 minutes during a long one (``[batches]``); a deadline
+  a canary after each batch and every 2 minutes during a long one (``[batches]``); a deadline
   learned from the account's arrivals, a loss under it confirmed by a second canary; the
   canary after a batch judged by its plan (``batches.batch_canary_plan``: suspected soon,
   confirmed by a few canaries at once, false alarms bounded by the account's arrivals).

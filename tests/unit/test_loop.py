@@ -189,13 +189,19 @@ class SentCanaries:
 
     def __init__(self) -> None:
         self.sent_at: list[float] = []
+        self.lost: set[float] = set()  # send times of the canaries that were lost
         self.unreadable = False
 
     def recent(self, limit: int) -> list[CheckResult]:
         if self.unreadable:
             raise OSError("database is locked (test)")
         newest = sorted(self.sent_at, reverse=True)[:limit]
-        return [CheckResult(f"t{t}", t, t + 30, Outcome.DELIVERED, Diagnosis.OK) for t in newest]
+        return [
+            CheckResult(f"t{t}", t, t + 30, Outcome.LOST, Diagnosis.SILENT_DROP)
+            if t in self.lost
+            else CheckResult(f"t{t}", t, t + 30, Outcome.DELIVERED, Diagnosis.OK)
+            for t in newest
+        ]
 
 
 class CanaryRunner:
@@ -293,3 +299,22 @@ def test_in_office_hours_the_regular_check_goes_every_interval_when_the_watch_ca
     office.runner.history.unreadable = cannot_tell == "the history cannot be read"
     assert office.canaries_until("10:45") == ["09:00", "09:30", "10:00", "10:30"]
     assert office.loop.regular_interval_now() == 1800
+
+
+def test_a_running_batch_gets_no_more_canaries_once_one_sent_during_it_was_lost() -> None:
+    from watchdog.engine.batch_watch import BatchWatch
+
+    clock = FakeClock(monday("17:00"))
+    runner = CanaryRunner(clock)
+    folder = FakeSentFolder(clock)
+    loop = Loop(runner, clock, batch_watch=BatchWatch(folder, clock))
+    folder.send(*(monday("17:00") + 2 * k for k in range(400)))  # 17:00 to 17:13:18
+    runner.history.sent_at.append(monday("17:01"))  # a canary early in the run
+    clock.t = monday("17:05")  # four minutes on: the run is due another canary
+    loop.batch_watch.poll()  # type: ignore[union-attr]
+    loop._watch_batches()
+    assert loop._check_requested is True
+    loop._check_requested = False
+    runner.history.lost.add(monday("17:01"))  # that canary was lost: the run has its evidence
+    loop._watch_batches()
+    assert loop._check_requested is False

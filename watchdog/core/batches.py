@@ -51,10 +51,13 @@ class BatchRules:
     #: While a long batch is still running, a canary every this many seconds (None: only after
     #: it): a block that starts early in a 400-message run would otherwise wait for the run's
     #: end (about 13 minutes at one message every 2 s) before any canary could notice it. One
-    #: extra message among hundreds does not change how the provider sees the run. 180 s keeps
-    #: the time from a block to its lost canary near 4 minutes (docs/batches.md) for about 3
-    #: canaries per 400-message batch.
-    running_canary_every_s: float | None = 180.0
+    #: extra message among hundreds does not change how the provider sees the run. 120 s, the
+    #: same as ``quiet_after_s``: a block anywhere in the run meets a canary as soon as one at
+    #: its end would (about 2 minutes and a look at the Sent folder), and the batch canary's
+    #: plan tells it some 2.5 minutes later: DOWN about 4 minutes after the block started
+    #: (benchmarks/office_days.py), for about 6 canaries per 400-message run (13 minutes).
+    #: None once a canary sent during the run was lost (``Loop._watch_batches``).
+    running_canary_every_s: float | None = 120.0
 
     def __post_init__(self) -> None:
         if self.min_messages < 2:

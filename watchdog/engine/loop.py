@@ -16,6 +16,9 @@ from typing import TYPE_CHECKING
 from watchdog.core.clock import Clock
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from watchdog.core.models import CheckResult
     from watchdog.engine.batch_watch import BatchWatch, ReminderTimes
     from watchdog.engine.seams import Checks
 
@@ -27,6 +30,18 @@ _MAX_IDLE_S = 60.0
 #: A canary sent this little sooner than the quiet interval still counts as one interval ago:
 #: the canary leaves a moment after its check starts, and the schedule's slots are fixed.
 _QUIET_SLACK_S = 60.0
+
+
+#: How many of the newest canaries the batch watch looks at: the last one's send time, and
+#: whether one sent during a running batch was lost (a lead and its confirming ones).
+_RECENT_FOR_BATCH = 8
+
+
+def _lost_during(since: float, recent: Sequence[CheckResult]) -> bool:
+    """Whether one of ``recent`` canaries sent at or after ``since`` was lost."""
+    from watchdog.core.models import Outcome
+
+    return any(r.outcome is Outcome.LOST and r.sent_at >= since for r in recent)
 
 
 class SleepDetector:
@@ -316,13 +331,18 @@ class Loop:
         if retry_at is not None and self.clock.now() < retry_at:
             return  # backing off after refused sign-ins: a batch does not override that
         try:
-            recent = self.runner.history.recent(1)
+            recent = self.runner.history.recent(_RECENT_FOR_BATCH)
         except Exception:
             log.exception("Could not read the history for the last canary")
             return
         last_sent = recent[0].sent_at if recent else None
         why = None
         batch = watch.needs_canary(last_sent) if watch is not None else None
+        if batch is not None and not batch.quiet and _lost_during(batch.first_at, recent):
+            # A canary sent during this run was lost: the run has its evidence (and its alert).
+            # More canaries while it runs would only add to what the provider is dropping; the
+            # regular schedule and "Check now" look for the recovery.
+            batch = None
         if batch is not None:
             from watchdog.engine.batch_watch import describe_batch
 
