@@ -152,7 +152,8 @@ class ScheduleConfig:
     # whose Sent folder shows nothing: a canary goes out 20 minutes after each.
     reminder_times: tuple[str, ...] = ()
     # The regular interval when no reminders are due (nights, weekends: outside the office hours
-    # of [alerts] and away from the reminder times and batches); None: every_minutes all day.
+    # of [alerts] and away from the reminder times and batches; and office hours in which the
+    # Sent folder shows nothing sent since the last canary); None: every_minutes all day.
     # The config's default is 120 (docs/configuration.md), None for a server on this PC.
     quiet_every_minutes: float | None = None
 

@@ -336,10 +336,6 @@ def cmd_status(args: argparse.Namespace) -> int:
     return code
 
 
-#: How long past its deadline a pending canary may stay before ``status`` stops vouching for the
-#: stored status: the check that owns it settles it within moments of the deadline, so a minute
-#: covers a slow search; more means the check was cut off (power, logoff, a killed process) or
-#: the loop is not running, and the stored UP may be stale.
 def failing_channels(attempts: Sequence[AlertAttempt]) -> list[AlertAttempt]:
     """Channels whose newest attempt failed: support must know an alert path is broken."""
     newest: dict[str, AlertAttempt] = {}
