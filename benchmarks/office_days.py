@@ -280,12 +280,13 @@ def plan_days(
     block_share: float,
     rng: random.Random,
     daytime_mail: int = 0,
+    mail_rng: random.Random | None = None,
 ) -> list[Day]:
     """Calendar days from a Monday until ``office_days`` office days are planned.
 
     ``daytime_mail``: on each office day, that many single e-mails from the front desk at
-    random moments from 08:00 to 18:00 (drawn after the batch, so the batches and blocks are
-    the same with or without them).
+    random moments from 08:00 to 18:00, drawn from ``mail_rng`` (its own generator, so the
+    batches and blocks are the same with or without them).
     """
     days: list[Day] = []
     n = 0
@@ -301,7 +302,8 @@ def plan_days(
                 t += rng.uniform(1.0, 3.0)
             if rng.random() < block_share:
                 block = (rng.uniform(sends[0], sends[-1]), local_midnight(start, days=1) - 60)
-        singles = [start + rng.uniform(8 * 3600, 18 * 3600) for _ in range(daytime_mail)]
+        mail = mail_rng or random.Random(n)
+        singles = [start + mail.uniform(8 * 3600, 18 * 3600) for _ in range(daytime_mail)]
         days.append(
             Day(
                 start,
@@ -449,7 +451,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     days = plan_days(
-        args.days, args.hour, args.block_share, random.Random(args.seed), args.daytime_mail
+        args.days,
+        args.hour,
+        args.block_share,
+        random.Random(args.seed),
+        args.daytime_mail,
+        random.Random(f"{args.seed}-daytime-mail"),
     )
     results = []
     with tempfile.TemporaryDirectory(prefix="watchdog-office-days-") as tmp:
