@@ -17,6 +17,7 @@ from tests.support.clock import FakeClock
 from watchdog.config import load_config
 from watchdog.core.errors import ConfigError
 from watchdog.engine.batch_watch import ReminderTimes
+from watchdog.engine.runner import Runner
 from watchdog.mail.sent_folder import SentFolderReader, SentPoll
 
 
@@ -107,14 +108,11 @@ def test_the_loop_asks_for_a_canary_at_a_reminder_time(tmp_path: Path) -> None:
     assert loop._check_requested is False
 
 
-def test_the_canary_at_a_reminder_time_is_judged_as_after_the_reminders_and_a_scheduled_one_not(
-    tmp_path: Path,
-) -> None:
+def spied_runner(tmp_path: Path, clock: FakeClock) -> tuple[Runner, list[bool]]:
+    """A real runner on fakes, and for each of its checks whether it answered for reminders."""
     from tests.unit.test_runner import FakeMailbox
     from tests.unit.test_runner_hardening import QueuedProbe, runner_for
-    from watchdog.engine.loop import Loop, Plan
 
-    clock = clock_at(at("2026-12-07", "08:25"))
     runner = runner_for(tmp_path, QueuedProbe(), FakeMailbox(clock), clock)
     asked: list[bool] = []
     check = runner.check
@@ -124,6 +122,16 @@ def test_the_canary_at_a_reminder_time_is_judged_as_after_the_reminders_and_a_sc
         return check(**kwargs)
 
     runner.check = spy  # type: ignore[method-assign]
+    return runner, asked
+
+
+def test_the_canary_at_a_reminder_time_is_judged_as_after_the_reminders_and_a_scheduled_one_not(
+    tmp_path: Path,
+) -> None:
+    from watchdog.engine.loop import Loop, Plan
+
+    clock = clock_at(at("2026-12-07", "08:25"))
+    runner, asked = spied_runner(tmp_path, clock)
     loop = Loop(runner, clock, reminder_times=ReminderTimes(["08:00"], clock))
     plan = Plan(runner.config.schedule.every_seconds, clock.now())
     loop.step(plan)  # the 08:00 reminders have had no canary yet: this one answers for them
@@ -136,21 +144,11 @@ def test_a_scheduled_check_during_a_running_batch_is_judged_as_after_the_reminde
     tmp_path: Path,
 ) -> None:
     from tests.support.sent_folder import FakeSentFolder
-    from tests.unit.test_runner import FakeMailbox
-    from tests.unit.test_runner_hardening import QueuedProbe, runner_for
     from watchdog.engine.batch_watch import BatchWatch
     from watchdog.engine.loop import Loop, Plan
 
     clock = clock_at(at("2026-12-07", "12:00"))
-    runner = runner_for(tmp_path, QueuedProbe(), FakeMailbox(clock), clock)
-    asked: list[bool] = []
-    check = runner.check
-
-    def spy(**kwargs: Any) -> Any:
-        asked.append(bool(kwargs.get("after_reminders")))
-        return check(**kwargs)
-
-    runner.check = spy  # type: ignore[method-assign]
+    runner, asked = spied_runner(tmp_path, clock)
     folder = FakeSentFolder(clock)
     loop = Loop(runner, clock, batch_watch=BatchWatch(folder, clock))
     plan = Plan(runner.config.schedule.every_seconds, clock.now())
