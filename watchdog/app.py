@@ -9,7 +9,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from watchdog.config import Config
+from watchdog.core.classifier import describe
 from watchdog.core.clock import Clock, SystemClock
+from watchdog.core.models import Diagnosis, StatusSnapshot
 from watchdog.core.providers import sending_limit
 from watchdog.engine.loop import Loop
 from watchdog.engine.runner import Listener, Runner
@@ -170,6 +172,19 @@ def open_app(
     )
 
 
+def front_desk_reason(snapshot: StatusSnapshot) -> str:
+    """The status's reason in the front desk's words: the plain sentence for its diagnosis.
+
+    The stored reason is for support (the server's reply, ``ConnectionRefusedError`` and the
+    like: ``watchdog status``, the history, the support bundle keep it); the tray's title and
+    window are read by the front desk, who act on the guide, not on a reply code. Without a
+    diagnosis (no check yet) the stored reason is already plain.
+    """
+    if snapshot.diagnosis is None or snapshot.diagnosis is Diagnosis.OK:
+        return snapshot.reason
+    return describe(snapshot.diagnosis)
+
+
 def _reminder_times(config: Config, history: History, clock: Clock) -> ReminderTimes:
     """The practice's reminder times: named in the config, and learned from what was seen."""
     from watchdog.engine.batch_watch import ReminderTimes
@@ -302,7 +317,7 @@ class AppControls:
             return TrayState(Status.UNKNOWN, None, app.loop.last_check_at, "History unreadable")
         paused = app.loop.paused_until
         sender = app.config.sender
-        status, reason = snapshot.status, snapshot.reason
+        status, reason = snapshot.status, front_desk_reason(snapshot)
         if status is Status.UP:
             from watchdog.core.state import overdue_canaries
 

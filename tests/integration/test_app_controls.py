@@ -134,3 +134,23 @@ def test_the_tray_poll_uses_the_provider_detected_when_the_app_was_wired(
         rig.close()
     assert [s.provider_name for s in states] == ["Gmail / Google Workspace"] * 5
     assert detections == []
+
+
+def test_the_tray_tells_the_front_desk_in_plain_words_and_keeps_the_server_s_reply_for_support(
+    tmp_path: Path, servers: MailServers, watchdog_env: dict[str, str]
+) -> None:
+    from watchdog.core.classifier import describe
+    from watchdog.core.models import Diagnosis
+
+    rig = open_rig(tmp_path, servers)
+    try:
+        servers.smtp.set_mode("reject", reply="550 5.4.5 Daily user sending limit exceeded.")
+        rig.app.runner.safe_check(threading.Event())
+        state = AppControls(rig.app).state()
+        stored = rig.app.history.status()
+    finally:
+        rig.close()
+    assert state.status is Status.DOWN and state.diagnosis is Diagnosis.SENDING_LIMIT
+    assert state.reason == describe(Diagnosis.SENDING_LIMIT)
+    assert "550" not in state.reason and "5.4.5" not in state.reason
+    assert "550 5.4.5" in stored.reason  # support still reads the provider's own words
