@@ -13,6 +13,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from watchdog.cli.common import (
     LOG_FORMAT,
@@ -39,6 +40,9 @@ from watchdog.core.models import (
 from watchdog.core.terminal import SafeFormatter
 from watchdog.core.timefmt import iso_utc
 from watchdog.storage.history import History
+
+if TYPE_CHECKING:
+    from watchdog.core.batches import BatchCanaryPlan, LearnedDeadline
 
 _EXIT_BY_OUTCOME = {
     Outcome.DELIVERED: ExitStatus.OK,
@@ -275,6 +279,7 @@ def cmd_status(args: argparse.Namespace) -> int:
         pending = history.pending()
         failing = failing_channels(history.alert_attempts(limit=200))
         today = _reminders_today(config, history)
+        deadline, plan = _deadlines(config, history)
     from watchdog.core.state import overdue_canaries
 
     overdue = overdue_canaries(
@@ -292,6 +297,20 @@ def cmd_status(args: argparse.Namespace) -> int:
                     "last_check": result_json(last[0]) if last else None,
                     "pending": [result_json(p) for p in pending],
                     "reminders_today": list(today),
+                    "deadline": {
+                        "seconds": deadline.seconds,
+                        "learned": deadline.learned,
+                        "reason": deadline.reason,
+                    },
+                    "after_reminders": None
+                    if plan is None
+                    else {
+                        "suspect_after_s": plan.suspect_after_s,
+                        "confirm_within_s": plan.confirm_within_s,
+                        "confirmations": plan.confirmations,
+                        "false_alarm": plan.false_alarm,
+                        "samples": plan.samples,
+                    },
                     "failing_channels": [
                         {
                             "channel": a.channel,
@@ -320,6 +339,14 @@ def cmd_status(args: argparse.Namespace) -> int:
         say(f"Why: {snapshot.reason}")
     for note in today:
         say(f"Today: {note}")
+    say(f"Deadline: {format_duration(deadline.seconds)} ({deadline.reason})")
+    if plan is not None:
+        say(f"After the reminders: {plan.describe()}")
+    elif config.schedule.learn_deadline:
+        say(
+            "After the reminders: judged like any other canary (too few arrivals known yet, "
+            "or none sooner than the deadline)"
+        )
     if last:
         say(f"Last check: {clock(last[0].sent_at)} - {_last_check_words(last[0])}")
     else:
@@ -334,6 +361,26 @@ def cmd_status(args: argparse.Namespace) -> int:
         fix = " (fix the settings)" if a.permanent else ""
         say(f"Alert channel {a.channel} failed at {clock(a.at, date=True)}{fix}: {a.detail}")
     return code
+
+
+def _deadlines(config: Config, history: History) -> tuple[LearnedDeadline, BatchCanaryPlan | None]:
+    """The deadline the next regular canary gets and the plan for the one after the reminders,
+    by the runner's own rules (``core.batches``), from the same history."""
+    from watchdog.core.batches import (
+        DEFAULT_CONFIRM_RULES,
+        DEFAULT_DEADLINE_RULES,
+        batch_canary_plan,
+        deadline_in_force,
+    )
+
+    schedule = config.schedule
+    window = max(DEFAULT_DEADLINE_RULES.window, DEFAULT_CONFIRM_RULES.window)
+    latencies = history.arrival_latencies(window) if schedule.learn_deadline else []
+    deadline = deadline_in_force(
+        latencies, schedule.deadline_seconds, learn=schedule.learn_deadline
+    )
+    plan = batch_canary_plan(latencies, schedule.deadline_seconds) if latencies else None
+    return deadline, plan
 
 
 def failing_channels(attempts: Sequence[AlertAttempt]) -> list[AlertAttempt]:

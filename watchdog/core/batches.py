@@ -355,6 +355,36 @@ def learned_deadline(
     return LearnedDeadline(seconds, len(recent), learned=True, reason=reason)
 
 
+def deadline_in_force(
+    latencies_s: Sequence[float],
+    configured_s: float,
+    rules: DeadlineRules = DEFAULT_DEADLINE_RULES,
+    *,
+    learn: bool = True,
+) -> LearnedDeadline:
+    """The deadline the next regular canary gets, and why (the runner's and ``status``'s rule).
+
+    A loss under a learned deadline is confirmed by a second canary, so it is told after two
+    learned deadlines: the learned one is used only while twice it is sooner than the
+    configured one, else learning would make the alert later, not sooner. ``learn`` False
+    (``[schedule] learn_deadline = false``): the configured deadline, always.
+    """
+    if not learn:
+        return LearnedDeadline(configured_s, 0, learned=False, reason="learn_deadline is off")
+    found = learned_deadline(latencies_s, configured_s, rules)
+    if found.learned and 2 * found.seconds >= configured_s:
+        return LearnedDeadline(
+            configured_s,
+            found.samples,
+            learned=False,
+            reason=(
+                f"{found.reason}; confirmed, a loss would be told only after twice "
+                f"{found.seconds:.0f} s, not sooner than the configured deadline, so that is used"
+            ),
+        )
+    return found
+
+
 def quantile(values: Sequence[float], q: float) -> float:
     """The ``q`` quantile (0 to 1) of ``values`` by linear interpolation between sorted values."""
     if not values:

@@ -329,18 +329,18 @@ class Runner:
         told after two learned deadlines: a learned one is used only while that is sooner than
         the configured one, else learning would make the alert later, not sooner.
         """
-        configured = self.config.schedule.deadline_seconds
-        if not self.config.schedule.learn_deadline:
+        schedule = self.config.schedule
+        configured = schedule.deadline_seconds
+        if not schedule.learn_deadline:
             return configured
-        from watchdog.core.batches import learned_deadline
+        from watchdog.core.batches import deadline_in_force
 
         rules = self.deadline_rules
         try:
             latencies = self.history.arrival_latencies(rules.window)
         except StorageError:
             return configured
-        learned = learned_deadline(latencies, configured, rules).seconds
-        return learned if 2 * learned < configured else configured
+        return deadline_in_force(latencies, configured, rules).seconds
 
     def batch_canary_plan(self) -> BatchCanaryPlan | None:
         """How the canary after a batch is judged: suspected soon, confirmed by a few at once.
