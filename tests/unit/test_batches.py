@@ -659,3 +659,15 @@ def test_office_hours_are_thinned_only_when_the_sent_folder_shows_nothing_sent_s
     )
     # Nights keep theirs: the Sent folder's answer does not make a night busy.
     assert not reminders_due(at("03:00"), in_office_hours=False, sent_since_last_canary=True)
+
+
+def test_a_learned_deadline_is_in_force_only_while_twice_it_is_sooner_than_the_setting() -> None:
+    from watchdog.core.batches import deadline_in_force
+
+    quick = deadline_in_force([2.0] * 100, 600.0)
+    assert quick.seconds == 120 and quick.learned
+    slow = deadline_in_force([150.0] * 100, 600.0)  # learned 330 s: confirmed, 660 s > 600 s
+    assert slow.seconds == 600 and not slow.learned
+    assert "not sooner than the configured deadline" in slow.reason
+    off = deadline_in_force([2.0] * 100, 600.0, learn=False)
+    assert off.seconds == 600 and off.reason == "learn_deadline is off"
