@@ -156,6 +156,10 @@ def open_app(
         from watchdog.core.batches import Touched
 
         notifier.touched = lambda since, end: Touched(*history.sent_while_down(since, end))
+    loop = Loop(
+        runner, clock, batch_watch=watch, reminder_times=_reminder_times(config, history, clock)
+    )
+    loop.on_check_let_pass = notifier.check_let_pass  # the heartbeat hears the loop is alive
     return App(
         config=config,
         clock=clock,
@@ -163,12 +167,7 @@ def open_app(
         runner=runner,
         sender_provider=provider_info,
         notifier=notifier,
-        loop=Loop(
-            runner,
-            clock,
-            batch_watch=watch,
-            reminder_times=_reminder_times(config, history, clock),
-        ),
+        loop=loop,
     )
 
 

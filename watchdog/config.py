@@ -1031,7 +1031,7 @@ MIN_DEADLINE_MINUTES = 1.0
 #: every 2 hours (6 in a 12-hour night instead of 24) still finds a block set off outside the
 #: reminders within 2 hours plus a deadline, and the office opens on a fresh check (the regular
 #: interval returns at opening). At most 4 hours: the watch goes on through nights and
-#: weekends, and a dead man's switch (heartbeat) set to the quiet interval still means something.
+#: weekends. (The heartbeat still hears every regular slot, checked or let pass.)
 QUIET_EVERY_MINUTES = 120.0
 MAX_QUIET_EVERY_MINUTES = 240.0
 MAX_DEADLINE_MINUTES = 4 * 60.0

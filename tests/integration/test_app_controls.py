@@ -154,3 +154,13 @@ def test_the_tray_tells_the_front_desk_in_plain_words_and_keeps_the_server_s_rep
     assert state.reason == describe(Diagnosis.SENDING_LIMIT)
     assert "550" not in state.reason and "5.4.5" not in state.reason
     assert "550 5.4.5" in stored.reason  # support still reads the provider's own words
+
+
+def test_the_wired_loop_tells_the_notifier_of_every_check_it_lets_pass(
+    tmp_path: Path, servers: MailServers, watchdog_env: dict[str, str]
+) -> None:
+    rig = open_rig(tmp_path, servers)
+    try:
+        assert rig.app.loop.on_check_let_pass == rig.app.notifier.check_let_pass
+    finally:
+        rig.close()

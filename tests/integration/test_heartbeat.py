@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -174,3 +175,33 @@ def test_connection_refused_is_transient_and_leaks_nothing(
     assert "connection refused" in result.detail
     for text in [result.detail, repr(heartbeat), *(r.getMessage() for r in caplog.records)]:
         assert UUID not in text, text
+
+
+def test_a_night_of_checks_let_pass_still_reaches_the_monitoring_service(
+    sink: HttpSink, tmp_path: Path
+) -> None:
+    """The real loop at night (2-hour checks) and the real notifier: a ping every 30 minutes."""
+    from tests.unit.test_loop import Office
+    from watchdog.core.models import AlertPolicy
+    from watchdog.notify.notifier import Notifier
+    from watchdog.storage.history import History
+
+    office = Office("20:00", watched=False)
+    heartbeat, _ = make_heartbeat(sink)
+    with History(tmp_path / "history.sqlite3") as history:
+        notifier = Notifier(
+            channels=[],
+            history=history,
+            policy=AlertPolicy(),
+            clock=office.clock,
+            provider="other",
+            provider_display_name="Other",
+            heartbeat=heartbeat,
+        )
+        office.loop.on_check_let_pass = notifier.check_let_pass
+        assert office.canaries_until("23:59") == ["20:00", "22:00"]
+        notifier.sender.close()
+    # Six slots let pass; the history has no check yet (UNKNOWN), so each says /fail, never
+    # a success nobody earned, with why.
+    assert [r.target for r in sink.requests] == [f"{CHECK}/fail"] * 6
+    assert all(b"no check now" in r.body for r in sink.requests)

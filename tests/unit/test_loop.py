@@ -318,3 +318,29 @@ def test_a_running_batch_gets_no_more_canaries_once_one_sent_during_it_was_lost(
     runner.history.lost.add(monday("17:01"))  # that canary was lost: the run has its evidence
     loop._watch_batches()
     assert loop._check_requested is False
+
+
+def test_every_scheduled_check_let_pass_at_night_is_reported_with_why() -> None:
+    office = Office("20:00", watched=False)
+    let_pass: list[tuple[str, str]] = []
+
+    def record(why: str) -> None:
+        import datetime as dt
+
+        let_pass.append((dt.datetime.fromtimestamp(office.clock.now()).strftime("%H:%M"), why))
+
+    office.loop.on_check_let_pass = record
+    assert office.canaries_until("23:59") == ["20:00", "22:00"]
+    # Every 30-minute slot without a canary is told, so the heartbeat still hears the loop.
+    assert [at for at, _ in let_pass] == ["20:30", "21:00", "21:30", "22:30", "23:00", "23:30"]
+    assert all("no mail is going out" in why for _, why in let_pass)
+
+
+def test_a_failing_let_pass_report_does_not_stop_the_loop() -> None:
+    office = Office("20:00", watched=False)
+
+    def broken(why: str) -> None:
+        raise RuntimeError("heartbeat bug (test)")
+
+    office.loop.on_check_let_pass = broken
+    assert office.canaries_until("23:59") == ["20:00", "22:00"]

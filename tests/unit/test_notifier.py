@@ -384,3 +384,18 @@ def test_closing_the_app_sends_waiting_alerts_before_the_history_closes(tmp_path
     with History(tmp_path / "h.sqlite3") as reopened:
         assert [(a.kind, a.ok) for a in reopened.alert_attempts()] == [(AlertKind.DOWN, True)]
         assert reopened.alert_memory().last_kind is AlertKind.DOWN
+
+
+def test_a_check_let_pass_tells_the_heartbeat_the_status_as_it_is_never_better(
+    setup: tuple[Notifier, FakeClock, list[Recorder], Beat], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    notifier, clock, channels, beat = setup
+    up = StatusSnapshot(Status.UP, clock.t, "ok", Diagnosis.OK)
+    down = StatusSnapshot(Status.DOWN, clock.t, "2 lost", Diagnosis.SILENT_DROP, 2, 0, clock.t)
+    monkeypatch.setattr(notifier.history, "status", lambda: up)
+    notifier.check_let_pass("quiet hours")
+    monkeypatch.setattr(notifier.history, "status", lambda: down)
+    notifier.check_let_pass("quiet hours")
+    notifier.sender.close()
+    assert beat.calls == ["success", "fail:no check now (quiet hours); still DOWN: 2 lost"]
+    assert all(c.alerts == [] for c in channels)  # the heartbeat only: no alert to the office

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 from watchdog.core.clock import Clock
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Callable, Sequence
 
     from watchdog.core.models import CheckResult
     from watchdog.engine.batch_watch import BatchWatch, ReminderTimes
@@ -157,6 +157,10 @@ class Loop:
         self._paused_until: float | None = None
         self.sleep_detector = SleepDetector(runner.config.schedule.every_seconds)
         self.last_check_at: float | None = None
+        # Told when a scheduled check is let pass on purpose (quiet hours, the daily budget, a
+        # sign-in back-off), with why: the heartbeat still hears that the watchdog is alive,
+        # so silence at the monitoring service keeps meaning "the watchdog is not running".
+        self.on_check_let_pass: Callable[[str], None] | None = None
 
     # -- controls (any thread) --------------------------------------------------------------
 
@@ -235,9 +239,10 @@ class Loop:
     def regular_interval_now(self) -> float:
         """The regular schedule's interval in force now (the quiet one when no reminders are due).
 
-        Anything that judges how old the last check may be (a heartbeat's period, a "last
-        check" that looks stale) must use this, not ``every_minutes``: with a Sent folder that
-        shows no sending, office hours get the quiet interval too.
+        Anything that judges how old the last *check* may be (a "last check" that looks stale)
+        must use this, not ``every_minutes``: with a Sent folder that shows no sending, office
+        hours get the quiet interval too. (The heartbeat hears every slot, checked or let pass:
+        ``on_check_let_pass``.)
         """
         return self._regular_interval(self.clock.now(), self._last_canary_sent_at())
 
@@ -372,18 +377,27 @@ class Loop:
             return requested
         if self._regular_check_waits(now):
             plan.skip(now)
+            self._let_pass("no mail is going out, or today's sending is near the daily limit")
             return False
         retry_at = self.runner.signin_retry_at()
         if retry_at is not None and now < retry_at:
             # The provider refused the password more than once: a scheduled retry would only
             # add to its lockout count. "Check now" (requested) still tries at once.
-            log.info(
-                "Not signing in again until %s: the provider refused the password",
-                datetime.datetime.fromtimestamp(retry_at).strftime("%H:%M"),
-            )
+            until = datetime.datetime.fromtimestamp(retry_at).strftime("%H:%M")
+            log.info("Not signing in again until %s: the provider refused the password", until)
             plan.skip(now)
+            self._let_pass(f"not signing in again until {until}: the password was refused")
             return False
         return True
+
+    def _let_pass(self, why: str) -> None:
+        """A scheduled check was let pass on purpose: tell ``on_check_let_pass`` (never raises)."""
+        if self.on_check_let_pass is None:
+            return
+        try:
+            self.on_check_let_pass(why)
+        except Exception:
+            log.exception("Could not report a check let pass")
 
     def _notice_sleep(self) -> None:
         now, mono = self.clock.now(), self.clock.monotonic()

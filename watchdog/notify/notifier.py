@@ -27,6 +27,7 @@ from watchdog.core.models import (
     CheckResult,
     Flip,
     Outcome,
+    Status,
     StatusSnapshot,
 )
 from watchdog.core.state import decide_alert
@@ -115,6 +116,26 @@ class Notifier:
             text = f"{result.outcome.value}: {result.diagnosis.value}"
             if result.smtp_reply is not None and result.outcome is not Outcome.LOST:
                 text += f" ({result.smtp_reply})"
+            self._ping("heartbeat fail", lambda: heartbeat.fail(text))
+
+    def check_let_pass(self, why: str) -> None:
+        """A scheduled check was let pass on purpose: the heartbeat hears the status as it is.
+
+        Without this, a night of 2-hour checks or a day whose budget stopped the regular
+        checks would look like a dead watchdog to the monitoring service (a false escalation),
+        and its period would have to be the longest interval. The ping repeats what the last
+        check found, never better: success while mail flows, ``/fail`` while it does not or
+        cannot be checked, each with why no check ran.
+        """
+        heartbeat = self.heartbeat
+        if heartbeat is None:
+            return
+        snapshot = self.history.status()
+        if snapshot.status in (Status.UP, Status.DEGRADED):
+            note = f"no check now ({why}); the last check found mail flowing"
+            self._ping("heartbeat success", lambda: heartbeat.success(note))
+        else:
+            text = f"no check now ({why}); still {snapshot.status.value}: {snapshot.reason}"
             self._ping("heartbeat fail", lambda: heartbeat.fail(text))
 
     def on_result(self, result: CheckResult, snapshot: StatusSnapshot, flip: Flip | None) -> None:
