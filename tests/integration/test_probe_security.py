@@ -8,6 +8,7 @@ the date and time); ``security = "none"`` is judged by the address the connectio
 from __future__ import annotations
 
 import socket
+import threading
 import time
 from typing import Any
 
@@ -139,3 +140,36 @@ def test_ssl_on_a_plain_imap_port_is_a_wrong_port_not_a_security_setting(
     assert password.reads == 0
     assert 'it greeted with "* OK' in str(outcome)
     assert "check smtp_port in [sender]" in str(outcome)
+
+
+def test_a_name_lookup_that_never_answers_ends_within_the_send_s_time_and_blames_no_provider(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A dead office router: the system resolver never answers (getaddrinfo has no timeout).
+    release = threading.Event()
+
+    def hang(*args: Any, **kwargs: Any) -> Any:
+        release.wait(60)
+        raise socket.gaierror(socket.EAI_AGAIN, "Temporary failure in name resolution")
+
+    monkeypatch.setattr(socket, "getaddrinfo", hang)
+    password = RecordingPassword()
+    sender = sender_for(587, "starttls", host="smtp.example.test", username=USER)
+    probe = SmtpProbe(sender, PasswordSignIn(USER, password), overall=1.0)
+    message = build_canary(sender.address, "seed@example.test", "token", time.time())
+    started = time.monotonic()
+    try:
+        with pytest.raises(SendError) as raised:
+            probe.send(message)
+    finally:
+        release.set()
+    assert time.monotonic() - started < 10.0  # the send's own limit, not the resolver's
+    assert raised.value.network and raised.value.reply is None
+    # The name could not be looked up: this PC's network, never the provider's doing. No
+    # diagnosis from the probe: the runner's offline check and the classifier decide.
+    assert raised.value.diagnosis is None
+    assert "The name smtp.example.test could not be looked up: no DNS answer" in str(raised.value)
+    from watchdog.core.classifier import NetworkFailure, network_failure_of
+
+    assert network_failure_of(raised.value) is NetworkFailure.DNS
+    assert password.reads == 0

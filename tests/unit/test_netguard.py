@@ -143,3 +143,57 @@ def test_loopback_private_and_link_local_addresses_are_the_office(address: str) 
 )
 def test_every_other_address_is_outside_the_office(address: str) -> None:
     assert not is_office_address(address)
+
+
+# -- the name lookup: getaddrinfo has no timeout, and no socket a guard could cut -------------
+
+
+@pytest.fixture
+def hung_dns(monkeypatch: pytest.MonkeyPatch) -> Iterator[threading.Event]:
+    """A resolver that never answers (a dead office router) until the test ends."""
+    release = threading.Event()
+
+    def hang(*args: object, **kwargs: object) -> list[object]:
+        release.wait(60)
+        raise socket.gaierror(socket.EAI_AGAIN, "Temporary failure in name resolution")
+
+    monkeypatch.setattr(socket, "getaddrinfo", hang)
+    try:
+        yield release
+    finally:
+        release.set()
+
+
+def test_a_hung_name_lookup_ends_at_the_overall_time_as_a_dns_failure(
+    hung_dns: threading.Event,
+) -> None:
+    from watchdog.core.classifier import NetworkFailure, network_failure_of
+    from watchdog.mail.netguard import ResolveTimeoutError
+
+    started = time.monotonic()
+    with Guard(0.5) as guard, pytest.raises(ResolveTimeoutError) as raised:
+        guard.connect(("smtp.example.com", 587), timeout=30)
+    assert time.monotonic() - started < BOUND_S
+    assert not guard.cancelled
+    assert network_failure_of(raised.value) is NetworkFailure.DNS  # not the provider's doing
+    assert "no DNS answer for smtp.example.com" in str(raised.value)
+
+
+def test_a_stop_request_ends_a_hung_name_lookup(hung_dns: threading.Event) -> None:
+    stop = threading.Event()
+    threading.Timer(0.3, stop.set).start()
+    started = time.monotonic()
+    with Guard(60, should_stop=stop.is_set) as guard, pytest.raises(OSError):
+        guard.connect(("smtp.example.com", 587), timeout=30)
+    assert time.monotonic() - started < BOUND_S
+    assert guard.cancelled and not guard.expired
+
+
+def test_a_name_that_resolves_is_connected_as_before() -> None:
+    with socket.create_server(("127.0.0.1", 0)) as server, Guard(5) as guard:
+        port = server.getsockname()[1]
+        sock = guard.connect(("localhost", port), timeout=5)
+        try:
+            assert sock.getpeername()[1] == port
+        finally:
+            sock.close()

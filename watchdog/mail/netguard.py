@@ -38,6 +38,50 @@ class OverLimitError(OSError):
     """The server sent more than the conversation may read (``Guard.max_bytes``)."""
 
 
+class ResolveTimeoutError(socket.gaierror, TimeoutError):
+    """No DNS answer in time. A ``gaierror`` with ``EAI_AGAIN`` ("temporary failure in name
+    resolution"), so it is classified as the DNS failure it is, and a ``TimeoutError``."""
+
+
+#: One getaddrinfo answer: family, type, proto, canonical name, address.
+AddrInfo = tuple[socket.AddressFamily, socket.SocketKind, int, str, Any]
+
+
+def resolve(
+    host: str, port: int, timeout: float, *, should_stop: Callable[[], bool] | None = None
+) -> list[AddrInfo]:
+    """``getaddrinfo`` (TCP) within ``timeout`` seconds, or until ``should_stop`` says so.
+
+    getaddrinfo has no timeout of its own, and a guard cannot cut it (there is no socket yet):
+    a broken DNS server or a dead office router holds it for 20 s or more per attempt (the
+    resolver's own retries), on Windows too. So the lookup runs in a daemon thread and the
+    caller stops waiting; a hung lookup finishes on its own later and keeps no process alive.
+    """
+    answers: list[AddrInfo] = []
+    errors: list[OSError] = []
+    done = threading.Event()
+
+    def lookup() -> None:
+        try:
+            answers.extend(socket.getaddrinfo(host, port, 0, socket.SOCK_STREAM))
+        except OSError as e:
+            errors.append(e)
+        finally:
+            done.set()
+
+    threading.Thread(target=lookup, name="watchdog-dns", daemon=True).start()
+    end = time.monotonic() + max(0.0, timeout)
+    stop = should_stop or _never
+    while not done.wait(min(_POLL_S, max(0.0, end - time.monotonic()))):
+        if stop() or time.monotonic() >= end:
+            raise ResolveTimeoutError(
+                socket.EAI_AGAIN, f"no DNS answer for {host} within {timeout:g} s"
+            )
+    if errors:
+        raise errors[0]
+    return answers
+
+
 def _never() -> bool:
     return False
 
@@ -139,13 +183,12 @@ class Guard:
         """``socket.create_connection``, but the connect itself can be cut by the guard.
 
         Tries each address the name resolves to, like the standard library, within the
-        overall time.
+        overall time; the name lookup too (:func:`resolve`).
         """
         host, port = address
         error: OSError | None = None
-        for family, kind, proto, _name, target in socket.getaddrinfo(
-            host, port, 0, socket.SOCK_STREAM
-        ):
+        answers = resolve(host, port, self.remaining(), should_stop=lambda: self.tripped)
+        for family, kind, proto, _name, target in answers:
             sock = socket.socket(family, kind, proto)
             try:
                 self.watch(sock)

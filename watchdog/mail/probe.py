@@ -29,7 +29,7 @@ from watchdog.core.errors import SendError
 from watchdog.core.inputs import is_office_address
 from watchdog.core.models import Diagnosis, Security, SmtpReply
 from watchdog.core.tokens import CANARY_HEADER
-from watchdog.mail.netguard import CappedReader, Guard, OverLimitError
+from watchdog.mail.netguard import CappedReader, Guard, OverLimitError, ResolveTimeoutError
 from watchdog.mail.tls import client_context
 from watchdog.signin.credentials import SignIn
 
@@ -584,6 +584,20 @@ class SmtpProbe:
                     diagnosis=Diagnosis.TLS_ERROR,
                 ),
                 e,
+            )
+        lookup = next((x for x in _chain(e) if isinstance(x, ResolveTimeoutError)), None)
+        if lookup is not None:
+            # No DNS answer in time: this PC's network or its DNS server, never the provider.
+            # No diagnosis here: the classifier reads the DNS failure, the runner the offline
+            # check, as for a name that does not resolve.
+            return (
+                SendError(
+                    f"The name {s.smtp_host} could not be looked up: {lookup.strerror}. Check "
+                    "this PC's internet connection and its DNS server.",
+                    network=True,
+                    stage=stage,
+                ),
+                lookup,
             )
         if timed_out and not progress.connected:
             # Maybe this PC is offline: no diagnosis here, a timeout for the classifier and the

@@ -24,7 +24,6 @@ import shutil
 import smtplib
 import socket
 import sys
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -853,32 +852,13 @@ AddrInfo = tuple[socket.AddressFamily, Any]
 
 
 def resolve(host: str, port: int, timeout: float) -> list[AddrInfo]:
-    """``getaddrinfo`` with a time limit (it has none of its own; a broken DNS hangs for long).
+    """The addresses ``host`` resolves to, within ``timeout`` (``netguard.resolve``)."""
+    from watchdog.mail.netguard import resolve as resolve_within
 
-    The lookup runs in a daemon thread, so a hung resolver never keeps the process alive.
-    """
-    result: list[AddrInfo] = []
-    errors: list[OSError] = []
-
-    def lookup() -> None:
-        try:
-            for family, _type, _proto, _name, sockaddr in socket.getaddrinfo(
-                host, port, type=socket.SOCK_STREAM
-            ):
-                result.append((family, sockaddr))
-        except OSError as e:
-            errors.append(e)
-
-    worker = threading.Thread(target=lookup, name="doctor-dns", daemon=True)
-    worker.start()
-    worker.join(timeout)
-    if worker.is_alive():
-        raise TimeoutError(f"no DNS answer for {host} within {timeout:g} s")
-    if errors:
-        raise errors[0]
-    if not result:
+    answers = resolve_within(host, port, timeout)
+    if not answers:
         raise socket.gaierror(socket.EAI_NONAME, f"no address for {host}")
-    return result
+    return [(family, sockaddr) for family, _kind, _proto, _name, sockaddr in answers]
 
 
 def connect_any(addresses: list[AddrInfo], timeout: float) -> None:
