@@ -161,6 +161,30 @@ def test_a_scheduled_check_during_a_running_batch_is_judged_as_after_the_reminde
     assert asked == [False, True]
 
 
+def test_a_scheduled_check_looks_at_the_sent_folder_first_for_a_batch_begun_since(
+    tmp_path: Path,
+) -> None:
+    from tests.support.sent_folder import FakeSentFolder
+    from watchdog.engine.batch_watch import BatchWatch
+    from watchdog.engine.loop import Loop, Plan
+
+    clock = clock_at(at("2026-12-07", "12:00"))
+    runner, asked = spied_runner(tmp_path, clock)
+    folder = FakeSentFolder(clock)
+    watch = BatchWatch(folder, clock)
+    loop = Loop(runner, clock, batch_watch=watch)
+    plan = Plan(runner.config.schedule.every_seconds, clock.now())
+    loop.step(plan)  # the first check and a look: nothing sent today; the next look in 5 min
+    clock.t = at("2026-12-07", "12:30")
+    watch.next_poll_at = clock.now() + 300  # looked a moment ago, as between batches
+    folder.send(*(clock.now() - 60 + 2 * k for k in range(100)))  # a batch began a minute ago
+    plan.next_at = clock.now()
+    looks = folder.looks
+    loop.step(plan)
+    assert folder.looks == looks + 1  # one fresh look, right before the check
+    assert asked == [False, True]  # so the check is judged as the batch canary
+
+
 def test_a_tight_daily_budget_thins_the_regular_schedule_but_never_the_canary_after_a_batch(
     tmp_path: Path,
 ) -> None:
