@@ -501,29 +501,26 @@ class Runner:
         flows, slowly; the second gets the same grace the first had (pending until its
         configured deadline), and no DOWN.
         """
-        row = self.history.get(first.token)
+        rows = {c.token: self.history.get(c.token) for c in (first, *companions)}
+        row = rows[first.token]
+        # The first counts as arrived once it left PENDING (only an arrival moves it, it is
+        # excused); a companion only by an arrival (a failed send left it too).
         arrived = row is None or row.outcome is not Outcome.PENDING
-        waiting = {c.token: c for c in companions}
-        if not arrived and row is not None:
-            waiting[first.token] = first
-        rows = {token: self.history.get(token) for token in waiting}
-        looking = [t for t, r in rows.items() if r is not None and r.outcome is Outcome.PENDING]
         arrived = arrived or any(
             r is not None and r.outcome in (Outcome.DELIVERED, Outcome.LATE, Outcome.JUNK)
             for r in rows.values()
         )
-        for token, hit in self._search(looking).items():
-            pending = rows[token]
-            assert pending is not None  # looked for only when pending
+        waiting = {t: r for t, r in rows.items() if r is not None and r.outcome is Outcome.PENDING}
+        for token in rows.keys() - waiting.keys():
+            self._excused.pop(token, None)  # resolved: no grace to keep
+        for token, hit in self._search(list(waiting)).items():
+            pending = waiting[token]
             arrival = self._arrival(pending, hit, reply=pending.smtp_reply)
             self._conclude(arrival, flips)
             settled.append(arrival)
             self._delete_found(hit)
             self._excused.pop(token, None)
             arrived = True
-        for token, found_row in rows.items():
-            if found_row is None or found_row.outcome is not Outcome.PENDING:
-                self._excused.pop(token, None)
         if arrived:
             # Those still missing keep their grace until their configured deadline, the first
             # too when only a companion arrived: a slow canary is not lost at the next check.
