@@ -114,6 +114,16 @@ class BatchWatch:
             return
         self.poll()
 
+    def poll_unless_fresh(self, fresh_s: float = POLL_DURING_BATCH_S) -> None:
+        """A look now, unless one succeeded within ``fresh_s`` or the last one failed (that
+        waits for its own retry, so a mailbox that is down does not delay every check)."""
+        read_at = self.last_read_at
+        if self.last_error is not None:
+            return
+        if read_at is not None and self.clock.now() - read_at < fresh_s:
+            return
+        self.poll()
+
     def poll(self) -> None:
         """One look at the Sent folder: today's send times, kept in memory."""
         now = self.clock.now()

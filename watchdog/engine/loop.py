@@ -213,13 +213,11 @@ class Loop:
             self.last_check_at = started
             with self._lock:
                 after_reminders, self._after_reminders = self._after_reminders, False
-            watch = self.batch_watch
-            if not after_reminders and watch is not None and watch.last_error is None:
+            if not after_reminders and self.batch_watch is not None:
                 # A fresh look first: between batches the Sent folder is read every 5 minutes,
                 # and a batch that began since must not be met by a canary on the slow path.
-                # (Not after a failed look: that waits its own retry, not every check.)
                 try:
-                    watch.poll()
+                    self.batch_watch.poll_unless_fresh()
                 except Exception:
                     log.exception("Could not read the Sent folder before the check")
             after_reminders = after_reminders or self._batch_running()
